@@ -314,7 +314,7 @@ class PMIP6MH_PBU(_PMIP6Message):
     fields_desc = [
         *_header(5),
         XShortField("seq", 0),
-        FlagsField("flags", 0x102, 10, "BTFPRMKLHA"),
+        FlagsField("flags", 0x208, 10, "BTFPRMKLHA"),
         XBitField("reserved", 0, 6),
         ShortField("mhtime", 3),
         _PhantomAutoPadField("autopad", 1),
@@ -444,9 +444,12 @@ class PMIP6OverUDP(Packet):
 
     @classmethod
     def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kargs: Any) -> type[Packet]:
-        if _pkt and len(_pkt) > 3:
-            return _mip6_mhtype2cls.get(_pkt[2], MIP6MH_Generic)
-        return MIP6MH_Generic
+        if not _pkt or len(_pkt) <= 3:
+            return MIP6MH_Generic
+        target: type[Packet] = _mip6_mhtype2cls.get(_pkt[2], MIP6MH_Generic)
+        if "dispatch_hook" in target.__dict__:  # Binding Revocation picks BRI or BRA itself
+            target = target.dispatch_hook(_pkt, *args, **kargs)
+        return target
 
 
 def register() -> None:

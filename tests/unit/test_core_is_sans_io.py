@@ -1,0 +1,42 @@
+"""The core imports no I/O: no sockets, clocks, asyncio, scapy, pyroute2, pyrad or SQLAlchemy."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import netlmm_aaa.core
+
+FORBIDDEN = {
+    "asyncio", "socket", "select", "selectors", "time", "datetime", "threading", "subprocess",
+    "scapy", "pyroute2", "pyrad", "sqlalchemy", "alembic", "logging.handlers", "random",
+}  # fmt: skip
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_modules_import_no_io() -> None:
+    core = Path(netlmm_aaa.core.__file__).parent
+    files = sorted(core.rglob("*.py"))
+    assert len(files) >= 4
+    for path in files:
+        for name in _imports(path):
+            top = name.split(".")[0]
+            assert top not in FORBIDDEN and name not in FORBIDDEN, f"{path.name} imports {name}"
+
+
+def test_wire_codec_imports_no_scapy_or_sockets() -> None:
+    wire = Path(netlmm_aaa.core.__file__).parent.parent / "wire"
+    for path in sorted(wire.glob("*.py")):
+        if path.name == "scapy_layers.py":
+            continue
+        for name in _imports(path):
+            assert name.split(".")[0] not in {"scapy", "socket", "pyrad", "asyncio"}, path.name
