@@ -233,7 +233,7 @@ def decode_options(data: bytes, start: int, end: int) -> tuple[MobilityOption, .
         if otype == 0:  # Pad1
             pos += 1
             continue
-        if pos + 2 > end:
+        if pos + 1 == end or pos + 1 >= len(data):
             raise TruncatedMessageError(
                 f"mobility option type {otype} has no Length octet before the end", offset=pos
             )
@@ -245,7 +245,19 @@ def decode_options(data: bytes, start: int, end: int) -> tuple[MobilityOption, .
                 f"message ({end - pos - 2} octets left)",
                 offset=pos,
             )
-        if otype != 1:  # PadN is skipped
+        # The options of every PBU/PBA are decoded inline (a call costs as much as the work);
+        # the rest go through the table.
+        if otype == 8 and length:  # MN-ID
+            append(_new(MobileNodeIdentifierOption, (data[pos + 3 : nxt], data[pos + 2])))
+        elif otype == 22 and length == 18 and data[pos + 3] <= 128:  # HNP
+            append(_new(HomeNetworkPrefixOption, (data[pos + 4 : nxt], data[pos + 3])))
+        elif otype == 23 and length == 2:  # HI
+            append(_HI_OPTIONS[data[pos + 3]])
+        elif otype == 24 and length == 2:  # ATT
+            append(_ATT_OPTIONS[data[pos + 3]])
+        elif otype == 27 and length == 8:  # Timestamp
+            append(_new(TimestampOption, (int.from_bytes(data[pos + 2 : nxt], "big"),)))
+        elif otype != 1:  # PadN is skipped
             decoder = decoders.get(otype)
             if decoder is None:
                 append(_new(UnknownOption, (otype, data[pos + 2 : nxt])))
@@ -301,6 +313,10 @@ def _encode_hi(o: Any) -> bytes:
 
 def _encode_att(o: Any) -> bytes:
     return _PACK_4(24, 2, 0, o.access_technology)
+
+
+_HI_BYTES = [bytes((23, 2, 0, v)) for v in range(256)]
+_ATT_BYTES = [bytes((24, 2, 0, v)) for v in range(256)]
 
 
 def _encode_mn_ll_id(o: Any) -> bytes:
@@ -403,8 +419,16 @@ def encode_options(options: Sequence[MobilityOption], offset: int) -> bytes:
     append = parts.append
     pos = offset
     for option in options:
+        kind = type(option)
+        # Handoff Indicator and Access Technology Type: unaligned, four octets made once.
+        if kind is HandoffIndicatorOption or kind is AccessTechnologyTypeOption:
+            value = option[0]
+            if type(value) is not bool and 0 <= value <= 255:
+                append((_HI_BYTES if kind is HandoffIndicatorOption else _ATT_BYTES)[value])
+                pos += 4
+                continue
         try:
-            encoder, modulus, remainder = _ENCODERS[type(option)]
+            encoder, modulus, remainder = _ENCODERS[kind]
         except KeyError:
             raise TypeError(f"{option!r} is not a mobility option") from None
         if modulus != 1:
