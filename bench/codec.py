@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scapy.layers.inet6 import IPv6, MIP6OptMNID  # noqa: E402
+from scapy.layers.inet6 import IPv6, MIP6OptMNID
 
-from netlmm_aaa.core.codes import AccessTechnologyType, HandoffIndicator  # noqa: E402
-from netlmm_aaa.core.messages import ProxyBindingUpdate  # noqa: E402
-from netlmm_aaa.core.options import (  # noqa: E402
+from netlmm_aaa.core.codes import AccessTechnologyType, HandoffIndicator
+from netlmm_aaa.core.messages import ProxyBindingUpdate
+from netlmm_aaa.core.options import (
     AccessTechnologyTypeOption,
     HandoffIndicatorOption,
     HomeNetworkPrefixOption,
@@ -38,8 +38,8 @@ from netlmm_aaa.core.options import (  # noqa: E402
     MobileNodeLinkLayerIdentifierOption,
     TimestampOption,
 )
-from netlmm_aaa.wire import scapy_layers as L  # noqa: E402
-from netlmm_aaa.wire.mobility_header import (  # noqa: E402
+from netlmm_aaa.wire import scapy_layers as L
+from netlmm_aaa.wire.mobility_header import (
     decode_mobility_header,
     encode_mobility_header,
 )
@@ -96,7 +96,9 @@ def scapy_packets(pbus: list[ProxyBindingUpdate]) -> list[object]:
                     L.PMIP6OptHandoffIndicator(hi=3),
                     L.PMIP6OptAccessTechnologyType(att=4),
                     L.PMIP6OptMNLinkLayerIdentifier(lli=o[4].link_layer_identifier),
-                    L.PMIP6OptTimestamp(seconds=o[5].timestamp >> 16, fraction=o[5].timestamp & 0xFFFF),
+                    L.PMIP6OptTimestamp(
+                        seconds=o[5].timestamp >> 16, fraction=o[5].timestamp & 0xFFFF
+                    ),
                 ],
             )
         )

@@ -422,7 +422,7 @@ def encode_options(options: Sequence[MobilityOption], offset: int) -> bytes:
         kind = type(option)
         # Handoff Indicator and Access Technology Type: unaligned, four octets made once.
         if kind is HandoffIndicatorOption or kind is AccessTechnologyTypeOption:
-            value = option[0]
+            value: int = option[0]  # type: ignore[assignment]  # both hold one int
             if type(value) is not bool and 0 <= value <= 255:
                 append((_HI_BYTES if kind is HandoffIndicatorOption else _ATT_BYTES)[value])
                 pos += 4

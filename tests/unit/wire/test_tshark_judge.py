@@ -290,7 +290,9 @@ def _run_tshark(tshark: str, pcap: Path) -> dict[int, dict[str, list[str]]]:
     for line in result.stdout.splitlines():
         values = line.split("\t")
         rows[int(values[0])] = {
-            name: value.split("|") for name, value in zip(FIELDS[1:], values[1:]) if value
+            name: value.split("|")
+            for name, value in zip(FIELDS[1:], values[1:], strict=False)
+            if value
         }
     return rows
 
