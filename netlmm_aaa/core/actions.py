@@ -1,0 +1,125 @@
+"""Outputs of the core state machines, named as commands; the runner carries them out in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from netlmm_aaa.core.events import Transport
+from netlmm_aaa.core.messages import MobilityMessage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindingSnapshot:
+    """An immutable copy of a binding cache entry: what the data plane and the store need."""
+
+    mn_id: bytes
+    """MN-Identifier."""
+    home_network_prefixes: tuple[str, ...]
+    """Home network prefixes, ``2001:db8:1:1::/64`` form."""
+    ipv4_home_address: str | None
+    """IPv4 home address, or None."""
+    mag: str
+    """Serving MAG (peer name)."""
+    proxy_coa: str
+    """Serving MAG's tunnel address (IPv6)."""
+    signalling_address: str
+    """Address the MAG's PBU came from (IPv6 or IPv4), where BRIs go."""
+    transport: Transport
+    """How the MAG signals (IPv6 MH or UDP 5436)."""
+    link_layer_identifier: bytes
+    """MN link-layer identifier (its MAC), possibly empty."""
+    access_technology: int
+    """Access Technology Type."""
+    lifetime: int
+    """Granted lifetime, seconds."""
+    registered_utc: float
+    """When the binding was created (POSIX seconds)."""
+    refreshed_utc: float
+    """Last accepted PBU (POSIX seconds); expiry is this plus ``lifetime``."""
+    last_handover_utc: float | None
+    """Last time the binding moved to another MAG."""
+    last_sequence: int
+    """Sequence number of the last accepted PBU."""
+    last_timestamp: int | None
+    """Timestamp (48.16) of the last accepted PBU, if the MAG uses timestamps."""
+    gre_key_downlink: int | None = None
+    """GRE key the LMA uses toward the MAG (RFC 5845), in GRE mode."""
+    gre_key_uplink: int | None = None
+    """GRE key the MAG uses toward the LMA, in GRE mode."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendMessage:
+    """Send a mobility message."""
+
+    message: MobilityMessage
+    """What to send."""
+    destination: str
+    """Where to (canonical text address)."""
+    source: str | None = None
+    """Source address to use (the PBU's destination for a PBA), or None for the default."""
+    transport: Transport = Transport.IPV6
+    """IPv6 MH or IPv4/UDP 5436."""
+    destination_port: int = 5436
+    """UDP destination port (UDP transport only)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstallBindingRoutes:
+    """Point the binding's prefixes / IPv4 HoA at its serving MAG (replace: idempotent)."""
+
+    binding: BindingSnapshot
+    """The binding as it is now."""
+    previous_proxy_coa: str | None = None
+    """The MAG it moved from, on a handover."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveBindingRoutes:
+    """Withdraw the binding's routes (de-registration hold, expiry, revocation)."""
+
+    binding: BindingSnapshot
+    """The binding whose routes go."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreBinding:
+    """Persist the binding (so a restarted LMA reloads it)."""
+
+    binding: BindingSnapshot
+    """The binding as it is now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteStoredBinding:
+    """Forget the persisted binding."""
+
+    mn_id: bytes
+    """Whose."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordAudit:
+    """Append one record to the audit trail."""
+
+    kind: str
+    """What happened, e.g. ``pbu``, ``binding_created``, ``handover``, ``malformed_packet``."""
+    utc: float
+    """When (POSIX seconds)."""
+    mn_id: bytes | None = None
+    """Which mobile node, if any."""
+    peer: str | None = None
+    """Which MAG (peer name) or address."""
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Details (status codes, prefixes, timings)."""
+
+
+LmaAction = (
+    SendMessage
+    | InstallBindingRoutes
+    | RemoveBindingRoutes
+    | StoreBinding
+    | DeleteStoredBinding
+    | RecordAudit
+)

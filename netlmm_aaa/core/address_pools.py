@@ -1,0 +1,121 @@
+"""Home network prefix and IPv4 home address pools with per-MN stickiness.
+
+A pool hands out fixed-length prefixes (or /32 addresses) of one network. It remembers which mobile
+node last held each one: a node that comes back gets its old prefix when nobody else holds it,
+and when the pool must reuse released prefixes it takes the one released longest ago. So a node's
+address survives re-registration, handover and a long absence, and no prefix is ever served to
+two nodes at once (RFC 5213 §5.3.2, RFC 4831 goal 3: location privacy through a stable address).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+
+
+class PoolExhausted(Exception):
+    """No prefix or address is left (the LMA answers 130, insufficient resources)."""
+
+
+class AddressPool:
+    """Fixed-size blocks of ``network`` (prefixes of ``block_length`` bits), held by MN-ID."""
+
+    def __init__(
+        self, network: str, block_length: int, *, reserved: frozenset[str] = frozenset()
+    ) -> None:
+        net = ipaddress.ip_network(network)
+        if not net.prefixlen <= block_length <= net.max_prefixlen:
+            raise ValueError(f"block length /{block_length} does not fit in {network}")
+        self.network = net
+        self.block_length = block_length
+        self._version = net.version
+        self._shift = net.max_prefixlen - block_length
+        self._base = int(net.network_address)
+        self._size = 1 << (block_length - net.prefixlen)
+        self._next_fresh = 0
+        self._reserved = {self._index(r) for r in reserved}
+        self._holder: dict[int, bytes] = {}  # index -> MN-ID holding it now
+        self._last_holder: dict[bytes, int] = {}  # MN-ID -> index it held last
+        self._released: OrderedDict[int, None] = OrderedDict()  # free, oldest release first
+
+    def _index(self, block: str) -> int:
+        value = int(ipaddress.ip_network(block, strict=False).network_address)
+        return (value - self._base) >> self._shift
+
+    def _text(self, index: int) -> str:
+        address = ipaddress.ip_address(self._base + (index << self._shift))
+        if self._version == 4 and self.block_length == 32:
+            return str(address)
+        return f"{address}/{self.block_length}"
+
+    def contains(self, block: str) -> bool:
+        """True when ``block`` (prefix or address) lies inside this pool's network."""
+        try:
+            return ipaddress.ip_network(block, strict=False).subnet_of(self.network)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+
+    def holder(self, block: str) -> bytes | None:
+        """The MN-ID holding ``block`` now, if any."""
+        return self._holder.get(self._index(block))
+
+    def allocate(self, mn_id: bytes) -> str:
+        """A block for ``mn_id``: its previous one if free, else a fresh one, else the stalest."""
+        last = self._last_holder.get(mn_id)
+        if last is not None and last not in self._holder:
+            index = last
+            self._released.pop(index, None)
+        else:
+            index = -1
+            while self._next_fresh < self._size:
+                candidate = self._next_fresh
+                self._next_fresh += 1
+                if candidate not in self._reserved and candidate not in self._holder:
+                    index = candidate
+                    break
+            if index < 0:
+                if not self._released:
+                    raise PoolExhausted(f"pool {self.network} has no /{self.block_length} left")
+                index, _ = self._released.popitem(last=False)
+        self._take(index, mn_id)
+        return self._text(index)
+
+    def last_block_of(self, mn_id: bytes) -> str | None:
+        """The block ``mn_id`` held most recently (now or before), if any."""
+        index = self._last_holder.get(mn_id)
+        return None if index is None else self._text(index)
+
+    def claim(self, block: str, mn_id: bytes) -> bool:
+        """Record that ``mn_id`` holds ``block`` (a static or persisted assignment).
+
+        False when another node holds it.
+        """
+        index = self._index(block)
+        holder = self._holder.get(index)
+        if holder is not None and holder != mn_id:
+            return False
+        self._released.pop(index, None)
+        self._take(index, mn_id)
+        return True
+
+    def _take(self, index: int, mn_id: bytes) -> None:
+        previous = self._last_holder.get(mn_id)
+        if previous is not None and previous != index and self._holder.get(previous) == mn_id:
+            self.release_index(previous)
+        self._holder[index] = mn_id
+        self._last_holder[mn_id] = index
+
+    def release(self, block: str, mn_id: bytes) -> None:
+        """``mn_id`` no longer holds ``block`` (its binding was deleted)."""
+        index = self._index(block)
+        if self._holder.get(index) == mn_id:
+            self.release_index(index)
+
+    def release_index(self, index: int) -> None:
+        del self._holder[index]
+        self._released[index] = None
+
+    @property
+    def in_use(self) -> int:
+        """How many blocks are held now."""
+        return len(self._holder)

@@ -1,0 +1,65 @@
+"""Inputs to the core state machines, named in the past tense."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from netlmm_aaa.core.messages import MobilityMessage
+
+
+class Transport(Enum):
+    """How a mobility message travelled."""
+
+    #: IPv6, next header 135 (RFC 6275 / RFC 5213)
+    IPV6 = "ipv6-mh"
+    #: IPv4, UDP port 5436, the MH directly in UDP (RFC 5844 §4)
+    UDP4 = "udp5436"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MobilityMessageReceived:
+    """A mobility message decoded from the network."""
+
+    message: MobilityMessage
+    """The decoded message."""
+    source: str
+    """Source address (canonical text)."""
+    destination: str
+    """Destination address it was sent to (canonical text): replies come from it."""
+    transport: Transport = Transport.IPV6
+    """IPv6 MH or IPv4/UDP 5436."""
+    source_port: int = 0
+    """UDP source port (replies go back to it); 0 for IPv6 MH."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MalformedPacketReceived:
+    """Bytes that did not decode (the adapter dropped them); recorded, nothing else happens."""
+
+    source: str
+    """Source address."""
+    transport: Transport
+    """Where it came in."""
+    reason: str
+    """The WireFormatError text."""
+    length: int
+    """How many octets arrived."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevocationRequested:
+    """An operator asked to revoke a mobile node's binding (``netlmm-aaa lma revoke``)."""
+
+    mn_id: bytes
+    """The MN-Identifier to revoke."""
+    trigger: int = 1
+    """RFC 5846 revocation trigger; 1 is Administrative Reason."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerFired:
+    """The deadline the core asked for (``next_deadline()``) has passed."""
+
+
+LmaEvent = MobilityMessageReceived | MalformedPacketReceived | RevocationRequested | TimerFired

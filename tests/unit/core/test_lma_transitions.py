@@ -1,0 +1,335 @@
+"""Every binding cache transition of the LMA core, plus heartbeats, revocation and restore."""
+
+from __future__ import annotations
+
+import pytest
+
+from netlmm_aaa.core.actions import DeleteStoredBinding, StoreBinding
+from netlmm_aaa.core.codes import RevocationTrigger
+from netlmm_aaa.core.errors import InvalidTransition
+from netlmm_aaa.core.events import MalformedPacketReceived, RevocationRequested, TimerFired, Transport
+from netlmm_aaa.core.local_mobility_anchor import BindingInput, BindingState, _Entry
+from netlmm_aaa.core.messages import (
+    BindingError,
+    BindingRevocationAcknowledgement,
+    BindingRevocationIndication,
+    Heartbeat,
+    find_option,
+)
+from netlmm_aaa.core.options import (
+    HomeNetworkPrefixOption,
+    IPv4DefaultRouterAddressOption,
+    IPv4HomeAddressReplyOption,
+    IPv4HomeAddressRequestOption,
+    MobileNodeIdentifierOption,
+    RestartCounterOption,
+)
+from tests.lma_support import (
+    ALICE,
+    BOB,
+    MAG1_ADDR,
+    MAG2_ADDR,
+    T0,
+    audits,
+    installs,
+    make_lma,
+    of_type,
+    pba,
+    pbu,
+    receive,
+    removals,
+    sent,
+)
+
+
+def _timers(lma, now):  # type: ignore[no-untyped-def]
+    return lma.handle(TimerFired(), now)
+
+
+def _prefix(lma, mn=ALICE) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    binding = lma.binding(mn)
+    assert binding is not None
+    return binding.home_network_prefixes
+
+
+def test_registration_installs_routes_stores_and_audits() -> None:
+    lma = make_lma()
+    actions = receive(lma, pbu())
+    assert pba(actions).status == 0
+    [install] = installs(actions)
+    assert install.binding.proxy_coa == MAG1_ADDR
+    assert install.previous_proxy_coa is None
+    assert of_type(actions, StoreBinding)[0].binding == install.binding
+    assert audits(actions, "binding_created")
+    assert audits(actions, "pbu")[0].fields["status"] == 0
+    assert lma.binding_state(ALICE) is BindingState.ACTIVE
+
+
+def test_refresh_extends_lifetime_without_touching_routes() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=1, lifetime=15))
+    first = lma.binding(ALICE)
+    actions = receive(lma, pbu(sequence=2, lifetime=30, hi=5), now=T0.after(50))
+    assert pba(actions).status == 0
+    assert not installs(actions)
+    second = lma.binding(ALICE)
+    assert second is not None and first is not None
+    assert second.lifetime == 120
+    assert second.home_network_prefixes == first.home_network_prefixes
+    # Without the refresh it would have expired at t+60; now it lives to t+50+120.
+    assert not _timers(lma, T0.after(100))
+    assert lma.binding_state(ALICE) is BindingState.ACTIVE
+
+
+def test_handover_moves_routes_keeps_prefix_and_revokes_old_mag() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=1))
+    prefix = _prefix(lma)
+    actions = receive(lma, pbu(sequence=1, hi=3), source=MAG2_ADDR, now=T0.after(5))
+    reply = pba(actions)
+    assert reply.status == 0
+    assert find_option(reply, HomeNetworkPrefixOption).network.compressed == prefix[0]  # type: ignore[union-attr]
+    [install] = installs(actions)
+    assert (install.binding.proxy_coa, install.previous_proxy_coa) == (MAG2_ADDR, MAG1_ADDR)
+    assert install.binding.home_network_prefixes == prefix
+    assert audits(actions, "handover")[0].fields["from_mag"] == "mag1"
+    [bri_send] = [s for s in sent(actions) if type(s.message) is BindingRevocationIndication]
+    assert bri_send.destination == MAG1_ADDR
+    bri = bri_send.message
+    assert bri.trigger == RevocationTrigger.INTER_MAG_HANDOVER_SAME_ACCESS_TYPE  # type: ignore[union-attr]
+    assert find_option(bri, MobileNodeIdentifierOption) == MobileNodeIdentifierOption(ALICE)  # type: ignore[arg-type]
+    # The old MAG acknowledges; a retransmission timer then finds nothing to do.
+    bra = BindingRevocationAcknowledgement(0, bri.sequence, 0x8000, (MobileNodeIdentifierOption(ALICE),))  # type: ignore[union-attr]
+    acks = receive(lma, bra, source=MAG1_ADDR, now=T0.after(5.01))
+    assert audits(acks, "bra_received")
+    assert not sent(_timers(lma, T0.after(10)))
+
+
+def test_unanswered_revocation_is_retransmitted_once_then_audited() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=1))
+    receive(lma, pbu(sequence=1, hi=3), source=MAG2_ADDR)
+    again = _timers(lma, T0.after(1.01))
+    assert [type(s.message) for s in sent(again)] == [BindingRevocationIndication]
+    final = _timers(lma, T0.after(2.02))
+    assert not sent(final)
+    assert audits(final, "bri_unanswered")
+
+
+def test_unknown_handoff_waits_for_old_mag_deregistration() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=1))
+    prefix = _prefix(lma)
+    waiting = receive(lma, pbu(sequence=1, hi=4), source=MAG2_ADDR, now=T0.after(1))
+    assert not [s for s in sent(waiting) if type(s.message).__name__ == "ProxyBindingAcknowledgement"]
+    assert audits(waiting, "handover_deferred")
+    dereg = receive(lma, pbu(sequence=2, lifetime=0), source=MAG1_ADDR, now=T0.after(1.2))
+    replies = [s for s in sent(dereg) if type(s.message).__name__ == "ProxyBindingAcknowledgement"]
+    assert [(s.destination, s.message.status, s.message.lifetime) for s in replies] == [  # type: ignore[union-attr]
+        (MAG1_ADDR, 0, 0),
+        (MAG2_ADDR, 0, 900),
+    ]
+    assert installs(dereg)[0].binding.proxy_coa == MAG2_ADDR
+    assert _prefix(lma) == prefix
+    assert lma.binding_state(ALICE) is BindingState.ACTIVE
+
+
+def test_unknown_handoff_times_out_into_a_handover() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=1))
+    receive(lma, pbu(sequence=1, hi=4), source=MAG2_ADDR, now=T0.after(1))
+    assert lma.next_deadline() == pytest.approx(T0.monotonic + 2.5)
+    actions = _timers(lma, T0.after(2.5))
+    assert audits(actions, "handover_wait_expired")
+    assert pba(actions).status == 0
+    assert installs(actions)[0].binding.proxy_coa == MAG2_ADDR
+
+
+def test_unknown_handoff_without_wait_is_immediate() -> None:
+    lma = make_lma(max_delay_before_new_bce_assign=0)
+    receive(lma, pbu(sequence=1))
+    actions = receive(lma, pbu(sequence=1, hi=4), source=MAG2_ADDR)
+    assert pba(actions).status == 0
+    assert installs(actions)[0].binding.proxy_coa == MAG2_ADDR
+
+
+def test_deregistration_holds_then_deletes_and_prefix_comes_back() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=5))
+    prefix = _prefix(lma)
+    actions = receive(lma, pbu(sequence=6, lifetime=0), now=T0.after(1))
+    assert pba(actions).lifetime == 0
+    assert removals(actions)
+    assert lma.binding_state(ALICE) is BindingState.DEREGISTERED
+    assert not _timers(lma, T0.after(10.9))
+    gone = _timers(lma, T0.after(11.01))
+    assert of_type(gone, DeleteStoredBinding)
+    assert audits(gone, "binding_deleted")
+    assert lma.binding_state(ALICE) is BindingState.ABSENT
+    receive(lma, pbu(sequence=1, mn_id=BOB), now=T0.after(12))  # someone else registers
+    back = receive(lma, pbu(sequence=7), now=T0.after(20))
+    assert pba(back).status == 0
+    assert _prefix(lma) == prefix  # sticky: the same prefix after a long absence
+    assert _prefix(lma, BOB) != prefix
+
+
+def test_revival_during_hold_accepts_a_reused_sequence_number() -> None:
+    # OPMIP sends the registration after a de-registration with the same sequence number.
+    lma = make_lma()
+    receive(lma, pbu(sequence=40137))
+    receive(lma, pbu(sequence=40137 + 1, lifetime=0), now=T0.after(1))
+    actions = receive(lma, pbu(sequence=40138, lifetime=15), now=T0.after(2))
+    assert pba(actions).status == 0
+    assert audits(actions, "binding_revived")
+    assert installs(actions)
+    assert lma.binding_state(ALICE) is BindingState.ACTIVE
+
+
+def test_stray_deregistration_after_handover_moves_nothing() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=1))
+    receive(lma, pbu(sequence=1, hi=3), source=MAG2_ADDR)
+    late = receive(lma, pbu(sequence=2, lifetime=0), source=MAG1_ADDR, now=T0.after(0.5))
+    assert pba(late).status == 0
+    assert not removals(late)
+    assert audits(late, "deregistration_ignored")
+    binding = lma.binding(ALICE)
+    assert binding is not None
+    assert binding.mag == "mag2"
+    assert lma.binding_state(ALICE) is BindingState.ACTIVE
+
+
+def test_deregistration_without_binding_is_acknowledged() -> None:
+    lma = make_lma()
+    actions = receive(lma, pbu(lifetime=0))
+    assert pba(actions).status == 0
+    assert lma.binding_state(ALICE) is BindingState.ABSENT
+    assert len(lma) == 0
+
+
+def test_expiry_removes_routes_and_the_stored_binding() -> None:
+    lma = make_lma()
+    receive(lma, pbu(lifetime=15))
+    actions = _timers(lma, T0.after(60))
+    assert removals(actions)
+    assert of_type(actions, DeleteStoredBinding)
+    assert audits(actions, "binding_expired")
+    assert lma.next_deadline() is None
+
+
+def test_operator_revocation() -> None:
+    lma = make_lma()
+    receive(lma, pbu())
+    actions = lma.handle(RevocationRequested(mn_id=ALICE), T0.after(3))
+    assert removals(actions)
+    [bri] = [s for s in sent(actions) if type(s.message) is BindingRevocationIndication]
+    assert bri.message.trigger == RevocationTrigger.ADMINISTRATIVE_REASON  # type: ignore[union-attr]
+    assert audits(actions, "binding_revoked")
+    assert lma.binding_state(ALICE) is BindingState.ABSENT
+    assert audits(lma.handle(RevocationRequested(mn_id=ALICE), T0.after(4)), "revocation_failed")
+
+
+def test_ipv4_home_address_and_default_router_in_pba() -> None:
+    lma = make_lma()
+    actions = receive(lma, pbu(extra=(IPv4HomeAddressRequestOption(),)))
+    reply = pba(actions)
+    hoa = find_option(reply, IPv4HomeAddressReplyOption)
+    assert hoa is not None
+    assert hoa.prefix_length == 24
+    router = find_option(reply, IPv4DefaultRouterAddressOption)
+    assert router is not None
+    assert str(router.ipv4_address) == "203.0.113.1"
+    binding = lma.binding(ALICE)
+    assert binding is not None
+    assert binding.ipv4_home_address == str(hoa.ipv4_address)
+    # The same address after a handover, and the MAG may ask for it explicitly.
+    again = receive(
+        lma,
+        pbu(sequence=2, hi=3, extra=(IPv4HomeAddressRequestOption(hoa.address, 24),)),
+        source=MAG2_ADDR,
+    )
+    assert find_option(pba(again), IPv4HomeAddressReplyOption) == hoa
+
+
+def test_heartbeats_requests_answers_missing_and_restart() -> None:
+    lma = make_lma(heartbeat_interval=30, restart_counter=4, missing_heartbeats_allowed=1)
+    receive(lma, pbu())
+    # Requests are answered with our restart counter.
+    answer = receive(lma, Heartbeat(9, False), now=T0.after(1))
+    [reply] = sent(answer)
+    assert reply.message == Heartbeat(9, True, False, (RestartCounterOption(4),))
+    # Periodic requests; the peer answers the first with counter 1.
+    first = _timers(lma, T0.after(30))
+    [request] = sent(first)
+    assert request.message.response is False  # type: ignore[union-attr]
+    seq = request.message.sequence  # type: ignore[union-attr]
+    receive(lma, Heartbeat(seq, True, False, (RestartCounterOption(1),)), now=T0.after(30.1))
+    # Two unanswered requests: unreachable (MISSING_HEARTBEATS_ALLOWED = 1).
+    _timers(lma, T0.after(60))
+    marked = _timers(lma, T0.after(90)) + _timers(lma, T0.after(120))
+    assert audits(marked, "peer_unreachable")
+    # The MAG comes back with a new restart counter: its bindings are released.
+    restarted = receive(
+        lma, Heartbeat(0, True, True, (RestartCounterOption(2),)), now=T0.after(121)
+    )
+    assert audits(restarted, "peer_restarted")
+    assert audits(restarted, "binding_released_peer_restart")
+    assert removals(restarted)
+    assert lma.binding_state(ALICE) is BindingState.ABSENT
+
+
+def test_binding_error_stops_heartbeats() -> None:
+    lma = make_lma(heartbeat_interval=30)
+    receive(lma, pbu())
+    receive(lma, BindingError(2), now=T0.after(1))
+    assert not sent(_timers(lma, T0.after(30)))
+
+
+def test_malformed_packets_are_only_audited() -> None:
+    lma = make_lma()
+    receive(lma, pbu())
+    before = lma.bindings()
+    actions = lma.handle(
+        MalformedPacketReceived(source=MAG1_ADDR, transport=Transport.IPV6, reason="bad", length=9),
+        T0,
+    )
+    assert [a.kind for a in actions] == ["malformed_packet"]  # type: ignore[union-attr]
+    assert actions[0].fields["known_peer"] is True  # type: ignore[union-attr]
+    assert lma.bindings() == before
+
+
+def test_restore_reinstalls_live_bindings_and_drops_dead_ones() -> None:
+    lma = make_lma()
+    receive(lma, pbu(lifetime=900))
+    receive(lma, pbu(mn_id=BOB, lifetime=1), source=MAG2_ADDR)
+    saved = lma.bindings()
+    fresh = make_lma()
+    actions = fresh.restore(saved, T0.after(10))
+    assert [i.binding.mn_id for i in installs(actions)] == [ALICE]
+    assert [d.mn_id for d in of_type(actions, DeleteStoredBinding)] == [BOB]
+    assert fresh.binding(ALICE) == saved[0]
+    # The restored prefix is held: nobody else gets it.
+    receive(fresh, pbu(mn_id=b"carol@example.org"), now=T0.after(11))
+    assert _prefix(fresh, b"carol@example.org") != _prefix(fresh)
+    # And it expires when its remaining lifetime says.
+    assert fresh.next_deadline() == pytest.approx(T0.monotonic + 3600)
+
+
+def test_transition_table_rejects_what_it_does_not_list() -> None:
+    lma = make_lma()
+    with pytest.raises(InvalidTransition):
+        lma._transition(_Entry(ALICE), BindingInput.REFRESH, None, T0, [])  # noqa: SLF001
+
+
+def test_replayed_pbu_from_the_previous_mag_cannot_move_the_binding_back() -> None:
+    lma = make_lma()
+    receive(lma, pbu(sequence=100), source=MAG2_ADDR)
+    receive(lma, pbu(sequence=7, hi=3), source=MAG1_ADDR)  # MAG1 has its own counter
+    replay = receive(lma, pbu(sequence=100, hi=3), source=MAG2_ADDR, now=T0.after(1))
+    assert pba(replay).status == 135
+    assert not installs(replay)
+    binding = lma.binding(ALICE)
+    assert binding is not None
+    assert binding.mag == "mag1"
+    # A genuinely new PBU from MAG2 (the node moved back) is accepted.
+    assert pba(receive(lma, pbu(sequence=101, hi=3), source=MAG2_ADDR)).status == 0
