@@ -82,7 +82,10 @@ def test_invariants_over_random_event_sequences(steps: list[tuple], wait_hi4: bo
                 # The binding is gone, and with it the sequence history (a new BCE takes any).
                 for key in [k for k in accepted_seq if k[0] == action.mn_id]:
                     del accepted_seq[key]
-            elif type(action).__name__ == "SendMessage" and type(action.message) is ProxyBindingAcknowledgement:  # type: ignore[union-attr]
+            elif (
+                type(action).__name__ == "SendMessage"
+                and type(action.message) is ProxyBindingAcknowledgement
+            ):  # type: ignore[union-attr]
                 reply = action.message  # type: ignore[union-attr]
                 mn = find_option(reply, MobileNodeIdentifierOption)
                 if reply.status < 128 and mn is not None:
@@ -91,7 +94,9 @@ def test_invariants_over_random_event_sequences(steps: list[tuple], wait_hi4: bo
                         last_accept[mn.identifier] = action.destination  # type: ignore[union-attr]
                         if key in accepted_seq and key[1] in MAGS:
                             previous = accepted_seq[key]
-                            assert reply.sequence == previous or sequence_newer(reply.sequence, previous)
+                            assert reply.sequence == previous or sequence_newer(
+                                reply.sequence, previous
+                            )
                         accepted_seq[key] = reply.sequence
                     else:
                         last_accept.pop(mn.identifier, None)  # type: ignore[union-attr]
@@ -103,7 +108,11 @@ def test_invariants_over_random_event_sequences(steps: list[tuple], wait_hi4: bo
             b = bindings.get(mn_id)
             if state is BindingState.ACTIVE:
                 assert b is not None
-                assert kernel.get(mn_id) == (b.home_network_prefixes, b.ipv4_home_address, b.proxy_coa)
+                assert kernel.get(mn_id) == (
+                    b.home_network_prefixes,
+                    b.ipv4_home_address,
+                    b.proxy_coa,
+                )
             else:
                 assert mn_id not in kernel
             # 2. the store model holds exactly the cache's entries

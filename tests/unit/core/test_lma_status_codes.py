@@ -62,9 +62,7 @@ def _register_alice_seq(lma: LocalMobilityAnchor) -> None:
 CASES = {
     "P flag clear -> 129": Case(S.ADMINISTRATIVELY_PROHIBITED, pbu(flags=F.A)),
     "no MN-ID -> 160": Case(S.MISSING_MN_IDENTIFIER_OPTION, pbu(mn_id=None)),
-    "unknown MAG -> 154": Case(
-        S.MAG_NOT_AUTHORIZED_FOR_PROXY_REG, pbu(), source="2001:db8:ff::99"
-    ),
+    "unknown MAG -> 154": Case(S.MAG_NOT_AUTHORIZED_FOR_PROXY_REG, pbu(), source="2001:db8:ff::99"),
     "MAG not allowed for node -> 154": Case(
         S.MAG_NOT_AUTHORIZED_FOR_PROXY_REG,
         pbu(),
@@ -103,7 +101,9 @@ CASES = {
     "GRE mode without GRE key -> 163": Case(
         S.GRE_KEY_OPTION_REQUIRED, pbu(), policy={"tunnel_mode": TunnelMode.GRE}
     ),
-    "prefix not the node's -> 155": Case(S.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX, pbu(hnps=(OTHER,))),
+    "prefix not the node's -> 155": Case(
+        S.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX, pbu(hnps=(OTHER,))
+    ),
     "static prefix differs -> 155": Case(
         S.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX,
         pbu(hnps=(OTHER,)),
@@ -136,9 +136,7 @@ CASES = {
         S.INSUFFICIENT_RESOURCES,
         pbu(),
         policy={"prefix_pool": "2001:db8:1000::/64", "prefix_length": 64},
-        before=lambda lma: (
-            pba(receive(lma, pbu(mn_id=b"someone@example.org"))).status == 0 or None
-        ),
+        before=lambda lma: pba(receive(lma, pbu(mn_id=b"someone@example.org"))).status == 0 or None,
     ),
     "no pool -> 130": Case(S.INSUFFICIENT_RESOURCES, pbu(), policy={"prefix_pool": None}),
     "no IPv6 service -> 172": Case(

@@ -7,7 +7,12 @@ import pytest
 from netlmm_aaa.core.actions import DeleteStoredBinding, StoreBinding
 from netlmm_aaa.core.codes import RevocationTrigger
 from netlmm_aaa.core.errors import InvalidTransition
-from netlmm_aaa.core.events import MalformedPacketReceived, RevocationRequested, TimerFired, Transport
+from netlmm_aaa.core.events import (
+    MalformedPacketReceived,
+    RevocationRequested,
+    TimerFired,
+    Transport,
+)
 from netlmm_aaa.core.local_mobility_anchor import BindingInput, BindingState, _Entry
 from netlmm_aaa.core.messages import (
     BindingError,
@@ -99,7 +104,9 @@ def test_handover_moves_routes_keeps_prefix_and_revokes_old_mag() -> None:
     assert bri.trigger == RevocationTrigger.INTER_MAG_HANDOVER_SAME_ACCESS_TYPE  # type: ignore[union-attr]
     assert find_option(bri, MobileNodeIdentifierOption) == MobileNodeIdentifierOption(ALICE)  # type: ignore[arg-type]
     # The old MAG acknowledges; a retransmission timer then finds nothing to do.
-    bra = BindingRevocationAcknowledgement(0, bri.sequence, 0x8000, (MobileNodeIdentifierOption(ALICE),))  # type: ignore[union-attr]
+    bra = BindingRevocationAcknowledgement(
+        0, bri.sequence, 0x8000, (MobileNodeIdentifierOption(ALICE),)
+    )  # type: ignore[union-attr]
     acks = receive(lma, bra, source=MAG1_ADDR, now=T0.after(5.01))
     assert audits(acks, "bra_received")
     assert not sent(_timers(lma, T0.after(10)))
@@ -121,7 +128,9 @@ def test_unknown_handoff_waits_for_old_mag_deregistration() -> None:
     receive(lma, pbu(sequence=1))
     prefix = _prefix(lma)
     waiting = receive(lma, pbu(sequence=1, hi=4), source=MAG2_ADDR, now=T0.after(1))
-    assert not [s for s in sent(waiting) if type(s.message).__name__ == "ProxyBindingAcknowledgement"]
+    assert not [
+        s for s in sent(waiting) if type(s.message).__name__ == "ProxyBindingAcknowledgement"
+    ]
     assert audits(waiting, "handover_deferred")
     dereg = receive(lma, pbu(sequence=2, lifetime=0), source=MAG1_ADDR, now=T0.after(1.2))
     replies = [s for s in sent(dereg) if type(s.message).__name__ == "ProxyBindingAcknowledgement"]

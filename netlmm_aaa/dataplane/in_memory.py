@@ -1,0 +1,49 @@
+"""A data plane that only records: for tests of the daemon and for ``--dry-run``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netlmm_aaa.core.actions import BindingSnapshot
+from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation
+
+
+class RecordingDataPlane:
+    """Keeps the routes it would program in a dict: destination -> tunnel endpoint."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, str] = {}
+        self.operations: list[RouteOperation] = []
+        self.started = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def apply(self, operations: Sequence[RouteOperation]) -> None:
+        for op in operations:
+            self.operations.append(op)
+            for destination in destinations(op.binding):
+                if op.install:
+                    self.routes[destination] = op.binding.proxy_coa
+                else:
+                    self.routes.pop(destination, None)
+
+    async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
+        wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}
+        added = sum(1 for d in wanted if d not in self.routes)
+        replaced = sum(1 for d, v in wanted.items() if d in self.routes and self.routes[d] != v)
+        removed = sum(1 for d in self.routes if d not in wanted)
+        kept = len(wanted) - added - replaced
+        self.routes = dict(wanted)
+        return ReconcileReport(added=added, replaced=replaced, removed=removed, kept=kept)
+
+    async def close(self) -> None:
+        self.started = False
+
+
+def destinations(binding: BindingSnapshot) -> list[str]:
+    """The route destinations of a binding: its prefixes and its IPv4 HoA as a /32."""
+    out = list(binding.home_network_prefixes)
+    if binding.ipv4_home_address is not None:
+        out.append(f"{binding.ipv4_home_address}/32")
+    return out

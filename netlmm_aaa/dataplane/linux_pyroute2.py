@@ -1,0 +1,303 @@
+"""The Linux data plane of the LMA, on pyroute2.
+
+Forwarding modes (``TunnelMode``, RFC 4831 goal 11):
+
+- ``ip6ip6``: IPv6-in-IPv6 and IPv4-in-IPv6 exactly as RFC 5213 / RFC 5844 put them on the wire.
+  Encapsulation is a per-prefix route ``encap seg6 mode encap.red segs <Proxy-CoA>``: with one
+  segment the kernel adds no routing header, so the outer header is plain IPv6 with next header
+  41 (or 4), the same octets ip6tnl sends, and no tunnel device per MAG is needed.
+  Decapsulation: packets to the LMAA with next header 41 / 4 are steered by ``ipproto`` rules to
+  tables holding ``seg6local End.DX6`` / ``End.DX4`` routes; the local table moves behind those
+  rules. (ip6tnl is not required; on kernels without ``CONFIG_IPV6_SEG6_LWTUNNEL`` start-up fails
+  naming it.)
+- ``routing``: plain routes to the Proxy-CoA, no tunnel (the transport must route home prefixes).
+- ``gre``: GRE over IPv6 with the negotiated keys (RFC 5845) needs ``ip6gre``
+  (``CONFIG_IPV6_GRE``); start-up fails naming it where the kernel lacks it.
+
+All netlink work runs on one worker thread, so the event loop never blocks on it; route
+operations of one batch are sent back to back. Transient ENOMEM (seg6 state is allocated with
+GFP_ATOMIC and fails under bulk load) is retried. Every route we install carries our own
+``rtm_protocol`` value, so reconciliation lists exactly our routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from netlmm_aaa.core.actions import BindingSnapshot
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.in_memory import destinations
+from netlmm_aaa.dataplane.port import DataPlaneError, ReconcileReport, RouteOperation
+
+#: ``rtm_protocol`` of the routes we own (a value no routing daemon in iproute2's rt_protos uses).
+ROUTE_PROTOCOL = 213
+#: Tables holding the End.DX6 / End.DX4 decapsulation routes.
+DECAP_TABLE_V6 = 200
+DECAP_TABLE_V4 = 201
+#: Rule priorities: decapsulation first, then the local table (moved from priority 0).
+DECAP_RULE_PRIORITY = 100
+LOCAL_RULE_PRIORITY = 500
+_PROBE_TABLE = 25213
+_PROBE_PREFIX = "2001:db8:ffff:ffff::/64"
+_ENOMEM_RETRIES = 50
+
+
+def patch_pyroute2_seg6_modes() -> None:
+    """pyroute2 0.9.7 knows only seg6 modes inline/encap and silently sends "encap.red" as
+    mode 1 (encap, with a routing header). Teach it modes 2-4 (idempotent)."""
+    for holder in (rtmsg.seg6_encap_info, rtmsg.seg6local_encap_info):
+        for klass in vars(holder).values():
+            modes = getattr(klass, "encapmodes", None)
+            if isinstance(modes, dict):
+                modes.update({"l2encap": 2, "encap.red": 3, "l2encap.red": 4})
+                klass.r_encapmodes = {v: k for k, v in modes.items()}
+
+
+patch_pyroute2_seg6_modes()
+
+
+def _family(destination: str) -> int:
+    return socket.AF_INET6 if ":" in destination else socket.AF_INET
+
+
+class LinuxDataPlane:
+    """LMA routes toward MAGs, programmed through netlink (pyroute2)."""
+
+    def __init__(
+        self,
+        *,
+        mode: TunnelMode,
+        local_address: str,
+        device: str,
+        netns: str | None = None,
+        table: int = 254,
+    ) -> None:
+        self.mode = mode
+        self.local_address = local_address
+        self.device = device
+        self.netns = netns
+        self.table = table
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
+        self._ipr: Any = None
+        self._oif = 0
+        self.enomem_retries = 0
+
+    # ------------------------------------------------------------------ asyncio-facing API
+
+    async def start(self) -> None:
+        await self._run(self._start)
+
+    async def apply(self, operations: Sequence[RouteOperation]) -> None:
+        if operations:
+            await self._run(self._apply, list(operations))
+
+    async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
+        return await self._run(self._reconcile, list(bindings))  # type: ignore[no-any-return]
+
+    async def routes(self) -> dict[str, str]:
+        """Our routes in the kernel: destination -> tunnel endpoint / gateway."""
+        return await self._run(self._our_routes)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        if self._ipr is not None:
+            await self._run(self._ipr.close)
+            self._ipr = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _start(self) -> None:
+        try:
+            self._ipr = IPRoute(netns=self.netns, groups=0, flags=0) if self.netns else IPRoute()
+        except (OSError, FileNotFoundError) as exc:
+            raise DataPlaneError(f"cannot open netlink (netns {self.netns!r}): {exc}") from exc
+        links = self._ipr.link_lookup(ifname=self.device)
+        if not links:
+            raise DataPlaneError(f"transport device {self.device!r} does not exist")
+        self._oif = links[0]
+        if self.mode is TunnelMode.IP6IP6:
+            self._probe_seg6()
+            self._setup_decapsulation()
+        elif self.mode is TunnelMode.GRE:
+            self._probe_link_kind(
+                "ip6gre", "GRE over IPv6 (CONFIG_IPV6_GRE, kernel module ip6_gre)"
+            )
+
+    def _probe_seg6(self) -> None:
+        try:
+            self._ipr.route(
+                "replace",
+                dst=_PROBE_PREFIX,
+                oif=self._oif,
+                table=_PROBE_TABLE,
+                encap={"type": "seg6", "mode": "encap.red", "segs": [self.local_address]},
+            )
+            got = [
+                r
+                for r in self._ipr.route("dump", family=socket.AF_INET6, table=_PROBE_TABLE)
+                if r.get("table") == _PROBE_TABLE
+            ]
+            self._ipr.route("del", dst=_PROBE_PREFIX, oif=self._oif, table=_PROBE_TABLE)
+        except NetlinkError as exc:
+            raise DataPlaneError(
+                "the ip6ip6 forwarding mode needs seg6 lightweight tunnels "
+                f"(CONFIG_IPV6_SEG6_LWTUNNEL): the kernel refused a seg6 route: {exc}"
+            ) from exc
+        encap = got[0].get("RTA_ENCAP") if got else None
+        mode = encap.get("SEG6_IPTUNNEL_SRH", {}).get("mode") if encap else None
+        if mode != "encap.red":
+            raise DataPlaneError(
+                f"seg6 encap.red did not stick (kernel reports mode {mode!r}); "
+                "without it packets would carry a routing header"
+            )
+
+    def _probe_link_kind(self, kind: str, feature: str) -> None:
+        name = "nlmmprobe0"
+        try:
+            self._ipr.link("add", ifname=name, kind=kind)
+        except NetlinkError as exc:
+            if exc.code == errno.EOPNOTSUPP:
+                raise DataPlaneError(
+                    f"the {self.mode.value} forwarding mode needs {feature}, "
+                    "which this kernel does not have"
+                ) from exc
+            raise DataPlaneError(f"probing {kind} failed: {exc}") from exc
+        self._ipr.link("del", ifname=name)
+
+    def _setup_decapsulation(self) -> None:
+        ipr = self._ipr
+        for table, action, nh in (
+            (DECAP_TABLE_V6, "End.DX6", {"nh6": "::"}),
+            (DECAP_TABLE_V4, "End.DX4", {"nh4": "0.0.0.0"}),
+        ):
+            ipr.route(
+                "replace",
+                dst=f"{self.local_address}/128",
+                oif=self._oif,
+                table=table,
+                encap={"type": "seg6local", "action": action, **nh},
+            )
+        rules = ipr.get_rules(family=socket.AF_INET6)
+        have = {(r.get("priority"), r.get("table")) for r in rules}
+        if (LOCAL_RULE_PRIORITY, 255) not in have:
+            ipr.rule("add", family=socket.AF_INET6, priority=LOCAL_RULE_PRIORITY, table=255)
+        if (0, 255) in have:
+            ipr.rule("del", family=socket.AF_INET6, priority=0, table=255)
+        for offset, (proto, table) in enumerate(((41, DECAP_TABLE_V6), (4, DECAP_TABLE_V4))):
+            if (DECAP_RULE_PRIORITY + offset, table) not in have:
+                ipr.rule(
+                    "add",
+                    family=socket.AF_INET6,
+                    priority=DECAP_RULE_PRIORITY + offset,
+                    dst=self.local_address,
+                    dst_len=128,
+                    ip_proto=proto,
+                    table=table,
+                )
+
+    def _route_arguments(self, destination: str, proxy_coa: str) -> dict[str, Any]:
+        family = _family(destination)
+        args: dict[str, Any] = {
+            "dst": destination,
+            "family": family,
+            "table": self.table,
+            "proto": ROUTE_PROTOCOL,
+        }
+        if self.mode is TunnelMode.ROUTING:
+            if family == socket.AF_INET6:
+                args["gateway"] = proxy_coa
+            else:
+                args["oif"] = self._oif
+                args["via"] = {"family": socket.AF_INET6, "addr": proxy_coa}
+        else:
+            args["oif"] = self._oif
+            args["encap"] = {"type": "seg6", "mode": "encap.red", "segs": [proxy_coa]}
+        return args
+
+    def _call(self, command: str, args: dict[str, Any]) -> None:
+        for _ in range(_ENOMEM_RETRIES):
+            try:
+                self._ipr.route(command, **args)
+                return
+            except NetlinkError as exc:
+                if exc.code == errno.ENOMEM:
+                    self.enomem_retries += 1
+                    time.sleep(0.02)
+                    continue
+                if command == "del" and exc.code in (errno.ESRCH, errno.ENOENT):
+                    return  # already gone: removal is idempotent
+                raise DataPlaneError(f"route {command} {args['dst']} failed: {exc}") from exc
+        raise DataPlaneError(f"route {command} {args['dst']}: ENOMEM persisted")
+
+    def _apply(self, operations: list[RouteOperation]) -> None:
+        for op in operations:
+            for destination in destinations(op.binding):
+                args = self._route_arguments(destination, op.binding.proxy_coa)
+                if op.install:
+                    self._call("replace", args)
+                else:
+                    self._call(
+                        "del",
+                        {k: v for k, v in args.items() if k in ("dst", "family", "table", "proto")},
+                    )
+
+    def _our_routes(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for family in (socket.AF_INET6, socket.AF_INET):
+            for route in self._ipr.route(
+                "dump", family=family, table=self.table, proto=ROUTE_PROTOCOL
+            ):
+                if route.get("proto") != ROUTE_PROTOCOL:
+                    continue
+                dst = f"{route.get('RTA_DST')}/{route['dst_len']}"
+                encap = route.get("RTA_ENCAP")
+                if encap is not None:
+                    segs = encap.get("SEG6_IPTUNNEL_SRH", {}).get("segs") or [None]
+                    target = segs[0]
+                else:
+                    via = route.get("RTA_VIA")
+                    target = via.get("addr") if via else route.get("RTA_GATEWAY")
+                out[dst] = str(target)
+        return out
+
+    def _reconcile(self, bindings: list[BindingSnapshot]) -> ReconcileReport:
+        wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}
+        have = self._our_routes()
+        added = replaced = removed = kept = 0
+        for destination, target in wanted.items():
+            current = have.get(destination)
+            if current == target:
+                kept += 1
+                continue
+            self._call("replace", self._route_arguments(destination, target))
+            if current is None:
+                added += 1
+            else:
+                replaced += 1
+        for destination in have:
+            if destination not in wanted:
+                self._call(
+                    "del",
+                    {
+                        "dst": destination,
+                        "family": _family(destination),
+                        "table": self.table,
+                        "proto": ROUTE_PROTOCOL,
+                    },
+                )
+                removed += 1
+        return ReconcileReport(added=added, replaced=replaced, removed=removed, kept=kept)

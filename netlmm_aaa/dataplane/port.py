@@ -1,0 +1,53 @@
+"""What the daemons need from a data plane, as a Protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from netlmm_aaa.core.actions import BindingSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOperation:
+    """Install (replace) or remove the routes of one binding."""
+
+    binding: BindingSnapshot
+    """The binding whose prefixes / IPv4 HoA are concerned."""
+    install: bool
+    """True: point them at ``binding.proxy_coa``; False: withdraw them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What reconciliation changed in the kernel."""
+
+    added: int
+    """Routes that were missing and were installed."""
+    replaced: int
+    """Routes that pointed elsewhere and were corrected."""
+    removed: int
+    """Routes of ours with no binding behind them, deleted."""
+    kept: int
+    """Routes that were already right."""
+
+
+class DataPlaneError(Exception):
+    """The data plane cannot do what was asked (the message names the kernel feature or call)."""
+
+
+class DataPlane(Protocol):
+    """Programs the LMA side: one route per home prefix / IPv4 HoA toward the serving MAG."""
+
+    async def start(self) -> None:
+        """Check kernel features and set up decapsulation; raise DataPlaneError if impossible."""
+
+    async def apply(self, operations: Sequence[RouteOperation]) -> None:
+        """Carry out route operations in order, as one batch where possible."""
+
+    async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
+        """Make the kernel's routes of ours match exactly ``bindings``."""
+
+    async def close(self) -> None:
+        """Release resources (routes stay: they are the bindings' forwarding state)."""
