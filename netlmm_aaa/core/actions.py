@@ -47,6 +47,8 @@ class BindingSnapshot:
     """GRE key the LMA uses toward the MAG (RFC 5845), in GRE mode."""
     gre_key_uplink: int | None = None
     """GRE key the MAG uses toward the LMA, in GRE mode."""
+    deregistered: bool = False
+    """True while held after a de-registration (RFC 5213 §5.3.5): no routes, deleted soon."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -235,6 +235,7 @@ class _Entry:
             last_timestamp=self.last_timestamp,
             gre_key_downlink=self.gre_key_downlink,
             gre_key_uplink=self.gre_key_uplink,
+            deregistered=self.state is BindingState.DEREGISTERED,
         )
 
 
@@ -378,7 +379,7 @@ class LocalMobilityAnchor:
                 )
                 continue
             entry = _Entry(snap.mn_id)
-            entry.state = BindingState.ACTIVE
+            entry.state = BindingState.DEREGISTERED if snap.deregistered else BindingState.ACTIVE
             entry.prefixes = snap.home_network_prefixes
             entry.hnp_options = tuple(
                 HomeNetworkPrefixOption.from_network(p) for p in snap.home_network_prefixes
@@ -404,6 +405,10 @@ class LocalMobilityAnchor:
                 if block is not None:
                     self._hold_block(block, snap.mn_id)
             self._bindings[snap.mn_id] = entry
+            if snap.deregistered:
+                hold = min(remaining, self.policy.min_delay_before_bce_delete)
+                self._set_deadline(entry, now.monotonic + hold)
+                continue
             self._set_deadline(entry, now.monotonic + remaining)
             self._peer_state(peer, snap.signalling_address, snap.transport, now)
             actions.append(InstallBindingRoutes(binding=entry.snapshot()))
@@ -670,6 +675,7 @@ class LocalMobilityAnchor:
             entry.gre_key_downlink = self._gre_key
             entry.gre_key_uplink = pbu.gre_key.key if pbu.gre_key else None
         entry.pending = None
+        entry.state = BindingState.ACTIVE
         snapshot = entry.snapshot()
         actions.append(InstallBindingRoutes(binding=snapshot))
         actions.append(StoreBinding(binding=snapshot))
@@ -784,6 +790,7 @@ class LocalMobilityAnchor:
         if pbu.timestamp is not None:
             entry.last_timestamp = pbu.timestamp.timestamp
         self._set_deadline(entry, now.monotonic + self.policy.min_delay_before_bce_delete)
+        entry.state = BindingState.DEREGISTERED
         snapshot = entry.snapshot()
         actions.append(RemoveBindingRoutes(binding=snapshot))
         actions.append(StoreBinding(binding=snapshot))

@@ -342,3 +342,20 @@ def test_replayed_pbu_from_the_previous_mag_cannot_move_the_binding_back() -> No
     assert binding.mag == "mag1"
     # A genuinely new PBU from MAG2 (the node moved back) is accepted.
     assert pba(receive(lma, pbu(sequence=101, hi=3), source=MAG2_ADDR)).status == 0
+
+
+def test_snapshots_say_whether_the_binding_is_held_and_restore_keeps_it_held() -> None:
+    lma = make_lma()
+    created = receive(lma, pbu(sequence=1))
+    assert of_type(created, StoreBinding)[0].binding.deregistered is False
+    dereg = receive(lma, pbu(sequence=2, lifetime=0), now=T0.after(1))
+    held = of_type(dereg, StoreBinding)[0].binding
+    assert held.deregistered is True
+    revived = receive(lma, pbu(sequence=3), now=T0.after(2))
+    assert installs(revived)[0].binding.deregistered is False
+    receive(lma, pbu(sequence=4, lifetime=0), now=T0.after(3))
+    fresh = make_lma()
+    actions = fresh.restore(lma.bindings(), T0.after(4))
+    assert not installs(actions)  # a held binding gets no routes back
+    assert fresh.binding_state(ALICE) is BindingState.DEREGISTERED
+    assert fresh.next_deadline() == pytest.approx(T0.monotonic + 4 + 10)

@@ -1,0 +1,102 @@
+"""The SQL store: bindings round-trip, group commits, deletes, audit rows, restart counter."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import func, select
+
+from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
+from netlmm_aaa.core.events import Transport
+from netlmm_aaa.persistence.database import make_engine
+from netlmm_aaa.persistence.models import AuditEvent
+from netlmm_aaa.persistence.store import SqlStore
+from tests.databases import database_url, postgresql_server  # noqa: F401
+
+
+def _binding(n: int, **changes: object) -> BindingSnapshot:
+    base = BindingSnapshot(
+        mn_id=f"user{n}@example.org".encode(),
+        home_network_prefixes=(f"2001:db8:1:{n:x}::/64",),
+        ipv4_home_address=f"203.0.113.{n % 250 + 2}",
+        mag="mag1",
+        proxy_coa="2001:db8:ff::11",
+        signalling_address="2001:db8:ff::11",
+        transport=Transport.IPV6,
+        link_layer_identifier=bytes.fromhex("020000000101"),
+        access_technology=4,
+        lifetime=3600,
+        registered_utc=1_700_000_000.25,
+        refreshed_utc=1_700_000_100.5,
+        last_handover_utc=None,
+        last_sequence=n,
+        last_timestamp=111411200032768,
+        gre_key_downlink=None,
+        gre_key_uplink=None,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_bindings_round_trip_and_latest_write_wins(database_url: str) -> None:  # noqa: F811
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "lma1")
+    try:
+        first = [_binding(n) for n in range(50)]
+        store.submit(store=first)
+        moved = _binding(
+            3, mag="mag2", proxy_coa="2001:db8:ff::12", last_handover_utc=1_700_000_200.0
+        )
+        held = _binding(4, deregistered=True)
+        store.submit(store=[moved, held], delete=[_binding(5).mn_id])
+        store.submit(store=[_binding(6)], delete=[_binding(6).mn_id])  # delete after store: gone
+        store.flush()
+        loaded = {b.mn_id: b for b in store.load_bindings()}
+        assert len(loaded) == 48
+        assert loaded[moved.mn_id] == moved
+        assert loaded[held.mn_id] == held
+        assert loaded[first[0].mn_id] == first[0]
+        assert _binding(5).mn_id not in loaded
+        # Another LMA sharing the database sees none of them.
+        assert SqlStore(engine, "lma2").load_bindings() == []
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_audit_records_are_appended(database_url: str) -> None:  # noqa: F811
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "lma1")
+    try:
+        records = [
+            RecordAudit(kind="pbu", utc=1_700_000_000 + i, mn_id=b"alice@example.org", peer="mag1",
+                        fields={"status": 0, "sequence": i})
+            for i in range(1000)
+        ]  # fmt: skip
+        futures = [store.submit(audit=records[i : i + 100]) for i in range(0, 1000, 100)]
+        for f in futures:
+            f.result(30)
+        with engine.connect() as c:
+            assert c.execute(select(func.count()).select_from(AuditEvent)).scalar() == 1000
+            row = c.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+            assert (row.kind, row.mn_id, row.peer, row.details["sequence"]) == (
+                "pbu",
+                "alice@example.org",
+                "mag1",
+                999,
+            )
+        assert store.commits <= 10  # group commit: never more transactions than submissions
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_restart_counter_is_persisted_and_incremented(database_url: str) -> None:  # noqa: F811
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "lma1")
+    try:
+        assert store.bump_restart_counter() == 1
+        assert store.bump_restart_counter() == 2
+        assert SqlStore(engine, "other").bump_restart_counter() == 1
+    finally:
+        store.close()
+        engine.dispose()
