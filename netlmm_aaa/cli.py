@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from netlmm_aaa import __version__
-from netlmm_aaa.core.errors import WireFormatError
+from netlmm_aaa.core.errors import ConfigError, WireFormatError
 from netlmm_aaa.wire.capture import (
     CaptureError,
     CaptureFrameError,
@@ -69,6 +69,169 @@ def _decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _lma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from netlmm_aaa.config import load_lma_config
+
+    try:
+        config = load_lma_config(args.config)
+    except ConfigError as exc:
+        print(f"netlmm-aaa lma: configuration error: {exc}", file=err)
+        return 2
+    action = args.lma_command or "run"
+    if action == "run":
+        return _lma_run(config, args, err)
+    if action == "bindings":
+        return _lma_bindings(config, args, out, err)
+    return _lma_revoke(config, args, out, err)
+
+
+def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
+    import asyncio
+
+    from netlmm_aaa.dataplane.port import DataPlaneError
+    from netlmm_aaa.services.lma_service import LmaService
+
+    _setup_logging(args.verbose)
+    if config.dataplane == "none":
+        from netlmm_aaa.dataplane.in_memory import RecordingDataPlane
+
+        dataplane: Any = RecordingDataPlane()
+    else:
+        from netlmm_aaa.dataplane.linux_pyroute2 import LinuxDataPlane
+
+        dataplane = LinuxDataPlane(
+            mode=config.policy.tunnel_mode,
+            local_address=config.address,
+            device=config.transport_device,
+        )
+    service = LmaService(config, dataplane)
+    try:
+        asyncio.run(service.run())
+    except DataPlaneError as exc:
+        print(f"netlmm-aaa lma: data plane: {exc}", file=err)
+        return 3
+    except PermissionError as exc:
+        print(f"netlmm-aaa lma: {exc} (raw sockets and routes need root / CAP_NET_ADMIN)", file=err)
+        return 3
+    except OSError as exc:
+        print(f"netlmm-aaa lma: {exc}", file=err)
+        return 3
+    return 0
+
+
+def _lma_bindings(config: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import time
+
+    from netlmm_aaa.services.lma_service import control_request, describe_binding
+
+    try:
+        reply = asyncio.run(control_request(config.control_socket, {"command": "bindings"}))
+        bindings = reply["bindings"]
+        source = "running LMA"
+    except (OSError, TimeoutError):
+        from netlmm_aaa.persistence.database import make_engine
+        from netlmm_aaa.persistence.store import SqlStore
+
+        engine = make_engine(config.database)
+        store = SqlStore(engine, config.name)
+        try:
+            now = time.time()
+            bindings = [describe_binding(b, now) for b in store.load_bindings()]
+        except Exception as exc:  # SQLAlchemy errors: unreachable or unmigrated database
+            print(f"netlmm-aaa lma bindings: LMA not running and database unusable: {exc}",
+                  file=err)  # fmt: skip
+            return 2
+        finally:
+            store.close()
+            engine.dispose()
+        source = "database"
+    if args.format == "json":
+        for b in bindings:
+            print(json.dumps(b), file=out)
+        return 0
+    print(f"{len(bindings)} binding(s) (from the {source})", file=out)
+    header = ("MN-ID", "PREFIXES", "IPV4", "MAG", "STATE", "LEFT(s)", "LAST HANDOVER")
+    rows = [header]
+    for b in bindings:
+        handover = b["last_handover_utc"]
+        rows.append(
+            (
+                b["mn_id"],
+                ",".join(b["home_network_prefixes"]),
+                b["ipv4_home_address"] or "-",
+                b["mag"],
+                b["state"],
+                str(b["lifetime_left"]),
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(handover)) if handover else "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
+    return 0
+
+
+def _lma_revoke(config: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from netlmm_aaa.services.lma_service import control_request
+
+    try:
+        reply = asyncio.run(
+            control_request(config.control_socket, {"command": "revoke", "mn_id": args.mn_id})
+        )
+    except (OSError, TimeoutError) as exc:
+        print(f"netlmm-aaa lma revoke: LMA not reachable at {config.control_socket}: {exc}",
+              file=err)  # fmt: skip
+        return 2
+    if not reply.get("ok"):
+        print(f"netlmm-aaa lma revoke: {reply.get('error')}", file=err)
+        return 1
+    print(f"revoked {args.mn_id}", file=out)
+    return 0
+
+
+def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from netlmm_aaa.persistence import migrate
+
+    try:
+        if args.db_command == "upgrade":
+            migrate.upgrade(args.db, args.revision)
+        else:
+            migrate.downgrade(args.db, args.revision)
+    except SQLAlchemyError as exc:
+        print(f"netlmm-aaa db: cannot use {args.db}: {exc}", file=err)
+        return 2
+    print(f"database at {args.revision}", file=out)
+    return 0
+
+
+def _config_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from netlmm_aaa.config import load_lma_config
+
+    try:
+        config = load_lma_config(args.file)
+    except ConfigError as exc:
+        print(f"{exc}", file=err)
+        return 1
+    print(
+        f"{args.file}: valid LMA configuration ({len(config.policy.peers)} MAG peer(s))", file=out
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``netlmm-aaa`` (also used to document the CLI)."""
     parser = argparse.ArgumentParser(
@@ -103,6 +266,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary", action="store_true", help="print a count of messages to stderr at the end"
     )
     decode.set_defaults(handler=_decode)
+
+    lma = sub.add_parser(
+        "lma",
+        help="run the Local Mobility Anchor, list its bindings, or revoke one",
+        description="Without a subcommand, runs the LMA daemon.",
+    )
+    lma.add_argument("--config", required=True, help="LMA configuration (TOML)")
+    lma.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    lma_sub = lma.add_subparsers(dest="lma_command", metavar="SUBCOMMAND")
+    bindings = lma_sub.add_parser("bindings", help="list the binding cache")
+    bindings.add_argument("--format", choices=("table", "json"), default="table")
+    revoke = lma_sub.add_parser("revoke", help="revoke a mobile node's binding (RFC 5846)")
+    revoke.add_argument("mn_id", help="the MN-Identifier, e.g. alice@example.org")
+    lma.set_defaults(handler=_lma)
+
+    db = sub.add_parser("db", help="database schema migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    for name, default in (("upgrade", "head"), ("downgrade", None)):
+        p = db_sub.add_parser(name, help=f"{name} the schema (Alembic)")
+        p.add_argument("--db", required=True, help="SQLAlchemy URL, e.g. sqlite:///netlmm.db")
+        if default is None:
+            p.add_argument("revision", help="target revision ('base' for an empty schema)")
+        else:
+            p.add_argument("revision", nargs="?", default=default)
+    db.set_defaults(handler=_db)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    check = config_sub.add_parser("check", help="validate a configuration file")
+    check.add_argument("file")
+    config.set_defaults(handler=_config_check)
     return parser
 
 

@@ -192,7 +192,8 @@ class LinuxDataPlane:
                 encap={"type": "seg6local", "action": action, **nh},
             )
         rules = ipr.get_rules(family=socket.AF_INET6)
-        have = {(r.get("priority"), r.get("table")) for r in rules}
+        # The kernel omits FRA_PRIORITY for priority 0 (the default local-table rule).
+        have = {(r.get("priority") or 0, r.get("table")) for r in rules}
         if (LOCAL_RULE_PRIORITY, 255) not in have:
             ipr.rule("add", family=socket.AF_INET6, priority=LOCAL_RULE_PRIORITY, table=255)
         if (0, 255) in have:

@@ -1,0 +1,3 @@
+"""asyncio adapters: sockets in, core events out; no decisions here."""
+
+from __future__ import annotations

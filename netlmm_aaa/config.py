@@ -1,0 +1,354 @@
+"""Daemon configuration from TOML, validated at start-up.
+
+Every problem is a :class:`~netlmm_aaa.core.errors.ConfigError` naming the key path and the bad
+value, e.g. ``lma.pools.prefix: '2001:db8::/300' is not an IPv6 network``. Unknown keys are errors
+too (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netlmm_aaa.core.errors import ConfigError
+from netlmm_aaa.core.lma_policy import (
+    LmaPolicy,
+    MagPeer,
+    MobileNodePolicy,
+    TunnelMode,
+    UnknownMobileNodes,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LmaConfig:
+    """Everything ``netlmm-aaa lma`` needs."""
+
+    name: str
+    address: str
+    ipv4_address: str | None
+    transport_device: str
+    dataplane: str
+    database: str
+    control_socket: str
+    metrics_listen: str | None
+    policy: LmaPolicy
+
+
+def _fail(path: str, value: Any, why: str) -> ConfigError:
+    return ConfigError(f"{path}: {value!r} {why}")
+
+
+def _ipv6(path: str, value: Any) -> str:
+    try:
+        return str(ipaddress.IPv6Address(value))
+    except (ValueError, TypeError):
+        raise _fail(path, value, "is not an IPv6 address") from None
+
+
+def _ipv4(path: str, value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except (ValueError, TypeError):
+        raise _fail(path, value, "is not an IPv4 address") from None
+
+
+def _ip(path: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except (ValueError, TypeError):
+        raise _fail(path, value, "is not an IP address") from None
+
+
+def _net6(path: str, value: Any) -> str:
+    try:
+        return str(ipaddress.IPv6Network(value))
+    except (ValueError, TypeError) as exc:
+        raise _fail(path, value, f"is not an IPv6 network ({exc})") from None
+
+
+def _net4(path: str, value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Network(value))
+    except (ValueError, TypeError) as exc:
+        raise _fail(path, value, f"is not an IPv4 network ({exc})") from None
+
+
+def _net(path: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(value))
+    except (ValueError, TypeError) as exc:
+        raise _fail(path, value, f"is not an IP network ({exc})") from None
+
+
+def _str(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, value, "must be a non-empty string")
+    return value
+
+
+def _bool(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, value, "must be true or false")
+    return value
+
+
+def _number(low: float, high: float) -> Callable[[str, Any], float]:
+    def check(path: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(path, value, "must be a number")
+        if not low <= value <= high:
+            raise _fail(path, value, f"must be between {low:g} and {high:g}")
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int) -> Callable[[str, Any], int]:
+    def check(path: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, value, "must be a whole number")
+        if not low <= value <= high:
+            raise _fail(path, value, f"must be between {low} and {high}")
+        return value
+
+    return check
+
+
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def check(path: str, value: Any) -> str:
+        if value not in allowed:
+            raise _fail(path, value, f"must be one of {', '.join(allowed)}")
+        return str(value)
+
+    return check
+
+
+def _list_of(item: Callable[[str, Any], Any]) -> Callable[[str, Any], list[Any]]:
+    def check(path: str, value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise _fail(path, value, "must be a list")
+        return [item(f"{path}[{i}]", v) for i, v in enumerate(value)]
+
+    return check
+
+
+_Schema = dict[str, tuple[Callable[[str, Any], Any] | None, Any]]
+_REQUIRED = object()
+
+
+def _section(path: str, raw: Any, schema: _Schema) -> dict[str, Any]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise _fail(path, raw, "must be a table")
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}: unknown key (known: {', '.join(sorted(schema))})")
+    out: dict[str, Any] = {}
+    for key, (check, default) in schema.items():
+        if check is None:
+            continue  # a sub-table, validated by its own schema
+        if key in raw:
+            out[key] = check(f"{path}.{key}", raw[key])
+        elif default is _REQUIRED:
+            raise ConfigError(f"{path}.{key}: missing (required)")
+        else:
+            out[key] = default
+    return out
+
+
+_LMA: _Schema = {
+    "name": (_str, "lma"),
+    "address": (_ipv6, _REQUIRED),
+    "ipv4_address": (_ipv4, None),
+    "transport_device": (_str, _REQUIRED),
+    "tunnel_mode": (_choice("ip6ip6", "gre", "routing"), "ip6ip6"),
+    "dataplane": (_choice("linux", "none"), "linux"),
+    "database": (_str, "sqlite:///netlmm-lma.db"),
+    "control_socket": (_str, "/run/netlmm-aaa/lma.sock"),
+    "metrics_listen": (_str, None),
+    "pools": (None, None),
+    "timers": (None, None),
+    "policy": (None, None),
+    "mag": (None, None),
+    "mobile_node": (None, None),
+}
+_POOLS: _Schema = {
+    "prefix": (_net6, "2001:db8:1000::/40"),
+    "prefix_length": (_integer(1, 128), 64),
+    "ipv4": (_net4, None),
+    "ipv4_prefix_length": (_integer(0, 32), 24),
+    "ipv4_default_router": (_ipv4, None),
+}
+_TIMERS: _Schema = {
+    "max_lifetime": (_integer(4, 0xFFFF * 4), 3600),
+    "min_delay_before_bce_delete": (_number(0, 3600), 10.0),
+    "max_delay_before_new_bce_assign": (_number(0, 60), 1.5),
+    "timestamp_validity_window": (_number(0.001, 3600), 0.3),
+    "heartbeat_interval": (_number(0, 3600), 60.0),
+    "missing_heartbeats_allowed": (_integer(1, 100), 3),
+    "bri_retransmit_delay": (_number(0.5, 60), 1.0),
+    "bri_max_retries": (_integer(0, 10), 1),
+}
+_POLICY: _Schema = {
+    "unknown_mobile_nodes": (_choice("allocate", "reject"), "allocate"),
+    "require_timestamp": (_bool, False),
+    "mobile_node_generated_timestamp": (_bool, False),
+    "accept_forced_udp_encapsulation": (_bool, False),
+    "revoke_old_mag_on_handover": (_bool, True),
+    "release_bindings_on_peer_restart": (_bool, True),
+}
+_MAG: _Schema = {
+    "name": (_str, _REQUIRED),
+    "addresses": (_list_of(_ip), _REQUIRED),
+    "tunnel_address": (_ipv6, None),
+    "allowed_prefixes": (_list_of(_net), []),
+}
+_MOBILE_NODE: _Schema = {
+    "mn_id": (_str, _REQUIRED),
+    "home_network_prefix": (_net6, None),
+    "ipv4_home_address": (_ipv4, None),
+    "proxy_mobility": (_bool, True),
+    "ipv4_service": (_bool, True),
+    "ipv6_service": (_bool, True),
+    "allowed_mags": (_list_of(_str), None),
+}
+
+
+def _array(path: str, raw: Any) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _fail(path, raw, "must be an array of tables ([[...]])")
+    return raw
+
+
+def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
+    """Validate a parsed TOML document and build the LMA configuration."""
+    top = set(document) - {"lma"}
+    if top:
+        raise ConfigError(f"{sorted(top)[0]}: unknown top-level table (expected [lma])")
+    if "lma" not in document:
+        raise ConfigError("lma: missing ([lma] table required)")
+    lma = _section("lma", document["lma"], _LMA)
+    raw = document["lma"]
+    pools = _section("lma.pools", raw.get("pools"), _POOLS)
+    timers = _section("lma.timers", raw.get("timers"), _TIMERS)
+    policy = _section("lma.policy", raw.get("policy"), _POLICY)
+    peers: list[MagPeer] = []
+    seen_addresses: dict[str, str] = {}
+    for i, item in enumerate(_array("lma.mag", raw.get("mag"))):
+        path = f"lma.mag[{i}]"
+        mag = _section(path, item, _MAG)
+        v6 = [a for a in mag["addresses"] if ":" in a]
+        tunnel = mag["tunnel_address"] or (v6[0] if v6 else None)
+        if tunnel is None:
+            raise ConfigError(f"{path}.tunnel_address: missing (no IPv6 address to tunnel to)")
+        for address in mag["addresses"]:
+            if address in seen_addresses:
+                raise _fail(f"{path}.addresses", address, f"is also MAG {seen_addresses[address]}")
+            seen_addresses[address] = mag["name"]
+        if any(p.name == mag["name"] for p in peers):
+            raise _fail(f"{path}.name", mag["name"], "is used by another MAG")
+        peers.append(
+            MagPeer(
+                name=mag["name"],
+                addresses=frozenset(mag["addresses"]),
+                tunnel_address=tunnel,
+                allowed_prefixes=tuple(mag["allowed_prefixes"]),
+            )
+        )
+    if not peers:
+        raise ConfigError("lma.mag: no MAG configured (add [[lma.mag]] tables)")
+    nodes: list[MobileNodePolicy] = []
+    owners: dict[str, str] = {}
+    for i, item in enumerate(_array("lma.mobile_node", raw.get("mobile_node"))):
+        path = f"lma.mobile_node[{i}]"
+        node = _section(path, item, _MOBILE_NODE)
+        for key in ("home_network_prefix", "ipv4_home_address"):
+            block = node[key]
+            if block is None:
+                continue
+            if block in owners:
+                raise _fail(f"{path}.{key}", block, f"is already {owners[block]}'s")
+            owners[block] = node["mn_id"]
+        if node["allowed_mags"] is not None:
+            unknown = set(node["allowed_mags"]) - {p.name for p in peers}
+            if unknown:
+                raise _fail(f"{path}.allowed_mags", sorted(unknown)[0], "is not a configured MAG")
+        nodes.append(
+            MobileNodePolicy(
+                mn_id=node["mn_id"].encode("utf-8"),
+                home_network_prefix=node["home_network_prefix"],
+                ipv4_home_address=node["ipv4_home_address"],
+                proxy_mobility=node["proxy_mobility"],
+                ipv4_service=node["ipv4_service"],
+                ipv6_service=node["ipv6_service"],
+                allowed_mags=(
+                    frozenset(node["allowed_mags"]) if node["allowed_mags"] is not None else None
+                ),
+            )
+        )
+    prefix_bits = int(pools["prefix"].split("/")[1])
+    if pools["prefix_length"] < prefix_bits:
+        raise _fail(
+            "lma.pools.prefix_length",
+            pools["prefix_length"],
+            f"is shorter than the pool {pools['prefix']}",
+        )
+    router, pool4 = pools["ipv4_default_router"], pools["ipv4"]
+    if router and pool4 and ipaddress.IPv4Address(router) not in ipaddress.IPv4Network(pool4):
+        raise _fail("lma.pools.ipv4_default_router", pools["ipv4_default_router"],
+                        f"is not inside {pools['ipv4']}")  # fmt: skip
+    lma_policy = LmaPolicy(
+        peers=tuple(peers),
+        mobile_nodes=tuple(nodes),
+        unknown_mobile_nodes=UnknownMobileNodes(policy["unknown_mobile_nodes"]),
+        prefix_pool=pools["prefix"],
+        prefix_length=pools["prefix_length"],
+        ipv4_pool=pools["ipv4"],
+        ipv4_prefix_length=pools["ipv4_prefix_length"],
+        ipv4_default_router=pools["ipv4_default_router"],
+        tunnel_mode=TunnelMode(lma["tunnel_mode"]),
+        max_lifetime=int(timers["max_lifetime"]),
+        min_delay_before_bce_delete=timers["min_delay_before_bce_delete"],
+        max_delay_before_new_bce_assign=timers["max_delay_before_new_bce_assign"],
+        timestamp_validity_window=timers["timestamp_validity_window"],
+        mobile_node_generated_timestamp=policy["mobile_node_generated_timestamp"],
+        require_timestamp=policy["require_timestamp"],
+        accept_forced_udp_encapsulation=policy["accept_forced_udp_encapsulation"],
+        revoke_old_mag_on_handover=policy["revoke_old_mag_on_handover"],
+        heartbeat_interval=timers["heartbeat_interval"],
+        missing_heartbeats_allowed=int(timers["missing_heartbeats_allowed"]),
+        release_bindings_on_peer_restart=policy["release_bindings_on_peer_restart"],
+        bri_retransmit_delay=timers["bri_retransmit_delay"],
+        bri_max_retries=int(timers["bri_max_retries"]),
+    )
+    return LmaConfig(
+        name=lma["name"],
+        address=lma["address"],
+        ipv4_address=lma["ipv4_address"],
+        transport_device=lma["transport_device"],
+        dataplane=lma["dataplane"],
+        database=lma["database"],
+        control_socket=lma["control_socket"],
+        metrics_listen=lma["metrics_listen"],
+        policy=lma_policy,
+    )
+
+
+def load_lma_config(path: str | Path) -> LmaConfig:
+    """Read and validate an LMA configuration file."""
+    try:
+        with open(path, "rb") as stream:
+            document = tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_lma_config(document)

@@ -1,0 +1,3 @@
+"""Composition roots: daemons built from configuration, adapters, data plane and store."""
+
+from __future__ import annotations

@@ -1,0 +1,326 @@
+"""The LMA daemon: configuration, store, data plane and sockets around the sans-IO core.
+
+One task owns the core. Sockets decode and enqueue; the loop takes every event waiting (up to a
+batch), feeds each to the core with a fresh ``Now``, then carries out the actions of the whole
+batch: route changes first (one netlink batch on the data-plane thread), then the messages (so a
+PBA leaves only once its route is in place), then the store writes and audit records (group
+commit on the store's thread). Under load this turns many PBUs into one netlink batch and one
+transaction; a lone PBU still goes straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket, Udp5436Socket
+from netlmm_aaa.config import LmaConfig
+from netlmm_aaa.core.actions import (
+    BindingSnapshot,
+    DeleteStoredBinding,
+    InstallBindingRoutes,
+    LmaAction,
+    RecordAudit,
+    RemoveBindingRoutes,
+    SendMessage,
+    StoreBinding,
+)
+from netlmm_aaa.core.clock import Now
+from netlmm_aaa.core.events import LmaEvent, RevocationRequested, TimerFired, Transport
+from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
+from netlmm_aaa.dataplane.port import DataPlane, RouteOperation
+from netlmm_aaa.persistence import migrate
+from netlmm_aaa.persistence.database import make_engine
+from netlmm_aaa.persistence.store import SqlStore, mn_id_text
+
+log = logging.getLogger(__name__)
+
+_BATCH = 2048
+
+
+def system_now() -> Now:
+    return Now(time.monotonic(), time.time())
+
+
+def describe_binding(b: BindingSnapshot, now_utc: float) -> dict[str, Any]:
+    """A binding as JSON for ``netlmm-aaa lma bindings``."""
+    return {
+        "mn_id": mn_id_text(b.mn_id),
+        "home_network_prefixes": list(b.home_network_prefixes),
+        "ipv4_home_address": b.ipv4_home_address,
+        "mag": b.mag,
+        "proxy_coa": b.proxy_coa,
+        "state": "deregistered" if b.deregistered else "active",
+        "lifetime_left": max(0, round(b.refreshed_utc + b.lifetime - now_utc)),
+        "registered_utc": b.registered_utc,
+        "last_handover_utc": b.last_handover_utc,
+    }
+
+
+class LmaService:
+    """Runs one LMA until stopped."""
+
+    def __init__(
+        self,
+        config: LmaConfig,
+        dataplane: DataPlane,
+        *,
+        clock: Callable[[], Now] = system_now,
+    ) -> None:
+        self.config = config
+        self.dataplane = dataplane
+        self.clock = clock
+        self.queue: asyncio.Queue[LmaEvent] = asyncio.Queue(maxsize=100_000)
+        self.dropped = 0
+        self.core: LocalMobilityAnchor | None = None
+        self.store: SqlStore | None = None
+        self._mh: MobilityHeaderSocket | None = None
+        self._udp: Udp5436Socket | None = None
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.processed = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        config = self.config
+        migrate.upgrade(config.database)
+        engine = make_engine(config.database)
+        self.store = SqlStore(engine, config.name)
+        counter = await asyncio.to_thread(self.store.bump_restart_counter)
+        saved = await asyncio.to_thread(self.store.load_bindings)
+        self.core = LocalMobilityAnchor(replace(config.policy, restart_counter=counter))
+        await self.dataplane.start()
+        now = self.clock()
+        await self._execute(self.core.restore(saved, now))
+        active = [b for b in self.core.bindings() if not b.deregistered]
+        report = await self.dataplane.reconcile(active)
+        self.store.submit(
+            audit=[
+                RecordAudit(
+                    kind="lma_started",
+                    utc=now.utc,
+                    peer=None,
+                    fields={
+                        "restart_counter": counter,
+                        "bindings_restored": len(active),
+                        "routes_added": report.added,
+                        "routes_replaced": report.replaced,
+                        "routes_removed": report.removed,
+                        "routes_kept": report.kept,
+                    },
+                )
+            ]
+        )
+        log.info(
+            "LMA %s: restart counter %d, %d bindings restored, routes +%d ~%d -%d =%d",
+            config.name, counter, len(active), report.added, report.replaced, report.removed,
+            report.kept,
+        )  # fmt: skip
+        self._mh = MobilityHeaderSocket(config.address, self._deliver)
+        self._mh.start(loop)
+        if config.ipv4_address:
+            self._udp = Udp5436Socket(config.ipv4_address, self._deliver)
+            await self._udp.start(loop)
+        await self._execute(self.core.announce_restart(self.clock()))
+        control = await self._start_control_socket()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        self._arm_timer()
+        self.ready.set()
+        log.info("LMA %s ready on %s", config.name, config.address)
+        try:
+            await self._main_loop()
+        finally:
+            control.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(config.control_socket)
+            if self._mh is not None:
+                self._mh.close()
+            if self._udp is not None:
+                self._udp.close()
+            await asyncio.to_thread(self.store.close)
+            await self.dataplane.close()
+            engine.dispose()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(TimerFired())
+
+    # ------------------------------------------------------------------ events
+
+    def _deliver(self, event: LmaEvent) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def _arm_timer(self) -> None:
+        assert self.core is not None
+        deadline = self.core.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            # The core's monotonic clock is time.monotonic(), the loop's is loop.time().
+            delay = max(0.0, deadline - self.clock().monotonic)
+            self._timer = loop.call_at(loop.time() + delay, self._timer_due)
+
+    def _timer_due(self) -> None:
+        self._timer_at = None
+        self._timer = None
+        self._deliver(TimerFired())
+
+    async def _main_loop(self) -> None:
+        queue = self.queue
+        while not self._stopping.is_set():
+            first = await queue.get()
+            if self._stopping.is_set():
+                return
+            events = [first]
+            while len(events) < _BATCH:
+                try:
+                    events.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            await self.process(events)
+
+    async def process(self, events: list[LmaEvent]) -> None:
+        """Feed events to the core and carry out all their actions (one batch)."""
+        assert self.core is not None
+        async with self._lock:
+            actions: list[LmaAction] = []
+            handle = self.core.handle
+            for event in events:
+                actions.extend(handle(event, self.clock()))
+            self.processed += len(events)
+            await self._execute(actions)
+            self._arm_timer()
+
+    async def _execute(self, actions: list[LmaAction]) -> None:
+        assert self.store is not None
+        routes: list[RouteOperation] = []
+        sends: list[SendMessage] = []
+        stores: list[BindingSnapshot] = []
+        deletes: list[bytes] = []
+        audits: list[RecordAudit] = []
+        for action in actions:
+            match action:
+                case SendMessage():
+                    sends.append(action)
+                case InstallBindingRoutes():
+                    routes.append(RouteOperation(action.binding, True))
+                case RemoveBindingRoutes():
+                    routes.append(RouteOperation(action.binding, False))
+                case StoreBinding():
+                    stores.append(action.binding)
+                case DeleteStoredBinding():
+                    stores = [b for b in stores if b.mn_id != action.mn_id]
+                    deletes.append(action.mn_id)
+                case RecordAudit():
+                    audits.append(action)
+        if routes:
+            try:
+                await self.dataplane.apply(routes)
+            except Exception as exc:  # a route failure must not stop the LMA
+                log.error("data plane: %s", exc)
+                audits.append(RecordAudit(kind="dataplane_error", utc=time.time(),
+                                          fields={"error": str(exc)}))  # fmt: skip
+        for send in sends:
+            self._send(send)
+        if stores or deletes or audits:
+            self.store.submit(store=stores, delete=deletes, audit=audits)
+
+    def _send(self, send: SendMessage) -> None:
+        if send.transport is Transport.UDP4:
+            if self._udp is not None:
+                self._udp.send(send.message, send.destination, send.destination_port)
+        elif self._mh is not None:
+            self._mh.send(send.message, send.destination)
+
+    # ------------------------------------------------------------------ control socket
+
+    async def _start_control_socket(self) -> asyncio.AbstractServer:
+        path = Path(self.config.control_socket)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(path.unlink)
+        server = await asyncio.start_unix_server(self._control_client, path=str(path))
+        os.chmod(path, 0o660)
+        return server
+
+    async def _control_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+                reply = await self._control(request)
+            except (ValueError, KeyError, TypeError) as exc:
+                reply = {"ok": False, "error": f"bad request: {exc}"}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.core is not None and self.store is not None
+        command = request["command"]
+        if command == "status":
+            return {
+                "ok": True,
+                "name": self.config.name,
+                "bindings": len(self.core),
+                "processed": self.processed,
+                "dropped": self.dropped,
+                "restart_counter": self.core.policy.restart_counter,
+            }
+        if command == "bindings":
+            now = self.clock().utc
+            return {
+                "ok": True,
+                "bindings": [describe_binding(b, now) for b in self.core.bindings()],
+            }
+        if command == "revoke":
+            mn_id = str(request["mn_id"]).encode("utf-8")
+            if self.core.binding(mn_id) is None:
+                return {"ok": False, "error": f"no binding for {request['mn_id']}"}
+            await self.process([RevocationRequested(mn_id=mn_id)])
+            return {"ok": True, "revoked": request["mn_id"]}
+        if command == "flush":
+            await asyncio.to_thread(self.store.flush)
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {command!r}"}
+
+
+async def control_request(path: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Send one request to a running daemon's control socket (10 s timeout)."""
+    async with asyncio.timeout(10):
+        reader, writer = await asyncio.open_unix_connection(path)
+        try:
+            writer.write(json.dumps(request).encode() + b"\n")
+            await writer.drain()
+            line = await reader.readline()
+        finally:
+            writer.close()
+    return json.loads(line)  # type: ignore[no-any-return]

@@ -1,0 +1,183 @@
+"""The LMA daemon with real kernel routes in network namespaces.
+
+CN pings the MN's home addresses through the LMA -> MAG tunnel; after a PBU from MAG2 the route
+moves and pings flow again; tshark checks the encapsulation on the transport; kill -9 of the LMA
+and a restart restore the binding and reconcile the kernel routes; a PBU over IPv4/UDP 5436 is
+accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from netlmm_aaa.core.messages import (
+    BindingRevocationAcknowledgement,
+    BindingRevocationIndication,
+    ProxyBindingAcknowledgement,
+    find_option,
+)
+from netlmm_aaa.core.options import (
+    HomeNetworkPrefixOption,
+    IPv4HomeAddressReplyOption,
+    IPv4HomeAddressRequestOption,
+    MobileNodeIdentifierOption,
+)
+from netlmm_aaa.wire.mobility_header import decode_mobility_header, encode_mobility_header
+from tests.lma_support import ZERO_HNP, pbu
+from tests.netns.pmip_lab import (
+    CN_V4,
+    HNP,
+    LMA_V4,
+    LMAA,
+    MAG_ADDR,
+    MN_V4,
+    MN_V6,
+    REPO,
+    PmipLab,
+)
+from tests.netns.topology import lab, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+ALICE = b"alice@example.org"
+
+
+def _now_pbu(sequence: int, hi: int, lifetime: int = 900, mn: bytes = ALICE):  # type: ignore[no-untyped-def]
+    return pbu(
+        sequence, lifetime, mn_id=mn, hnps=(ZERO_HNP,), hi=hi, timestamp=time.time(),
+        extra=(IPv4HomeAddressRequestOption(),),
+    )  # fmt: skip
+
+
+def _routes(t: PmipLab) -> str:
+    text = t.lab.ip(t.ns["lma"], "-6", "route", "show") + t.lab.ip(t.ns["lma"], "route", "show")
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+def _cli(t: PmipLab, *args: str) -> subprocess.CompletedProcess[str]:
+    assert t.config_path is not None
+    return subprocess.run(
+        ["ip", "netns", "exec", t.ns["lma"], sys.executable, "-m", "netlmm_aaa", "lma",
+         "--config", str(t.config_path), *args],
+        capture_output=True, text=True, timeout=30, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def test_registration_handover_restart_and_ipv4_transport(tmp_path: Path) -> None:
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build()
+        t.attach("mag1")
+        t.write_config()
+        t.start_lma()
+        mag1 = t.mag_socket("mag1")
+        mag2 = t.mag_socket("mag2")
+        try:
+            # ---- registration at MAG1
+            t.send(mag1, "mag1", _now_pbu(1, hi=1))
+            reply = t.receive(mag1, "mag1", ProxyBindingAcknowledgement)
+            assert reply.status == 0, reply
+            assert find_option(reply, HomeNetworkPrefixOption).network.compressed == HNP  # type: ignore[union-attr]
+            hoa = find_option(reply, IPv4HomeAddressReplyOption)
+            assert hoa is not None
+            assert str(hoa.ipv4_address) == MN_V4
+            routes = _routes(t)
+            assert f"{HNP} encap seg6 mode encap.red segs 1 [ {MAG_ADDR['mag1']} ]" in routes
+            assert f"{MN_V4} encap seg6 mode encap.red segs 1 [ {MAG_ADDR['mag1']} ]" in routes
+
+            # ---- CN reaches the MN through LMA -> MAG1; check the encapsulation with tshark
+            capture = tmp_path / "transport.pcap"
+            dumper = L.spawn(t.ns["tn"], ["tcpdump", "-i", "br0", "-U", "-w", str(capture), "ip6"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            time.sleep(1.0)
+            assert t.ping("cn", MN_V6), "IPv6 ping CN -> MN through MAG1 failed"
+            assert t.ping("cn", MN_V4), "IPv4 ping CN -> MN through MAG1 failed"
+            time.sleep(0.3)
+            dumper.terminate()
+            dumper.wait(timeout=10)
+            if shutil.which("tshark"):
+                fields = subprocess.run(
+                    ["tshark", "-r", str(capture), "-Y", "icmpv6.type == 128 || icmp.type == 8",
+                     "-T", "fields", "-e", "ipv6.nxt", "-e", "ipv6.src", "-e", "ipv6.dst",
+                     "-e", "ipv6.routing.type"],
+                    capture_output=True, text=True, check=True,
+                ).stdout.split("\n")  # fmt: skip
+                rows = [line.split("\t") for line in fields if line]
+                assert rows, "no echo requests captured on the transport"
+                # Outer header: LMAA -> Proxy-CoA of MAG1, next header 41 (IPv6) or 4 (IPv4),
+                # and no routing header: plain IPv6-in-IPv6 as RFC 5213 / ip6tnl.
+                outer = {(r[0].split(",")[0], r[1].split(",")[0], r[2].split(",")[0]) for r in rows}
+                assert outer == {("41", LMAA, MAG_ADDR["mag1"]), ("4", LMAA, MAG_ADDR["mag1"])}
+                assert all(len(r) < 4 or not r[3] for r in rows)
+
+            # ---- handover to MAG2 (HI=3): the route moves, MAG1 gets a revocation
+            t.move_mn("mag1", "mag2")
+            t.send(mag2, "mag2", _now_pbu(1, hi=3))
+            reply2 = t.receive(mag2, "mag2", ProxyBindingAcknowledgement)
+            assert reply2.status == 0, reply2
+            assert f"{HNP} encap seg6 mode encap.red segs 1 [ {MAG_ADDR['mag2']} ]" in _routes(t)
+            bri = t.receive(mag1, "mag1", BindingRevocationIndication)
+            assert find_option(bri, MobileNodeIdentifierOption) == MobileNodeIdentifierOption(ALICE)
+            t.send(mag1, "mag1", BindingRevocationAcknowledgement(0, bri.sequence, 0x8000,  # type: ignore[union-attr]
+                                                                  (MobileNodeIdentifierOption(ALICE),)))  # fmt: skip
+            assert t.ping("cn", MN_V6), "IPv6 ping after the handover failed"
+            assert t.ping("cn", MN_V4), "IPv4 ping after the handover failed"
+
+            # ---- the LMA lists the binding
+            listed = _cli(t, "bindings", "--format", "json")
+            assert listed.returncode == 0, listed.stderr
+            [binding] = [json.loads(line) for line in listed.stdout.splitlines()]
+            assert (binding["mn_id"], binding["mag"], binding["home_network_prefixes"]) == (
+                "alice@example.org", "mag2", [HNP])  # fmt: skip
+            t.lma_control({"command": "flush"})
+
+            # ---- kill -9, break the kernel state, restart: binding back, routes reconciled
+            t.kill_lma()
+            L.ip(t.ns["lma"], "route", "del", f"{MN_V4}/32")
+            L.ip(t.ns["lma"], "-6", "route", "add", "2001:db8:dead::/64", "via", MAG_ADDR["mag1"],
+                 "dev", "tr0", "proto", "213")  # fmt: skip
+            t.start_lma()
+            status = t.lma_control({"command": "status"})
+            assert status is not None
+            assert status["bindings"] == 1
+            assert status["restart_counter"] == 2
+            routes = _routes(t)
+            assert f"{MN_V4} encap seg6 mode encap.red segs 1 [ {MAG_ADDR['mag2']} ]" in routes
+            assert "2001:db8:dead::" not in routes
+            assert t.ping("cn", MN_V4), "IPv4 ping after the LMA restart failed"
+            # The restarted LMA still knows the binding's history: a replay is refused.
+            t.send(mag2, "mag2", pbu(1, 900, mn_id=ALICE, hi=3, timestamp=time.time() - 100))
+            assert t.receive(mag2, "mag2", ProxyBindingAcknowledgement).status == 156
+
+            # ---- a PBU over IPv4 / UDP 5436 (RFC 5844)
+            udp = t.mag_udp_socket("mag1")
+            try:
+                message = _now_pbu(5, hi=1, mn=b"bob@example.org")
+                udp.sendto(encode_mobility_header(message), (LMA_V4, 5436))
+                data, peer = udp.recvfrom(4096)
+                assert peer == (LMA_V4, 5436)
+                assert data[4:6] == b"\x00\x00"  # MH checksum 0 over UDP
+                answer = decode_mobility_header(data)
+                assert isinstance(answer, ProxyBindingAcknowledgement)
+                assert answer.status == 0
+            finally:
+                udp.close()
+            assert wait_for(lambda: "bob@example.org" in _cli(t, "bindings").stdout)
+
+            # ---- operator revocation
+            revoked = _cli(t, "revoke", "bob@example.org")
+            assert revoked.returncode == 0, revoked.stderr
+            missing = _cli(t, "revoke", "nobody@example.org")
+            assert missing.returncode == 1
+            assert "no binding" in missing.stderr
+            assert CN_V4  # (CN addresses are used by the pings above)
+        finally:
+            mag1.close()
+            mag2.close()
