@@ -37,6 +37,15 @@ IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 _MAX_PER_WAKEUP = 256
 
 Deliver = Callable[[LmaEvent], None]
+_SO_RCVBUFFORCE = 33
+_RECEIVE_BUFFER = 16 << 20  # room for bursts of thousands of PBUs (each skb costs ~1 KiB)
+
+
+def _large_receive_buffer(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RECEIVE_BUFFER)  # root: no cap
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
 
 
 class MobilityHeaderSocket:
@@ -48,6 +57,7 @@ class MobilityHeaderSocket:
         self._deliver = deliver
         self._sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
         self._sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        _large_receive_buffer(self._sock)
         self._sock.bind((self.address, 0))
         self._sock.setblocking(False)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,6 +144,9 @@ class Udp5436Socket:
             lambda: _UdpProtocol(self), local_addr=(self.address, self.port)
         )
         self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            _large_receive_buffer(sock)
 
     def close(self) -> None:
         if self._transport is not None:

@@ -10,7 +10,29 @@ two nodes at once (RFC 5213 §5.3.2, RFC 4831 goal 3: location privacy through a
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections import OrderedDict
+
+_EIGHT_WORDS = struct.Struct("!8H")
+
+
+def ipv6_text(packed: bytes) -> str:
+    """RFC 5952 text of a packed IPv6 address (a faster ``str(IPv6Address(packed))``)."""
+    words = _EIGHT_WORDS.unpack(packed)
+    best_start, best_len, start = -1, 1, -1
+    for i, word in enumerate(words):
+        if word == 0:
+            if start < 0:
+                start = i
+            if i - start + 1 > best_len:
+                best_start, best_len = start, i - start + 1
+        else:
+            start = -1
+    if best_start < 0:
+        return ":".join(f"{w:x}" for w in words)
+    head = ":".join(f"{w:x}" for w in words[:best_start])
+    tail = ":".join(f"{w:x}" for w in words[best_start + best_len :])
+    return f"{head}::{tail}"
 
 
 class PoolExhausted(Exception):
@@ -43,10 +65,16 @@ class AddressPool:
         return (value - self._base) >> self._shift
 
     def _text(self, index: int) -> str:
-        address = ipaddress.ip_address(self._base + (index << self._shift))
-        if self._version == 4 and self.block_length == 32:
-            return str(address)
-        return f"{address}/{self.block_length}"
+        value = self._base + (index << self._shift)
+        if self._version == 4:
+            address = ".".join(str(b) for b in value.to_bytes(4, "big"))
+            return address if self.block_length == 32 else f"{address}/{self.block_length}"
+        return f"{ipv6_text(value.to_bytes(16, 'big'))}/{self.block_length}"
+
+    def packed(self, block: str) -> bytes:
+        """The network address of ``block`` (a block of this pool), packed."""
+        value = self._base + (self._index(block) << self._shift)
+        return value.to_bytes(4 if self._version == 4 else 16, "big")
 
     def contains(self, block: str) -> bool:
         """True when ``block`` (prefix or address) lies inside this pool's network."""
@@ -61,6 +89,10 @@ class AddressPool:
 
     def allocate(self, mn_id: bytes) -> str:
         """A block for ``mn_id``: its previous one if free, else a fresh one, else the stalest."""
+        return self.allocate_with_address(mn_id)[0]
+
+    def allocate_with_address(self, mn_id: bytes) -> tuple[str, bytes]:
+        """Like :meth:`allocate`, also returning the block's packed network address."""
         last = self._last_holder.get(mn_id)
         if last is not None and last not in self._holder:
             index = last
@@ -78,7 +110,8 @@ class AddressPool:
                     raise PoolExhausted(f"pool {self.network} has no /{self.block_length} left")
                 index, _ = self._released.popitem(last=False)
         self._take(index, mn_id)
-        return self._text(index)
+        value = self._base + (index << self._shift)
+        return self._text(index), value.to_bytes(4 if self._version == 4 else 16, "big")
 
     def last_block_of(self, mn_id: bytes) -> str | None:
         """The block ``mn_id`` held most recently (now or before), if any."""

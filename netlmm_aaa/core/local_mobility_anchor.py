@@ -135,6 +135,9 @@ log = logging.getLogger(__name__)
 _ZERO16 = bytes(16)
 _ZERO4 = bytes(4)
 _TS_ONE_SECOND = 65536
+# Flag tests on plain ints: an IntFlag's own ``&`` costs a microsecond.
+_P_FLAG = int(BindingUpdateFlag.P)
+_F_FLAG = int(BindingUpdateFlag.F)
 
 
 class BindingState(Enum):
@@ -564,7 +567,7 @@ class LocalMobilityAnchor:
         """RFC 5213 §5.3.1 steps 3-13; raises _Reject, or says what the PBU does to which BCE."""
         policy = self.policy
         message = pbu.message
-        if not message.flags & BindingUpdateFlag.P:
+        if not int(message.flags) & _P_FLAG:
             raise _Reject(BindingStatus.ADMINISTRATIVELY_PROHIBITED, "P flag clear: not a proxy BU")
         if pbu.mn_id is None or not pbu.mn_id.identifier:
             raise _Reject(BindingStatus.MISSING_MN_IDENTIFIER_OPTION, "no MN-ID option")
@@ -633,7 +636,7 @@ class LocalMobilityAnchor:
         if pbu.att is None:
             raise _Reject(BindingStatus.MISSING_ACCESS_TECH_TYPE_OPTION, "no ATT option")
         # Step 13: transport features, then the binding cache.
-        if message.flags & BindingUpdateFlag.F and not policy.accept_forced_udp_encapsulation:
+        if int(message.flags) & _F_FLAG and not policy.accept_forced_udp_encapsulation:
             raise _Reject(BindingStatus.ADMINISTRATIVELY_PROHIBITED, "F flag (UDP encapsulation)")
         if policy.tunnel_mode is TunnelMode.GRE and pbu.gre_key is None and message.lifetime:
             raise _Reject(BindingStatus.GRE_KEY_OPTION_REQUIRED, "GRE tunnelling needs a GRE key")
@@ -917,6 +920,7 @@ class LocalMobilityAnchor:
             raise _Reject(
                 BindingStatus.NOT_AUTHORIZED_FOR_IPV6_MOBILITY_SERVICE, "no IPv6 service for node"
             )
+        fresh: HomeNetworkPrefixOption | None = None
         if entry.state is BindingState.DEREGISTERED:
             prefixes = entry.prefixes
             if requested and set(requested) != set(prefixes):
@@ -938,12 +942,15 @@ class LocalMobilityAnchor:
                 )
             prefixes = (requested[0],)
         else:
-            if self._prefix_pool is None:
+            pool = self._prefix_pool
+            if pool is None:
                 raise _Reject(BindingStatus.INSUFFICIENT_RESOURCES, "no prefix pool configured")
             try:
-                prefixes = (self._prefix_pool.allocate(mn_id),)
+                text, packed = pool.allocate_with_address(mn_id)
             except PoolExhausted as exc:
                 raise _Reject(BindingStatus.INSUFFICIENT_RESOURCES, str(exc)) from None
+            prefixes = (text,)
+            fresh = HomeNetworkPrefixOption(packed, pool.block_length)
         ipv4 = entry.ipv4_home_address if entry.state is BindingState.DEREGISTERED else None
         try:
             if pbu.ipv4_request is not None:
@@ -955,6 +962,8 @@ class LocalMobilityAnchor:
                     if block is not None:
                         self._release_block(block, mn_id)
             raise
+        if fresh is not None:  # just allocated: already held, option built from the pool
+            return prefixes, (fresh,), ipv4
         for block in prefixes:
             self._hold_block(block, mn_id)
         hnp_options = tuple(HomeNetworkPrefixOption.from_network(p) for p in prefixes)
@@ -1110,7 +1119,7 @@ class LocalMobilityAnchor:
             status = BindingStatus.GRE_KEY_OPTION_NOT_REQUIRED
         elif accepted and gre_mode and entry is not None and message.lifetime:
             options.append(GreKeyOption(entry.gre_key_downlink))
-            if message.flags & BindingUpdateFlag.T:
+            if int(message.flags) & BindingUpdateFlag.T:
                 status = BindingStatus.GRE_TUNNELING_BUT_TLV_HEADER_NOT_SUPPORTED
         if pbu.ipv4_request is not None:
             if accepted and entry is not None and entry.ipv4_home_address is not None:
@@ -1135,7 +1144,7 @@ class LocalMobilityAnchor:
                         pbu.ipv4_request.prefix_length,
                     )
                 )
-        flags = BindingAcknowledgementFlag.P if message.flags & BindingUpdateFlag.P else 0
+        flags = BindingAcknowledgementFlag.P if int(message.flags) & _P_FLAG else 0
         pba = ProxyBindingAcknowledgement(
             status, message.sequence, lifetime // LIFETIME_UNIT_SECONDS, flags, tuple(options)
         )

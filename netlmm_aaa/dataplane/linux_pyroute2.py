@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,6 +36,7 @@ from pyroute2.netlink.rtnl.rtmsg import rtmsg
 from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.in_memory import destinations
+from netlmm_aaa.dataplane.netlink_routes import NetlinkRouteWriter
 from netlmm_aaa.dataplane.port import DataPlaneError, ReconcileReport, RouteOperation
 
 #: ``rtm_protocol`` of the routes we own (a value no routing daemon in iproute2's rt_protos uses).
@@ -89,6 +89,7 @@ class LinuxDataPlane:
         self.table = table
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
         self._ipr: Any = None
+        self._writer: NetlinkRouteWriter | None = None
         self._oif = 0
         self.enomem_retries = 0
 
@@ -112,6 +113,9 @@ class LinuxDataPlane:
         if self._ipr is not None:
             await self._run(self._ipr.close)
             self._ipr = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self._executor.shutdown(wait=True)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -136,6 +140,13 @@ class LinuxDataPlane:
             self._probe_link_kind(
                 "ip6gre", "GRE over IPv6 (CONFIG_IPV6_GRE, kernel module ip6_gre)"
             )
+        self._writer = NetlinkRouteWriter.open(
+            netns=self.netns,
+            oif=self._oif,
+            table=self.table,
+            protocol=ROUTE_PROTOCOL,
+            encap=self.mode is not TunnelMode.ROUTING,
+        )
 
     def _probe_seg6(self) -> None:
         try:
@@ -210,51 +221,27 @@ class LinuxDataPlane:
                     table=table,
                 )
 
-    def _route_arguments(self, destination: str, proxy_coa: str) -> dict[str, Any]:
-        family = _family(destination)
-        args: dict[str, Any] = {
-            "dst": destination,
-            "family": family,
-            "table": self.table,
-            "proto": ROUTE_PROTOCOL,
-        }
-        if self.mode is TunnelMode.ROUTING:
-            if family == socket.AF_INET6:
-                args["gateway"] = proxy_coa
-            else:
-                args["oif"] = self._oif
-                args["via"] = {"family": socket.AF_INET6, "addr": proxy_coa}
-        else:
-            args["oif"] = self._oif
-            args["encap"] = {"type": "seg6", "mode": "encap.red", "segs": [proxy_coa]}
-        return args
-
-    def _call(self, command: str, args: dict[str, Any]) -> None:
-        for _ in range(_ENOMEM_RETRIES):
-            try:
-                self._ipr.route(command, **args)
-                return
-            except NetlinkError as exc:
-                if exc.code == errno.ENOMEM:
-                    self.enomem_retries += 1
-                    time.sleep(0.02)
-                    continue
-                if command == "del" and exc.code in (errno.ESRCH, errno.ENOENT):
-                    return  # already gone: removal is idempotent
-                raise DataPlaneError(f"route {command} {args['dst']} failed: {exc}") from exc
-        raise DataPlaneError(f"route {command} {args['dst']}: ENOMEM persisted")
-
     def _apply(self, operations: list[RouteOperation]) -> None:
+        # Later operations on the same destination win (a handover right after a registration
+        # in one batch); the kernel then gets one message per destination.
+        final: dict[str, str | None] = {}
         for op in operations:
             for destination in destinations(op.binding):
-                args = self._route_arguments(destination, op.binding.proxy_coa)
-                if op.install:
-                    self._call("replace", args)
-                else:
-                    self._call(
-                        "del",
-                        {k: v for k, v in args.items() if k in ("dst", "family", "table", "proto")},
-                    )
+                final.pop(destination, None)
+                final[destination] = op.binding.proxy_coa if op.install else None
+        self._write(
+            [(d, t) for d, t in final.items() if t is not None],
+            [d for d, t in final.items() if t is None],
+        )
+
+    def _write(self, replace: list[tuple[str, str]], delete: list[str]) -> None:
+        assert self._writer is not None
+        failures = self._writer.delete(delete) if delete else []
+        failures += self._writer.replace(replace) if replace else []
+        self.enomem_retries = self._writer.enomem_retries
+        if failures:
+            shown = "; ".join(str(f) for f in failures[:5])
+            raise DataPlaneError(f"{len(failures)} route operation(s) failed: {shown}")
 
     def _our_routes(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -278,27 +265,13 @@ class LinuxDataPlane:
     def _reconcile(self, bindings: list[BindingSnapshot]) -> ReconcileReport:
         wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}
         have = self._our_routes()
-        added = replaced = removed = kept = 0
-        for destination, target in wanted.items():
-            current = have.get(destination)
-            if current == target:
-                kept += 1
-                continue
-            self._call("replace", self._route_arguments(destination, target))
-            if current is None:
-                added += 1
-            else:
-                replaced += 1
-        for destination in have:
-            if destination not in wanted:
-                self._call(
-                    "del",
-                    {
-                        "dst": destination,
-                        "family": _family(destination),
-                        "table": self.table,
-                        "proto": ROUTE_PROTOCOL,
-                    },
-                )
-                removed += 1
-        return ReconcileReport(added=added, replaced=replaced, removed=removed, kept=kept)
+        replace = [(d, t) for d, t in wanted.items() if have.get(d) != t]
+        stale = [d for d in have if d not in wanted]
+        added = sum(1 for d, _ in replace if d not in have)
+        self._write(replace, stale)
+        return ReconcileReport(
+            added=added,
+            replaced=len(replace) - added,
+            removed=len(stale),
+            kept=len(wanted) - len(replace),
+        )

@@ -359,3 +359,18 @@ def test_snapshots_say_whether_the_binding_is_held_and_restore_keeps_it_held() -
     assert not installs(actions)  # a held binding gets no routes back
     assert fresh.binding_state(ALICE) is BindingState.DEREGISTERED
     assert fresh.next_deadline() == pytest.approx(T0.monotonic + 4 + 10)
+
+
+def test_fast_ipv6_text_matches_ipaddress() -> None:
+    import ipaddress
+    import random
+
+    from netlmm_aaa.core.address_pools import ipv6_text
+
+    rng = random.Random(5952)
+    samples = [bytes(16), b"\x00" * 15 + b"\x01", bytes.fromhex("20010db8000000010000000000000001")]
+    for _ in range(2000):
+        words = [rng.choice([0, 0, 0, rng.getrandbits(16)]) for _ in range(8)]
+        samples.append(b"".join(w.to_bytes(2, "big") for w in words))
+    for packed in samples:
+        assert ipv6_text(packed) == str(ipaddress.IPv6Address(packed))
