@@ -8,6 +8,7 @@ A failing database is retried with back-off; nothing queued is dropped.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -18,17 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
-from netlmm_aaa.persistence.models import AuditEvent, LmaBinding, NodeState
+from netlmm_aaa.persistence.models import LmaBinding, NodeState
 
 log = logging.getLogger(__name__)
 
 _BATCH_LIMIT = 20_000
+_LINGER = 0.005
 
 
 def _dt(value: float | None) -> datetime | None:
@@ -79,6 +80,11 @@ class SqlStore:
         self._queue: queue.Queue[tuple[list[_Op], Future[None]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._writer, name=f"store-{node}", daemon=True)
         self._stopping = False
+        dialect = engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {dialect!r} (SQLite or PostgreSQL)")
+        self._sql = _statements(dialect)
+        self._when: Any = _sqlite_time if dialect == "sqlite" else _dt
         self.commits = 0
         self.failures = 0
         self._thread.start()
@@ -153,6 +159,7 @@ class SqlStore:
             item = self._queue.get()
             if item is None:
                 return
+            time.sleep(_LINGER)  # let a burst accumulate: fewer, larger transactions
             batch = [item]
             stop = False
             while len(batch) < _BATCH_LIMIT:
@@ -187,77 +194,95 @@ class SqlStore:
 
     def _commit(self, ops: list[_Op]) -> None:
         latest: dict[bytes, _Op] = {}
-        audits: list[dict[str, Any]] = []
+        audits: list[tuple[Any, ...]] = []
+        when = self._when
+        dumps = json.dumps
+        node = self.node
         for op in ops:
             if type(op) is _Audit:
                 r = op.record
                 audits.append(
-                    {
-                        "at": _dt(r.utc),
-                        "node": self.node,
-                        "kind": r.kind,
-                        "mn_id": mn_id_text(r.mn_id) if r.mn_id is not None else None,
-                        "peer": r.peer,
-                        "details": r.fields,
-                    }
+                    (
+                        when(r.utc),
+                        node,
+                        r.kind,
+                        mn_id_text(r.mn_id) if r.mn_id is not None else None,
+                        r.peer,
+                        dumps(r.fields, default=str),
+                    )
                 )
             elif type(op) is _Upsert:
                 latest[op.binding.mn_id] = op
             else:
                 latest[op.mn_id] = op  # type: ignore[union-attr]
-        upserts = [_row(self.node, op.binding) for op in latest.values() if type(op) is _Upsert]
-        deletes = [m for m, op in latest.items() if type(op) is _Delete]
+        upserts = [self._binding_row(op.binding) for op in latest.values() if type(op) is _Upsert]
+        deletes = [(node, m) for m, op in latest.items() if type(op) is _Delete]
+        # Plain DBAPI executemany with SQL prepared once: several times faster than the
+        # SQLAlchemy row processing, which matters at tens of thousands of rows per second.
         with self.engine.begin() as connection:
             if deletes:
-                connection.execute(
-                    delete(LmaBinding).where(
-                        LmaBinding.lma == self.node, LmaBinding.mn_id_raw.in_(deletes)
-                    )
-                )
+                connection.exec_driver_sql(self._sql["delete"], deletes)
             if upserts:
-                connection.execute(self._upsert_statement(), upserts)
+                connection.exec_driver_sql(self._sql["upsert"], upserts)
             if audits:
-                connection.execute(insert(AuditEvent), audits)
+                connection.exec_driver_sql(self._sql["audit"], audits)
 
-    def _upsert_statement(self) -> Any:
-        dialect = self.engine.dialect.name
-        stmt: Any
-        if dialect == "postgresql":
-            stmt = postgresql.insert(LmaBinding)
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(LmaBinding)
-        else:  # pragma: no cover - other databases are not supported
-            raise RuntimeError(f"unsupported database {dialect}")
-        keys = ("lma", "mn_id_raw")
-        columns = [c.name for c in LmaBinding.__table__.columns if c.name not in keys]
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}
+    def _binding_row(self, b: BindingSnapshot) -> tuple[Any, ...]:
+        when = self._when
+        return (
+            self.node,
+            b.mn_id,
+            mn_id_text(b.mn_id),
+            ",".join(b.home_network_prefixes),
+            b.ipv4_home_address,
+            b.mag,
+            b.proxy_coa,
+            b.signalling_address,
+            b.transport.value,
+            _mac_text(b.link_layer_identifier),
+            b.access_technology,
+            b.lifetime,
+            when(b.registered_utc),
+            when(b.refreshed_utc),
+            when(b.last_handover_utc) if b.last_handover_utc is not None else None,
+            b.last_sequence,
+            b.last_timestamp,
+            b.gre_key_downlink,
+            b.gre_key_uplink,
+            b.deregistered,
         )
 
 
-def _row(node: str, b: BindingSnapshot) -> dict[str, Any]:
+_BINDING_COLUMNS = (
+    "lma", "mn_id_raw", "mn_id", "home_network_prefixes", "ipv4_home_address", "mag",
+    "proxy_coa", "signalling_address", "transport", "link_layer_identifier",
+    "access_technology", "lifetime", "registered_at", "refreshed_at", "last_handover_at",
+    "last_sequence", "last_timestamp", "gre_key_downlink", "gre_key_uplink", "deregistered",
+)  # fmt: skip
+
+
+def _statements(dialect: str) -> dict[str, str]:
+    mark = "?" if dialect == "sqlite" else "%s"
+    json_value = mark if dialect == "sqlite" else f"CAST({mark} AS JSON)"
+    columns = ", ".join(_BINDING_COLUMNS)
+    values = ", ".join(mark for _ in _BINDING_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _BINDING_COLUMNS[2:])
     return {
-        "lma": node,
-        "mn_id_raw": b.mn_id,
-        "mn_id": mn_id_text(b.mn_id),
-        "home_network_prefixes": ",".join(b.home_network_prefixes),
-        "ipv4_home_address": b.ipv4_home_address,
-        "mag": b.mag,
-        "proxy_coa": b.proxy_coa,
-        "signalling_address": b.signalling_address,
-        "transport": b.transport.value,
-        "link_layer_identifier": _mac_text(b.link_layer_identifier),
-        "access_technology": b.access_technology,
-        "lifetime": b.lifetime,
-        "registered_at": _dt(b.registered_utc),
-        "refreshed_at": _dt(b.refreshed_utc),
-        "last_handover_at": _dt(b.last_handover_utc),
-        "last_sequence": b.last_sequence,
-        "last_timestamp": b.last_timestamp,
-        "gre_key_downlink": b.gre_key_downlink,
-        "gre_key_uplink": b.gre_key_uplink,
-        "deregistered": b.deregistered,
+        "upsert": (
+            f"INSERT INTO lma_bindings ({columns}) VALUES ({values}) "
+            f"ON CONFLICT (lma, mn_id_raw) DO UPDATE SET {updates}"
+        ),
+        "delete": f"DELETE FROM lma_bindings WHERE lma = {mark} AND mn_id_raw = {mark}",
+        "audit": (
+            "INSERT INTO audit_events (at, node, kind, mn_id, peer, details) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {json_value})"
+        ),
     }
+
+
+def _sqlite_time(value: float) -> str:
+    # The text form SQLAlchemy's SQLite DateTime reads back: naive UTC with microseconds.
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _snapshot(row: Any) -> BindingSnapshot:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -96,6 +97,9 @@ class LmaService:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        # The store and netlink threads must not hold the GIL for the default 5 ms while a
+        # PBU waits: switch often, so signalling latency stays sub-millisecond.
+        sys.setswitchinterval(0.0005)
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
