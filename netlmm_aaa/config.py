@@ -44,6 +44,8 @@ def _fail(path: str, value: Any, why: str) -> ConfigError:
 
 
 def _ipv6(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "is not an IPv6 address (write it as a string)")
     try:
         return str(ipaddress.IPv6Address(value))
     except (ValueError, TypeError):
@@ -51,6 +53,8 @@ def _ipv6(path: str, value: Any) -> str:
 
 
 def _ipv4(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "is not an IPv4 address (write it as a string)")
     try:
         return str(ipaddress.IPv4Address(value))
     except (ValueError, TypeError):
@@ -58,6 +62,8 @@ def _ipv4(path: str, value: Any) -> str:
 
 
 def _ip(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "is not an IP address (write it as a string)")
     try:
         return str(ipaddress.ip_address(value))
     except (ValueError, TypeError):
@@ -65,6 +71,8 @@ def _ip(path: str, value: Any) -> str:
 
 
 def _net6(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "is not an IPv6 network (write it as a string)")
     try:
         return str(ipaddress.IPv6Network(value))
     except (ValueError, TypeError) as exc:
@@ -72,6 +80,8 @@ def _net6(path: str, value: Any) -> str:
 
 
 def _net4(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "is not an IPv4 network (write it as a string)")
     try:
         return str(ipaddress.IPv4Network(value))
     except (ValueError, TypeError) as exc:
@@ -79,6 +89,8 @@ def _net4(path: str, value: Any) -> str:
 
 
 def _net(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "is not an IP network (write it as a string)")
     try:
         return str(ipaddress.ip_network(value))
     except (ValueError, TypeError) as exc:

@@ -1,0 +1,131 @@
+"""LMA configuration: the shipped example is valid; every wrong key or value names itself."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from netlmm_aaa.cli import main
+from netlmm_aaa.config import load_lma_config, parse_lma_config
+from netlmm_aaa.core.errors import ConfigError
+from netlmm_aaa.core.lma_policy import TunnelMode
+from tests.conftest import REPO
+
+EXAMPLE = REPO / "examples" / "lma-lab.toml"
+
+
+def _doc() -> dict:
+    return tomllib.loads(EXAMPLE.read_text())
+
+
+def test_example_loads() -> None:
+    config = load_lma_config(EXAMPLE)
+    assert config.address == "2001:db8:ff::1"
+    assert config.policy.tunnel_mode is TunnelMode.IP6IP6
+    assert [p.name for p in config.policy.peers] == ["mag1", "mag2"]
+    assert config.policy.peers[0].tunnel_address == "2001:db8:ff::11"
+    assert config.policy.mobile_nodes[0].mn_id == b"alice@example.org"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            ("lma", "address"),
+            "not-an-address",
+            "lma.address: 'not-an-address' is not an IPv6 address",
+        ),
+        (("lma", "tunnel_mode"), "vxlan", "lma.tunnel_mode: 'vxlan' must be one of"),
+        (("lma", "pools", "prefix"), "2001:db8::/300", "lma.pools.prefix:"),
+        (("lma", "pools", "prefix_length"), 16, "lma.pools.prefix_length: 16 is shorter"),
+        (("lma", "pools", "ipv4_default_router"), "10.9.9.9", "is not inside 203.0.113.0/24"),
+        (("lma", "timers", "max_lifetime"), -5, "lma.timers.max_lifetime: -5 must be between"),
+        (("lma", "timers", "heartbeat_interval"), "often", "must be a number"),
+        (("lma", "policy", "require_timestamp"), "yes", "must be true or false"),
+        (("lma", "timers", "bogus"), 1, "lma.timers.bogus: unknown key"),
+        (("lma", "colour"), "blue", "lma.colour: unknown key"),
+    ],
+)
+def test_bad_values_name_the_key(path: tuple[str, ...], value: object, message: str) -> None:
+    doc = _doc()
+    target = doc
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_lma_config(doc)
+
+
+def test_structural_errors() -> None:
+    with pytest.raises(ConfigError, match="lma: missing"):
+        parse_lma_config({})
+    doc = _doc()
+    doc["lma"]["mag"] = []
+    with pytest.raises(ConfigError, match="no MAG configured"):
+        parse_lma_config(doc)
+    doc = _doc()
+    doc["lma"]["mag"][1]["addresses"] = ["2001:db8:ff::11"]
+    with pytest.raises(
+        ConfigError, match=r"lma.mag\[1\].addresses: '2001:db8:ff::11' is also MAG mag1"
+    ):
+        parse_lma_config(doc)
+    doc = _doc()
+    doc["lma"]["mobile_node"].append(
+        {"mn_id": "bob@example.org", "home_network_prefix": "2001:db8:1:1::/64"}
+    )
+    with pytest.raises(ConfigError, match="is already alice@example.org's"):
+        parse_lma_config(doc)
+    doc = _doc()
+    doc["lma"]["mobile_node"][0]["allowed_mags"] = ["mag9"]
+    with pytest.raises(ConfigError, match="'mag9' is not a configured MAG"):
+        parse_lma_config(doc)
+
+
+def test_config_check_command(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["config", "check", str(EXAMPLE)], out=out, err=err) == 0
+    assert "valid LMA configuration (2 MAG peer(s))" in out.getvalue()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[lma]\naddress = 1\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["config", "check", str(bad)], out=out, err=err) == 1
+    assert "lma.address" in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["config", "check", str(tmp_path / "missing.toml")], out=out, err=err) == 1
+    assert "cannot read" in err.getvalue()
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[lma\n")
+    assert main(["config", "check", str(broken)], out=out, err=err) == 1
+
+
+def test_lma_bindings_from_the_database_when_not_running(tmp_path: Path) -> None:
+    from netlmm_aaa.core.actions import BindingSnapshot
+    from netlmm_aaa.core.events import Transport
+    from netlmm_aaa.persistence import migrate
+    from netlmm_aaa.persistence.database import make_engine
+    from netlmm_aaa.persistence.store import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'lma.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    store = SqlStore(engine, "lma1")
+    store.submit(store=[BindingSnapshot(
+        mn_id=b"alice@example.org", home_network_prefixes=("2001:db8:1:1::/64",),
+        ipv4_home_address=None, mag="mag2", proxy_coa="2001:db8:ff::12",
+        signalling_address="2001:db8:ff::12", transport=Transport.IPV6,
+        link_layer_identifier=b"", access_technology=4, lifetime=3600, registered_utc=1.0,
+        refreshed_utc=4e9, last_handover_utc=None, last_sequence=1, last_timestamp=None,
+    )]).result(10)  # fmt: skip
+    store.close()
+    engine.dispose()
+    config = tmp_path / "lma.toml"
+    text = EXAMPLE.read_text().replace("sqlite:////var/lib/netlmm-aaa/lma.db", url)
+    config.write_text(text.replace("/run/netlmm-aaa/lma.sock", str(tmp_path / "none.sock")))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["lma", "--config", str(config), "bindings"], out=out, err=err) == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert "from the database" in lines[0]
+    assert lines[2].split()[:5] == ["alice@example.org", "2001:db8:1:1::/64", "-", "mag2", "active"]
