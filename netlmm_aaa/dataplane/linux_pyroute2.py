@@ -257,23 +257,8 @@ class LinuxDataPlane:
             raise DataPlaneError(f"{len(failures)} route operation(s) failed: {shown}")
 
     def _our_routes(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for family in (socket.AF_INET6, socket.AF_INET):
-            for route in self._ipr.route(
-                "dump", family=family, table=self.table, proto=ROUTE_PROTOCOL
-            ):
-                if route.get("proto") != ROUTE_PROTOCOL:
-                    continue
-                dst = f"{route.get('RTA_DST')}/{route['dst_len']}"
-                encap = route.get("RTA_ENCAP")
-                if encap is not None:
-                    segs = encap.get("SEG6_IPTUNNEL_SRH", {}).get("segs") or [None]
-                    target = segs[0]
-                else:
-                    via = route.get("RTA_VIA")
-                    target = via.get("addr") if via else route.get("RTA_GATEWAY")
-                out[dst] = str(target)
-        return out
+        assert self._writer is not None
+        return self._writer.dump()
 
     def _reconcile(self, bindings: list[BindingSnapshot]) -> ReconcileReport:
         wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}
