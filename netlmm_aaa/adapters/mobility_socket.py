@@ -41,6 +41,29 @@ _SO_RCVBUFFORCE = 33
 _RECEIVE_BUFFER = 16 << 20  # room for bursts of thousands of PBUs (each skb costs ~1 KiB)
 
 
+_PACKED: dict[str, bytes] = {}
+_TEXT: dict[bytes, str] = {}
+
+
+def _packed(address: str) -> bytes:
+    # Peers are few: remember their conversions (bounded, in case of a spoofing flood).
+    value = _PACKED.get(address)
+    if value is None:
+        if len(_PACKED) > 4096:
+            _PACKED.clear()
+        value = _PACKED[address] = ipaddress.IPv6Address(address).packed
+    return value
+
+
+def _text(address: bytes) -> str:
+    value = _TEXT.get(address)
+    if value is None:
+        if len(_TEXT) > 4096:
+            _TEXT.clear()
+        value = _TEXT[address] = str(ipaddress.IPv6Address(address))
+    return value
+
+
 def _large_receive_buffer(sock: socket.socket) -> None:
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RECEIVE_BUFFER)  # root: no cap
@@ -90,9 +113,7 @@ class MobilityHeaderSocket:
             source = peer[0].split("%", 1)[0]
             try:
                 message = decode_mobility_header(
-                    data,
-                    source=ipaddress.IPv6Address(source).packed,
-                    destination=destination,
+                    data, source=_packed(source), destination=destination
                 )
             except WireFormatError as exc:
                 self._deliver(
@@ -105,7 +126,7 @@ class MobilityHeaderSocket:
                 MobilityMessageReceived(
                     message=message,
                     source=source,
-                    destination=str(ipaddress.IPv6Address(destination)),
+                    destination=_text(destination),
                     transport=Transport.IPV6,
                 )
             )

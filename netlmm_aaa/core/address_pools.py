@@ -118,6 +118,20 @@ class AddressPool:
         index = self._last_holder.get(mn_id)
         return None if index is None else self._text(index)
 
+    def claim_value(self, value: int, length: int, mn_id: bytes) -> bool | None:
+        """:meth:`claim` for an already parsed block (network address as an int); None when
+        the block is not one of this pool's."""
+        offset = value - self._base
+        if length != self.block_length or not 0 <= offset < (self._size << self._shift):
+            return None
+        index = offset >> self._shift
+        holder = self._holder.get(index)
+        if holder is not None and holder != mn_id:
+            return False
+        self._released.pop(index, None)
+        self._take(index, mn_id)
+        return True
+
     def claim(self, block: str, mn_id: bytes) -> bool:
         """Record that ``mn_id`` holds ``block`` (a static or persisted assignment).
 

@@ -210,7 +210,9 @@ class _Entry:
         self.refreshed_utc = 0.0
         self.last_handover_utc: float | None = None
         self.last_sequence = 0
-        self.sequences: dict[str, int] = {}  # last accepted sequence number per MAG
+        # Last accepted sequence number of each MAG that served the node, made only once a
+        # second MAG appears (most nodes never move: a dict each would cost 1M x 200 octets).
+        self.sequences: dict[str, int] | None = None
         self.last_timestamp: int | None = None
         self.gre_key_downlink: int | None = None
         self.gre_key_uplink: int | None = None
@@ -384,9 +386,15 @@ class LocalMobilityAnchor:
             entry = _Entry(snap.mn_id)
             entry.state = BindingState.DEREGISTERED if snap.deregistered else BindingState.ACTIVE
             entry.prefixes = snap.home_network_prefixes
-            entry.hnp_options = tuple(
-                HomeNetworkPrefixOption.from_network(p) for p in snap.home_network_prefixes
-            )
+            options = []
+            for text in snap.home_network_prefixes:
+                net = ipaddress.IPv6Network(text)
+                options.append(HomeNetworkPrefixOption(net.network_address.packed, net.prefixlen))
+                if self._prefix_pool is not None:
+                    self._prefix_pool.claim_value(
+                        int(net.network_address), net.prefixlen, snap.mn_id
+                    )
+            entry.hnp_options = tuple(options)
             entry.ipv4_home_address = snap.ipv4_home_address
             entry.peer = peer
             entry.signalling_address = snap.signalling_address
@@ -398,15 +406,13 @@ class LocalMobilityAnchor:
             entry.refreshed_utc = snap.refreshed_utc
             entry.last_handover_utc = snap.last_handover_utc
             entry.last_sequence = snap.last_sequence
-            entry.sequences[snap.mag] = snap.last_sequence
             entry.last_timestamp = snap.last_timestamp
             entry.gre_key_downlink = snap.gre_key_downlink
             entry.gre_key_uplink = snap.gre_key_uplink
             if snap.gre_key_downlink is not None:
                 self._gre_key = max(self._gre_key, snap.gre_key_downlink)
-            for block in (*snap.home_network_prefixes, snap.ipv4_home_address):
-                if block is not None:
-                    self._hold_block(block, snap.mn_id)
+            if snap.ipv4_home_address is not None:
+                self._hold_block(snap.ipv4_home_address, snap.mn_id)
             self._bindings[snap.mn_id] = entry
             if snap.deregistered:
                 hold = min(remaining, self.policy.min_delay_before_bce_delete)
@@ -612,22 +618,24 @@ class LocalMobilityAnchor:
                 )
         elif policy.require_timestamp:
             raise _Reject(BindingStatus.TIMESTAMP_MISMATCH, "no Timestamp option")
-        elif entry is not None and peer.name in entry.sequences:
+        elif (
+            entry is not None
+            and (last := _sequence_from(entry, peer.name)) is not None
+            and not sequence_newer(message.sequence, last)
+        ):
             # Sequence numbers are kept per MAG: MAGs do not share counters (RFC 5213 §5.5
             # assumes context transfer), yet a replay from a MAG that served the node before
             # must not move the binding back.
-            last = entry.sequences[peer.name]
-            if not sequence_newer(message.sequence, last):
-                reviving = (
-                    entry.state is BindingState.DEREGISTERED
-                    and message.sequence == last
-                    and message.lifetime > 0
+            reviving = (
+                entry.state is BindingState.DEREGISTERED
+                and message.sequence == last
+                and message.lifetime > 0
+            )
+            if not reviving:
+                raise _Reject(
+                    BindingStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
+                    f"sequence {message.sequence} not newer than {last} from {peer.name}",
                 )
-                if not reviving:
-                    raise _Reject(
-                        BindingStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
-                        f"sequence {message.sequence} not newer than {last} from {peer.name}",
-                    )
         # Steps 10-12: mandatory options.
         if not pbu.prefixes:
             raise _Reject(BindingStatus.MISSING_HOME_NETWORK_PREFIX_OPTION, "no HNP option")
@@ -789,7 +797,8 @@ class LocalMobilityAnchor:
         """ACTIVE + DEREGISTRATION: drop routes, hold MinDelayBeforeBCEDelete (§5.3.5)."""
         assert pbu is not None and pbu.peer is not None
         entry.last_sequence = pbu.message.sequence
-        entry.sequences[pbu.peer.name] = pbu.message.sequence
+        if entry.sequences is not None:
+            entry.sequences[pbu.peer.name] = pbu.message.sequence
         if pbu.timestamp is not None:
             entry.last_timestamp = pbu.timestamp.timestamp
         self._set_deadline(entry, now.monotonic + self.policy.min_delay_before_bce_delete)
@@ -887,6 +896,10 @@ class LocalMobilityAnchor:
         """Copy an accepted PBU's registration values into the entry."""
         assert pbu.peer is not None
         message = pbu.message
+        if entry.peer is not None and entry.peer is not pbu.peer:
+            if entry.sequences is None:
+                entry.sequences = {}
+            entry.sequences[entry.peer.name] = entry.last_sequence
         entry.peer = pbu.peer
         event = pbu.event
         entry.signalling_address = event.source
@@ -897,7 +910,8 @@ class LocalMobilityAnchor:
         if pbu.lla is not None and pbu.lla.address != _ZERO16:
             entry.link_local_address = pbu.lla.address
         entry.last_sequence = message.sequence
-        entry.sequences[pbu.peer.name] = message.sequence
+        if entry.sequences is not None:
+            entry.sequences[pbu.peer.name] = message.sequence
         if pbu.timestamp is not None:
             entry.last_timestamp = pbu.timestamp.timestamp
         units = min(message.lifetime, self.policy.max_lifetime // LIFETIME_UNIT_SECONDS)
@@ -1547,6 +1561,15 @@ LocalMobilityAnchor._TRANSITIONS = {
         BindingState.ABSENT,
     ),
 }
+
+
+def _sequence_from(entry: _Entry, mag: str) -> int | None:
+    """The last sequence number accepted from ``mag`` for this binding, if it ever served it."""
+    if entry.sequences is not None and mag in entry.sequences:
+        return entry.sequences[mag]
+    if entry.peer is not None and entry.peer.name == mag:
+        return entry.last_sequence
+    return None
 
 
 def _canonical(address: str) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
-from netlmm_aaa.persistence.models import LmaBinding, NodeState
+from netlmm_aaa.persistence.models import NodeState
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,14 @@ class SqlStore:
 
     def load_bindings(self) -> list[BindingSnapshot]:
         """Every binding this LMA had committed."""
+        columns = ", ".join(_BINDING_COLUMNS)
+        mark = "?" if self.engine.dialect.name == "sqlite" else "%s"
+        parse_time = _parse_sqlite_time if self.engine.dialect.name == "sqlite" else _ts
         with self.engine.connect() as connection:
-            rows = connection.execute(select(LmaBinding).where(LmaBinding.lma == self.node))
-            return [_snapshot(row) for row in rows.mappings()]
+            rows = connection.exec_driver_sql(
+                f"SELECT {columns} FROM lma_bindings WHERE lma = {mark}", (self.node,)
+            )
+            return [_snapshot_from_row(row, parse_time) for row in rows]
 
     def bump_restart_counter(self) -> int:
         """Increment and return the persisted RFC 5847 restart counter."""
@@ -285,25 +290,35 @@ def _sqlite_time(value: float) -> str:
     return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _snapshot(row: Any) -> BindingSnapshot:
-    lli = row["link_layer_identifier"]
+def _parse_sqlite_time(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _ts(value)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+
+
+def _snapshot_from_row(row: Any, parse_time: Any) -> BindingSnapshot:
+    (_lma, mn_id_raw, _mn_id, prefixes, ipv4, mag, proxy_coa, signalling, transport, lli,
+     att, lifetime, registered, refreshed, handover, sequence, stamp, gre_down, gre_up,
+     deregistered) = row  # fmt: skip
     return BindingSnapshot(
-        mn_id=bytes(row["mn_id_raw"]),
-        home_network_prefixes=tuple(p for p in row["home_network_prefixes"].split(",") if p),
-        ipv4_home_address=row["ipv4_home_address"],
-        mag=row["mag"],
-        proxy_coa=row["proxy_coa"],
-        signalling_address=row["signalling_address"],
-        transport=Transport(row["transport"]),
+        mn_id=bytes(mn_id_raw),
+        home_network_prefixes=tuple(p for p in prefixes.split(",") if p),
+        ipv4_home_address=ipv4,
+        mag=mag,
+        proxy_coa=proxy_coa,
+        signalling_address=signalling,
+        transport=Transport(transport),
         link_layer_identifier=bytes.fromhex(lli.replace(":", "")) if lli else b"",
-        access_technology=row["access_technology"],
-        lifetime=row["lifetime"],
-        registered_utc=_ts(row["registered_at"]) or 0.0,
-        refreshed_utc=_ts(row["refreshed_at"]) or 0.0,
-        last_handover_utc=_ts(row["last_handover_at"]),
-        last_sequence=row["last_sequence"],
-        last_timestamp=row["last_timestamp"],
-        gre_key_downlink=row["gre_key_downlink"],
-        gre_key_uplink=row["gre_key_uplink"],
-        deregistered=bool(row["deregistered"]),
+        access_technology=att,
+        lifetime=lifetime,
+        registered_utc=parse_time(registered) or 0.0,
+        refreshed_utc=parse_time(refreshed) or 0.0,
+        last_handover_utc=parse_time(handover),
+        last_sequence=sequence,
+        last_timestamp=stamp,
+        gre_key_downlink=gre_down,
+        gre_key_uplink=gre_up,
+        deregistered=bool(deregistered),
     )

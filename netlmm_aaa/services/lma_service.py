@@ -109,7 +109,10 @@ class LmaService:
         self.core = LocalMobilityAnchor(replace(config.policy, restart_counter=counter))
         await self.dataplane.start()
         now = self.clock()
-        await self._execute(self.core.restore(saved, now))
+        # Route installs are left to the reconciliation just below, which touches only the
+        # routes that are actually missing or wrong.
+        restored = [a for a in self.core.restore(saved, now) if type(a) is not InstallBindingRoutes]
+        await self._execute(restored)
         active = [b for b in self.core.bindings() if not b.deregistered]
         report = await self.dataplane.reconcile(active)
         self.store.submit(
