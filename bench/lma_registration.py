@@ -22,6 +22,7 @@ import ipaddress
 import json
 import os
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -304,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         }  # fmt: skip
     finally:
         lab.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))
     return 0
 

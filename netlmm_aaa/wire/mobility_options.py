@@ -228,17 +228,20 @@ def decode_options(data: bytes, start: int, end: int) -> tuple[MobilityOption, .
     append = out.append
     decoders = _DECODERS
     pos = start
+    if end > len(data):
+        end = len(data)
     while pos < end:
         otype = data[pos]
         if otype == 0:  # Pad1
             pos += 1
             continue
-        if pos + 1 == end or pos + 1 >= len(data):
+        at = pos + 1
+        if at >= end:
             raise TruncatedMessageError(
                 f"mobility option type {otype} has no Length octet before the end", offset=pos
             )
-        length = data[pos + 1]
-        nxt = pos + 2 + length
+        length = data[at]
+        nxt = at + 1 + length
         if nxt > end:
             raise TruncatedMessageError(
                 f"mobility option type {otype} with length {length} runs past the end of the "
@@ -257,6 +260,8 @@ def decode_options(data: bytes, start: int, end: int) -> tuple[MobilityOption, .
             append(_ATT_OPTIONS[data[pos + 3]])
         elif otype == 27 and length == 8:  # Timestamp
             append(_new(TimestampOption, (int.from_bytes(data[pos + 2 : nxt], "big"),)))
+        elif otype == 25 and length >= 2:  # MN-LL-ID
+            append(_new(MobileNodeLinkLayerIdentifierOption, (data[pos + 4 : nxt],)))
         elif otype != 1:  # PadN is skipped
             decoder = decoders.get(otype)
             if decoder is None:
@@ -418,30 +423,60 @@ def encode_options(options: Sequence[MobilityOption], offset: int) -> bytes:
     parts: list[bytes] = []
     append = parts.append
     pos = offset
-    for option in options:
-        kind = type(option)
-        # Handoff Indicator and Access Technology Type: unaligned, four octets made once.
-        if kind is HandoffIndicatorOption or kind is AccessTechnologyTypeOption:
-            value: int = option[0]  # type: ignore[assignment]  # both hold one int
-            if type(value) is not bool and 0 <= value <= 255:
-                append((_HI_BYTES if kind is HandoffIndicatorOption else _ATT_BYTES)[value])
-                pos += 4
+    try:
+        for option in options:
+            kind = type(option)
+            o: Any = option  # the type tests below narrow it; mypy cannot follow ``kind is``
+            # The options of every PBU/PBA are encoded inline, alignment included; the rest
+            # (and any value these paths do not accept) go through the table.
+            if kind is HandoffIndicatorOption or kind is AccessTechnologyTypeOption:
+                value = o[0]
+                if type(value) is not bool and 0 <= value <= 255:
+                    append((_HI_BYTES if kind is HandoffIndicatorOption else _ATT_BYTES)[value])
+                    pos += 4
+                    continue
+            elif kind is MobileNodeIdentifierOption:
+                ident = o.identifier
+                if len(ident) <= 254:
+                    append(_PACK_3(8, len(ident) + 1, o.subtype) + ident)
+                    pos += len(ident) + 3
+                    continue
+            elif kind is HomeNetworkPrefixOption:
+                prefix, plen = o.prefix, o.prefix_length
+                if len(prefix) == 16 and 0 <= plen <= 128:
+                    pad = (4 - pos) & 7  # 8n+4
+                    if pad:
+                        append(PADDING[pad])
+                    append(_PACK_HNP(22, 18, 0, plen, prefix))
+                    pos += pad + 20
+                    continue
+            elif kind is TimestampOption:
+                pad = (2 - pos) & 7  # 8n+2
+                if pad:
+                    append(PADDING[pad])
+                append(_PACK_U64_OPT(27, 8, o.timestamp))
+                pos += pad + 10
                 continue
-        try:
-            encoder, modulus, remainder = _ENCODERS[kind]
-        except KeyError:
-            raise TypeError(f"{option!r} is not a mobility option") from None
-        if modulus != 1:
-            pad = (remainder - pos) % modulus
-            if pad:
-                append(PADDING[pad])
-                pos += pad
-        try:
+            elif kind is MobileNodeLinkLayerIdentifierOption:
+                lli = o.link_layer_identifier
+                if len(lli) <= 251:
+                    append(_PACK_4(25, len(lli) + 2, 0, 0) + lli)
+                    pos += len(lli) + 4
+                    continue
+            try:
+                encoder, modulus, remainder = _ENCODERS[kind]
+            except KeyError:
+                raise TypeError(f"{option!r} is not a mobility option") from None
+            if modulus != 1:
+                pad = (remainder - pos) % modulus
+                if pad:
+                    append(PADDING[pad])
+                    pos += pad
             encoded = encoder(option)
-        except struct.error as exc:
-            raise ValueError(f"{option!r} does not fit on the wire: {exc}") from None
-        append(encoded)
-        pos += len(encoded)
+            append(encoded)
+            pos += len(encoded)
+    except struct.error as exc:
+        raise ValueError(f"a mobility option value does not fit on the wire: {exc}") from None
     pad = -pos % 8
     if pad:
         append(PADDING[pad])
