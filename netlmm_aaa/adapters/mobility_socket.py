@@ -15,7 +15,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from netlmm_aaa.core.errors import WireFormatError
+from netlmm_aaa.core.errors import UnknownMessageTypeError, WireFormatError
 from netlmm_aaa.core.events import (
     LmaEvent,
     MalformedPacketReceived,
@@ -118,7 +118,13 @@ class MobilityHeaderSocket:
             except WireFormatError as exc:
                 self._deliver(
                     MalformedPacketReceived(
-                        source=source, transport=Transport.IPV6, reason=str(exc), length=len(data)
+                        source=source,
+                        transport=Transport.IPV6,
+                        reason=str(exc),
+                        length=len(data),
+                        unknown_mh_type=(
+                            exc.mh_type if isinstance(exc, UnknownMessageTypeError) else None
+                        ),
                     )
                 )
                 continue
@@ -180,7 +186,14 @@ class Udp5436Socket:
         except WireFormatError as exc:
             self._deliver(
                 MalformedPacketReceived(
-                    source=addr[0], transport=Transport.UDP4, reason=str(exc), length=len(data)
+                    source=addr[0],
+                    transport=Transport.UDP4,
+                    reason=str(exc),
+                    length=len(data),
+                    unknown_mh_type=(
+                        exc.mh_type if isinstance(exc, UnknownMessageTypeError) else None
+                    ),
+                    source_port=addr[1],
                 )
             )
             return

@@ -45,6 +45,10 @@ class MalformedPacketReceived:
     """The WireFormatError text."""
     length: int
     """How many octets arrived."""
+    unknown_mh_type: int | None = None
+    """Set when the only problem was an MH type we do not implement (RFC 6275 §9.2)."""
+    source_port: int = 0
+    """UDP source port (UDP transport), where a Binding Error goes back to."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1496,6 +1496,17 @@ class LocalMobilityAnchor:
                 },
             )
         )
+        if event.unknown_mh_type is not None and peer is not None:
+            # RFC 6275 §9.2: an unrecognized MH type is answered with a Binding Error, status 2
+            # (only to configured peers: an unknown source gets nothing to reflect).
+            actions.append(
+                SendMessage(
+                    message=BindingError(2),
+                    destination=event.source,
+                    transport=event.transport,
+                    destination_port=event.source_port or 5436,
+                )
+            )
 
 
 class _AbortTransition(Exception):

@@ -12,7 +12,8 @@ Forwarding modes (``TunnelMode``, RFC 4831 goal 11):
   naming it.)
 - ``routing``: plain routes to the Proxy-CoA, no tunnel (the transport must route home prefixes).
 - ``gre``: GRE over IPv6 with the negotiated keys (RFC 5845) needs ``ip6gre``
-  (``CONFIG_IPV6_GRE``); start-up fails naming it where the kernel lacks it.
+  (``CONFIG_IPV6_GRE``); start-up fails naming it where the kernel lacks it, and (not yet
+  programmed here) says so where the kernel has it. The keys are negotiated by the core.
 
 All netlink work runs on one worker thread, so the event loop never blocks on it; route
 operations of one batch are sent back to back. Transient ENOMEM (seg6 state is allocated with
@@ -152,6 +153,10 @@ class LinuxDataPlane:
         elif self.mode is TunnelMode.GRE:
             self._probe_link_kind(
                 "ip6gre", "GRE over IPv6 (CONFIG_IPV6_GRE, kernel module ip6_gre)"
+            )
+            raise DataPlaneError(
+                "the gre forwarding mode is negotiated in signalling (RFC 5845 keys), but this "
+                "version programs only the ip6ip6 and routing data planes; use one of those"
             )
         self._writer = NetlinkRouteWriter.open(
             netns=self.netns,

@@ -374,3 +374,18 @@ def test_fast_ipv6_text_matches_ipaddress() -> None:
         samples.append(b"".join(w.to_bytes(2, "big") for w in words))
     for packed in samples:
         assert ipv6_text(packed) == str(ipaddress.IPv6Address(packed))
+
+
+def test_unknown_mh_type_from_a_peer_gets_a_binding_error_and_strangers_nothing() -> None:
+    lma = make_lma()
+    event = MalformedPacketReceived(
+        source=MAG1_ADDR, transport=Transport.IPV6, reason="unknown type 8", length=8,
+        unknown_mh_type=8,
+    )  # fmt: skip
+    [_, reply] = lma.handle(event, T0)
+    assert reply.message == BindingError(2)  # type: ignore[union-attr]
+    assert reply.destination == MAG1_ADDR  # type: ignore[union-attr]
+    stranger = MalformedPacketReceived(
+        source="2001:db8:66::1", transport=Transport.IPV6, reason="x", length=8, unknown_mh_type=8
+    )
+    assert not sent(lma.handle(stranger, T0))
