@@ -119,6 +119,9 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
     except DataPlaneError as exc:
         print(f"netlmm-aaa lma: data plane: {exc}", file=err)
         return 3
+    except (ConfigError, ValueError) as exc:
+        print(f"netlmm-aaa lma: policy: {exc}", file=err)
+        return 2
     except PermissionError as exc:
         print(f"netlmm-aaa lma: {exc} (raw sockets and routes need root / CAP_NET_ADMIN)", file=err)
         return 3

@@ -90,3 +90,22 @@ class AuditEvent(Base):
         Index("ix_audit_events_kind_at", "kind", "at"),
         Index("ix_audit_events_mn_id_at", "mn_id", "at"),
     )
+
+
+class MobileNodePolicyRow(Base):
+    """Per-node policy profiles kept in SQL (the alternative to ``[[lma.mobile_node]]``).
+
+    ``lma`` NULL applies to every LMA sharing the database. ``allowed_mags`` is a comma-separated
+    list of MAG names, NULL for all.
+    """
+
+    __tablename__ = "mobile_node_policies"
+
+    mn_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    lma: Mapped[str | None] = mapped_column(String(64))
+    home_network_prefix: Mapped[str | None] = mapped_column(String(43))
+    ipv4_home_address: Mapped[str | None] = mapped_column(String(15))
+    proxy_mobility: Mapped[bool] = mapped_column(Boolean, default=True)
+    ipv4_service: Mapped[bool] = mapped_column(Boolean, default=True)
+    ipv6_service: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed_mags: Mapped[str | None] = mapped_column(Text)

@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
-from netlmm_aaa.persistence.models import NodeState
+from netlmm_aaa.core.lma_policy import MobileNodePolicy
+from netlmm_aaa.persistence.models import MobileNodePolicyRow, NodeState
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,31 @@ class SqlStore:
                 f"SELECT {columns} FROM lma_bindings WHERE lma = {mark}", (self.node,)
             )
             return [_snapshot_from_row(row, parse_time) for row in rows]
+
+    def load_policies(self) -> list[MobileNodePolicy]:
+        """The SQL policy profiles that apply to this LMA (its own and the shared ones)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(MobileNodePolicyRow).where(
+                    (MobileNodePolicyRow.lma == self.node) | (MobileNodePolicyRow.lma.is_(None))
+                )
+            )
+            return [
+                MobileNodePolicy(
+                    mn_id=row.mn_id.encode("utf-8"),
+                    home_network_prefix=row.home_network_prefix,
+                    ipv4_home_address=row.ipv4_home_address,
+                    proxy_mobility=bool(row.proxy_mobility),
+                    ipv4_service=bool(row.ipv4_service),
+                    ipv6_service=bool(row.ipv6_service),
+                    allowed_mags=(
+                        frozenset(m.strip() for m in row.allowed_mags.split(",") if m.strip())
+                        if row.allowed_mags is not None
+                        else None
+                    ),
+                )
+                for row in rows.scalars()
+            ]
 
     def bump_restart_counter(self) -> int:
         """Increment and return the persisted RFC 5847 restart counter."""

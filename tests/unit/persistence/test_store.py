@@ -100,3 +100,38 @@ def test_restart_counter_is_persisted_and_incremented(database_url: str) -> None
     finally:
         store.close()
         engine.dispose()
+
+
+def test_policy_profiles_from_sql(database_url: str) -> None:  # noqa: F811
+    from sqlalchemy import insert
+
+    from netlmm_aaa.persistence.models import MobileNodePolicyRow
+
+    engine = make_engine(database_url)
+    with engine.begin() as c:
+        c.execute(
+            insert(MobileNodePolicyRow),
+            [
+                {"mn_id": "alice@example.org", "lma": None, "home_network_prefix": "2001:db8:1:1::/64",
+                 "ipv4_home_address": "203.0.113.10", "proxy_mobility": True, "ipv4_service": True,
+                 "ipv6_service": True, "allowed_mags": "mag1, mag2"},
+                {"mn_id": "bob@example.org", "lma": "lma1", "home_network_prefix": None,
+                 "ipv4_home_address": None, "proxy_mobility": False, "ipv4_service": False,
+                 "ipv6_service": True, "allowed_mags": None},
+                {"mn_id": "carol@example.org", "lma": "lma2", "home_network_prefix": None,
+                 "ipv4_home_address": None, "proxy_mobility": True, "ipv4_service": True,
+                 "ipv6_service": True, "allowed_mags": None},
+            ],
+        )  # fmt: skip
+    store = SqlStore(engine, "lma1")
+    try:
+        policies = {p.mn_id: p for p in store.load_policies()}
+        assert set(policies) == {b"alice@example.org", b"bob@example.org"}  # not lma2's carol
+        alice = policies[b"alice@example.org"]
+        assert alice.home_network_prefix == "2001:db8:1:1::/64"
+        assert alice.allowed_mags == frozenset({"mag1", "mag2"})
+        assert policies[b"bob@example.org"].proxy_mobility is False
+        assert policies[b"bob@example.org"].allowed_mags is None
+    finally:
+        store.close()
+        engine.dispose()
