@@ -125,7 +125,7 @@ class SqlStore:
                         else None
                     ),
                 )
-                for row in rows.scalars()
+                for row in rows
             ]
 
     def bump_restart_counter(self) -> int:
