@@ -8,6 +8,7 @@ A failing database is retried with back-off; nothing queued is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,38 +54,138 @@ def _mac_text(octets: bytes) -> str:
     return ":".join(f"{b:02x}" for b in octets)
 
 
-@dataclass(frozen=True, slots=True)
-class _Upsert:
-    binding: BindingSnapshot
+# Writes travel as plain tuples (cheap to build, and to pickle to a writer process):
+#   ("u", <the BindingSnapshot fields, transport as text>)   upsert a binding
+#   ("d", mn_id)                                             delete a binding
+#   ("a", utc, kind, mn_id, peer, fields)                    append an audit record
+_Item = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Delete:
-    mn_id: bytes
+def _upsert_item(b: BindingSnapshot) -> _Item:
+    return (
+        "u", b.mn_id, b.home_network_prefixes, b.ipv4_home_address, b.mag, b.proxy_coa,
+        b.signalling_address, b.transport.value, b.link_layer_identifier, b.access_technology,
+        b.lifetime, b.registered_utc, b.refreshed_utc, b.last_handover_utc, b.last_sequence,
+        b.last_timestamp, b.gre_key_downlink, b.gre_key_uplink, b.deregistered,
+    )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Audit:
-    record: RecordAudit
+class _RowWriter:
+    """Turns items into rows and writes them in one transaction (DBAPI executemany)."""
+
+    def __init__(self, engine: Engine, node: str) -> None:
+        dialect = engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {dialect!r} (SQLite or PostgreSQL)")
+        self.engine = engine
+        self.node = node
+        self.sql = _statements(dialect)
+        self.when: Any = _sqlite_time if dialect == "sqlite" else _dt
+
+    def write(self, items: list[_Item]) -> None:
+        latest: dict[bytes, _Item] = {}
+        audits: list[tuple[Any, ...]] = []
+        when = self.when
+        dumps = json.dumps
+        node = self.node
+        for item in items:
+            if item[0] == "a":
+                _, utc, kind, mn_id, peer, fields = item
+                audits.append(
+                    (
+                        when(utc),
+                        node,
+                        kind,
+                        mn_id_text(mn_id) if mn_id is not None else None,
+                        peer,
+                        dumps(fields, default=str),
+                    )
+                )
+            else:
+                latest[item[1]] = item  # the last write of a binding in the batch wins
+        upserts = [self._binding_row(i) for i in latest.values() if i[0] == "u"]
+        deletes = [(node, m) for m, i in latest.items() if i[0] == "d"]
+        # Plain DBAPI executemany with SQL prepared once: several times faster than the
+        # SQLAlchemy row processing, which matters at tens of thousands of rows per second.
+        with self.engine.begin() as connection:
+            if deletes:
+                connection.exec_driver_sql(self.sql["delete"], deletes)
+            if upserts:
+                connection.exec_driver_sql(self.sql["upsert"], upserts)
+            if audits:
+                connection.exec_driver_sql(self.sql["audit"], audits)
+
+    def _binding_row(self, i: _Item) -> tuple[Any, ...]:
+        when = self.when
+        (_, mn_id, prefixes, ipv4, mag, proxy_coa, signalling, transport, lli, att, lifetime,
+         registered, refreshed, handover, sequence, stamp, gre_down, gre_up, deregistered,
+         ) = i  # fmt: skip
+        return (
+            self.node, mn_id, mn_id_text(mn_id), ",".join(prefixes), ipv4, mag, proxy_coa,
+            signalling, transport, _mac_text(lli), att, lifetime, when(registered),
+            when(refreshed), when(handover) if handover is not None else None, sequence, stamp,
+            gre_down, gre_up, deregistered,
+        )  # fmt: skip
+
+    def write_with_retry(self, items: list[_Item], on_failure: Any = None) -> None:
+        delay = 0.05
+        while True:
+            try:
+                self.write(items)
+                return
+            except SQLAlchemyError as exc:
+                if on_failure is not None:
+                    on_failure()
+                log.error("store commit failed (%s); retrying in %.2f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
 
-_Op = _Upsert | _Delete | _Audit
+def _writer_process(url: str, node: str, conn: Any) -> None:
+    """The body of the store's writer process: receive batches, commit, acknowledge."""
+    from netlmm_aaa.persistence.database import make_engine
+
+    engine = make_engine(url)
+    writer = _RowWriter(engine, node)
+    try:
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            batch_id, items = message
+            writer.write_with_retry(items)
+            conn.send(batch_id)
+    except (EOFError, KeyboardInterrupt):
+        return
+    finally:
+        engine.dispose()
 
 
 class SqlStore:
     """Persistence of one daemon (``node`` names it in every row)."""
 
-    def __init__(self, engine: Engine, node: str) -> None:
+    def __init__(self, engine: Engine, node: str, *, process: bool = False) -> None:
+        """``process=True`` commits in a child process, so that SQL work never competes with
+        the daemon's event loop for the GIL (the LMA uses it); otherwise on a thread."""
         self.engine = engine
         self.node = node
-        self._queue: queue.Queue[tuple[list[_Op], Future[None]] | None] = queue.Queue()
+        self._rows = _RowWriter(engine, node)
+        self._queue: queue.Queue[tuple[list[_Item], Future[None]] | None] = queue.Queue()
+        self._process: Any = None
+        self._conn: Any = None
+        if process:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")
+            parent, child = context.Pipe()
+            url = engine.url.render_as_string(hide_password=False)
+            self._process = context.Process(
+                target=_writer_process, args=(url, node, child), name=f"store-{node}", daemon=True
+            )
+            self._process.start()
+            child.close()
+            self._conn = parent
         self._thread = threading.Thread(target=self._writer, name=f"store-{node}", daemon=True)
-        self._stopping = False
-        dialect = engine.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database {dialect!r} (SQLite or PostgreSQL)")
-        self._sql = _statements(dialect)
-        self._when: Any = _sqlite_time if dialect == "sqlite" else _dt
         self.commits = 0
         self.failures = 0
         self._thread.start()
@@ -161,14 +261,14 @@ class SqlStore:
         audit: Iterable[RecordAudit] = (),
     ) -> Future[None]:
         """Queue writes; the future completes once they are committed."""
-        ops: list[_Op] = [_Upsert(b) for b in store]
-        ops += [_Delete(m) for m in delete]
-        ops += [_Audit(r) for r in audit]
+        items: list[_Item] = [_upsert_item(b) for b in store]
+        items += [("d", m) for m in delete]
+        items += [("a", r.utc, r.kind, r.mn_id, r.peer, r.fields) for r in audit]
         future: Future[None] = Future()
-        if not ops:
+        if not items:
             future.set_result(None)
             return future
-        self._queue.put((ops, future))
+        self._queue.put((items, future))
         return future
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -182,10 +282,19 @@ class SqlStore:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+        if self._process is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+            self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.kill()
+            self._conn.close()
+            self._process = None
 
     # ------------------------------------------------------------------ writer thread
 
     def _writer(self) -> None:
+        batch_id = 0
         while True:
             item = self._queue.get()
             if item is None:
@@ -202,86 +311,23 @@ class SqlStore:
                     stop = True
                     break
                 batch.append(more)
-            self._commit_with_retry(batch)
-            if stop:
-                return
-
-    def _commit_with_retry(self, batch: list[tuple[list[_Op], Future[None]]]) -> None:
-        delay = 0.05
-        while True:
-            try:
-                self._commit([op for ops, _ in batch for op in ops])
-            except SQLAlchemyError as exc:
-                self.failures += 1
-                log.error("store commit failed (%s); retrying in %.2f s", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
+            items = [i for entries, _ in batch for i in entries]
+            if self._conn is not None:
+                batch_id += 1
+                self._conn.send((batch_id, items))
+                while self._conn.recv() != batch_id:
+                    pass
+            else:
+                self._rows.write_with_retry(items, self._count_failure)
             self.commits += 1
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
-            return
+            if stop:
+                return
 
-    def _commit(self, ops: list[_Op]) -> None:
-        latest: dict[bytes, _Op] = {}
-        audits: list[tuple[Any, ...]] = []
-        when = self._when
-        dumps = json.dumps
-        node = self.node
-        for op in ops:
-            if type(op) is _Audit:
-                r = op.record
-                audits.append(
-                    (
-                        when(r.utc),
-                        node,
-                        r.kind,
-                        mn_id_text(r.mn_id) if r.mn_id is not None else None,
-                        r.peer,
-                        dumps(r.fields, default=str),
-                    )
-                )
-            elif type(op) is _Upsert:
-                latest[op.binding.mn_id] = op
-            else:
-                latest[op.mn_id] = op  # type: ignore[union-attr]
-        upserts = [self._binding_row(op.binding) for op in latest.values() if type(op) is _Upsert]
-        deletes = [(node, m) for m, op in latest.items() if type(op) is _Delete]
-        # Plain DBAPI executemany with SQL prepared once: several times faster than the
-        # SQLAlchemy row processing, which matters at tens of thousands of rows per second.
-        with self.engine.begin() as connection:
-            if deletes:
-                connection.exec_driver_sql(self._sql["delete"], deletes)
-            if upserts:
-                connection.exec_driver_sql(self._sql["upsert"], upserts)
-            if audits:
-                connection.exec_driver_sql(self._sql["audit"], audits)
-
-    def _binding_row(self, b: BindingSnapshot) -> tuple[Any, ...]:
-        when = self._when
-        return (
-            self.node,
-            b.mn_id,
-            mn_id_text(b.mn_id),
-            ",".join(b.home_network_prefixes),
-            b.ipv4_home_address,
-            b.mag,
-            b.proxy_coa,
-            b.signalling_address,
-            b.transport.value,
-            _mac_text(b.link_layer_identifier),
-            b.access_technology,
-            b.lifetime,
-            when(b.registered_utc),
-            when(b.refreshed_utc),
-            when(b.last_handover_utc) if b.last_handover_utc is not None else None,
-            b.last_sequence,
-            b.last_timestamp,
-            b.gre_key_downlink,
-            b.gre_key_uplink,
-            b.deregistered,
-        )
+    def _count_failure(self) -> None:
+        self.failures += 1
 
 
 _BINDING_COLUMNS = (

@@ -105,7 +105,7 @@ class LmaService:
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
-        self.store = SqlStore(engine, config.name)
+        self.store = SqlStore(engine, config.name, process=True)
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
         saved = await asyncio.to_thread(self.store.load_bindings)
         policy = replace(config.policy, restart_counter=counter)

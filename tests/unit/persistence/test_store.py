@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from sqlalchemy import func, select
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
@@ -37,9 +39,10 @@ def _binding(n: int, **changes: object) -> BindingSnapshot:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def test_bindings_round_trip_and_latest_write_wins(database_url: str) -> None:  # noqa: F811
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_bindings_round_trip_and_latest_write_wins(database_url: str, process: bool) -> None:  # noqa: F811
     engine = make_engine(database_url)
-    store = SqlStore(engine, "lma1")
+    store = SqlStore(engine, "lma1", process=process)
     try:
         first = [_binding(n) for n in range(50)]
         store.submit(store=first)
@@ -63,9 +66,10 @@ def test_bindings_round_trip_and_latest_write_wins(database_url: str) -> None:  
         engine.dispose()
 
 
-def test_audit_records_are_appended(database_url: str) -> None:  # noqa: F811
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_audit_records_are_appended(database_url: str, process: bool) -> None:  # noqa: F811
     engine = make_engine(database_url)
-    store = SqlStore(engine, "lma1")
+    store = SqlStore(engine, "lma1", process=process)
     try:
         records = [
             RecordAudit(kind="pbu", utc=1_700_000_000 + i, mn_id=b"alice@example.org", peer="mag1",
