@@ -429,6 +429,16 @@ def decode_mobility_header(
     if type(data) is not bytes:  # bytearray / memoryview from a socket
         data = bytes(data)
     size = len(data)
+    if size >= 12 and data[0] == IPPROTO_NONE and (data[1] + 1) << 3 == size:
+        mh_type = data[2]
+        if mh_type == 5:  # the common case, a PBU, without the table and the extra calls
+            if source is not None and destination is not None:
+                _verify(data, size, source, destination)
+            seq, flags, lifetime = _HHH.unpack_from(data, 6)
+            return _new(
+                ProxyBindingUpdate,
+                (seq, lifetime, _BU_FLAGS[flags & 0xFFC0], decode_options(data, 12, size)),
+            )
     if size < 8:
         raise TruncatedMessageError(
             f"{size} octets cannot hold a Mobility Header (at least 8)", offset=size
@@ -448,18 +458,21 @@ def decode_mobility_header(
     if decoder is None:
         raise UnknownMessageTypeError(data[2])
     if source is not None and destination is not None:
-        pseudo = _PSEUDO_SUMS.get((source, destination))
-        if pseudo is None:
-            try:
-                pseudo = _pseudo_header_sum(source, destination)
-            except ValueError as exc:
-                raise ValueError(f"bad address for the checksum: {exc}") from None
-        # The MH length is a multiple of 8 (checked above), so no odd octet to pad.
-        if (pseudo + size + int.from_bytes(data, "big")) % 0xFFFF:
-            expected = mobility_header_checksum(data[:4] + bytes(2) + data[6:], source, destination)
-            raise ChecksumError(
-                f"checksum 0x{data[4] << 8 | data[5]:04x} does not verify "
-                f"(expected 0x{expected:04x})",
-                offset=4,
-            )
+        _verify(data, size, source, destination)
     return decoder(data, length)
+
+
+def _verify(data: bytes, size: int, source: Address, destination: Address) -> None:
+    """Raise ChecksumError unless the MH checksum verifies (``size`` is a multiple of 8)."""
+    pseudo = _PSEUDO_SUMS.get((source, destination))
+    if pseudo is None:
+        try:
+            pseudo = _pseudo_header_sum(source, destination)
+        except ValueError as exc:
+            raise ValueError(f"bad address for the checksum: {exc}") from None
+    if (pseudo + size + int.from_bytes(data, "big")) % 0xFFFF:
+        expected = mobility_header_checksum(data[:4] + bytes(2) + data[6:], source, destination)
+        raise ChecksumError(
+            f"checksum 0x{data[4] << 8 | data[5]:04x} does not verify (expected 0x{expected:04x})",
+            offset=4,
+        )
