@@ -67,3 +67,36 @@ class TimerFired:
 
 
 LmaEvent = MobilityMessageReceived | MalformedPacketReceived | RevocationRequested | TimerFired
+
+
+# ------------------------------------------------------------------------------------------------
+# MAG-side inputs from the authenticator (hostapd control interface events).
+
+
+class StationEventKind(Enum):
+    """What hostapd said about a station."""
+
+    #: AP-STA-CONNECTED: the port went unauthorized -> authorized (802.1X success)
+    AUTHORIZED = "authorized"
+    #: CTRL-EVENT-EAP-SUCCESS2: an EAP success, also for a re-authentication of a known station
+    AUTHENTICATED = "authenticated"
+    #: CTRL-EVENT-EAP-STARTED: an EAP exchange began (e.g. after a link move)
+    AUTHENTICATION_STARTED = "authentication_started"
+    #: CTRL-EVENT-EAP-FAILURE2 / -TIMEOUT-FAILURE: authentication failed
+    AUTHENTICATION_FAILED = "authentication_failed"
+    #: AP-STA-DISCONNECTED: the station is gone
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationEvent:
+    """One hostapd event about one station, as parsed from a control-interface line."""
+
+    kind: StationEventKind
+    """What happened."""
+    mac: str
+    """The station's MAC, lower-case with colons."""
+    interface: str | None = None
+    """The hostapd interface, when the line said (``hostapd_cli -a`` form)."""
+    raw: str = ""
+    """The event line as received (for the audit trail)."""
