@@ -125,3 +125,53 @@ LmaAction = (
     | DeleteStoredBinding
     | RecordAudit
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationBinding:
+    """What the MAG's data plane needs about one registered station."""
+
+    mac: str
+    """The station's MAC."""
+    mn_id: bytes
+    """Its MN-Identifier."""
+    interface: str
+    """Its access interface."""
+    home_network_prefixes: tuple[str, ...]
+    """Prefixes to advertise to it and to accept from it (uplink source filter)."""
+    ipv4_home_address: str | None
+    """Its IPv4 home address, if any."""
+    lma_address: str
+    """Where its uplink traffic is tunnelled."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstallStationRoutes:
+    """Downlink route to the access link, uplink policy rule into the tunnel, RAs with the HNP."""
+
+    station: StationBinding
+    """The registered station."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveStationRoutes:
+    """Undo :class:`InstallStationRoutes` (the station left or its binding was revoked)."""
+
+    station: StationBinding
+    """The station."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeauthenticateStation:
+    """Ask the authenticator to drop the station (hostapd ``DEAUTHENTICATE <mac>``), which also
+    closes its accounting session: the LMA moved its binding to another MAG."""
+
+    mac: str
+    """The station's MAC."""
+    interface: str
+    """Its access interface."""
+
+
+MagAction = (
+    SendMessage | InstallStationRoutes | RemoveStationRoutes | DeauthenticateStation | RecordAudit
+)

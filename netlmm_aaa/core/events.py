@@ -100,3 +100,42 @@ class StationEvent:
     """The hostapd interface, when the line said (``hostapd_cli -a`` form)."""
     raw: str = ""
     """The event line as received (for the audit trail)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationAttached:
+    """An 802.1X-authenticated station is on one of this MAG's access links, identity known.
+
+    Built by the MAG's intake from hostapd events (confirmed with ``STA <mac>``) or RADIUS
+    accounting, never from the station's own traffic.
+    """
+
+    mac: str
+    """The station's MAC, lower-case with colons (its link-layer identifier)."""
+    mn_id: bytes
+    """The MN-Identifier: the CUI or the authenticated (inner) User-Name, never the MAC."""
+    interface: str
+    """The access interface it is on."""
+    home_network_prefix: str | None = None
+    """From the policy profile (RFC 6572 PMIP6-Home-HN-Prefix), else None: the LMA assigns."""
+    ipv4_home_address: str | None = None
+    """From the profile (PMIP6-Home-IPv4-HoA); None asks the LMA to assign, if IPv4 is on."""
+    lma_address: str | None = None
+    """From the profile (PMIP6-Home-LMA-IPv6-Address); None: the configured LMA."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationDetached:
+    """The station left (disconnect event, accounting Stop, or deauthentication)."""
+
+    mac: str
+    """The station's MAC."""
+
+
+MagEvent = (
+    StationAttached
+    | StationDetached
+    | MobilityMessageReceived
+    | MalformedPacketReceived
+    | TimerFired
+)

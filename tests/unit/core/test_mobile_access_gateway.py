@@ -1,0 +1,181 @@
+"""The MAG core against the LMA core, through the codec (MagLmaPair)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netlmm_aaa.core.actions import (
+    DeauthenticateStation,
+    InstallStationRoutes,
+    RecordAudit,
+    RemoveStationRoutes,
+    SendMessage,
+)
+from netlmm_aaa.core.events import MobilityMessageReceived, StationDetached
+from netlmm_aaa.core.local_mobility_anchor import BindingState
+from netlmm_aaa.core.messages import (
+    Heartbeat,
+    ProxyBindingAcknowledgement,
+    ProxyBindingUpdate,
+    find_option,
+)
+from netlmm_aaa.core.mobile_access_gateway import StationState
+from netlmm_aaa.core.options import (
+    HandoffIndicatorOption,
+    MobileNodeIdentifierOption,
+    RestartCounterOption,
+)
+from tests.lma_support import LMAA
+from tests.mag_lma_pair import ALICE, MN_MAC, make_pair
+
+
+def _of(effects, kind):  # type: ignore[no-untyped-def]
+    return [(who, a) for who, a in effects if type(a) is kind]
+
+
+def _pbus(pair) -> list[ProxyBindingUpdate]:  # type: ignore[no-untyped-def]
+    return [a.message for who, a in pair.log
+            if type(a) is SendMessage and type(a.message) is ProxyBindingUpdate]  # fmt: skip
+
+
+def test_attach_registers_and_installs_routes() -> None:
+    pair = make_pair()
+    effects = pair.attach("mag1")
+    [(who, install)] = _of(effects, InstallStationRoutes)
+    assert who == "mag1"
+    binding = pair.lma.binding(ALICE)
+    assert binding is not None
+    assert install.station.home_network_prefixes == binding.home_network_prefixes
+    assert install.station.ipv4_home_address == binding.ipv4_home_address
+    assert install.station.mac == MN_MAC
+    assert pair.mags["mag1"].station_state(MN_MAC) is StationState.REGISTERED
+    [pbu] = _pbus(pair)
+    assert find_option(pbu, HandoffIndicatorOption) == HandoffIndicatorOption(3)
+    assert find_option(pbu, MobileNodeIdentifierOption) == MobileNodeIdentifierOption(ALICE)
+
+
+def test_reauthentication_sends_nothing() -> None:
+    pair = make_pair()
+    pair.attach("mag1")
+    assert pair.attach("mag1") == []
+    assert len(_pbus(pair)) == 1
+
+
+def test_refresh_before_expiry() -> None:
+    pair = make_pair(lifetime=100)
+    pair.attach("mag1")
+    assert not pair.tick(79)
+    pair.tick(2)  # 80% of 100 s passed: a refresh goes out and is accepted
+    pbus = _pbus(pair)
+    assert len(pbus) == 2
+    assert find_option(pbus[1], HandoffIndicatorOption) == HandoffIndicatorOption(5)
+    assert pair.mags["mag1"].station_state(MN_MAC) is StationState.REGISTERED
+    pair.tick(70)  # past the first lifetime: the refresh kept the binding
+    assert pair.lma.binding_state(ALICE) is BindingState.ACTIVE
+
+
+def test_detach_deregisters() -> None:
+    pair = make_pair()
+    pair.attach("mag1")
+    effects = pair.deliver("mag1", pair.mags["mag1"].handle(StationDetached(mac=MN_MAC), pair.now))
+    assert _of(effects, RemoveStationRoutes)
+    assert _pbus(pair)[-1].lifetime == 0
+    assert pair.mags["mag1"].station_state(MN_MAC) is None
+    assert pair.lma.binding_state(ALICE) is BindingState.DEREGISTERED
+
+
+def test_handover_moves_binding_and_old_mag_deauthenticates() -> None:
+    pair = make_pair()
+    pair.attach("mag1")
+    prefix = pair.lma.binding(ALICE).home_network_prefixes  # type: ignore[union-attr]
+    pair.now = pair.now.after(5)
+    effects = pair.attach("mag2")
+    assert [(w, a.mac) for w, a in _of(effects, DeauthenticateStation)] == [("mag1", MN_MAC)]
+    assert [w for w, _ in _of(effects, RemoveStationRoutes)] == ["mag1"]
+    [(who, install)] = _of(effects, InstallStationRoutes)
+    assert who == "mag2"
+    assert install.station.home_network_prefixes == prefix  # the address survives the move
+    assert pair.mags["mag1"].station_state(MN_MAC) is None
+    assert pair.mags["mag2"].station_state(MN_MAC) is StationState.REGISTERED
+    assert pair.lma.binding(ALICE).mag == "mag2"  # type: ignore[union-attr]
+
+
+def test_lost_pbus_are_retransmitted_with_backoff_then_given_up() -> None:
+    pair = make_pair(max_retransmissions=3)
+    pair.drop = lambda who, send: type(send.message) is ProxyBindingUpdate
+    pair.attach("mag1")
+    times = []
+    for _ in range(40):
+        before = len(_pbus(pair))
+        pair.tick(0.5)
+        if len(_pbus(pair)) > before:
+            times.append(pair.now.monotonic)
+    pbus = _pbus(pair)
+    assert len(pbus) == 4  # the first and 3 retransmissions
+    assert len({p.sequence for p in pbus}) == 4  # each with a new sequence number
+    gaps = [round(b - a, 1) for a, b in zip(times, times[1:], strict=False)]
+    assert gaps == [2.0, 4.0]  # 1 s, then doubling
+    assert pair.mags["mag1"].station_state(MN_MAC) is None
+    assert any(a.kind == "pbu_unanswered" for w, a in pair.log if type(a) is RecordAudit)
+
+
+def test_forged_or_mismatched_pbas_are_dropped() -> None:
+    pair = make_pair()
+    pair.drop = lambda who, send: who == "mag1"  # the real PBU never reaches the LMA
+    pair.attach("mag1")
+    pbu = _pbus(pair)[0]
+    mag = pair.mags["mag1"]
+    good_options = tuple(o for o in pbu.options if type(o).__name__ != "TimestampOption")
+    cases = [
+        (ProxyBindingAcknowledgement(0, pbu.sequence + 1, 900, 0x20, good_options), LMAA),
+        (ProxyBindingAcknowledgement(0, pbu.sequence, 900, 0x20, good_options), "2001:db8:ff::99"),
+        (ProxyBindingAcknowledgement(0, pbu.sequence, 900, 0x00, good_options), LMAA),
+        (ProxyBindingAcknowledgement(0, pbu.sequence, 900, 0x20,
+                                     (MobileNodeIdentifierOption(b"mallory@example.org"),)), LMAA),
+    ]  # fmt: skip
+    for pba, source in cases:
+        actions = mag.handle(
+            MobilityMessageReceived(message=pba, source=source, destination="2001:db8:ff::11"),
+            pair.now,
+        )
+        assert [a.kind for a in actions] == ["pba_dropped"]  # type: ignore[union-attr]
+        assert mag.station_state(MN_MAC) is StationState.REGISTERING
+
+
+def test_lma_restart_makes_the_mag_reregister() -> None:
+    pair = make_pair()
+    pair.attach("mag1")
+    mag = pair.mags["mag1"]
+    for counter in (1, 2):
+        response = Heartbeat(7, True, False, (RestartCounterOption(counter),))
+        pair.deliver("mag1", mag.handle(
+            MobilityMessageReceived(message=response, source=LMAA, destination="2001:db8:ff::11"),
+            pair.now))  # fmt: skip
+    pbus = _pbus(pair)
+    assert len(pbus) == 2
+    assert find_option(pbus[1], HandoffIndicatorOption) == HandoffIndicatorOption(5)
+    assert mag.station_state(MN_MAC) is StationState.REGISTERED
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("attach"), st.sampled_from(["mag1", "mag2"])),
+    st.tuples(st.just("detach"), st.sampled_from(["mag1", "mag2"])),
+    st.tuples(st.just("time"), st.sampled_from([0.5, 3.0, 11.0, 3000.0])),
+), max_size=25))  # fmt: skip
+def test_one_serving_mag_and_consistent_state(steps: list[tuple[str, object]]) -> None:
+    pair = make_pair()
+    for kind, arg in steps:
+        if kind == "attach":
+            pair.attach(arg)  # type: ignore[arg-type]
+        elif kind == "detach":
+            pair.deliver(arg, pair.mags[arg].handle(StationDetached(mac=MN_MAC), pair.now))  # type: ignore[index,arg-type]
+        else:
+            pair.tick(arg)  # type: ignore[arg-type]
+        registered = [
+            n for n, m in pair.mags.items() if m.station_state(MN_MAC) is StationState.REGISTERED
+        ]
+        assert len(registered) <= 1, "two MAGs serve the node"
+        if registered and pair.lma.binding_state(ALICE) is BindingState.ACTIVE:
+            assert pair.lma.binding(ALICE).mag == registered[0]  # type: ignore[union-attr]
