@@ -73,6 +73,71 @@ def _family(destination: str) -> int:
     return socket.AF_INET6 if ":" in destination else socket.AF_INET
 
 
+def probe_seg6(ipr: Any, oif: int, address: str) -> None:
+    """Check that the kernel takes seg6 ``encap.red`` routes (and that pyroute2 sends mode 3)."""
+    try:
+        ipr.route(
+            "replace",
+            dst=_PROBE_PREFIX,
+            oif=oif,
+            table=_PROBE_TABLE,
+            encap={"type": "seg6", "mode": "encap.red", "segs": [address]},
+        )
+        got = [
+            r
+            for r in ipr.route("dump", family=socket.AF_INET6, table=_PROBE_TABLE)
+            if r.get("table") == _PROBE_TABLE
+        ]
+        ipr.route("del", dst=_PROBE_PREFIX, oif=oif, table=_PROBE_TABLE)
+    except NetlinkError as exc:
+        raise DataPlaneError(
+            "the ip6ip6 forwarding mode needs seg6 lightweight tunnels "
+            f"(CONFIG_IPV6_SEG6_LWTUNNEL): the kernel refused a seg6 route: {exc}"
+        ) from exc
+    encap = got[0].get("RTA_ENCAP") if got else None
+    mode = encap.get("SEG6_IPTUNNEL_SRH", {}).get("mode") if encap else None
+    if mode != "encap.red":
+        raise DataPlaneError(
+            f"seg6 encap.red did not stick (kernel reports mode {mode!r}); "
+            "without it packets would carry a routing header"
+        )
+
+
+def setup_decapsulation(ipr: Any, oif: int, address: str) -> None:
+    """Decapsulate IPv6-in-IPv6 and IPv4-in-IPv6 sent to ``address`` (RFC 5213 wire format):
+    ``ipproto 41/4`` rules to tables with ``seg6local End.DX6/End.DX4`` routes, and the local
+    table moved behind them (idempotent)."""
+    for table, action, nh in (
+        (DECAP_TABLE_V6, "End.DX6", {"nh6": "::"}),
+        (DECAP_TABLE_V4, "End.DX4", {"nh4": "0.0.0.0"}),
+    ):
+        ipr.route(
+            "replace",
+            dst=f"{address}/128",
+            oif=oif,
+            table=table,
+            encap={"type": "seg6local", "action": action, **nh},
+        )
+    rules = ipr.get_rules(family=socket.AF_INET6)
+    # The kernel omits FRA_PRIORITY for priority 0 (the default local-table rule).
+    have = {(r.get("priority") or 0, r.get("table")) for r in rules}
+    if (LOCAL_RULE_PRIORITY, 255) not in have:
+        ipr.rule("add", family=socket.AF_INET6, priority=LOCAL_RULE_PRIORITY, table=255)
+    if (0, 255) in have:
+        ipr.rule("del", family=socket.AF_INET6, priority=0, table=255)
+    for offset, (proto, table) in enumerate(((41, DECAP_TABLE_V6), (4, DECAP_TABLE_V4))):
+        if (DECAP_RULE_PRIORITY + offset, table) not in have:
+            ipr.rule(
+                "add",
+                family=socket.AF_INET6,
+                priority=DECAP_RULE_PRIORITY + offset,
+                dst=address,
+                dst_len=128,
+                ip_proto=proto,
+                table=table,
+            )
+
+
 class LinuxDataPlane:
     """LMA routes toward MAGs, programmed through netlink (pyroute2)."""
 
@@ -148,8 +213,8 @@ class LinuxDataPlane:
             raise DataPlaneError(f"transport device {self.device!r} does not exist")
         self._oif = links[0]
         if self.mode is TunnelMode.IP6IP6:
-            self._probe_seg6()
-            self._setup_decapsulation()
+            probe_seg6(self._ipr, self._oif, self.local_address)
+            setup_decapsulation(self._ipr, self._oif, self.local_address)
         elif self.mode is TunnelMode.GRE:
             self._probe_link_kind(
                 "ip6gre", "GRE over IPv6 (CONFIG_IPV6_GRE, kernel module ip6_gre)"
@@ -166,34 +231,6 @@ class LinuxDataPlane:
             encap=self.mode is not TunnelMode.ROUTING,
         )
 
-    def _probe_seg6(self) -> None:
-        try:
-            self._ipr.route(
-                "replace",
-                dst=_PROBE_PREFIX,
-                oif=self._oif,
-                table=_PROBE_TABLE,
-                encap={"type": "seg6", "mode": "encap.red", "segs": [self.local_address]},
-            )
-            got = [
-                r
-                for r in self._ipr.route("dump", family=socket.AF_INET6, table=_PROBE_TABLE)
-                if r.get("table") == _PROBE_TABLE
-            ]
-            self._ipr.route("del", dst=_PROBE_PREFIX, oif=self._oif, table=_PROBE_TABLE)
-        except NetlinkError as exc:
-            raise DataPlaneError(
-                "the ip6ip6 forwarding mode needs seg6 lightweight tunnels "
-                f"(CONFIG_IPV6_SEG6_LWTUNNEL): the kernel refused a seg6 route: {exc}"
-            ) from exc
-        encap = got[0].get("RTA_ENCAP") if got else None
-        mode = encap.get("SEG6_IPTUNNEL_SRH", {}).get("mode") if encap else None
-        if mode != "encap.red":
-            raise DataPlaneError(
-                f"seg6 encap.red did not stick (kernel reports mode {mode!r}); "
-                "without it packets would carry a routing header"
-            )
-
     def _probe_link_kind(self, kind: str, feature: str) -> None:
         name = "nlmmprobe0"
         try:
@@ -206,38 +243,6 @@ class LinuxDataPlane:
                 ) from exc
             raise DataPlaneError(f"probing {kind} failed: {exc}") from exc
         self._ipr.link("del", ifname=name)
-
-    def _setup_decapsulation(self) -> None:
-        ipr = self._ipr
-        for table, action, nh in (
-            (DECAP_TABLE_V6, "End.DX6", {"nh6": "::"}),
-            (DECAP_TABLE_V4, "End.DX4", {"nh4": "0.0.0.0"}),
-        ):
-            ipr.route(
-                "replace",
-                dst=f"{self.local_address}/128",
-                oif=self._oif,
-                table=table,
-                encap={"type": "seg6local", "action": action, **nh},
-            )
-        rules = ipr.get_rules(family=socket.AF_INET6)
-        # The kernel omits FRA_PRIORITY for priority 0 (the default local-table rule).
-        have = {(r.get("priority") or 0, r.get("table")) for r in rules}
-        if (LOCAL_RULE_PRIORITY, 255) not in have:
-            ipr.rule("add", family=socket.AF_INET6, priority=LOCAL_RULE_PRIORITY, table=255)
-        if (0, 255) in have:
-            ipr.rule("del", family=socket.AF_INET6, priority=0, table=255)
-        for offset, (proto, table) in enumerate(((41, DECAP_TABLE_V6), (4, DECAP_TABLE_V4))):
-            if (DECAP_RULE_PRIORITY + offset, table) not in have:
-                ipr.rule(
-                    "add",
-                    family=socket.AF_INET6,
-                    priority=DECAP_RULE_PRIORITY + offset,
-                    dst=self.local_address,
-                    dst_len=128,
-                    ip_proto=proto,
-                    table=table,
-                )
 
     def _apply(self, operations: list[RouteOperation]) -> None:
         # Later operations on the same destination win (a handover right after a registration

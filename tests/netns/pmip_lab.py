@@ -51,7 +51,10 @@ class PmipLab:
     config_path: Path | None = None
 
     # ------------------------------------------------------------------ topology
-    def build(self) -> None:
+    def build(self, *, mag_dataplane: bool = False) -> None:
+        """The topology. ``mag_dataplane=True`` leaves the MAGs' forwarding to
+        :class:`~netlmm_aaa.dataplane.mag_linux.MagLinuxDataPlane` (only transport addresses
+        here) and points the MN at the fixed RFC 6543 router address."""
         L = self.lab
         for role in ("lma", "mag1", "mag2", "mn", "cn", "tn"):
             self.ns[role] = L.ns(role)
@@ -76,13 +79,20 @@ class PmipLab:
             L.sysctl(self.ns[role], "ipv6/conf/all/forwarding", "1")
             L.sysctl(self.ns[role], "ipv4/ip_forward", "1")
         for mag in ("mag1", "mag2"):
-            self._mag_transport(mag)
+            if mag_dataplane:
+                L.ip(
+                    self.ns[mag], "-6", "addr", "add", f"{MAG_ADDR[mag]}/64", "dev", "tr0", "nodad"
+                )
+                L.ip(self.ns[mag], "addr", "add", f"{MAG_V4[mag]}/24", "dev", "tr0")
+            else:
+                self._mag_transport(mag)
         # The MN's access link starts at MAG1.
         L.veth(self.ns["mn"], "mn0", self.ns["mag1"], "acc0")
         mn = self.ns["mn"]
         L.ip(mn, "-6", "addr", "add", f"{MN_V6}/64", "dev", "mn0", "nodad")
         L.ip(mn, "addr", "add", f"{MN_V4}/24", "dev", "mn0")
-        L.ip(mn, "-6", "route", "add", "default", "via", "fe80::1", "dev", "mn0")
+        router = "fe80::200:5eff:fe00:5213" if mag_dataplane else "fe80::1"
+        L.ip(mn, "-6", "route", "add", "default", "via", router, "dev", "mn0")
         L.ip(mn, "route", "add", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
 
     def _mag_transport(self, mag: str) -> None:

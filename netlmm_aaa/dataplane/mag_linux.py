@@ -1,0 +1,195 @@
+"""The Linux data plane of a MAG (RFC 5213 §6.10, RFC 5844), on pyroute2.
+
+Once, at start-up:
+
+- decapsulation at our Proxy-CoA, exactly as at the LMA (``ipproto 41/4`` -> End.DX6/End.DX4);
+- the uplink tunnel: a table (100 by default) whose default routes, IPv6 and IPv4, go to the LMA
+  (``encap seg6 mode encap.red segs <LMAA>``, i.e. IPv6-in-IPv6 / IPv4-in-IPv6; or plain routes
+  via the LMAA in ``routing`` mode);
+- per access interface: the same router on every MAG (RFC 6543): MAC 00:00:5e:00:52:13 and
+  link-local fe80::200:5eff:fe00:5213, plus the IPv4 default router, configured *before* the link
+  comes up (an MN's first neighbour solicitation must not go unanswered).
+
+Per registered station: the downlink routes (home prefixes, IPv4 HoA /32) on its access link, and
+source rules ``from <prefix|HoA> iif <access link> lookup 100`` so that only the station's own
+addresses, and only while it is registered, reach the tunnel (hostapd ``driver=wired`` does not
+block unauthorized traffic; this does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from netlmm_aaa.core.actions import StationBinding
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.linux_pyroute2 import (
+    ROUTE_PROTOCOL,
+    probe_seg6,
+    setup_decapsulation,
+)
+from netlmm_aaa.dataplane.port import DataPlaneError
+
+#: RFC 6543: the MAC and link-local address every MAG presents on its access links.
+FIXED_MAG_MAC = "00:00:5e:00:52:13"
+FIXED_MAG_LINK_LOCAL = "fe80::200:5eff:fe00:5213"
+UPLINK_TABLE = 100
+UPLINK_RULE_PRIORITY = 1000
+
+
+class MagLinuxDataPlane:
+    """Uplink tunnel, decapsulation and per-station forwarding state of one MAG."""
+
+    def __init__(
+        self,
+        *,
+        mode: TunnelMode,
+        proxy_coa: str,
+        lma_address: str,
+        device: str,
+        ipv4_router: str | None = None,
+        netns: str | None = None,
+        uplink_table: int = UPLINK_TABLE,
+    ) -> None:
+        if mode is TunnelMode.GRE:
+            raise DataPlaneError("the gre forwarding mode is not programmed by this version")
+        self.mode = mode
+        self.proxy_coa = proxy_coa
+        self.lma_address = lma_address
+        self.device = device
+        self.ipv4_router = ipv4_router
+        self.netns = netns
+        self.table = uplink_table
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mag-netlink")
+        self._ipr: Any = None
+        self._oif = 0
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def start(self) -> None:
+        await self._run(self._start)
+
+    async def prepare_access_interface(self, interface: str) -> None:
+        """Give ``interface`` the fixed MAG router identity, then bring it up."""
+        await self._run(self._prepare, interface)
+
+    async def install(self, station: StationBinding) -> None:
+        await self._run(self._station, station, True)
+
+    async def remove(self, station: StationBinding) -> None:
+        await self._run(self._station, station, False)
+
+    async def close(self) -> None:
+        if self._ipr is not None:
+            await self._run(self._ipr.close)
+            self._ipr = None
+        self._executor.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _start(self) -> None:
+        try:
+            self._ipr = IPRoute(netns=self.netns, groups=0, flags=0) if self.netns else IPRoute()
+        except OSError as exc:
+            raise DataPlaneError(f"cannot open netlink (netns {self.netns!r}): {exc}") from exc
+        links = self._ipr.link_lookup(ifname=self.device)
+        if not links:
+            raise DataPlaneError(f"transport device {self.device!r} does not exist")
+        self._oif = links[0]
+        if self.mode is TunnelMode.IP6IP6:
+            probe_seg6(self._ipr, self._oif, self.lma_address)
+            setup_decapsulation(self._ipr, self._oif, self.proxy_coa)
+            encap = {"type": "seg6", "mode": "encap.red", "segs": [self.lma_address]}
+            for family in (socket.AF_INET6, socket.AF_INET):
+                self._ipr.route("replace", dst="default", family=family, table=self.table,
+                                oif=self._oif, encap=encap, proto=ROUTE_PROTOCOL)  # fmt: skip
+        else:
+            self._ipr.route("replace", dst="default", family=socket.AF_INET6, table=self.table,
+                            gateway=self.lma_address, proto=ROUTE_PROTOCOL)  # fmt: skip
+            self._ipr.route("replace", dst="default", family=socket.AF_INET, table=self.table,
+                            oif=self._oif, proto=ROUTE_PROTOCOL,
+                            via={"family": socket.AF_INET6, "addr": self.lma_address})  # fmt: skip
+
+    def _index(self, interface: str) -> int:
+        links = self._ipr.link_lookup(ifname=interface)
+        if not links:
+            raise DataPlaneError(f"access interface {interface!r} does not exist")
+        return int(links[0])
+
+    def _prepare(self, interface: str) -> None:
+        index = self._index(interface)
+        self._ipr.link("set", index=index, state="down")
+        self._ipr.link("set", index=index, address=FIXED_MAG_MAC)
+        nodad = 0x02  # IFA_F_NODAD: the address is the same on every MAG by design
+        self._ignore_exists(
+            lambda: self._ipr.addr(
+                "add", index=index, address=FIXED_MAG_LINK_LOCAL, prefixlen=64, flags=nodad
+            )
+        )
+        if self.ipv4_router:
+            self._ignore_exists(
+                lambda: self._ipr.addr("add", index=index, address=self.ipv4_router, prefixlen=32)
+            )
+        self._ipr.link("set", index=index, state="up")
+
+    @staticmethod
+    def _ignore_missing(call: Any) -> None:
+        try:
+            call()
+        except NetlinkError as exc:
+            if exc.code not in (errno.ENOENT, errno.ESRCH):
+                raise
+
+    @staticmethod
+    def _ignore_exists(call: Any) -> None:
+        try:
+            call()
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+
+    def _station(self, station: StationBinding, install: bool) -> None:
+        ipr = self._ipr
+        links = ipr.link_lookup(ifname=station.interface)
+        if install and not links:
+            raise DataPlaneError(f"access interface {station.interface!r} does not exist")
+        # On removal the link may already be gone (the station moved away): its routes went
+        # with it, and the rules, which match the interface by name, are removed below.
+        index = links[0] if links else None
+        blocks = [(p, socket.AF_INET6) for p in station.home_network_prefixes]
+        if station.ipv4_home_address:
+            blocks.append((f"{station.ipv4_home_address}/32", socket.AF_INET))
+        for block, family in blocks:
+            address, _, length = block.partition("/")
+            rule = {
+                "family": family,
+                "priority": UPLINK_RULE_PRIORITY,
+                "src": address,
+                "src_len": int(length),
+                "iifname": station.interface,
+                "table": self.table,
+            }
+            route: dict[str, Any] = {"dst": block, "family": family, "oif": index,
+                                     "proto": ROUTE_PROTOCOL}  # fmt: skip
+            if family == socket.AF_INET and self.ipv4_router:
+                route["prefsrc"] = self.ipv4_router
+            try:
+                if install:
+                    ipr.route("replace", **route)
+                    self._ignore_exists(lambda rule=rule: ipr.rule("add", **rule))
+                else:
+                    self._ignore_missing(lambda rule=rule: ipr.rule("del", **rule))
+                    if index is not None:
+                        self._ignore_missing(lambda route=route: ipr.route("del", **route))
+            except NetlinkError as exc:
+                raise DataPlaneError(
+                    f"{'installing' if install else 'removing'} {block} on "
+                    f"{station.interface}: {exc}"
+                ) from exc

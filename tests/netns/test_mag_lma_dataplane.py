@@ -1,0 +1,141 @@
+"""The MAG core and MAG data plane with the real LMA daemon: routes, tunnels, pings, handover.
+
+The MAG side runs in this test process (core + MagLinuxDataPlane + a raw MH socket inside each
+MAG namespace); the LMA is the daemon. The station events are given by the test (the hostapd and
+RADIUS intake arrives with the MAG daemon).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from pyroute2 import netns as pr_netns
+
+from netlmm_aaa.core.actions import (
+    DeauthenticateStation,
+    InstallStationRoutes,
+    RemoveStationRoutes,
+    SendMessage,
+)
+from netlmm_aaa.core.clock import Now
+from netlmm_aaa.core.codes import AccessTechnologyType
+from netlmm_aaa.core.events import MobilityMessageReceived, StationAttached
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway, StationState
+from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
+from netlmm_aaa.wire.mobility_header import (
+    IPPROTO_MH,
+    decode_mobility_header,
+    encode_mobility_header,
+)
+from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V4, MN_V6, ROUTER_V4, PmipLab
+from tests.netns.topology import lab
+
+pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+
+def _now() -> Now:
+    return Now(time.monotonic(), time.time())
+
+
+class MagHarness:
+    def __init__(self, name: str, ns: str) -> None:
+        self.name = name
+        self.core = MobileAccessGateway(MagPolicy(
+            name=name, proxy_coa=MAG_ADDR[name], lma_address=LMAA,
+            access_technology=AccessTechnologyType.IEEE_802_3,
+        ))  # fmt: skip
+        self.dp = MagLinuxDataPlane(mode=TunnelMode.IP6IP6, proxy_coa=MAG_ADDR[name],
+                                    lma_address=LMAA, device="tr0", ipv4_router=ROUTER_V4,
+                                    netns=ns)  # fmt: skip
+        self.sock = pr_netns.create_socket(ns, socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
+        self.sock.bind((MAG_ADDR[name], 0))
+        self.sock.setblocking(False)
+        self.effects: list[object] = []
+
+    async def run(self, actions: list[object]) -> None:
+        for action in actions:
+            self.effects.append(action)
+            if type(action) is SendMessage:
+                mh = encode_mobility_header(action.message, source=MAG_ADDR[self.name],
+                                            destination=action.destination)  # fmt: skip
+                self.sock.sendto(mh, (action.destination, 0))
+            elif type(action) is InstallStationRoutes:
+                await self.dp.install(action.station)
+            elif type(action) is RemoveStationRoutes:
+                await self.dp.remove(action.station)
+
+    async def receive(self, seconds: float = 2.0) -> bool:
+        """Feed what arrives within ``seconds`` to the core; True if anything came."""
+        loop = asyncio.get_running_loop()
+        try:
+            data, peer = await asyncio.wait_for(loop.sock_recvfrom(self.sock, 4096), seconds)
+        except TimeoutError:
+            return False
+        message = decode_mobility_header(
+            data,
+            source=ipaddress.IPv6Address(peer[0]).packed,
+            destination=ipaddress.IPv6Address(MAG_ADDR[self.name]).packed,
+        )
+        event = MobilityMessageReceived(
+            message=message, source=peer[0], destination=MAG_ADDR[self.name]
+        )
+        await self.run(self.core.handle(event, _now()))  # type: ignore[arg-type]
+        return True
+
+
+def test_mag_core_and_dataplane_with_the_lma(tmp_path: Path) -> None:
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build(mag_dataplane=True)
+        t.write_config()
+        t.start_lma()
+        mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
+
+        async def scenario() -> None:
+            mag1 = MagHarness("mag1", t.ns["mag1"])
+            mag2 = MagHarness("mag2", t.ns["mag2"])
+            await mag1.dp.start()
+            await mag2.dp.start()
+            try:
+                await mag1.dp.prepare_access_interface("acc0")
+                attach = StationAttached(mac=mac, mn_id=b"alice@example.org", interface="acc0")
+                await mag1.run(mag1.core.handle(attach, _now()))  # type: ignore[arg-type]
+                assert await mag1.receive()
+                assert mag1.core.station_state(mac) is StationState.REGISTERED
+                station = mag1.core.station(mac)
+                assert station is not None
+                assert station.home_network_prefixes == (HNP,)
+                assert station.ipv4_home_address == MN_V4
+                rules = L.ip(t.ns["mag1"], "-6", "rule", "show")
+                assert f"from {HNP} iif acc0 lookup 100" in rules
+                assert await asyncio.to_thread(t.ping, "cn", MN_V6), "IPv6 through MAG1"
+                assert await asyncio.to_thread(t.ping, "cn", MN_V4), "IPv4 through MAG1"
+                assert await asyncio.to_thread(t.ping, "mn", "2001:db8:c::2"), "uplink via MAG1"
+
+                # The MN's cable moves to MAG2; it re-authenticates there.
+                L.ip(t.ns["mag1"], "link", "set", "acc0", "netns", t.ns["mag2"])
+                await mag2.dp.prepare_access_interface("acc0")
+                await mag2.run(mag2.core.handle(attach, _now()))  # type: ignore[arg-type]
+                assert await mag2.receive()
+                assert mag2.core.station_state(mac) is StationState.REGISTERED
+                # MAG1 gets the revocation: it acknowledges, withdraws, deauthenticates.
+                assert await mag1.receive()
+                assert any(type(e) is DeauthenticateStation for e in mag1.effects)
+                assert mag1.core.station_state(mac) is None
+                assert f"from {HNP}" not in L.ip(t.ns["mag1"], "-6", "rule", "show")
+                assert await asyncio.to_thread(t.ping, "cn", MN_V6), "IPv6 through MAG2"
+                assert await asyncio.to_thread(t.ping, "cn", MN_V4), "IPv4 through MAG2"
+                # The MN kept its addresses: nothing changed on its side.
+                assert MN_V6 in L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+            finally:
+                for mag in (mag1, mag2):
+                    mag.sock.close()
+                    await mag.dp.close()
+
+        asyncio.run(scenario())
