@@ -1,0 +1,112 @@
+"""The accounting listener on loopback, with FreeRADIUS's radclient as the NAS."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+
+import pytest
+
+from netlmm_aaa.adapters.radius_accounting_listener import (
+    AccountingListener,
+    AccountingReceived,
+    Nas,
+)
+from tests.unit.wire.test_radius_accounting import START, build
+
+pytestmark = pytest.mark.integration
+
+
+async def _exchange(port: int, datagram: bytes, wait: float = 0.5) -> bytes | None:
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        sock.connect(("127.0.0.1", port))
+        sock.send(datagram)
+        try:
+            return await asyncio.wait_for(loop.sock_recv(sock, 4096), wait)
+        except TimeoutError:
+            return None
+
+
+def test_ack_only_after_acknowledge_and_retransmissions_count_once() -> None:
+    async def run() -> None:
+        received: list[AccountingReceived] = []
+        rejected: list[tuple[str, str, str]] = []
+        listener = AccountingListener(
+            [Nas("mag1", "127.0.0.1", b"s3cret")], deliver=received.append,
+            rejected=lambda *r: rejected.append(r),
+        )  # fmt: skip
+        _, port = await listener.start("127.0.0.1", 0)
+        try:
+            first = build(START, ident=1)
+            # Not stored yet: no answer.
+            assert await _exchange(port, first, wait=0.3) is None
+            assert len(received) == 1
+            # A retransmission with a new Identifier (hostapd style) is the same record.
+            retransmit = build(START, ident=2)
+            assert await _exchange(port, retransmit, wait=0.3) is None
+            assert len(received) == 1
+            assert listener.duplicates == 1
+            assert listener.acknowledge(received[0].key) == 2
+            # Later copies of a stored record are answered at once, and still not delivered.
+            answer = await _exchange(port, build(START, ident=3))
+            assert answer is not None
+            assert answer[0] == 5  # Accounting-Response
+            assert len(received) == 1
+            # Forged (wrong secret) and unknown-source datagrams are dropped and reported.
+            assert await _exchange(port, build(START, secret=b"guess"), wait=0.3) is None
+            listener.datagram(build(START), ("192.0.2.99", 1813))
+            assert [r[1] for r in rejected] == ["bad_authenticator", "unknown_nas"]
+        finally:
+            listener.close()
+
+    asyncio.run(run())
+
+
+def test_second_listener_on_the_same_port_fails() -> None:
+    async def run() -> None:
+        one = AccountingListener([], deliver=lambda r: None, rejected=lambda *r: None)
+        _, port = await one.start("127.0.0.1", 0)
+        two = AccountingListener([], deliver=lambda r: None, rejected=lambda *r: None)
+        try:
+            with pytest.raises(OSError):
+                await two.start("127.0.0.1", port)
+        finally:
+            one.close()
+            two.close()
+
+    asyncio.run(run())
+
+
+def test_radclient_gets_its_response_after_acknowledge() -> None:
+    radclient = shutil.which("radclient")
+    if radclient is None:
+        pytest.skip("radclient not installed (Debian freeradius-utils; .ci/run installs it)")
+
+    async def run() -> None:
+        listener: AccountingListener
+
+        def deliver(record: AccountingReceived) -> None:
+            # Pretend the store committed 50 ms later.
+            asyncio.get_running_loop().call_later(0.05, listener.acknowledge, record.key)
+
+        listener = AccountingListener([Nas("mag1", "127.0.0.1", b"s3cret")], deliver=deliver,
+                                      rejected=lambda *r: None)  # fmt: skip
+        _, port = await listener.start("127.0.0.1", 0)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                radclient, "-c", "1", "-r", "2", "-t", "2", f"127.0.0.1:{port}", "acct", "s3cret",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(
+                b'Acct-Status-Type = Start\nAcct-Session-Id = "ABC"\nUser-Name = "mn1@example.org"\n'
+                b"Event-Timestamp = 1700000000\n"), 20)  # fmt: skip
+            assert proc.returncode == 0, err.decode()
+            assert b"Received Accounting-Response" in out
+        finally:
+            listener.close()
+
+    asyncio.run(run())
