@@ -1,0 +1,144 @@
+"""When does an 802.1X station count as attached, and under which MN-ID? (sans-IO)
+
+Rules / theory of operation
+===========================
+
+The only trust placed in a mobile node is its network-access authentication (RFC 4831 §6.4):
+
+- From hostapd: ``AP-STA-CONNECTED`` (unauthorized -> authorized) or ``CTRL-EVENT-EAP-SUCCESS2``
+  (also sent on the re-authentication of a known station) counts only when ``STA <mac>`` confirms
+  the port is authorized; the MN-ID is the identity hostapd reports (the inner identity when the
+  AAA server returns it). ``AP-STA-DISCONNECTED`` detaches.
+- From RADIUS accounting (WLAN controllers, or hostapd): Start / Interim-Update attach only when
+  ``Acct-Authentic`` is RADIUS (no PSK or open sessions) and the station's MAC is given; the MN-ID
+  is the Chargeable-User-Identity, else the User-Name. Stop detaches; Accounting-On/Off detach every
+  station the NAS had.
+- Never the MAC as MN-ID, never an anonymous outer identity (``anonymous@realm``, ``@realm``).
+- A MAC that is attached under one identity and shows up under another is an alarm (MAC spoofing
+  by another authenticated user, or a shared device): audited, and nothing moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.clock import Now
+from netlmm_aaa.core.events import StationAttached, StationDetached, StationEvent, StationEventKind
+
+_ATTACH_EVENTS = (StationEventKind.AUTHORIZED, StationEventKind.AUTHENTICATED)
+IntakeOutput = StationAttached | StationDetached | RecordAudit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfirmedStation:
+    """What ``STA <mac>`` confirmed about a station (from the wire parser's StationInfo)."""
+
+    mac: str
+    authorized: bool
+    identity: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingSession:
+    """The parts of an accounting request that decide attachment."""
+
+    nas: str
+    status: int  # 1 Start, 2 Stop, 3 Interim-Update, 7 Accounting-On, 8 Accounting-Off
+    mac: str | None
+    user_name: str | None
+    chargeable_user_identity: bytes | None
+    authentic: int | None  # 1 RADIUS
+    interface: str
+
+
+def is_anonymous(identity: str) -> bool:
+    """True for outer identities that name nobody (``anonymous@realm``, ``@realm``, empty)."""
+    user = identity.split("@", 1)[0].strip().lower()
+    return user in ("", "anonymous", "anon")
+
+
+class StationIntake:
+    """Turns authenticator reports into StationAttached / StationDetached (and audit records)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._attached: dict[str, bytes] = {}  # MAC -> MN-ID
+        self._by_nas: dict[str, set[str]] = {}
+
+    def attached(self, mac: str) -> bytes | None:
+        return self._attached.get(mac)
+
+    def on_hostapd(
+        self, event: StationEvent, confirmed: ConfirmedStation | None, interface: str, now: Now
+    ) -> list[IntakeOutput]:
+        if event.kind is StationEventKind.DISCONNECTED:
+            return self._detach(event.mac, now, "hostapd disconnect")
+        if event.kind not in _ATTACH_EVENTS:
+            return []
+        if confirmed is None or not confirmed.authorized:
+            return [
+                self._reject(event.mac, now, "not_authorized", "STA does not show [AUTHORIZED]")
+            ]
+        if not confirmed.identity:
+            return [self._reject(event.mac, now, "no_identity", "hostapd reports no identity")]
+        return self._attach(event.mac, confirmed.identity.encode("utf-8"), interface, now)
+
+    def on_accounting(self, session: AccountingSession, now: Now) -> list[IntakeOutput]:
+        if session.status in (7, 8):  # Accounting-On / -Off: the NAS lost or drops everything
+            out: list[IntakeOutput] = []
+            for mac in sorted(self._by_nas.pop(session.nas, set())):
+                out += self._detach(mac, now, "accounting on/off")
+            return out
+        if session.mac is None:
+            return [self._reject(None, now, "no_calling_station_id", f"from NAS {session.nas}")]
+        if session.status == 2:
+            return self._detach(session.mac, now, "accounting stop")
+        if session.authentic != 1:
+            detail = f"Acct-Authentic {session.authentic} (only RADIUS is trusted)"
+            return [self._reject(session.mac, now, "not_8021x", detail)]
+        if session.chargeable_user_identity:
+            mn_id = session.chargeable_user_identity
+        elif session.user_name:
+            mn_id = session.user_name.encode("utf-8")
+        else:
+            return [self._reject(session.mac, now, "no_identity", "neither CUI nor User-Name")]
+        out = self._attach(session.mac, mn_id, session.interface, now)
+        if any(type(o) is StationAttached for o in out):
+            self._by_nas.setdefault(session.nas, set()).add(session.mac)
+        return out
+
+    # ------------------------------------------------------------------ helpers
+
+    def _attach(self, mac: str, mn_id: bytes, interface: str, now: Now) -> list[IntakeOutput]:
+        text = mn_id.decode("utf-8", "replace")
+        if is_anonymous(text):
+            return [self._reject(mac, now, "anonymous_identity", text)]
+        current = self._attached.get(mac)
+        if current is not None and current != mn_id:
+            return [
+                RecordAudit(
+                    kind="mac_identity_conflict",
+                    utc=now.utc,
+                    mn_id=mn_id,
+                    peer=self.name,
+                    fields={"mac": mac, "attached_as": current.decode("utf-8", "replace")},
+                )
+            ]
+        self._attached[mac] = mn_id
+        return [StationAttached(mac=mac, mn_id=mn_id, interface=interface)]
+
+    def _detach(self, mac: str, now: Now, why: str) -> list[IntakeOutput]:
+        if self._attached.pop(mac, None) is None:
+            return []
+        for macs in self._by_nas.values():
+            macs.discard(mac)
+        return [StationDetached(mac=mac)]
+
+    def _reject(self, mac: str | None, now: Now, reason: str, detail: str) -> RecordAudit:
+        return RecordAudit(
+            kind="station_rejected",
+            utc=now.utc,
+            peer=self.name,
+            fields={"mac": mac, "reason": reason, "detail": detail},
+        )

@@ -1,0 +1,106 @@
+"""Station intake: only 802.1X-authenticated stations attach, under a real identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.events import StationAttached, StationDetached, StationEvent, StationEventKind
+from netlmm_aaa.core.station_intake import (
+    AccountingSession,
+    ConfirmedStation,
+    StationIntake,
+    is_anonymous,
+)
+from tests.lma_support import T0
+
+MAC = "02:88:00:00:aa:01"
+
+
+def _ev(kind: StationEventKind, mac: str = MAC) -> StationEvent:
+    return StationEvent(kind=kind, mac=mac)
+
+
+def _acct(status: int = 1, **changes: object) -> AccountingSession:
+    base: dict[str, object] = {
+        "nas": "mag1", "status": status, "mac": MAC, "user_name": "mn1@example.org",
+        "chargeable_user_identity": None, "authentic": 1, "interface": "acc0",
+    }  # fmt: skip
+    base.update(changes)
+    return AccountingSession(**base)  # type: ignore[arg-type]
+
+
+def _reasons(out: list[object]) -> list[str]:
+    return [
+        o.fields["reason"] for o in out if type(o) is RecordAudit and o.kind == "station_rejected"
+    ]  # type: ignore[union-attr]
+
+
+def test_hostapd_attach_needs_confirmed_authorization_and_identity() -> None:
+    intake = StationIntake("mag1")
+    ok = ConfirmedStation(mac=MAC, authorized=True, identity="mn1@example.org")
+    assert intake.on_hostapd(_ev(StationEventKind.AUTHORIZED), ok, "acc0", T0) == [
+        StationAttached(mac=MAC, mn_id=b"mn1@example.org", interface="acc0")
+    ]
+    # Re-authentication (EAP-SUCCESS2) of the same identity: attach again (the MAG ignores it).
+    again = intake.on_hostapd(_ev(StationEventKind.AUTHENTICATED), ok, "acc0", T0)
+    assert [type(o) for o in again] == [StationAttached]
+    assert intake.on_hostapd(_ev(StationEventKind.DISCONNECTED), None, "acc0", T0) == [
+        StationDetached(mac=MAC)
+    ]
+    assert intake.on_hostapd(_ev(StationEventKind.DISCONNECTED), None, "acc0", T0) == []
+
+
+@pytest.mark.parametrize(
+    ("confirmed", "reason"),
+    [
+        (None, "not_authorized"),
+        (ConfirmedStation(mac=MAC, authorized=False, identity="mn1@example.org"), "not_authorized"),
+        (ConfirmedStation(mac=MAC, authorized=True, identity=None), "no_identity"),
+        (
+            ConfirmedStation(mac=MAC, authorized=True, identity="anonymous@example.org"),
+            "anonymous_identity",
+        ),
+        (ConfirmedStation(mac=MAC, authorized=True, identity="@example.org"), "anonymous_identity"),
+    ],
+)
+def test_hostapd_refusals(confirmed: ConfirmedStation | None, reason: str) -> None:
+    out = StationIntake("mag1").on_hostapd(_ev(StationEventKind.AUTHORIZED), confirmed, "acc0", T0)
+    assert _reasons(out) == [reason]
+
+
+def test_accounting_prefers_cui_and_needs_radius_authentication() -> None:
+    intake = StationIntake("mag1")
+    out = intake.on_accounting(_acct(chargeable_user_identity=b"cui-mn1"), T0)
+    assert out == [StationAttached(mac=MAC, mn_id=b"cui-mn1", interface="acc0")]
+    assert _reasons(StationIntake("x").on_accounting(_acct(authentic=2), T0)) == ["not_8021x"]
+    assert _reasons(StationIntake("x").on_accounting(_acct(mac=None), T0)) == [
+        "no_calling_station_id"
+    ]
+    assert _reasons(StationIntake("x").on_accounting(_acct(user_name=None), T0)) == ["no_identity"]
+    assert intake.on_accounting(_acct(status=2), T0) == [StationDetached(mac=MAC)]
+
+
+def test_accounting_on_detaches_everything_the_nas_had() -> None:
+    intake = StationIntake("mag1")
+    for i in range(3):
+        intake.on_accounting(_acct(mac=f"02:88:00:00:aa:0{i}", user_name=f"u{i}@example.org"), T0)
+    intake.on_accounting(_acct(nas="mag2", mac="02:88:00:00:bb:01"), T0)
+    out = intake.on_accounting(_acct(status=7, mac=None), T0)
+    assert sorted(o.mac for o in out) == [f"02:88:00:00:aa:0{i}" for i in range(3)]  # type: ignore[union-attr]
+    assert intake.attached("02:88:00:00:bb:01") == b"mn1@example.org"
+
+
+def test_mac_claimed_by_another_identity_is_an_alarm_and_moves_nothing() -> None:
+    intake = StationIntake("mag1")
+    intake.on_accounting(_acct(), T0)
+    out = intake.on_accounting(_acct(user_name="mallory@example.org"), T0)
+    assert [o.kind for o in out] == ["mac_identity_conflict"]  # type: ignore[union-attr]
+    assert intake.attached(MAC) == b"mn1@example.org"
+
+
+def test_anonymous_identities() -> None:
+    assert is_anonymous("anonymous@example.org")
+    assert is_anonymous("@example.org")
+    assert is_anonymous("")
+    assert not is_anonymous("mn1@example.org")
