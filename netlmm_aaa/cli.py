@@ -204,6 +204,30 @@ def _lma_revoke(config: Any, args: argparse.Namespace, out: TextIO, err: TextIO)
     return 0
 
 
+def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from netlmm_aaa.config import load_mag_config
+    from netlmm_aaa.dataplane.port import DataPlaneError
+    from netlmm_aaa.services.mag_service import MagService
+
+    try:
+        config = load_mag_config(args.config)
+    except ConfigError as exc:
+        print(f"netlmm-aaa mag: configuration error: {exc}", file=err)
+        return 2
+    _setup_logging(args.verbose)
+    try:
+        asyncio.run(MagService(config).run())
+    except DataPlaneError as exc:
+        print(f"netlmm-aaa mag: data plane: {exc}", file=err)
+        return 3
+    except OSError as exc:
+        print(f"netlmm-aaa mag: {exc} (raw sockets and routes need root / CAP_NET_ADMIN)", file=err)
+        return 3
+    return 0
+
+
 def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -283,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = lma_sub.add_parser("revoke", help="revoke a mobile node's binding (RFC 5846)")
     revoke.add_argument("mn_id", help="the MN-Identifier, e.g. alice@example.org")
     lma.set_defaults(handler=_lma)
+
+    mag = sub.add_parser("mag", help="run the Mobile Access Gateway")
+    mag.add_argument("--config", required=True, help="MAG configuration (TOML)")
+    mag.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    mag.set_defaults(handler=_mag)
 
     db = sub.add_parser("db", help="database schema migrations")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")

@@ -232,6 +232,135 @@ _MOBILE_NODE: _Schema = {
 }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NasConfig:
+    """A NAS sending accounting to the MAG, and the access interface its stations are on."""
+
+    name: str
+    address: str
+    secret: bytes
+    interface: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostapdConfig:
+    """A hostapd whose control interface the MAG watches."""
+
+    control: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MagConfig:
+    """Everything ``netlmm-aaa mag`` needs."""
+
+    name: str
+    proxy_coa: str
+    lma_address: str
+    transport_device: str
+    tunnel_mode: TunnelMode
+    access_interfaces: tuple[str, ...]
+    ipv4_router: str | None
+    ipv4: bool
+    mtu: int | None
+    access_technology: int
+    lifetime: int
+    database: str
+    accounting_listen: str
+    accounting_port: int
+    nases: tuple[NasConfig, ...]
+    hostapd: tuple[HostapdConfig, ...]
+
+
+_MAG_SECTION: _Schema = {
+    "name": (_str, "mag"),
+    "proxy_coa": (_ipv6, _REQUIRED),
+    "lma_address": (_ipv6, _REQUIRED),
+    "transport_device": (_str, _REQUIRED),
+    "tunnel_mode": (_choice("ip6ip6", "routing"), "ip6ip6"),
+    "access_interfaces": (_list_of(_str), _REQUIRED),
+    "ipv4_router": (_ipv4, None),
+    "ipv4": (_bool, True),
+    "mtu": (_integer(1280, 9000), None),
+    "access_technology": (_integer(0, 255), 4),
+    "lifetime": (_integer(4, 0xFFFF * 4), 3600),
+    "database": (_str, "sqlite:///netlmm-mag.db"),
+    "accounting_listen": (_ip, "127.0.0.1"),
+    "accounting_port": (_integer(1, 65535), 1813),
+    "nas": (None, None),
+    "hostapd": (None, None),
+}
+_NAS: _Schema = {
+    "name": (_str, _REQUIRED),
+    "address": (_ip, _REQUIRED),
+    "secret": (_str, _REQUIRED),
+    "interface": (_str, _REQUIRED),
+}
+_HOSTAPD: _Schema = {"control": (_str, _REQUIRED), "interface": (_str, _REQUIRED)}
+
+
+def parse_mag_config(document: dict[str, Any]) -> MagConfig:
+    """Validate a parsed TOML document and build the MAG configuration."""
+    top = set(document) - {"mag"}
+    if top:
+        raise ConfigError(f"{sorted(top)[0]}: unknown top-level table (expected [mag])")
+    if "mag" not in document:
+        raise ConfigError("mag: missing ([mag] table required)")
+    mag = _section("mag", document["mag"], _MAG_SECTION)
+    raw = document["mag"]
+    nases = []
+    for i, item in enumerate(_array("mag.nas", raw.get("nas"))):
+        nas = _section(f"mag.nas[{i}]", item, _NAS)
+        if nas["interface"] not in mag["access_interfaces"]:
+            raise _fail(f"mag.nas[{i}].interface", nas["interface"], "is not an access interface")
+        nases.append(
+            NasConfig(
+                name=nas["name"],
+                address=nas["address"],
+                secret=nas["secret"].encode(),
+                interface=nas["interface"],
+            )
+        )
+    hostapds = []
+    for i, item in enumerate(_array("mag.hostapd", raw.get("hostapd"))):
+        h = _section(f"mag.hostapd[{i}]", item, _HOSTAPD)
+        if h["interface"] not in mag["access_interfaces"]:
+            raise _fail(f"mag.hostapd[{i}].interface", h["interface"], "is not an access interface")
+        hostapds.append(HostapdConfig(control=h["control"], interface=h["interface"]))
+    if not nases and not hostapds:
+        raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
+    return MagConfig(
+        name=mag["name"],
+        proxy_coa=mag["proxy_coa"],
+        lma_address=mag["lma_address"],
+        transport_device=mag["transport_device"],
+        tunnel_mode=TunnelMode(mag["tunnel_mode"]),
+        access_interfaces=tuple(mag["access_interfaces"]),
+        ipv4_router=mag["ipv4_router"],
+        ipv4=mag["ipv4"],
+        mtu=mag["mtu"],
+        access_technology=mag["access_technology"],
+        lifetime=mag["lifetime"],
+        database=mag["database"],
+        accounting_listen=mag["accounting_listen"],
+        accounting_port=mag["accounting_port"],
+        nases=tuple(nases),
+        hostapd=tuple(hostapds),
+    )
+
+
+def load_mag_config(path: str | Path) -> MagConfig:
+    """Read and validate a MAG configuration file."""
+    try:
+        with open(path, "rb") as stream:
+            document = tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_mag_config(document)
+
+
 def _array(path: str, raw: Any) -> list[Any]:
     if raw is None:
         return []

@@ -1,0 +1,268 @@
+"""The MAG daemon: station intake (hostapd, RADIUS accounting) -> MAG core -> signalling to the
+LMA, the MAG data plane, Router Advertisements, deauthentication, and the audit trail.
+
+Accounting records are acknowledged to the NAS only once their audit row is committed (RFC 2866).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
+from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket
+from netlmm_aaa.adapters.radius_accounting_listener import (
+    AccountingListener,
+    AccountingReceived,
+    Nas,
+)
+from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser
+from netlmm_aaa.config import MagConfig
+from netlmm_aaa.core.actions import (
+    DeauthenticateStation,
+    InstallStationRoutes,
+    RecordAudit,
+    RemoveStationRoutes,
+    SendMessage,
+)
+from netlmm_aaa.core.clock import Now
+from netlmm_aaa.core.events import StationEvent, TimerFired
+from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
+from netlmm_aaa.core.station_intake import AccountingSession, ConfirmedStation, StationIntake
+from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
+from netlmm_aaa.persistence import migrate
+from netlmm_aaa.persistence.database import make_engine
+from netlmm_aaa.persistence.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> Now:
+    return Now(time.monotonic(), time.time())
+
+
+class MagService:
+    """Runs one MAG until stopped."""
+
+    def __init__(self, config: MagConfig) -> None:
+        self.config = config
+        self.core: MobileAccessGateway | None = None
+        self.intake = StationIntake(config.name)
+        self.store: SqlStore | None = None
+        self.dataplane = MagLinuxDataPlane(
+            mode=config.tunnel_mode,
+            proxy_coa=config.proxy_coa,
+            lma_address=config.lma_address,
+            device=config.transport_device,
+            ipv4_router=config.ipv4_router,
+        )
+        self._mh: MobilityHeaderSocket | None = None
+        self._ra: RouterAdvertiser | None = None
+        self._accounting: AccountingListener | None = None
+        self._hostapd: dict[str, HostapdControl] = {}
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
+        self._stopping = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        sys.setswitchinterval(0.0005)
+        config = self.config
+        migrate.upgrade(config.database)
+        engine = make_engine(config.database)
+        self.store = SqlStore(engine, config.name, process=True)
+        counter = await asyncio.to_thread(self.store.bump_restart_counter)
+        self.core = MobileAccessGateway(
+            MagPolicy(
+                name=config.name,
+                proxy_coa=config.proxy_coa,
+                lma_address=config.lma_address,
+                lifetime=config.lifetime,
+                access_technology=config.access_technology,
+                ipv4=config.ipv4,
+                restart_counter=counter,
+            )
+        )
+        await self.dataplane.start()
+        for interface in config.access_interfaces:
+            await self.dataplane.prepare_access_interface(interface)
+        loop = asyncio.get_running_loop()
+        self._ra = RouterAdvertiser(mtu=config.mtu)
+        self._mh = MobilityHeaderSocket(config.proxy_coa, self._put)
+        self._mh.start(loop)
+        if config.nases:
+            self._accounting = AccountingListener(
+                [Nas(n.name, n.address, n.secret) for n in config.nases],
+                deliver=self._put,
+                rejected=self._accounting_rejected,
+            )
+            await self._accounting.start(config.accounting_listen, config.accounting_port)
+        for h in config.hostapd:
+            client = HostapdControl(h.control, on_event=self._station_reporter(h.interface))
+            try:
+                await client.start()
+            except HostapdUnavailable as exc:
+                log.warning("%s; will retry", exc)
+            self._hostapd[h.interface] = client
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        self.ready.set()
+        log.info(
+            "MAG %s ready (Proxy-CoA %s, LMA %s)", config.name, config.proxy_coa, config.lma_address
+        )
+        try:
+            while not self._stopping.is_set():
+                item = await self._queue.get()
+                await self._handle(item)
+                self._arm_timer()
+        finally:
+            for client in self._hostapd.values():
+                await client.close()
+            if self._accounting is not None:
+                self._accounting.close()
+            self._mh.close()
+            self._ra.close()
+            await asyncio.to_thread(self.store.close)
+            await self.dataplane.close()
+            engine.dispose()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(TimerFired())
+
+    def _station_reporter(self, interface: str) -> Any:
+        def report(event: StationEvent) -> None:
+            self._put((interface, event))
+
+        return report
+
+    def _put(self, item: Any) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            log.warning("MAG queue full: input dropped")
+
+    def _accounting_rejected(self, source: str, reason: str, detail: str) -> None:
+        assert self.store is not None
+        self.store.submit(
+            audit=[
+                RecordAudit(
+                    kind="accounting_rejected",
+                    utc=time.time(),
+                    peer=source,
+                    fields={"reason": reason, "detail": detail},
+                )
+            ]
+        )
+
+    def _arm_timer(self) -> None:
+        assert self.core is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.core.next_deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - time.monotonic())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._put, TimerFired())
+
+    async def _handle(self, item: Any) -> None:
+        assert self.core is not None and self.store is not None
+        now = _now()
+        if type(item) is AccountingReceived:
+            request = item.request
+            nas = next(n for n in self.config.nases if n.name == item.nas.name)
+            session = AccountingSession(
+                nas=nas.name,
+                status=int(request.status),
+                mac=request.calling_station_id,
+                user_name=request.user_name,
+                chargeable_user_identity=request.chargeable_user_identity,
+                authentic=request.authentic,
+                interface=nas.interface,
+            )
+            audit = RecordAudit(
+                kind="accounting",
+                utc=now.utc,
+                mn_id=request.chargeable_user_identity
+                or (request.user_name or "").encode()
+                or None,
+                peer=nas.name,
+                fields={
+                    "status": int(request.status),
+                    "session_id": request.session_id,
+                    "mac": request.calling_station_id,
+                    "called_station_id": request.called_station_id,
+                    "authentic": request.authentic,
+                    "delay": request.delay_time,
+                },
+            )
+            committed = self.store.submit(audit=[audit])
+            key = item.key
+            loop = asyncio.get_running_loop()
+            # The store's thread completes the future; the answer goes out from the loop.
+            committed.add_done_callback(lambda _f: loop.call_soon_threadsafe(self._ack, key))
+            for out in self.intake.on_accounting(session, now):
+                await self._feed(out, now)
+            return
+        if isinstance(item, tuple) and type(item[1]) is StationEvent:
+            interface, event = item
+            confirmed = None
+            client = self._hostapd.get(interface)
+            if client is not None and event.kind.name in ("AUTHORIZED", "AUTHENTICATED"):
+                with contextlib.suppress(HostapdUnavailable):
+                    info = await client.sta(event.mac)
+                    if info is not None:
+                        confirmed = ConfirmedStation(
+                            mac=info.mac, authorized=info.authorized, identity=info.identity
+                        )
+            for out in self.intake.on_hostapd(event, confirmed, interface, now):
+                await self._feed(out, now)
+            return
+        await self._feed(item, now)
+
+    def _ack(self, key: Any) -> None:
+        if self._accounting is not None:
+            self._accounting.acknowledge(key)
+
+    async def _feed(self, item: Any, now: Now) -> None:
+        assert self.core is not None and self.store is not None
+        if type(item) is RecordAudit:
+            self.store.submit(audit=[item])
+            return
+        audits: list[RecordAudit] = []
+        for action in self.core.handle(item, now):
+            match action:
+                case SendMessage():
+                    assert self._mh is not None
+                    self._mh.send(action.message, action.destination)
+                case InstallStationRoutes():
+                    await self.dataplane.install(action.station)
+                    assert self._ra is not None
+                    self._ra.advertise(
+                        action.station.interface, action.station.home_network_prefixes
+                    )
+                case RemoveStationRoutes():
+                    await self.dataplane.remove(action.station)
+                    with contextlib.suppress(OSError):
+                        assert self._ra is not None
+                        self._ra.advertise(
+                            action.station.interface,
+                            action.station.home_network_prefixes,
+                            lifetime=0,
+                        )
+                case DeauthenticateStation():
+                    client = self._hostapd.get(action.interface)
+                    if client is not None:
+                        with contextlib.suppress(HostapdUnavailable):
+                            await client.deauthenticate(action.mac)
+                case RecordAudit():
+                    audits.append(action)
+        if audits:
+            self.store.submit(audit=audits)

@@ -1,0 +1,109 @@
+"""Both daemons for real: the MAG (WLAN-controller path: RADIUS accounting from radclient) and
+the LMA, with kernel routes in namespaces; the CN reaches the MN through the MAG the accounting
+named; a Stop ends it; a Start for a PSK session or with a wrong secret moves nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.topology import wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+MAG_CONFIG = """
+[mag]
+name = "mag1"
+proxy_coa = "{pcoa}"
+lma_address = "{lmaa}"
+transport_device = "tr0"
+access_interfaces = ["acc0"]
+ipv4_router = "{router}"
+mtu = 1460
+access_technology = 3
+database = "sqlite:///{db}"
+accounting_listen = "127.0.0.1"
+
+[[mag.nas]]
+name = "wlc"
+address = "127.0.0.1"
+secret = "s3cret"
+interface = "acc0"
+"""
+
+
+def _radclient(t: PmipLab, secret: str, attributes: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", t.ns["mag1"], "radclient", "-r", "1", "-t", "3",
+         "127.0.0.1:1813", "acct", secret],
+        input=attributes, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: Path) -> None:
+    if shutil.which("radclient") is None:
+        pytest.skip("radclient not installed (Debian freeradius-utils; .ci/run installs it)")
+    from tests.netns.topology import lab
+
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build(mag_dataplane=True)
+        t.write_config()
+        t.start_lma()
+        mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
+        config = tmp_path / "mag.toml"
+        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
+                                            db=tmp_path / "mag.db"))  # fmt: skip
+        log = tmp_path / "mag.log"
+        with log.open("ab") as out:
+            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
+                                         str(config)], stdout=out, stderr=out,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
+        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
+        assert mag.poll() is None, log.read_text()[-3000:]
+
+        # A PSK (Acct-Authentic Local) session and a forged Start move nothing.
+        psk = _radclient(t, "s3cret", f'Acct-Status-Type = Start\nAcct-Authentic = Local\n'
+                         f'Calling-Station-Id = "{mac}"\nUser-Name = "eve@example.org"\n'
+                         'Acct-Session-Id = "PSK1"\n')  # fmt: skip
+        assert psk.returncode == 0  # acknowledged (stored), but no binding
+        forged = _radclient(t, "guessed", f'Acct-Status-Type = Start\nAcct-Authentic = RADIUS\n'
+                            f'Calling-Station-Id = "{mac}"\nUser-Name = "alice@example.org"\n'
+                            'Acct-Session-Id = "F1"\n')  # fmt: skip
+        assert forged.returncode != 0  # never answered
+        listed = t.lma_control({"command": "bindings"})
+        assert listed is not None
+        assert listed["bindings"] == []
+
+        # The real Start (802.1X via RADIUS, CUI present): the MN is registered at MAG1.
+        start = _radclient(t, "s3cret", f'Acct-Status-Type = Start\nAcct-Authentic = RADIUS\n'
+                           f'Calling-Station-Id = "{mac}"\nUser-Name = "alice@example.org"\n'
+                           'Acct-Session-Id = "S1"\nEvent-Timestamp = 1700000000\n')  # fmt: skip
+        assert start.returncode == 0, start.stderr
+        assert wait_for(lambda: len(t.lma_control({"command": "bindings"})["bindings"]) == 1, 10)  # type: ignore[index]
+        binding = t.lma_control({"command": "bindings"})["bindings"][0]  # type: ignore[index]
+        assert (binding["mn_id"], binding["mag"]) == ("alice@example.org", "mag1")
+        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 10), "CN cannot reach the MN"
+        assert "from 2001:db8:1:1::/64 iif acc0 lookup 100" in L.ip(t.ns["mag1"], "-6", "rule")
+
+        # Stop: de-registration, routes and rules withdrawn at the MAG.
+        stop = _radclient(t, "s3cret", f'Acct-Status-Type = Stop\nAcct-Authentic = RADIUS\n'
+                          f'Calling-Station-Id = "{mac}"\nUser-Name = "alice@example.org"\n'
+                          'Acct-Session-Id = "S1"\nEvent-Timestamp = 1700000100\n')  # fmt: skip
+        assert stop.returncode == 0
+        assert wait_for(lambda: "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "rule"), 10)
+        assert wait_for(
+            lambda: (
+                t.lma_control({"command": "bindings"})["bindings"][0]["state"] == "deregistered"
+            ),  # type: ignore[index]
+            10,
+        )
+        mag.terminate()
+        mag.wait(timeout=15)
+        assert mag.returncode == 0, log.read_text()[-3000:]
