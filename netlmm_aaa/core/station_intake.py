@@ -11,8 +11,9 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   AAA server returns it). ``AP-STA-DISCONNECTED`` detaches.
 - From RADIUS accounting (WLAN controllers, or hostapd): Start / Interim-Update attach only when
   ``Acct-Authentic`` is RADIUS (no PSK or open sessions) and the station's MAC is given; the MN-ID
-  is the Chargeable-User-Identity, else the User-Name. Stop detaches; Accounting-On/Off detach every
-  station the NAS had.
+  is the authenticated User-Name (the same identity hostapd reports, so both intake paths agree),
+  else the Chargeable-User-Identity when the name is absent or anonymous (controllers that hide
+  it). Stop detaches; Accounting-On/Off detach every station the NAS had.
 - Never the MAC as MN-ID, never an anonymous outer identity (``anonymous@realm``, ``@realm``).
 - A MAC that is attached under one identity and shows up under another is an alarm (MAC spoofing
   by another authenticated user, or a shared device): audited, and nothing moves.
@@ -97,10 +98,12 @@ class StationIntake:
         if session.authentic != 1:
             detail = f"Acct-Authentic {session.authentic} (only RADIUS is trusted)"
             return [self._reject(session.mac, now, "not_8021x", detail)]
-        if session.chargeable_user_identity:
+        if session.user_name and not is_anonymous(session.user_name):
+            mn_id = session.user_name.encode("utf-8")
+        elif session.chargeable_user_identity:
             mn_id = session.chargeable_user_identity
         elif session.user_name:
-            mn_id = session.user_name.encode("utf-8")
+            mn_id = session.user_name.encode("utf-8")  # anonymous: refused below, audited
         else:
             return [self._reject(session.mac, now, "no_identity", "neither CUI nor User-Name")]
         out = self._attach(session.mac, mn_id, session.interface, now)

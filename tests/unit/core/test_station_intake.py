@@ -69,10 +69,18 @@ def test_hostapd_refusals(confirmed: ConfirmedStation | None, reason: str) -> No
     assert _reasons(out) == [reason]
 
 
-def test_accounting_prefers_cui_and_needs_radius_authentication() -> None:
+def test_accounting_identity_and_radius_authentication() -> None:
+    # The authenticated name (what hostapd reports too); the CUI when the name is hidden.
+    out = StationIntake("a").on_accounting(_acct(chargeable_user_identity=b"cui-mn1"), T0)
+    assert out == [StationAttached(mac=MAC, mn_id=b"mn1@example.org", interface="acc0")]
+    hidden = _acct(chargeable_user_identity=b"cui-mn1", user_name="anonymous@example.org")
+    assert StationIntake("b").on_accounting(hidden, T0) == [
+        StationAttached(mac=MAC, mn_id=b"cui-mn1", interface="acc0")
+    ]
+    anonymous_only = _acct(user_name="anonymous@example.org")
+    assert _reasons(StationIntake("c").on_accounting(anonymous_only, T0)) == ["anonymous_identity"]
     intake = StationIntake("mag1")
-    out = intake.on_accounting(_acct(chargeable_user_identity=b"cui-mn1"), T0)
-    assert out == [StationAttached(mac=MAC, mn_id=b"cui-mn1", interface="acc0")]
+    intake.on_accounting(_acct(), T0)
     assert _reasons(StationIntake("x").on_accounting(_acct(authentic=2), T0)) == ["not_8021x"]
     assert _reasons(StationIntake("x").on_accounting(_acct(mac=None), T0)) == [
         "no_calling_station_id"
