@@ -129,3 +129,24 @@ def test_lma_bindings_from_the_database_when_not_running(tmp_path: Path) -> None
     lines = out.getvalue().splitlines()
     assert "from the database" in lines[0]
     assert lines[2].split()[:5] == ["alice@example.org", "2001:db8:1:1::/64", "-", "mag2", "active"]
+
+
+def test_mag_example_and_errors(tmp_path: Path) -> None:
+    from netlmm_aaa.config import load_mag_config, parse_mag_config
+
+    config = load_mag_config(REPO / "examples" / "mag-lab.toml")
+    assert (config.proxy_coa, config.access_interfaces, config.nases[0].secret) == (
+        "2001:db8:ff::11", ("acc0",), b"change-me")  # fmt: skip
+    doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    doc["mag"]["nas"][0]["interface"] = "eth9"
+    with pytest.raises(
+        ConfigError, match=r"mag.nas\[0\].interface: 'eth9' is not an access interface"
+    ):
+        parse_mag_config(doc)
+    doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    del doc["mag"]["nas"], doc["mag"]["hostapd"]
+    with pytest.raises(ConfigError, match="nothing reports stations"):
+        parse_mag_config(doc)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["config", "check", str(REPO / "examples" / "mag-lab.toml")], out=out, err=err) == 0
+    assert "valid MAG configuration" in out.getvalue()
