@@ -246,16 +246,29 @@ def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _config_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from netlmm_aaa.config import load_lma_config
+    import tomllib
+
+    from netlmm_aaa.config import load_lma_config, load_mag_config
 
     try:
-        config = load_lma_config(args.file)
+        with open(args.file, "rb") as stream:
+            kind = "mag" if "mag" in tomllib.load(stream) else "lma"
+    except (OSError, tomllib.TOMLDecodeError):
+        kind = "lma"  # the loader below reports the problem
+    try:
+        if kind == "mag":
+            mag = load_mag_config(args.file)
+            summary = (
+                f"valid MAG configuration ({len(mag.access_interfaces)} access interface(s), "
+                f"{len(mag.nases)} NAS(es), {len(mag.hostapd)} hostapd)"
+            )
+        else:
+            lma = load_lma_config(args.file)
+            summary = f"valid LMA configuration ({len(lma.policy.peers)} MAG peer(s))"
     except ConfigError as exc:
         print(f"{exc}", file=err)
         return 1
-    print(
-        f"{args.file}: valid LMA configuration ({len(config.policy.peers)} MAG peer(s))", file=out
-    )
+    print(f"{args.file}: {summary}", file=out)
     return 0
 
 
