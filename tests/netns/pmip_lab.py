@@ -51,7 +51,7 @@ class PmipLab:
     config_path: Path | None = None
 
     # ------------------------------------------------------------------ topology
-    def build(self, *, mag_dataplane: bool = False) -> None:
+    def build(self, *, mag_dataplane: bool = False, patch_panel: bool = False) -> None:
         """The topology. ``mag_dataplane=True`` leaves the MAGs' forwarding to
         :class:`~netlmm_aaa.dataplane.mag_linux.MagLinuxDataPlane` (only transport addresses
         here) and points the MN at the fixed RFC 6543 router address."""
@@ -86,8 +86,22 @@ class PmipLab:
                 L.ip(self.ns[mag], "addr", "add", f"{MAG_V4[mag]}/24", "dev", "tr0")
             else:
                 self._mag_transport(mag)
-        # The MN's access link starts at MAG1.
-        L.veth(self.ns["mn"], "mn0", self.ns["mag1"], "acc0")
+        if patch_panel:
+            # Each MAG has its own access port into a "patch panel" namespace; the MN's cable
+            # is plugged into MAG1's bridge and moves to MAG2's (802.1X frames cross the bridges
+            # only with group_fwd_mask 8).
+            sw = self.ns["sw"] = L.ns("sw")
+            for n, mag in ((1, "mag1"), (2, "mag2")):
+                L.ip(sw, "link", "add", f"br{n}", "type", "bridge", "stp_state", "0",
+                     "group_fwd_mask", "8")  # fmt: skip
+                L.ip(sw, "link", "set", f"br{n}", "up")
+                L.veth(self.ns[mag], "acc0", sw, f"port{n}")
+                L.ip(sw, "link", "set", f"port{n}", "master", f"br{n}")
+            L.veth(self.ns["mn"], "mn0", sw, "cable")
+            L.ip(sw, "link", "set", "cable", "master", "br1")
+        else:
+            # The MN's access link starts at MAG1.
+            L.veth(self.ns["mn"], "mn0", self.ns["mag1"], "acc0")
         mn = self.ns["mn"]
         L.ip(mn, "-6", "addr", "add", f"{MN_V6}/64", "dev", "mn0", "nodad")
         L.ip(mn, "addr", "add", f"{MN_V4}/24", "dev", "mn0")
@@ -151,6 +165,13 @@ class PmipLab:
         L.ip(ns, "link", "set", "acc0", "up")
         L.ip(ns, "-6", "route", "replace", HNP, "dev", "acc0")
         L.ip(ns, "route", "replace", f"{MN_V4}/32", "dev", "acc0", "src", ROUTER_V4)
+
+    def move_cable(self, to_bridge: str) -> None:
+        """Patch-panel handover: unplug the MN's cable and plug it into another MAG's bridge."""
+        sw = self.ns["sw"]
+        self.lab.ip(sw, "link", "set", "cable", "down")
+        self.lab.ip(sw, "link", "set", "cable", "master", to_bridge)
+        self.lab.ip(sw, "link", "set", "cable", "up")
 
     def move_mn(self, src: str, dst: str) -> None:
         """L2 handover: the MN's access link moves from one MAG to the other."""

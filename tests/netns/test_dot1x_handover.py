@@ -1,0 +1,98 @@
+"""Handover with real components: the MN's cable moves from MAG1's port to MAG2's, the MN
+re-authenticates (EAPOL-Start, as a reassociation amounts to), MAG2 registers it, the LMA moves
+the binding and revokes MAG1, which deauthenticates the station; the MN keeps its address, the CN
+reaches it through MAG2, and the MN never sent a mobility message."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.netns.freeradius import make_raddb
+from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.test_dot1x_end_to_end import HOSTAPD, MAG, SUPPLICANT
+from tests.netns.topology import lab, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+
+def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
+    for tool in ("hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (.ci/run installs it)")
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build(mag_dataplane=True, patch_panel=True)
+        t.write_config()
+        t.config_path.write_text(t.config_path.read_text().replace("alice@example.org",  # type: ignore[union-attr]
+                                                                   "mn1@example.org"))  # fmt: skip
+        t.start_lma()
+        raddb = make_raddb(tmp_path / "radius", secret="testing123", user="mn1@example.org",
+                           password="pw1", cui="cui-mn1")  # fmt: skip
+        with (tmp_path / "radius.log").open("wb") as log:
+            L.spawn(t.ns["lma"], ["freeradius", "-X", "-d", str(raddb)], stdout=log, stderr=log)
+        assert wait_for(lambda: "Ready to process" in (tmp_path / "radius.log").read_text(), 20)
+        for mag in ("mag1", "mag2"):
+            ctrl = tmp_path / f"hostapd-{mag}"
+            config = tmp_path / f"{mag}.toml"
+            config.write_text(MAG.format(pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
+                                         db=tmp_path / f"{mag}.db", ctrl=ctrl)
+                              .replace('name = "mag1"', f'name = "{mag}"'))  # fmt: skip
+            mag_log = tmp_path / f"{mag}.log"
+            with mag_log.open("ab") as out:
+                L.spawn(t.ns[mag], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
+                                    str(config)], stdout=out, stderr=out,
+                        env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
+            assert wait_for(lambda mag_log=mag_log: "ready" in mag_log.read_text(), 20)
+            conf = tmp_path / f"hostapd-{mag}.conf"
+            conf.write_text(HOSTAPD.format(ctrl=ctrl, radius=LMA_V4).replace("mag1.example",
+                                                                             f"{mag}.example"))  # fmt: skip
+            L.spawn(t.ns[mag], ["hostapd", str(conf)], stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)  # fmt: skip
+            assert wait_for(lambda ctrl=ctrl: (ctrl / "acc0").exists(), 10)
+        # Everything the MN sends on its link, to prove it sent no mobility message.
+        mn_capture = tmp_path / "mn.pcap"
+        L.spawn(t.ns["mn"], ["tcpdump", "-i", "mn0", "-U", "-w", str(mn_capture)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        supplicant_conf = tmp_path / "supplicant.conf"
+        wpa_ctrl = tmp_path / "wpa"
+        supplicant_conf.write_text(SUPPLICANT.format(ctrl=wpa_ctrl))
+        L.spawn(t.ns["mn"], ["wpa_supplicant", "-Dwired", "-i", "mn0", "-c", str(supplicant_conf)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+        def serving() -> str | None:
+            reply = t.lma_control({"command": "bindings"})
+            bindings = reply["bindings"] if reply else []
+            return bindings[0]["mag"] if bindings and bindings[0]["state"] == "active" else None
+
+        assert wait_for(lambda: serving() == "mag1", 30), (tmp_path / "mag1.log").read_text()[
+            -2000:
+        ]
+        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN cannot reach the MN at MAG1"
+        address_before = L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+
+        # Handover: the cable moves; the MN re-authenticates (EAPOL-Start) at MAG2.
+        t.move_cable("br2")
+        time.sleep(0.3)
+        L.exec(t.ns["mn"], "wpa_cli", "-p", str(wpa_ctrl), "-i", "mn0", "reauthenticate")
+        assert wait_for(lambda: serving() == "mag2", 30), (tmp_path / "mag2.log").read_text()[
+            -2000:
+        ]
+        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN cannot reach the MN at MAG2"
+        # The old MAG withdrew the station (revocation -> deauthentication) and its rules.
+        assert wait_for(lambda: "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "rule"), 10)
+        # The MN's address is exactly what it was.
+        assert MN_V6 in address_before
+        assert L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0") == address_before
+        # The MN sent no mobility header and nothing to UDP 5436.
+        if shutil.which("tshark"):
+            time.sleep(0.5)
+            out = subprocess.run(["tshark", "-r", str(mn_capture), "-Y", "mipv6", "-T", "fields",
+                                  "-e", "frame.number"], capture_output=True, text=True).stdout  # fmt: skip
+            assert out.strip() == ""
