@@ -106,7 +106,7 @@ def test_gre_mode_fails_clearly_without_ip6gre() -> None:
             try:
                 await dp.start()
                 return "started"
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return str(exc)
             finally:
                 await dp.close()

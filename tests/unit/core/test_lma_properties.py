@@ -17,7 +17,6 @@ from netlmm_aaa.core.actions import (
     RemoveBindingRoutes,
     StoreBinding,
 )
-from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.events import RevocationRequested, TimerFired
 from netlmm_aaa.core.local_mobility_anchor import BindingState
 from netlmm_aaa.core.messages import ProxyBindingAcknowledgement, find_option

@@ -327,7 +327,7 @@ def test_restore_reinstalls_live_bindings_and_drops_dead_ones() -> None:
 def test_transition_table_rejects_what_it_does_not_list() -> None:
     lma = make_lma()
     with pytest.raises(InvalidTransition):
-        lma._transition(_Entry(ALICE), BindingInput.REFRESH, None, T0, [])  # noqa: SLF001
+        lma._transition(_Entry(ALICE), BindingInput.REFRESH, None, T0, [])
 
 
 def test_replayed_pbu_from_the_previous_mag_cannot_move_the_binding_back() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from sqlalchemy import func, select
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
