@@ -71,7 +71,7 @@ def test_second_listener_on_the_same_port_fails() -> None:
         _, port = await one.start("127.0.0.1", 0)
         two = AccountingListener([], deliver=lambda r: None, rejected=lambda *r: None)
         try:
-            with pytest.raises(OSError):
+            with pytest.raises(OSError, match="in use"):
                 await two.start("127.0.0.1", port)
         finally:
             one.close()
