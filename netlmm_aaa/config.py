@@ -43,58 +43,26 @@ def _fail(path: str, value: Any, why: str) -> ConfigError:
     return ConfigError(f"{path}: {value!r} {why}")
 
 
-def _ipv6(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, value, "is not an IPv6 address (write it as a string)")
-    try:
-        return str(ipaddress.IPv6Address(value))
-    except (ValueError, TypeError):
-        raise _fail(path, value, "is not an IPv6 address") from None
+def _parser(parse: Callable[[str], Any], what: str) -> Callable[[str, Any], str]:
+    """A checker for addresses / networks written as strings (``parse`` is an ipaddress type)."""
+
+    def check(path: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _fail(path, value, f"is not {what} (write it as a string)")
+        try:
+            return str(parse(value))
+        except (ValueError, TypeError) as exc:
+            raise _fail(path, value, f"is not {what} ({exc})") from None
+
+    return check
 
 
-def _ipv4(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, value, "is not an IPv4 address (write it as a string)")
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except (ValueError, TypeError):
-        raise _fail(path, value, "is not an IPv4 address") from None
-
-
-def _ip(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, value, "is not an IP address (write it as a string)")
-    try:
-        return str(ipaddress.ip_address(value))
-    except (ValueError, TypeError):
-        raise _fail(path, value, "is not an IP address") from None
-
-
-def _net6(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, value, "is not an IPv6 network (write it as a string)")
-    try:
-        return str(ipaddress.IPv6Network(value))
-    except (ValueError, TypeError) as exc:
-        raise _fail(path, value, f"is not an IPv6 network ({exc})") from None
-
-
-def _net4(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, value, "is not an IPv4 network (write it as a string)")
-    try:
-        return str(ipaddress.IPv4Network(value))
-    except (ValueError, TypeError) as exc:
-        raise _fail(path, value, f"is not an IPv4 network ({exc})") from None
-
-
-def _net(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, value, "is not an IP network (write it as a string)")
-    try:
-        return str(ipaddress.ip_network(value))
-    except (ValueError, TypeError) as exc:
-        raise _fail(path, value, f"is not an IP network ({exc})") from None
+_ipv6 = _parser(ipaddress.IPv6Address, "an IPv6 address")
+_ipv4 = _parser(ipaddress.IPv4Address, "an IPv4 address")
+_ip = _parser(ipaddress.ip_address, "an IP address")
+_net6 = _parser(ipaddress.IPv6Network, "an IPv6 network")
+_net4 = _parser(ipaddress.IPv4Network, "an IPv4 network")
+_net = _parser(ipaddress.ip_network, "an IP network")
 
 
 def _str(path: str, value: Any) -> str:
