@@ -1,106 +1,25 @@
-"""Network namespaces for tests: unique names, iproute2 helpers, cleanup even on failure.
-
-Every namespace and veth created here carries a per-run suffix, so two runs never collide, and
-:meth:`Lab.close` deletes them (and kills the processes started in them, by PID).
-"""
+"""Network namespaces for tests (the package's test-bed helpers, skipping when unavailable)."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import signal
-import subprocess
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
+from netlmm_aaa.testbed import TestbedUnavailable
+from netlmm_aaa.testbed.netns import Lab, sh, wait_for
+from netlmm_aaa.testbed.netns import require_netns as _require
+
+__all__ = ["Lab", "lab", "require_netns", "sh", "wait_for"]
+
 
 def require_netns() -> None:
     """Skip (with the precise reason) unless root with iproute2 and netns support."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network namespaces (CI runs as root)")
-    if shutil.which("ip") is None:
-        pytest.skip("iproute2 'ip' is not installed")
-
-
-def sh(*argv: str, check: bool = True, timeout: float = 30) -> str:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}"
-        )
-    return result.stdout
-
-
-class Lab:
-    """A set of namespaces with a shared random suffix."""
-
-    def __init__(self) -> None:
-        self.tag = secrets.token_hex(3)
-        self.namespaces: list[str] = []
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def ns(self, role: str) -> str:
-        name = f"nl{role}{self.tag}"
-        sh("ip", "netns", "add", name)
-        self.namespaces.append(name)
-        self.ip(name, "link", "set", "lo", "up")
-        for key in (
-            "ipv6/conf/all/accept_dad",
-            "ipv6/conf/default/accept_dad",
-            "ipv6/conf/default/accept_ra",
-            "ipv6/conf/all/accept_ra",
-        ):
-            self.sysctl(name, key, "0")
-        return name
-
-    def ip(self, ns: str, *argv: str, check: bool = True) -> str:
-        return sh("ip", "-n", ns, *argv, check=check)
-
-    def exec(self, ns: str, *argv: str, check: bool = True, timeout: float = 30) -> str:
-        return sh("ip", "netns", "exec", ns, *argv, check=check, timeout=timeout)
-
-    def sysctl(self, ns: str, key: str, value: str) -> None:
-        sh("ip", "netns", "exec", ns, "sh", "-c", f"echo {value} > /proc/sys/net/{key}")
-
-    def veth(self, a: str, a_if: str, b: str, b_if: str, mtu: int = 1600) -> None:
-        tmp = f"nlt{secrets.token_hex(4)}"
-        sh("ip", "link", "add", tmp, "mtu", str(mtu), "type", "veth", "peer", "name", tmp + "p",
-           "mtu", str(mtu))  # fmt: skip
-        sh("ip", "link", "set", tmp, "netns", a)
-        sh("ip", "link", "set", tmp + "p", "netns", b)
-        self.ip(a, "link", "set", tmp, "name", a_if)
-        self.ip(b, "link", "set", tmp + "p", "name", b_if)
-        self.ip(a, "link", "set", a_if, "up")
-        self.ip(b, "link", "set", b_if, "up")
-
-    def spawn(self, ns: str, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kwargs)  # type: ignore[call-overload]
-        self.processes.append(proc)
-        return proc  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-        for name in reversed(self.namespaces):
-            # Kill anything still running inside (started by tools we called), then delete.
-            pids = sh("ip", "netns", "pids", name, check=False).split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", name, check=False)
-        self.namespaces.clear()
+    try:
+        _require()
+    except TestbedUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @contextmanager
@@ -111,12 +30,3 @@ def lab() -> Iterator[Lab]:
         yield instance
     finally:
         instance.close()
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -1,0 +1,320 @@
+"""A PMIPv6 test bed in network namespaces: LMA, two MAGs, a CN, an MN, a transport bridge.
+
+The MAG data plane here is set up with iproute2 by the test (the MAG plugin arrives separately);
+the MAGs' signalling is driven from the test process through sockets opened inside their
+namespaces, with this project's codec. Addresses are documentation ranges only.
+
+    MN mn0 ---- acc0 MAG1 tr0 --+                      (acc0 moves to MAG2 on a handover)
+                     MAG2 tr0 --+-- br0 (ns tn) -- tr0 LMA cn0 ---- cn0 CN
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyroute2 import netns as pr_netns
+
+from netlmm_aaa.core.messages import MobilityMessage
+from netlmm_aaa.testbed.netns import Lab
+from netlmm_aaa.wire.mobility_header import (
+    IPPROTO_MH,
+    decode_mobility_header,
+    encode_mobility_header,
+)
+
+LMAA = "2001:db8:ff::1"
+LMA_V4 = "192.0.2.1"
+MAG_ADDR = {"mag1": "2001:db8:ff::11", "mag2": "2001:db8:ff::12"}
+MAG_V4 = {"mag1": "192.0.2.11", "mag2": "192.0.2.12"}
+HNP = "2001:db8:1:1::/64"
+MN_V6 = "2001:db8:1:1::100"
+MN_V4 = "203.0.113.10"
+ROUTER_V4 = "203.0.113.1"
+CN_V6 = "2001:db8:c::2"
+CN_V4 = "198.51.100.2"
+REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (or site-packages)
+
+
+@dataclass
+class PmipLab:
+    lab: Lab
+    tmp: Path
+    ns: dict[str, str] = field(default_factory=dict)
+    lma_proc: subprocess.Popen[bytes] | None = None
+    config_path: Path | None = None
+
+    # ------------------------------------------------------------------ topology
+    def build(self, *, mag_dataplane: bool = False, patch_panel: bool = False) -> None:
+        """The topology. ``mag_dataplane=True`` leaves the MAGs' forwarding to
+        :class:`~netlmm_aaa.dataplane.mag_linux.MagLinuxDataPlane` (only transport addresses
+        here) and points the MN at the fixed RFC 6543 router address."""
+        L = self.lab
+        for role in ("lma", "mag1", "mag2", "mn", "cn", "tn"):
+            self.ns[role] = L.ns(role)
+        tn = self.ns["tn"]
+        L.ip(tn, "link", "add", "br0", "type", "bridge")
+        L.ip(tn, "link", "set", "br0", "up")
+        for role in ("lma", "mag1", "mag2"):
+            L.veth(self.ns[role], "tr0", tn, f"p{role}")
+            L.ip(tn, "link", "set", f"p{role}", "master", "br0")
+        lma = self.ns["lma"]
+        L.ip(lma, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
+        L.ip(lma, "addr", "add", f"{LMA_V4}/24", "dev", "tr0")
+        L.veth(lma, "cn0", self.ns["cn"], "cn0")
+        L.ip(lma, "-6", "addr", "add", "2001:db8:c::1/64", "dev", "cn0", "nodad")
+        L.ip(lma, "addr", "add", "198.51.100.1/24", "dev", "cn0")
+        cn = self.ns["cn"]
+        L.ip(cn, "-6", "addr", "add", f"{CN_V6}/64", "dev", "cn0", "nodad")
+        L.ip(cn, "addr", "add", f"{CN_V4}/24", "dev", "cn0")
+        L.ip(cn, "-6", "route", "add", "default", "via", "2001:db8:c::1")
+        L.ip(cn, "route", "add", "default", "via", "198.51.100.1")
+        for role in ("lma", "mag1", "mag2"):
+            L.sysctl(self.ns[role], "ipv6/conf/all/forwarding", "1")
+            L.sysctl(self.ns[role], "ipv4/ip_forward", "1")
+        for mag in ("mag1", "mag2"):
+            if mag_dataplane:
+                L.ip(
+                    self.ns[mag], "-6", "addr", "add", f"{MAG_ADDR[mag]}/64", "dev", "tr0", "nodad"
+                )
+                L.ip(self.ns[mag], "addr", "add", f"{MAG_V4[mag]}/24", "dev", "tr0")
+            else:
+                self._mag_transport(mag)
+        if patch_panel:
+            # Each MAG has its own access port into a "patch panel" namespace; the MN's cable
+            # is plugged into MAG1's bridge and moves to MAG2's (802.1X frames cross the bridges
+            # only with group_fwd_mask 8).
+            sw = self.ns["sw"] = L.ns("sw")
+            for n, mag in ((1, "mag1"), (2, "mag2")):
+                L.ip(sw, "link", "add", f"br{n}", "type", "bridge", "stp_state", "0",
+                     "group_fwd_mask", "8")  # fmt: skip
+                L.ip(sw, "link", "set", f"br{n}", "up")
+                L.veth(self.ns[mag], "acc0", sw, f"port{n}")
+                L.ip(sw, "link", "set", f"port{n}", "master", f"br{n}")
+            L.veth(self.ns["mn"], "mn0", sw, "cable")
+            L.ip(sw, "link", "set", "cable", "master", "br1")
+        else:
+            # The MN's access link starts at MAG1.
+            L.veth(self.ns["mn"], "mn0", self.ns["mag1"], "acc0")
+        mn = self.ns["mn"]
+        L.ip(mn, "-6", "addr", "add", f"{MN_V6}/64", "dev", "mn0", "nodad")
+        L.ip(mn, "addr", "add", f"{MN_V4}/24", "dev", "mn0")
+        router = "fe80::200:5eff:fe00:5213" if mag_dataplane else "fe80::1"
+        L.ip(mn, "-6", "route", "add", "default", "via", router, "dev", "mn0")
+        L.ip(mn, "route", "add", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
+
+    def _mag_transport(self, mag: str) -> None:
+        L, ns, pcoa = self.lab, self.ns[mag], MAG_ADDR[mag]
+        L.ip(ns, "-6", "addr", "add", f"{pcoa}/64", "dev", "tr0", "nodad")
+        L.ip(ns, "addr", "add", f"{MAG_V4[mag]}/24", "dev", "tr0")
+        # Uplink: everything from the MN's addresses into the tunnel to the LMA.
+        for fam in ("-6", "-4"):
+            L.ip(ns, fam, "route", "add", "default", "encap", "seg6", "mode", "encap.red", "segs",
+                 LMAA, "dev", "tr0", "table", "100")  # fmt: skip
+        # Downlink decapsulation at the Proxy-CoA (RFC 5213 wire format, §3.3 of dataplane.md).
+        L.ip(ns, "-6", "rule", "add", "pref", "500", "table", "local")
+        L.ip(ns, "-6", "rule", "del", "pref", "0")
+        L.ip(
+            ns,
+            "-6",
+            "rule",
+            "add",
+            "pref",
+            "100",
+            "to",
+            f"{pcoa}/128",
+            "ipproto",
+            "41",
+            "table",
+            "200",
+        )
+        L.ip(
+            ns,
+            "-6",
+            "rule",
+            "add",
+            "pref",
+            "101",
+            "to",
+            f"{pcoa}/128",
+            "ipproto",
+            "4",
+            "table",
+            "201",
+        )
+        L.ip(ns, "-6", "route", "add", f"{pcoa}/128", "encap", "seg6local", "action", "End.DX6",
+             "nh6", "::", "dev", "tr0", "table", "200")  # fmt: skip
+        L.ip(ns, "-6", "route", "add", f"{pcoa}/128", "encap", "seg6local", "action", "End.DX4",
+             "nh4", "0.0.0.0", "dev", "tr0", "table", "201")  # fmt: skip
+        L.ip(ns, "-6", "rule", "add", "pref", "1000", "from", HNP, "iif", "acc0", "table", "100")
+        L.ip(
+            ns, "rule", "add", "pref", "1000", "from", f"{MN_V4}/32", "iif", "acc0", "table", "100"
+        )
+
+    def attach(self, mag: str) -> None:
+        """The MAG side of an attachment: fixed router addresses first, then up, then routes."""
+        L, ns = self.lab, self.ns[mag]
+        L.ip(ns, "-6", "addr", "add", "fe80::1/64", "dev", "acc0", "nodad")
+        L.ip(ns, "addr", "add", f"{ROUTER_V4}/32", "dev", "acc0")
+        L.ip(ns, "link", "set", "acc0", "up")
+        L.ip(ns, "-6", "route", "replace", HNP, "dev", "acc0")
+        L.ip(ns, "route", "replace", f"{MN_V4}/32", "dev", "acc0", "src", ROUTER_V4)
+
+    def move_cable(self, to_bridge: str) -> None:
+        """Patch-panel handover: unplug the MN's cable and plug it into another MAG's bridge."""
+        sw = self.ns["sw"]
+        self.lab.ip(sw, "link", "set", "cable", "down")
+        self.lab.ip(sw, "link", "set", "cable", "master", to_bridge)
+        self.lab.ip(sw, "link", "set", "cable", "up")
+
+    def move_mn(self, src: str, dst: str) -> None:
+        """L2 handover: the MN's access link moves from one MAG to the other."""
+        self.lab.ip(self.ns[src], "link", "set", "acc0", "netns", self.ns[dst])
+        self.attach(dst)
+
+    # ------------------------------------------------------------------ LMA daemon
+    def write_config(self, **extra: str) -> Path:
+        db = self.tmp / "lma.db"
+        sock = self.tmp / "lma.sock"
+        text = f"""
+[lma]
+name = "lma1"
+address = "{LMAA}"
+ipv4_address = "{LMA_V4}"
+transport_device = "tr0"
+database = "sqlite:///{db}"
+control_socket = "{sock}"
+
+[lma.pools]
+prefix = "2001:db8:1000::/48"
+ipv4 = "203.0.113.0/24"
+ipv4_default_router = "{ROUTER_V4}"
+
+[lma.timers]
+heartbeat_interval = 0
+
+[[lma.mag]]
+name = "mag1"
+addresses = ["{MAG_ADDR["mag1"]}", "{MAG_V4["mag1"]}"]
+
+[[lma.mag]]
+name = "mag2"
+addresses = ["{MAG_ADDR["mag2"]}", "{MAG_V4["mag2"]}"]
+
+[[lma.mobile_node]]
+mn_id = "alice@example.org"
+home_network_prefix = "{HNP}"
+ipv4_home_address = "{MN_V4}"
+"""
+        self.config_path = self.tmp / "lma.toml"
+        self.config_path.write_text(text)
+        return self.config_path
+
+    def start_lma(self) -> None:
+        assert self.config_path is not None
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        with open(self.tmp / "lma.log", "ab") as log:  # the child keeps its own descriptor
+            self.lma_proc = self.lab.spawn(
+                self.ns["lma"],
+                [sys.executable, "-m", "netlmm_aaa", "lma", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=log,
+                env=env,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.lma_proc.poll() is not None:
+                raise RuntimeError(f"LMA exited: {(self.tmp / 'lma.log').read_text()[-3000:]}")
+            if self.lma_control({"command": "status"}, quiet=True):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"LMA not ready: {(self.tmp / 'lma.log').read_text()[-3000:]}")
+
+    def lma_control(
+        self, request: dict[str, object], quiet: bool = False
+    ) -> dict[str, object] | None:
+        import json
+
+        path = str(self.tmp / "lma.sock")
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(path)
+                s.sendall(json.dumps(request).encode() + b"\n")
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            return json.loads(data)  # type: ignore[no-any-return]
+        except OSError:
+            if quiet:
+                return None
+            raise
+
+    def kill_lma(self) -> None:
+        assert self.lma_proc is not None
+        self.lma_proc.kill()
+        self.lma_proc.wait(timeout=10)
+
+    # ------------------------------------------------------------------ MAG signalling driver
+    def mag_socket(self, mag: str) -> socket.socket:
+        sock = pr_netns.create_socket(self.ns[mag], socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
+        sock.bind((MAG_ADDR[mag], 0))
+        sock.settimeout(3)
+        return sock  # type: ignore[no-any-return]
+
+    def mag_udp_socket(self, mag: str) -> socket.socket:
+        sock = pr_netns.create_socket(self.ns[mag], socket.AF_INET, socket.SOCK_DGRAM, 0)
+        sock.bind((MAG_V4[mag], 5436))
+        sock.settimeout(3)
+        return sock  # type: ignore[no-any-return]
+
+    @staticmethod
+    def send(sock: socket.socket, mag: str, message: MobilityMessage) -> None:
+        mh = encode_mobility_header(message, source=MAG_ADDR[mag], destination=LMAA)
+        sock.sendto(mh, (LMAA, 0))
+
+    @staticmethod
+    def receive(sock: socket.socket, mag: str, kind: type | None = None) -> MobilityMessage:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            data, peer = sock.recvfrom(4096)
+            message = decode_mobility_header(
+                data,
+                source=ipaddress.IPv6Address(peer[0]).packed,
+                destination=ipaddress.IPv6Address(MAG_ADDR[mag]).packed,
+            )
+            if kind is None or type(message) is kind:
+                return message
+        raise TimeoutError(f"no {kind} at {mag}")
+
+    # ------------------------------------------------------------------ probes
+    def ping(self, src: str, dst: str, count: int = 3) -> bool:
+        result = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.ns[src],
+                "ping",
+                "-c",
+                str(count),
+                "-i",
+                "0.2",
+                "-W",
+                "1",
+                dst,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return result.returncode == 0
