@@ -228,6 +228,12 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from netlmm_aaa.demo import run_demo
+
+    return run_demo(as_json=args.json, out=out, err=err)
+
+
 def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -325,6 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     mag.add_argument("--config", required=True, help="MAG configuration (TOML)")
     mag.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mag.set_defaults(handler=_mag)
+
+    demo = sub.add_parser(
+        "demo",
+        help="a live 802.1X handover in network namespaces (root)",
+        description="Builds FreeRADIUS, two hostapd+MAG pairs, the LMA, a CN and an MN, moves "
+        "the MN and reports its address, the step timings and the packets lost.",
+    )
+    demo.add_argument("--json", action="store_true", help="end with a JSON summary line")
+    demo.set_defaults(handler=_demo)
 
     db = sub.add_parser("db", help="database schema migrations")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")

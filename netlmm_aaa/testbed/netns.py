@@ -41,6 +41,7 @@ class Lab:
 
     def __init__(self) -> None:
         self.tag = secrets.token_hex(3)
+        self._owner = os.getpid()  # a forked child (pyroute2 helpers) must never clean up
         self.namespaces: list[str] = []
         self.processes: list[subprocess.Popen[bytes]] = []
 
@@ -84,6 +85,8 @@ class Lab:
         return proc  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        if os.getpid() != self._owner:
+            return
         for proc in self.processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

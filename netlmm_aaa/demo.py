@@ -1,0 +1,299 @@
+"""``netlmm-aaa demo``: a live 802.1X handover on real components, in network namespaces.
+
+FreeRADIUS (PEAP), two hostapd ``driver=wired`` authenticators with our MAG beside each, our LMA,
+a correspondent node, and a mobile node running nothing but wpa_supplicant. The MN authenticates
+at MAG1; a downlink probe (one UDP datagram per millisecond from the CN) runs while its cable
+moves to MAG2's port and it re-authenticates; the summary gives its address before and after,
+the step timings, the packets lost and the mobility messages the MN sent (none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from pyroute2 import netns as pr_netns
+
+from netlmm_aaa.testbed import TestbedUnavailable
+from netlmm_aaa.testbed.freeradius import make_raddb
+from netlmm_aaa.testbed.netns import Lab, require_netns, wait_for
+from netlmm_aaa.testbed.pmip import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from netlmm_aaa.wire.capture import find_mobility_message, read_frames
+
+TOOLS = ("ip", "hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump")
+HOSTAPD = """interface=acc0
+driver=wired
+ctrl_interface={ctrl}
+ieee8021x=1
+eapol_version=2
+use_pae_group_addr=1
+own_ip_addr=127.0.0.1
+nas_identifier={mag}.example
+auth_server_addr={radius}
+auth_server_port=1812
+auth_server_shared_secret=testing123
+acct_server_addr=127.0.0.1
+acct_server_port=1813
+acct_server_shared_secret=acct-secret
+radius_request_cui=1
+"""
+SUPPLICANT = """ctrl_interface={ctrl}
+ap_scan=0
+eapol_version=2
+fast_reauth=1
+network={{
+  key_mgmt=IEEE8021X
+  eap=PEAP
+  identity="mn1@example.org"
+  anonymous_identity="anonymous@example.org"
+  password="pw1"
+  phase2="auth=MSCHAPV2"
+  eapol_flags=0
+}}
+"""
+MAG = """[mag]
+name = "{mag}"
+proxy_coa = "{pcoa}"
+lma_address = "{lmaa}"
+transport_device = "tr0"
+access_interfaces = ["acc0"]
+ipv4_router = "{router}"
+access_technology = 3
+database = "sqlite:///{db}"
+
+[[mag.hostapd]]
+control = "{ctrl}/acc0"
+interface = "acc0"
+
+[[mag.nas]]
+name = "hostapd-{mag}"
+address = "127.0.0.1"
+secret = "acct-secret"
+interface = "acc0"
+"""
+PROBE_PORT = 40000
+
+
+class _Probe:
+    """CN -> MN downlink datagrams, one per millisecond, sequence-numbered."""
+
+    def __init__(self, cn_ns: str, mn_ns: str) -> None:
+        self.tx = pr_netns.create_socket(cn_ns, socket.AF_INET6, socket.SOCK_DGRAM, 0)
+        self.rx = pr_netns.create_socket(mn_ns, socket.AF_INET6, socket.SOCK_DGRAM, 0)
+        self.rx.bind((MN_V6, PROBE_PORT))
+        self.rx.settimeout(0.2)
+        self.sent: list[float] = []
+        self.received: dict[int, float] = {}
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._send, daemon=True).start()
+        threading.Thread(target=self._receive, daemon=True).start()
+
+    def _send(self) -> None:
+        start = time.perf_counter()
+        seq = 0
+        while not self._stop.is_set():
+            target = start + seq / 1000
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            self.sent.append(time.time())
+            with contextlib.suppress(OSError):  # no route for a moment: counted as lost
+                self.tx.sendto(seq.to_bytes(4, "big"), (MN_V6, PROBE_PORT))
+            seq += 1
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.rx.recv(64)
+            except OSError:
+                continue
+            self.received[int.from_bytes(data[:4], "big")] = time.time()
+
+    def stop(self) -> None:
+        self._stop.set()
+        time.sleep(0.3)
+        self.tx.close()
+        self.rx.close()
+
+
+def _audit(db: Path, kind: str, after: float) -> float | None:
+    """UTC time of the first audit record of ``kind`` at or after ``after`` in a SQLite store."""
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as conn:
+        for (at,) in conn.execute(
+            "SELECT at FROM audit_events WHERE kind = ? ORDER BY id", (kind,)
+        ):
+            ts = time.mktime(time.strptime(at[:19], "%Y-%m-%d %H:%M:%S")) - time.timezone
+            ts += float("0." + at[20:]) if len(at) > 20 else 0.0
+            if ts >= after - 0.001:
+                return ts
+    return None
+
+
+def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        print(f"netlmm-aaa demo: missing programs: {', '.join(missing)} "
+              "(run `bash .ci/setup` as root first)", file=err)  # fmt: skip
+        return 2
+    try:
+        require_netns()
+    except TestbedUnavailable as exc:
+        print(f"netlmm-aaa demo: {exc}", file=err)
+        return 2
+
+    def progress(text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", file=err if as_json else out, flush=True)
+
+    owner = os.getpid()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a forked helper (pyroute2 netns sockets) being stopped
+            os._exit(0)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    tmp = Path(tempfile.mkdtemp(prefix="netlmm-demo-"))
+    lab = Lab()
+    try:
+        progress("building namespaces: LMA, two MAGs, a patch panel, the MN and a CN")
+        t = PmipLab(lab, tmp)
+        t.build(mag_dataplane=True, patch_panel=True)
+        config = t.write_config()
+        config.write_text(config.read_text().replace("alice@example.org", "mn1@example.org"))
+        progress("starting the LMA")
+        t.start_lma()
+        progress("starting FreeRADIUS (PEAP)")
+        raddb = make_raddb(tmp / "radius", secret="testing123", user="mn1@example.org",
+                           password="pw1", cui="cui-mn1")  # fmt: skip
+        with (tmp / "radius.log").open("wb") as log:
+            lab.spawn(t.ns["lma"], ["freeradius", "-X", "-d", str(raddb)], stdout=log, stderr=log)
+        if not wait_for(lambda: "Ready to process" in (tmp / "radius.log").read_text(), 30):
+            raise TestbedUnavailable("FreeRADIUS did not start (see its log)")
+        for mag in ("mag1", "mag2"):
+            progress(f"starting {mag}: our MAG, then hostapd driver=wired")
+            ctrl = tmp / f"hostapd-{mag}"
+            mag_config = tmp / f"{mag}.toml"
+            text = MAG.format(mag=mag, pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
+                              db=tmp / f"{mag}.db", ctrl=ctrl)  # fmt: skip
+            mag_config.write_text(text)
+            mag_log = tmp / f"{mag}.log"
+            with mag_log.open("ab") as log:
+                lab.spawn(t.ns[mag], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
+                                      str(mag_config)], stdout=log, stderr=log,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
+            if not wait_for(lambda mag_log=mag_log: "ready" in mag_log.read_text(), 30):
+                raise TestbedUnavailable(f"{mag} did not start: {mag_log.read_text()[-500:]}")
+            conf = tmp / f"hostapd-{mag}.conf"
+            conf.write_text(HOSTAPD.format(ctrl=ctrl, mag=mag, radius=LMA_V4))
+            lab.spawn(t.ns[mag], ["hostapd", str(conf)], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL)  # fmt: skip
+            if not wait_for(lambda ctrl=ctrl: (ctrl / "acc0").exists(), 15):
+                raise TestbedUnavailable(f"hostapd of {mag} did not start")
+        capture = tmp / "mn.pcap"
+        lab.spawn(t.ns["mn"], ["tcpdump", "-i", "mn0", "-U", "-w", str(capture)],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        progress("the mobile node authenticates at MAG1 (wpa_supplicant, PEAP)")
+        wpa = tmp / "wpa"
+        (tmp / "supplicant.conf").write_text(SUPPLICANT.format(ctrl=wpa))
+        lab.spawn(t.ns["mn"], ["wpa_supplicant", "-Dwired", "-i", "mn0", "-c",
+                               str(tmp / "supplicant.conf")],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+        def serving() -> str | None:
+            reply: Any = t.lma_control({"command": "bindings"}, quiet=True)
+            bindings = reply["bindings"] if reply else []
+            return bindings[0]["mag"] if bindings and bindings[0]["state"] == "active" else None
+
+        if not wait_for(lambda: serving() == "mag1", 40):
+            raise TestbedUnavailable("the MN was not registered at MAG1")
+        if not wait_for(lambda: t.ping("cn", MN_V6, count=1), 20):
+            raise TestbedUnavailable("the CN cannot reach the MN through MAG1")
+        address_before = lab.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+        progress(f"registered at MAG1; MN address {MN_V6}; starting the 1 packet/ms downlink probe")
+        probe = _Probe(t.ns["cn"], t.ns["mn"])
+        probe.start()
+        time.sleep(0.5)
+        progress("handover: the MN's cable moves to MAG2's port")
+        link_up = time.time()
+        t.move_cable("br2")
+        lab.exec(t.ns["mn"], "wpa_cli", "-p", str(wpa), "-i", "mn0", "reauthenticate")
+        moved = wait_for(lambda: serving() == "mag2", 30, interval=0.002)
+        time.sleep(1.0)
+        probe.stop()
+        if not moved:
+            raise TestbedUnavailable("the binding did not move to MAG2")
+        time.sleep(0.5)  # let the stores commit their audit rows
+        lost = [i for i, s in enumerate(probe.sent) if s >= link_up and i not in probe.received]
+        # The first packet delivered after the outage (earlier ones still took the old path).
+        resumed_from = (max(lost) + 1) if lost else 0
+        first_packet = min(
+            (r for i, r in probe.received.items() if i >= resumed_from and r >= link_up),
+            default=None,
+        )
+        event = _audit(tmp / "mag2.db", "station_attached", link_up)
+        pba = _audit(tmp / "mag2.db", "pba", link_up)
+        switched = _audit(tmp / "lma.db", "handover", link_up)
+        address_after = lab.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+        lab.exec(t.ns["mn"], "sync")
+        mobility = 0
+        with capture.open("rb") as stream:
+            for frame in read_frames(stream):
+                try:
+                    mobility += find_mobility_message(frame) is not None
+                except Exception:
+                    continue
+
+        def ms(a: float | None, b: float | None) -> float | None:
+            return round((b - a) * 1000, 1) if a is not None and b is not None else None
+
+        steps = {
+            "link_up_to_event": ms(link_up, event),
+            "event_to_route_switched": ms(event, switched),
+            "route_switched_to_pba": ms(switched, pba),
+            "pba_to_first_packet": ms(pba, first_packet),
+            "total": ms(link_up, first_packet),
+        }
+        summary = {
+            "address_unchanged": address_before == address_after and MN_V6 in address_after,
+            "mn_address": MN_V6,
+            "serving_mag_after": "mag2",
+            "handover_ms": steps,
+            "downlink_lost": len(lost),
+            "downlink_sent": len(probe.sent),
+            "mn_mobility_messages": mobility,
+        }
+        progress(f"MN address before {MN_V6}, after {MN_V6}: "
+                 f"{'unchanged' if summary['address_unchanged'] else 'CHANGED'}")  # fmt: skip
+        for name, value in steps.items():
+            progress(f"  {name.replace('_', ' ')}: {value} ms")
+        progress(f"downlink packets lost during the handover: {len(lost)}; "
+                 f"mobility messages sent by the MN: {mobility}")  # fmt: skip
+        if as_json:
+            print(json.dumps(summary), file=out)
+        return 0 if summary["address_unchanged"] and mobility == 0 else 1
+    except TestbedUnavailable as exc:
+        print(f"netlmm-aaa demo: {exc}", file=err)
+        return 3
+    except KeyboardInterrupt:
+        print("netlmm-aaa demo: interrupted; cleaning up", file=err)
+        return 130
+    finally:
+        lab.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
