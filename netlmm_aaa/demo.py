@@ -145,40 +145,41 @@ def _audit(db: Path, kind: str, after: float) -> float | None:
     return None
 
 
-def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        print(f"netlmm-aaa demo: missing programs: {', '.join(missing)} "
-              "(run `bash .ci/setup` as root first)", file=err)  # fmt: skip
-        return 2
-    try:
-        require_netns()
-    except TestbedUnavailable as exc:
-        print(f"netlmm-aaa demo: {exc}", file=err)
-        return 2
+def _ms(a: float | None, b: float | None) -> float | None:
+    return round((b - a) * 1000, 1) if a is not None and b is not None else None
 
-    def progress(text: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {text}", file=err if as_json else out, flush=True)
 
-    owner = os.getpid()
+def missing_tools() -> list[str]:
+    """The programs the bed needs that this machine lacks."""
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
 
-    def interrupted(signum: int, frame: Any) -> None:
-        if os.getpid() != owner:  # a forked helper (pyroute2 netns sockets) being stopped
-            os._exit(0)
-        raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupted)
-    tmp = Path(tempfile.mkdtemp(prefix="netlmm-demo-"))
-    lab = Lab()
-    try:
-        progress("building namespaces: LMA, two MAGs, a patch panel, the MN and a CN")
-        t = PmipLab(lab, tmp)
+class HandoverBed:
+    """The demo's test bed: set up once, then move the MN between the MAGs as often as wanted."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tmp = Path(tempfile.mkdtemp(prefix="netlmm-demo-"))
+        self.lab = Lab()
+        self.t = PmipLab(self.lab, self.tmp)
+        self.at = "mag1"
+        self.wpa = self.tmp / "wpa"
+        self.capture = self.tmp / "mn.pcap"
+
+    def serving(self) -> str | None:
+        reply: Any = self.t.lma_control({"command": "bindings"}, quiet=True)
+        bindings = reply["bindings"] if reply else []
+        return bindings[0]["mag"] if bindings and bindings[0]["state"] == "active" else None
+
+    def setup(self) -> None:
+        t, lab, tmp = self.t, self.lab, self.tmp
+        self.progress("building namespaces: LMA, two MAGs, a patch panel, the MN and a CN")
         t.build(mag_dataplane=True, patch_panel=True)
         config = t.write_config()
         config.write_text(config.read_text().replace("alice@example.org", "mn1@example.org"))
-        progress("starting the LMA")
+        self.progress("starting the LMA")
         t.start_lma()
-        progress("starting FreeRADIUS (PEAP)")
+        self.progress("starting FreeRADIUS (PEAP)")
         raddb = make_raddb(tmp / "radius", secret="testing123", user="mn1@example.org",
                            password="pw1", cui="cui-mn1")  # fmt: skip
         with (tmp / "radius.log").open("wb") as log:
@@ -186,7 +187,7 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
         if not wait_for(lambda: "Ready to process" in (tmp / "radius.log").read_text(), 30):
             raise TestbedUnavailable("FreeRADIUS did not start (see its log)")
         for mag in ("mag1", "mag2"):
-            progress(f"starting {mag}: our MAG, then hostapd driver=wired")
+            self.progress(f"starting {mag}: our MAG, then hostapd driver=wired")
             ctrl = tmp / f"hostapd-{mag}"
             mag_config = tmp / f"{mag}.toml"
             text = MAG.format(mag=mag, pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
@@ -205,39 +206,37 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
                       stderr=subprocess.DEVNULL)  # fmt: skip
             if not wait_for(lambda ctrl=ctrl: (ctrl / "acc0").exists(), 15):
                 raise TestbedUnavailable(f"hostapd of {mag} did not start")
-        capture = tmp / "mn.pcap"
-        lab.spawn(t.ns["mn"], ["tcpdump", "-i", "mn0", "-U", "-w", str(capture)],
+        lab.spawn(t.ns["mn"], ["tcpdump", "-i", "mn0", "-U", "-w", str(self.capture)],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        progress("the mobile node authenticates at MAG1 (wpa_supplicant, PEAP)")
-        wpa = tmp / "wpa"
-        (tmp / "supplicant.conf").write_text(SUPPLICANT.format(ctrl=wpa))
+        self.progress("the mobile node authenticates at MAG1 (wpa_supplicant, PEAP)")
+        (tmp / "supplicant.conf").write_text(SUPPLICANT.format(ctrl=self.wpa))
         lab.spawn(t.ns["mn"], ["wpa_supplicant", "-Dwired", "-i", "mn0", "-c",
                                str(tmp / "supplicant.conf")],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-        def serving() -> str | None:
-            reply: Any = t.lma_control({"command": "bindings"}, quiet=True)
-            bindings = reply["bindings"] if reply else []
-            return bindings[0]["mag"] if bindings and bindings[0]["state"] == "active" else None
-
-        if not wait_for(lambda: serving() == "mag1", 40):
+        if not wait_for(lambda: self.serving() == "mag1", 40):
             raise TestbedUnavailable("the MN was not registered at MAG1")
         if not wait_for(lambda: t.ping("cn", MN_V6, count=1), 20):
             raise TestbedUnavailable("the CN cannot reach the MN through MAG1")
-        address_before = lab.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
-        progress(f"registered at MAG1; MN address {MN_V6}; starting the 1 packet/ms downlink probe")
-        probe = _Probe(t.ns["cn"], t.ns["mn"])
+
+    def mn_addresses(self) -> str:
+        return self.lab.ip(self.t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+
+    def handover(self) -> dict[str, Any]:
+        """Move the MN to the other MAG under a 1 packet/ms probe; returns the measurements."""
+        target = "mag2" if self.at == "mag1" else "mag1"
+        probe = _Probe(self.t.ns["cn"], self.t.ns["mn"])
         probe.start()
         time.sleep(0.5)
-        progress("handover: the MN's cable moves to MAG2's port")
         link_up = time.time()
-        t.move_cable("br2")
-        lab.exec(t.ns["mn"], "wpa_cli", "-p", str(wpa), "-i", "mn0", "reauthenticate")
-        moved = wait_for(lambda: serving() == "mag2", 30, interval=0.002)
+        self.t.move_cable("br2" if target == "mag2" else "br1")
+        self.lab.exec(self.t.ns["mn"], "wpa_cli", "-p", str(self.wpa), "-i", "mn0",
+                      "reauthenticate")  # fmt: skip
+        moved = wait_for(lambda: self.serving() == target, 30, interval=0.002)
         time.sleep(1.0)
         probe.stop()
         if not moved:
-            raise TestbedUnavailable("the binding did not move to MAG2")
+            raise TestbedUnavailable(f"the binding did not move to {target}")
+        self.at = target
         time.sleep(0.5)  # let the stores commit their audit rows
         lost = [i for i, s in enumerate(probe.sent) if s >= link_up and i not in probe.received]
         # The first packet delivered after the outage (earlier ones still took the old path).
@@ -246,43 +245,92 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
             (r for i, r in probe.received.items() if i >= resumed_from and r >= link_up),
             default=None,
         )
-        event = _audit(tmp / "mag2.db", "station_attached", link_up)
-        pba = _audit(tmp / "mag2.db", "pba", link_up)
-        switched = _audit(tmp / "lma.db", "handover", link_up)
-        address_after = lab.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
-        lab.exec(t.ns["mn"], "sync")
-        mobility = 0
-        with capture.open("rb") as stream:
-            for frame in read_frames(stream):
-                try:
-                    mobility += find_mobility_message(frame) is not None
-                except Exception:
-                    continue
-
-        def ms(a: float | None, b: float | None) -> float | None:
-            return round((b - a) * 1000, 1) if a is not None and b is not None else None
-
-        steps = {
-            "link_up_to_event": ms(link_up, event),
-            "event_to_route_switched": ms(event, switched),
-            "route_switched_to_pba": ms(switched, pba),
-            "pba_to_first_packet": ms(pba, first_packet),
-            "total": ms(link_up, first_packet),
-        }
-        summary = {
-            "address_unchanged": address_before == address_after and MN_V6 in address_after,
-            "mn_address": MN_V6,
-            "serving_mag_after": "mag2",
-            "handover_ms": steps,
+        event = _audit(self.tmp / f"{target}.db", "station_attached", link_up)
+        pba = _audit(self.tmp / f"{target}.db", "pba", link_up)
+        switched = _audit(self.tmp / "lma.db", "handover", link_up)
+        return {
+            "to": target,
+            "steps": {
+                "link_up_to_event": _ms(link_up, event),
+                "event_to_route_switched": _ms(event, switched),
+                "route_switched_to_pba": _ms(switched, pba),
+                "pba_to_first_packet": _ms(pba, first_packet),
+                "total": _ms(link_up, first_packet),
+            },
+            "ours_ms": _ms(event, pba),
+            "whole_ms": _ms(link_up, first_packet),
             "downlink_lost": len(lost),
             "downlink_sent": len(probe.sent),
+        }
+
+    def mobility_messages_from_mn(self) -> int:
+        self.lab.exec(self.t.ns["mn"], "sync")
+        count = 0
+        with self.capture.open("rb") as stream:
+            for frame in read_frames(stream):
+                try:
+                    count += find_mobility_message(frame) is not None
+                except Exception:
+                    continue
+        return count
+
+    def close(self) -> None:
+        self.lab.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def guarded(err: TextIO) -> tuple[int, Any]:
+    """Install a SIGTERM handler that interrupts this process only (not forked helpers)."""
+    owner = os.getpid()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a forked helper (pyroute2 netns sockets) being stopped
+            os._exit(0)
+        raise KeyboardInterrupt
+
+    return owner, signal.signal(signal.SIGTERM, interrupted)
+
+
+def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
+    missing = missing_tools()
+    if missing:
+        print(f"netlmm-aaa demo: missing programs: {', '.join(missing)} "
+              "(run `bash .ci/setup` as root first)", file=err)  # fmt: skip
+        return 2
+    try:
+        require_netns()
+    except TestbedUnavailable as exc:
+        print(f"netlmm-aaa demo: {exc}", file=err)
+        return 2
+
+    def progress(text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", file=err if as_json else out, flush=True)
+
+    _, previous = guarded(err)
+    bed = HandoverBed(progress)
+    try:
+        bed.setup()
+        before = bed.mn_addresses()
+        progress(f"registered at MAG1; MN address {MN_V6}; 1 packet/ms downlink probe running")
+        progress("handover: the MN's cable moves to MAG2's port; it re-authenticates there")
+        result = bed.handover()
+        after = bed.mn_addresses()
+        mobility = bed.mobility_messages_from_mn()
+        steps = result["steps"]
+        summary = {
+            "address_unchanged": before == after and MN_V6 in after,
+            "mn_address": MN_V6,
+            "serving_mag_after": result["to"],
+            "handover_ms": steps,
+            "downlink_lost": result["downlink_lost"],
+            "downlink_sent": result["downlink_sent"],
             "mn_mobility_messages": mobility,
         }
         progress(f"MN address before {MN_V6}, after {MN_V6}: "
                  f"{'unchanged' if summary['address_unchanged'] else 'CHANGED'}")  # fmt: skip
         for name, value in steps.items():
             progress(f"  {name.replace('_', ' ')}: {value} ms")
-        progress(f"downlink packets lost during the handover: {len(lost)}; "
+        progress(f"downlink packets lost during the handover: {result['downlink_lost']}; "
                  f"mobility messages sent by the MN: {mobility}")  # fmt: skip
         if as_json:
             print(json.dumps(summary), file=out)
@@ -294,6 +342,5 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
         print("netlmm-aaa demo: interrupted; cleaning up", file=err)
         return 130
     finally:
-        lab.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        bed.close()
         signal.signal(signal.SIGTERM, previous)

@@ -84,9 +84,17 @@ class HostapdControl:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Connect, ATTACH and resynchronise; then keep watching in the background."""
-        await self._connect()
+        """Connect, ATTACH and resynchronise, then keep watching in the background.
+
+        When hostapd is not there yet, keeps trying (every half second) and raises
+        :class:`HostapdUnavailable` so the caller can say so; the watcher runs either way.
+        """
         self._task = asyncio.create_task(self._watch())
+        try:
+            await self._connect()
+        except HostapdUnavailable:
+            self._disconnect()
+            raise
 
     async def close(self) -> None:
         if self._task is not None:
@@ -208,8 +216,10 @@ class HostapdControl:
     # ------------------------------------------------------------------ keepalive
 
     async def _watch(self) -> None:
+        await asyncio.sleep(min(0.5, self.keepalive))
         while True:
-            await asyncio.sleep(self.keepalive)
+            if self.attached.is_set():
+                await asyncio.sleep(self.keepalive)
             healthy = self.attached.is_set()
             if healthy:
                 try:
@@ -220,9 +230,10 @@ class HostapdControl:
                     healthy = False
             if healthy:
                 continue
-            log.warning("hostapd at %s lost; reconnecting", self.path)
             try:
                 await self._connect()
                 self.reattachments += 1
+                log.info("attached to hostapd at %s", self.path)
             except (HostapdUnavailable, OSError) as exc:
-                log.warning("hostapd at %s: %s", self.path, exc)
+                log.debug("hostapd at %s: %s", self.path, exc)
+                await asyncio.sleep(min(0.5, self.keepalive))
