@@ -78,6 +78,7 @@ class HostapdControl:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.attached = asyncio.Event()
+        self._started = asyncio.Event()
         self.reattachments = 0
         self.events = 0
 
@@ -95,6 +96,8 @@ class HostapdControl:
         except HostapdUnavailable:
             self._disconnect()
             raise
+        finally:
+            self._started.set()  # the watcher takes over only after this first attempt
 
     async def close(self) -> None:
         if self._task is not None:
@@ -216,7 +219,7 @@ class HostapdControl:
     # ------------------------------------------------------------------ keepalive
 
     async def _watch(self) -> None:
-        await asyncio.sleep(min(0.5, self.keepalive))
+        await self._started.wait()
         while True:
             if self.attached.is_set():
                 await asyncio.sleep(self.keepalive)
