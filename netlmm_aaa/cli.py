@@ -146,7 +146,7 @@ def _lma_bindings(config: Any, args: argparse.Namespace, out: TextIO, err: TextI
         from netlmm_aaa.persistence.store import SqlStore
 
         engine = make_engine(config.database)
-        store = SqlStore(engine, config.name)
+        store = SqlStore(engine, config.name, lma=True)
         try:
             now = time.time()
             bindings = [describe_binding(b, now) for b in store.load_bindings()]

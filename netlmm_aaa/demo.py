@@ -136,7 +136,7 @@ def _audit(db: Path, kind: str, after: float) -> float | None:
         return None
     with sqlite3.connect(db) as conn:
         for (at,) in conn.execute(
-            "SELECT at FROM audit_events WHERE kind = ? ORDER BY id", (kind,)
+            "SELECT at FROM audit_trail WHERE kind = ? ORDER BY at", (kind,)
         ):
             ts = time.mktime(time.strptime(at[:19], "%Y-%m-%d %H:%M:%S")) - time.timezone
             ts += float("0." + at[20:]) if len(at) > 20 else 0.0
@@ -246,7 +246,7 @@ class HandoverBed:
             default=None,
         )
         event = _audit(self.tmp / f"{target}.db", "station_attached", link_up)
-        pba = _audit(self.tmp / f"{target}.db", "pba", link_up)
+        pba = _audit(self.tmp / f"{target}.db", "pbu_sent", link_up)
         switched = _audit(self.tmp / "lma.db", "handover", link_up)
         return {
             "to": target,

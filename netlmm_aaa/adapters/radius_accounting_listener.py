@@ -69,11 +69,13 @@ class AccountingListener:
         *,
         deliver: Callable[[AccountingReceived], None],
         rejected: Callable[[str, str, str], None],
+        duplicate: Callable[[Nas, AccountingRequest], None] | None = None,
         remember: int = 65536,
     ) -> None:
         self._nases = {n.address: n for n in nases}
         self._deliver = deliver
         self._rejected = rejected  # (source, reason, detail)
+        self._duplicate = duplicate  # a retransmission of a record already taken
         self._transport: asyncio.DatagramTransport | None = None
         # key -> list of (datagram, addr) waiting for the acknowledgement; None once acked.
         self._seen: OrderedDict[_Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
@@ -109,6 +111,8 @@ class AccountingListener:
         key = request.idempotency_key(nas.name)
         if key in self._seen:
             self.duplicates += 1
+            if self._duplicate is not None:
+                self._duplicate(nas, request)
             waiting = self._seen[key]
             if waiting is None:
                 self._answer(data, addr, nas)  # already stored: answer this copy now

@@ -122,6 +122,10 @@ class StationAttached:
     """From the profile (PMIP6-Home-IPv4-HoA); None asks the LMA to assign, if IPv4 is on."""
     lma_address: str | None = None
     """From the profile (PMIP6-Home-LMA-IPv6-Address); None: the configured LMA."""
+    ap: str | None = None
+    """The access point (Called-Station-Id's MAC part) when the report named it."""
+    ssid: str | None = None
+    """The SSID (Called-Station-Id's part after the colon) when the report named it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -756,7 +756,9 @@ class LocalMobilityAnchor:
                     "from_mag": old_peer.name,
                     "to_mag": pbu.peer.name,
                     "handoff_indicator": int(pbu.hi.indicator) if pbu.hi else None,
+                    "sequence": pbu.message.sequence,
                     "prefixes": list(entry.prefixes),
+                    "ipv4": entry.ipv4_home_address,
                 },
             )
         )

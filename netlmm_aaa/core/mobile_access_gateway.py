@@ -140,6 +140,8 @@ class StationState(Enum):
 
 class _Entry:
     __slots__ = (
+        "ap",
+        "attached_at",
         "deadline",
         "granted",
         "hnps",
@@ -153,6 +155,7 @@ class _Entry:
         "profile_ipv4",
         "retransmissions",
         "sent",
+        "ssid",
         "state",
         "timeout",
     )
@@ -164,6 +167,9 @@ class _Entry:
         self.lma = lma
         self.profile_hnp = event.home_network_prefix
         self.profile_ipv4 = event.ipv4_home_address
+        self.ap = event.ap
+        self.ssid = event.ssid
+        self.attached_at = 0.0  # monotonic time of the authenticated-station event
         self.state = StationState.REGISTERING
         self.outstanding: ProxyBindingUpdate | None = None
         self.sent = 0.0
@@ -259,6 +265,7 @@ class MobileAccessGateway:
             # The MAC now belongs to another identity (or was leaving): withdraw the old one.
             self._forget(entry, now, actions, "station_replaced", withdraw=True)
         entry = _Entry(event, event.lma_address or self.policy.lma_address)
+        entry.attached_at = now.monotonic
         self._stations[event.mac] = entry
         actions.append(
             RecordAudit(
@@ -266,7 +273,12 @@ class MobileAccessGateway:
                 utc=now.utc,
                 mn_id=event.mn_id,
                 peer=self.policy.name,
-                fields={"mac": event.mac, "interface": event.interface},
+                fields={
+                    "mac": event.mac,
+                    "interface": event.interface,
+                    "ap": event.ap,
+                    "ssid": event.ssid,
+                },
             )
         )
         self._send_pbu(entry, HandoffIndicator.SAME_INTERFACE, self.policy.lifetime, now, actions)
@@ -391,6 +403,8 @@ class MobileAccessGateway:
         self._by_sequence.pop(pba.sequence, None)
         entry.outstanding = None
         rtt_ms = round((now.monotonic - entry.sent) * 1000, 3)
+        first = entry.state is StationState.REGISTERING
+        hi = next((o.indicator for o in pbu.options if type(o) is HandoffIndicatorOption), None)
         actions.append(
             RecordAudit(
                 kind="pba",
@@ -403,6 +417,10 @@ class MobileAccessGateway:
                     "lifetime": pba.lifetime_seconds,
                     "rtt_ms": rtt_ms,
                     "retransmissions": entry.retransmissions,
+                    "handoff_indicator": int(hi) if hi is not None else None,
+                    "event_to_ack_ms": (
+                        round((now.monotonic - entry.attached_at) * 1000, 3) if first else None
+                    ),
                 },
             )
         )
@@ -415,7 +433,6 @@ class MobileAccessGateway:
             else:  # a refresh was refused: the binding is gone at the LMA
                 self._forget(entry, now, actions, "refresh_rejected", withdraw=True)
             return
-        first = entry.state is StationState.REGISTERING
         hnps = tuple(str(o.network) for o in pba.options if type(o) is HomeNetworkPrefixOption)
         reply4 = next((o for o in pba.options if type(o) is IPv4HomeAddressReplyOption), None)
         changed = hnps != entry.hnps
@@ -429,6 +446,22 @@ class MobileAccessGateway:
         self._arm(entry, now.monotonic + max(1.0, entry.granted * self.policy.refresh_fraction))
         if first or changed:
             actions.append(InstallStationRoutes(station=entry.binding()))
+            actions.append(
+                RecordAudit(
+                    kind="station_registered",
+                    utc=now.utc,
+                    mn_id=entry.mn_id,
+                    peer=self.policy.name,
+                    fields={
+                        "mac": entry.mac,
+                        "interface": entry.interface,
+                        "ap": entry.ap,
+                        "ssid": entry.ssid,
+                        "prefixes": list(entry.hnps),
+                        "ipv4": entry.ipv4,
+                    },
+                )
+            )
 
     def _timers_due(self, now: Now, actions: list[MagAction]) -> None:
         while self._timers and self._timers[0][0] <= now.monotonic:

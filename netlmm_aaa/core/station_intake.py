@@ -51,6 +51,24 @@ class AccountingSession:
     chargeable_user_identity: bytes | None
     authentic: int | None  # 1 RADIUS
     interface: str
+    called_station_id: str | None = None  # "AP-MAC:SSID" (RFC 3580 3.20)
+
+
+def split_called_station_id(value: str | None) -> tuple[str | None, str | None]:
+    """``AA-BB-CC-DD-EE-FF:Corp`` -> (``aa:bb:cc:dd:ee:ff``, ``Corp``) (RFC 3580 §3.20); a value
+    that does not start with a MAC is kept whole as the AP's name."""
+    if not value:
+        return None, None
+    if len(value) >= 17 and value[2] == ":":  # colon-separated MAC, then ":SSID"
+        ap, ssid = value[:17], value[18:]
+    else:
+        ap, _, ssid = value.partition(":")
+    digits = ap.replace("-", "").replace(":", "").lower()
+    if len(digits) == 12 and all(c in "0123456789abcdef" for c in digits):
+        ap = ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    else:
+        ap, ssid = value, ""
+    return ap, ssid or None
 
 
 def is_anonymous(identity: str) -> bool:
@@ -106,14 +124,23 @@ class StationIntake:
             mn_id = session.user_name.encode("utf-8")  # anonymous: refused below, audited
         else:
             return [self._reject(session.mac, now, "no_identity", "neither CUI nor User-Name")]
-        out = self._attach(session.mac, mn_id, session.interface, now)
+        ap, ssid = split_called_station_id(session.called_station_id)
+        out = self._attach(session.mac, mn_id, session.interface, now, ap, ssid)
         if any(type(o) is StationAttached for o in out):
             self._by_nas.setdefault(session.nas, set()).add(session.mac)
         return out
 
     # ------------------------------------------------------------------ helpers
 
-    def _attach(self, mac: str, mn_id: bytes, interface: str, now: Now) -> list[IntakeOutput]:
+    def _attach(
+        self,
+        mac: str,
+        mn_id: bytes,
+        interface: str,
+        now: Now,
+        ap: str | None = None,
+        ssid: str | None = None,
+    ) -> list[IntakeOutput]:
         text = mn_id.decode("utf-8", "replace")
         if is_anonymous(text):
             return [self._reject(mac, now, "anonymous_identity", text)]
@@ -129,7 +156,7 @@ class StationIntake:
                 )
             ]
         self._attached[mac] = mn_id
-        return [StationAttached(mac=mac, mn_id=mn_id, interface=interface)]
+        return [StationAttached(mac=mac, mn_id=mn_id, interface=interface, ap=ap, ssid=ssid)]
 
     def _detach(self, mac: str, now: Now, why: str) -> list[IntakeOutput]:
         if self._attached.pop(mac, None) is None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -109,3 +110,132 @@ class MobileNodePolicyRow(Base):
     ipv4_service: Mapped[bool] = mapped_column(Boolean, default=True)
     ipv6_service: Mapped[bool] = mapped_column(Boolean, default=True)
     allowed_mags: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------- report tables
+# Append-only facts written by the daemons (rows are never updated or deleted by the code).
+# The generic ``audit_events`` keeps every other kind; the view ``audit_trail`` unions them all.
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+class AccountingRecord(Base):
+    """One RADIUS Accounting-Request seen by a MAG: accepted, duplicate or rejected."""
+
+    __tablename__ = "accounting_records"
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str] = mapped_column(String(64))  # the MAG that received it
+    nas: Mapped[str] = mapped_column(String(64))  # the NAS name, or the source address
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | duplicate | rejected
+    reason: Mapped[str | None] = mapped_column(String(64))
+    status_type: Mapped[int | None] = mapped_column(Integer)  # Acct-Status-Type
+    session_id: Mapped[str | None] = mapped_column(String(253))
+    mn_id: Mapped[str | None] = mapped_column(Text)
+    mac: Mapped[str | None] = mapped_column(String(64))  # Calling-Station-Id
+    ap: Mapped[str | None] = mapped_column(String(64))  # Called-Station-Id, MAC part
+    ssid: Mapped[str | None] = mapped_column(String(64))  # Called-Station-Id, SSID part
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_accounting_records_at", "at"),
+        Index("ix_accounting_records_outcome_at", "outcome", "at"),
+    )
+
+
+class StationEvent(Base):
+    """A station's life at a MAG: attached, registered (PBA accepted), detached, rejected."""
+
+    __tablename__ = "station_events"
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str] = mapped_column(String(64))  # the MAG
+    event: Mapped[str] = mapped_column(String(32))
+    mn_id: Mapped[str | None] = mapped_column(Text)
+    mac: Mapped[str | None] = mapped_column(String(17))
+    interface: Mapped[str | None] = mapped_column(String(64))
+    ap: Mapped[str | None] = mapped_column(String(64))
+    ssid: Mapped[str | None] = mapped_column(String(64))
+    prefixes: Mapped[str | None] = mapped_column(Text)  # comma-separated, on "registered"
+    ipv4_home_address: Mapped[str | None] = mapped_column(String(15))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_station_events_mn_id_at", "mn_id", "at"),
+        Index("ix_station_events_at", "at"),
+    )
+
+
+class SignalingRecord(Base):
+    """One mobility signaling exchange (PBU/PBA, BRI/BRA, heartbeat state) at a MAG or LMA."""
+
+    __tablename__ = "signaling"
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str] = mapped_column(String(64))
+    peer: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(8))  # PBU | BRI | BRA | MH
+    direction: Mapped[str] = mapped_column(String(8))  # sent | received
+    mn_id: Mapped[str | None] = mapped_column(Text)
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)  # the PBA/BRA status answered/received
+    handoff_indicator: Mapped[int | None] = mapped_column(Integer)
+    lifetime: Mapped[int | None] = mapped_column(Integer)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)  # PBU first sent -> PBA received
+    event_to_ack_ms: Mapped[float | None] = mapped_column(Float)  # station event -> PBA
+    retransmissions: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_signaling_at", "at"),
+        Index("ix_signaling_node_mn_id_sequence", "node", "mn_id", "sequence"),
+    )
+
+
+class BindingChange(Base):
+    """A binding cache entry at an LMA was created, revived, moved, deregistered or expired."""
+
+    __tablename__ = "binding_changes"
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str] = mapped_column(String(64))  # the LMA
+    change: Mapped[str] = mapped_column(String(32))
+    mn_id: Mapped[str | None] = mapped_column(Text)
+    mag: Mapped[str | None] = mapped_column(String(64))
+    prefixes: Mapped[str | None] = mapped_column(Text)
+    ipv4_home_address: Mapped[str | None] = mapped_column(String(15))
+
+    __table_args__ = (
+        Index("ix_binding_changes_mn_id_at", "mn_id", "at"),
+        Index("ix_binding_changes_at", "at"),
+    )
+
+
+class Handover(Base):
+    """A binding moved from one MAG to another at an LMA (one row per handover)."""
+
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str] = mapped_column(String(64))  # the LMA
+    mn_id: Mapped[str | None] = mapped_column(Text)
+    from_mag: Mapped[str] = mapped_column(String(64))
+    to_mag: Mapped[str] = mapped_column(String(64))
+    handoff_indicator: Mapped[int | None] = mapped_column(Integer)
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    prefixes: Mapped[str | None] = mapped_column(Text)
+    route_switch_ms: Mapped[float | None] = mapped_column(Float)  # PBU in -> routes moved
+
+    __table_args__ = (
+        Index("ix_handovers_at", "at"),
+        Index("ix_handovers_mn_id_at", "mn_id", "at"),
+    )

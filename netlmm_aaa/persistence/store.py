@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import MobileNodePolicy
+from netlmm_aaa.core.station_intake import split_called_station_id
 from netlmm_aaa.persistence.models import MobileNodePolicyRow, NodeState
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,134 @@ def _mac_text(octets: bytes) -> str:
 _Item = tuple[Any, ...]
 
 
+# ---------------------------------------------------------------------- report rows
+# Audit kinds that land in a typed report table (see models.py) instead of ``audit_events``.
+# Each builder gets (node, at, mn_id, peer, fields) and returns the table's row tuple.
+
+_Row = tuple[Any, ...]
+_Builder = Callable[[str, Any, str | None, str | None, dict[str, Any]], _Row]
+
+_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounting_records": (
+        "at", "node", "nas", "outcome", "reason", "status_type", "session_id", "mn_id", "mac",
+        "ap", "ssid", "detail",
+    ),
+    "station_events": (
+        "at", "node", "event", "mn_id", "mac", "interface", "ap", "ssid", "prefixes",
+        "ipv4_home_address", "reason",
+    ),
+    "signaling": (
+        "at", "node", "peer", "message", "direction", "mn_id", "sequence", "status",
+        "handoff_indicator", "lifetime", "rtt_ms", "event_to_ack_ms", "retransmissions", "reason",
+    ),
+    "binding_changes": (
+        "at", "node", "change", "mn_id", "mag", "prefixes", "ipv4_home_address",
+    ),
+    "handovers": (
+        "at", "node", "mn_id", "from_mag", "to_mag", "handoff_indicator", "sequence", "prefixes",
+        "route_switch_ms",
+    ),
+}  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _joined(value: Any) -> str | None:
+    if value is None:
+        return None
+    return ",".join(value) if isinstance(value, list | tuple) else str(value)
+
+
+def _accounting(outcome: str) -> _Builder:
+    def build(node: str, at: Any, mn: str | None, peer: str | None, f: dict[str, Any]) -> _Row:
+        ap, ssid = split_called_station_id(f.get("called_station_id"))
+        return (
+            at, node, peer or "?", outcome, f.get("reason"), f.get("status"),
+            f.get("session_id"), mn, f.get("mac"), ap, ssid, f.get("detail"),
+        )  # fmt: skip
+
+    return build
+
+
+def _station(event: str) -> _Builder:
+    def build(node: str, at: Any, mn: str | None, peer: str | None, f: dict[str, Any]) -> _Row:
+        reason = f.get("reason")
+        if reason is None and f.get("attached_as") is not None:
+            reason = f"MAC already attached as {f['attached_as']}"
+        if reason is None and f.get("trigger") is not None:
+            reason = f"revocation trigger {f['trigger']}"
+        return (
+            at, node, event, mn, f.get("mac"), f.get("interface"), f.get("ap"), f.get("ssid"),
+            _joined(f.get("prefixes")), f.get("ipv4"), _text(reason),
+        )  # fmt: skip
+
+    return build
+
+
+def _signaling(message: str, direction: str) -> _Builder:
+    def build(node: str, at: Any, mn: str | None, peer: str | None, f: dict[str, Any]) -> _Row:
+        return (
+            at, node, peer, message, direction, mn, f.get("sequence"), f.get("status"),
+            f.get("handoff_indicator"), f.get("lifetime"), f.get("rtt_ms"),
+            f.get("event_to_ack_ms"), f.get("retransmissions"), _text(f.get("reason")),
+        )  # fmt: skip
+
+    return build
+
+
+def _binding(change: str) -> _Builder:
+    def build(node: str, at: Any, mn: str | None, peer: str | None, f: dict[str, Any]) -> _Row:
+        return (at, node, change, mn, peer, _joined(f.get("prefixes")), f.get("ipv4"))
+
+    return build
+
+
+def _handover(node: str, at: Any, mn: str | None, peer: str | None, f: dict[str, Any]) -> _Row:
+    return (
+        at, node, mn, f.get("from_mag") or "?", f.get("to_mag") or peer or "?",
+        f.get("handoff_indicator"), f.get("sequence"), _joined(f.get("prefixes")),
+        f.get("route_switch_ms"),
+    )  # fmt: skip
+
+
+_MAG_STATION_KINDS = (
+    "attached", "detached", "rejected", "registered", "replaced", "deregistered",
+)  # fmt: skip
+
+REPORT_KINDS: dict[str, tuple[str, _Builder]] = {
+    "accounting": ("accounting_records", _accounting("accepted")),
+    "accounting_duplicate": ("accounting_records", _accounting("duplicate")),
+    "accounting_rejected": ("accounting_records", _accounting("rejected")),
+    **{f"station_{e}": ("station_events", _station(e)) for e in _MAG_STATION_KINDS},
+    "mac_identity_conflict": ("station_events", _station("conflict")),
+    "registration_rejected": ("station_events", _station("registration_rejected")),
+    "refresh_rejected": ("station_events", _station("refresh_rejected")),
+    "pbu_unanswered": ("station_events", _station("pbu_unanswered")),
+    "binding_revoked": ("station_events", _station("revoked")),  # at a MAG; the LMA's below
+    "pba": ("signaling", _signaling("PBU", "sent")),
+    "pbu": ("signaling", _signaling("PBU", "received")),
+    "bri_sent": ("signaling", _signaling("BRI", "sent")),
+    "bra_received": ("signaling", _signaling("BRA", "received")),
+    "bri_unanswered": ("signaling", _signaling("BRI", "unanswered")),
+    "binding_created": ("binding_changes", _binding("created")),
+    "binding_revived": ("binding_changes", _binding("revived")),
+    "binding_deregistered": ("binding_changes", _binding("deregistered")),
+    "binding_expired": ("binding_changes", _binding("expired")),
+    "binding_deleted": ("binding_changes", _binding("deleted")),
+    "binding_released_peer_restart": ("binding_changes", _binding("released_peer_restart")),
+    "handover": ("handovers", _handover),
+}
+"""audit kind -> (table, row builder). Kinds not listed go to ``audit_events``."""
+
+# The LMA's own revocations are binding changes (the MAG's are station events): the LMA's
+# writer passes ``lma=True``.
+_LMA_OVERRIDES: dict[str, tuple[str, _Builder]] = {
+    "binding_revoked": ("binding_changes", _binding("revoked")),
+}
+
+
 def _upsert_item(b: BindingSnapshot) -> _Item:
     return (
         "u", b.mn_id, b.home_network_prefixes, b.ipv4_home_address, b.mag, b.proxy_coa,
@@ -73,7 +202,7 @@ def _upsert_item(b: BindingSnapshot) -> _Item:
 class _RowWriter:
     """Turns items into rows and writes them in one transaction (DBAPI executemany)."""
 
-    def __init__(self, engine: Engine, node: str) -> None:
+    def __init__(self, engine: Engine, node: str, *, lma: bool = False) -> None:
         dialect = engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {dialect!r} (SQLite or PostgreSQL)")
@@ -81,26 +210,26 @@ class _RowWriter:
         self.node = node
         self.sql = _statements(dialect)
         self.when: Any = _sqlite_time if dialect == "sqlite" else _dt
+        self.kinds = {**REPORT_KINDS, **_LMA_OVERRIDES} if lma else REPORT_KINDS
 
     def write(self, items: list[_Item]) -> None:
         latest: dict[bytes, _Item] = {}
         audits: list[tuple[Any, ...]] = []
+        typed: dict[str, list[_Row]] = {}
         when = self.when
         dumps = json.dumps
         node = self.node
+        kinds = self.kinds
         for item in items:
             if item[0] == "a":
                 _, utc, kind, mn_id, peer, fields = item
-                audits.append(
-                    (
-                        when(utc),
-                        node,
-                        kind,
-                        mn_id_text(mn_id) if mn_id is not None else None,
-                        peer,
-                        dumps(fields, default=str),
-                    )
-                )
+                mn = mn_id_text(mn_id) if mn_id is not None else None
+                report = kinds.get(kind)
+                if report is not None:
+                    table, build = report
+                    typed.setdefault(table, []).append(build(node, when(utc), mn, peer, fields))
+                else:
+                    audits.append((when(utc), node, kind, mn, peer, dumps(fields, default=str)))
             else:
                 latest[item[1]] = item  # the last write of a binding in the batch wins
         upserts = [self._binding_row(i) for i in latest.values() if i[0] == "u"]
@@ -114,6 +243,8 @@ class _RowWriter:
                 connection.exec_driver_sql(self.sql["upsert"], upserts)
             if audits:
                 connection.exec_driver_sql(self.sql["audit"], audits)
+            for table, rows in typed.items():
+                connection.exec_driver_sql(self.sql[table], rows)
 
     def _binding_row(self, i: _Item) -> tuple[Any, ...]:
         when = self.when
@@ -141,12 +272,12 @@ class _RowWriter:
                 delay = min(delay * 2, 2.0)
 
 
-def _writer_process(url: str, node: str, conn: Any) -> None:
+def _writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
     """The body of the store's writer process: receive batches, commit, acknowledge."""
     from netlmm_aaa.persistence.database import make_engine
 
     engine = make_engine(url)
-    writer = _RowWriter(engine, node)
+    writer = _RowWriter(engine, node, lma=lma)
     try:
         while True:
             message = conn.recv()
@@ -164,12 +295,15 @@ def _writer_process(url: str, node: str, conn: Any) -> None:
 class SqlStore:
     """Persistence of one daemon (``node`` names it in every row)."""
 
-    def __init__(self, engine: Engine, node: str, *, process: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, node: str, *, process: bool = False, lma: bool = False
+    ) -> None:
         """``process=True`` commits in a child process, so that SQL work never competes with
-        the daemon's event loop for the GIL (the LMA uses it); otherwise on a thread."""
+        the daemon's event loop for the GIL (the LMA uses it); otherwise on a thread.
+        ``lma=True`` files the records of an LMA (its revocations are binding changes)."""
         self.engine = engine
         self.node = node
-        self._rows = _RowWriter(engine, node)
+        self._rows = _RowWriter(engine, node, lma=lma)
         self._queue: queue.Queue[tuple[list[_Item], Future[None]] | None] = queue.Queue()
         self._process: Any = None
         self._conn: Any = None
@@ -180,7 +314,10 @@ class SqlStore:
             parent, child = context.Pipe()
             url = engine.url.render_as_string(hide_password=False)
             self._process = context.Process(
-                target=_writer_process, args=(url, node, child), name=f"store-{node}", daemon=True
+                target=_writer_process,
+                args=(url, node, child, lma),
+                name=f"store-{node}",
+                daemon=True,
             )
             self._process.start()
             child.close()
@@ -344,7 +481,12 @@ def _statements(dialect: str) -> dict[str, str]:
     columns = ", ".join(_BINDING_COLUMNS)
     values = ", ".join(mark for _ in _BINDING_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _BINDING_COLUMNS[2:])
+    inserts = {
+        table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(mark for _ in cols)})"
+        for table, cols in _TABLE_COLUMNS.items()
+    }
     return {
+        **inserts,
         "upsert": (
             f"INSERT INTO lma_bindings ({columns}) VALUES ({values}) "
             f"ON CONFLICT (lma, mn_id_raw) DO UPDATE SET {updates}"

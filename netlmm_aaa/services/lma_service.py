@@ -105,7 +105,7 @@ class LmaService:
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
-        self.store = SqlStore(engine, config.name, process=True)
+        self.store = SqlStore(engine, config.name, process=True, lma=True)
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
         saved = await asyncio.to_thread(self.store.load_bindings)
         policy = replace(config.policy, restart_counter=counter)
@@ -234,15 +234,18 @@ class LmaService:
         """Feed events to the core and carry out all their actions (one batch)."""
         assert self.core is not None
         async with self._lock:
+            started = time.perf_counter()
             actions: list[LmaAction] = []
             handle = self.core.handle
             for event in events:
                 actions.extend(handle(event, self.clock()))
             self.processed += len(events)
-            await self._execute(actions)
+            await self._execute(actions, started)
             self._arm_timer()
 
-    async def _execute(self, actions: list[LmaAction]) -> None:
+    async def _execute(self, actions: list[LmaAction], started: float | None = None) -> None:
+        """Carry out actions; ``started`` (perf_counter when their events were taken) times the
+        route switch that handover records report."""
         assert self.store is not None
         routes: list[RouteOperation] = []
         sends: list[SendMessage] = []
@@ -271,6 +274,11 @@ class LmaService:
                 log.error("data plane: %s", exc)
                 audits.append(RecordAudit(kind="dataplane_error", utc=time.time(),
                                           fields={"error": str(exc)}))  # fmt: skip
+            if started is not None:
+                switched_ms = round((time.perf_counter() - started) * 1000, 3)
+                for audit in audits:
+                    if audit.kind == "handover":
+                        audit.fields["route_switch_ms"] = switched_ms
         for send in sends:
             self._send(send)
         if stores or deletes or audits:

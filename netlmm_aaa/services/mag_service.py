@@ -38,8 +38,26 @@ from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
+from netlmm_aaa.wire.radius_accounting import AccountingRequest
 
 log = logging.getLogger(__name__)
+
+
+def _accounting_audit(kind: str, nas: str, request: AccountingRequest, utc: float) -> RecordAudit:
+    return RecordAudit(
+        kind=kind,
+        utc=utc,
+        mn_id=request.chargeable_user_identity or (request.user_name or "").encode() or None,
+        peer=nas,
+        fields={
+            "status": int(request.status),
+            "session_id": request.session_id,
+            "mac": request.calling_station_id,
+            "called_station_id": request.called_station_id,
+            "authentic": request.authentic,
+            "delay": request.delay_time,
+        },
+    )
 
 
 def _now() -> Now:
@@ -100,6 +118,7 @@ class MagService:
                 [Nas(n.name, n.address, n.secret) for n in config.nases],
                 deliver=self._put,
                 rejected=self._accounting_rejected,
+                duplicate=self._accounting_duplicate,
             )
             await self._accounting.start(config.accounting_listen, config.accounting_port)
         for h in config.hostapd:
@@ -162,6 +181,12 @@ class MagService:
             ]
         )
 
+    def _accounting_duplicate(self, nas: Nas, request: AccountingRequest) -> None:
+        assert self.store is not None
+        self.store.submit(
+            audit=[_accounting_audit("accounting_duplicate", nas.name, request, time.time())]
+        )
+
     def _arm_timer(self) -> None:
         assert self.core is not None
         if self._timer is not None:
@@ -186,23 +211,9 @@ class MagService:
                 chargeable_user_identity=request.chargeable_user_identity,
                 authentic=request.authentic,
                 interface=nas.interface,
+                called_station_id=request.called_station_id,
             )
-            audit = RecordAudit(
-                kind="accounting",
-                utc=now.utc,
-                mn_id=request.chargeable_user_identity
-                or (request.user_name or "").encode()
-                or None,
-                peer=nas.name,
-                fields={
-                    "status": int(request.status),
-                    "session_id": request.session_id,
-                    "mac": request.calling_station_id,
-                    "called_station_id": request.called_station_id,
-                    "authentic": request.authentic,
-                    "delay": request.delay_time,
-                },
-            )
+            audit = _accounting_audit("accounting", nas.name, request, now.utc)
             committed = self.store.submit(audit=[audit])
             key = item.key
             loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.persistence.database import make_engine
-from netlmm_aaa.persistence.models import AuditEvent
+from netlmm_aaa.persistence.models import AuditEvent, SignalingRecord
 from netlmm_aaa.persistence.store import SqlStore
 from tests.databases import database_url, postgresql_server  # noqa: F401
 
@@ -71,22 +71,34 @@ def test_audit_records_are_appended(database_url: str, process: bool) -> None:  
     store = SqlStore(engine, "lma1", process=process)
     try:
         records = [
-            RecordAudit(kind="pbu", utc=1_700_000_000 + i, mn_id=b"alice@example.org", peer="mag1",
-                        fields={"status": 0, "sequence": i})
+            RecordAudit(kind="pbu" if i % 2 else "peer_reachable", utc=1_700_000_000 + i,
+                        mn_id=b"alice@example.org", peer="mag1",
+                        fields={"status": 0, "sequence": i, "handoff_indicator": 1})
             for i in range(1000)
         ]  # fmt: skip
         futures = [store.submit(audit=records[i : i + 100]) for i in range(0, 1000, 100)]
         for f in futures:
             f.result(30)
         with engine.connect() as c:
-            assert c.execute(select(func.count()).select_from(AuditEvent)).scalar() == 1000
+            # Report kinds land in their typed table, the others in audit_events.
+            assert c.execute(select(func.count()).select_from(AuditEvent)).scalar() == 500
             row = c.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
             assert (row.kind, row.mn_id, row.peer, row.details["sequence"]) == (
-                "pbu",
+                "peer_reachable",
                 "alice@example.org",
                 "mag1",
-                999,
+                998,
             )
+            assert c.execute(select(func.count()).select_from(SignalingRecord)).scalar() == 500
+            pbu = c.execute(
+                select(SignalingRecord).order_by(SignalingRecord.id.desc()).limit(1)
+            ).one()
+            assert (pbu.node, pbu.peer, pbu.message, pbu.direction, pbu.sequence) == (
+                "lma1", "mag1", "PBU", "received", 999,
+            )  # fmt: skip
+            assert (pbu.status, pbu.handoff_indicator, pbu.mn_id) == (0, 1, "alice@example.org")
+            trail = c.exec_driver_sql("SELECT COUNT(*) FROM audit_trail").scalar()
+            assert trail == 1000  # nothing lost between the tables
         assert store.commits <= 10  # group commit: never more transactions than submissions
     finally:
         store.close()
