@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from netlmm_aaa import __version__
@@ -251,6 +252,60 @@ def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import os
+
+    from netlmm_aaa.reports.output import render
+    from netlmm_aaa.reports.queries import (
+        ReportError,
+        Reports,
+        Window,
+        open_database,
+        parse_when,
+    )
+
+    url = args.db or os.environ.get("NETLMM_AAA_DB")
+    try:
+        if not url:
+            raise ReportError("no database: give --db URL (or set NETLMM_AAA_DB)")
+        window = Window(
+            since=parse_when(args.since) if args.since else None,
+            until=parse_when(args.until) if args.until else None,
+        )
+        if window.since and window.until and window.since >= window.until:
+            raise ReportError(f"--since {args.since} is not before --until {args.until}")
+        engine = open_database(url)
+    except ReportError as exc:
+        print(f"netlmm-aaa report: {exc}", file=err)
+        return 2
+    from sqlalchemy.exc import SQLAlchemyError
+
+    reports = Reports(engine, window)
+    try:
+        if args.report_command == "html":
+            from netlmm_aaa.reports.html import build
+
+            document = build(reports, engine.url.render_as_string(hide_password=True))
+            Path(args.output).write_text(document, encoding="utf-8")
+            print(f"wrote {args.output} ({len(document)} bytes)", file=out)
+            return 0
+        tables = (
+            reports.trail(args.mn_id)
+            if args.report_command == "trail"
+            else getattr(reports, args.report_command)()
+        )
+    except SQLAlchemyError as exc:
+        print(f"netlmm-aaa report: database error: {str(exc).splitlines()[0]}", file=err)
+        return 2
+    except OSError as exc:
+        print(f"netlmm-aaa report: cannot write {args.output}: {exc.strerror}", file=err)
+        return 2
+    finally:
+        engine.dispose()
+    print(render(tables, args.format), file=out)
+    return 0
+
+
 def _config_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import tomllib
 
@@ -351,6 +406,29 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("revision", nargs="?", default=default)
     db.set_defaults(handler=_db)
+
+    report = sub.add_parser("report", help="reports over the audit store")
+    report_sub = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    described = {
+        "trail": "where a mobile node was and when (MAG/AP/SSID, prefix, from/until)",
+        "handovers": "handover count and latency percentiles, per MAG pair and per hour",
+        "aps": "attachments, handovers in/out and distinct mobile nodes per AP",
+        "security": "rejected and suspicious events by reason and NAS",
+        "signaling": "mobility messages per handover; mobile-node-originated messages (0)",
+        "html": "one self-contained HTML report with charts",
+    }
+    for name, text in described.items():
+        p = report_sub.add_parser(name, help=text, description=text)
+        if name == "trail":
+            p.add_argument("mn_id", metavar="MN-ID", help="the mobile node (NAI or CUI)")
+        if name == "html":
+            p.add_argument("output", metavar="OUT.html")
+        p.add_argument("--db", help="SQLAlchemy URL of the audit store (or NETLMM_AAA_DB)")
+        p.add_argument("--since", help="start: ISO 8601 time (UTC if naive) or 24h, 7d ...")
+        p.add_argument("--until", help="end (exclusive), same forms as --since")
+        if name != "html":
+            p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.set_defaults(handler=_report)
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")

@@ -135,9 +135,7 @@ def _audit(db: Path, kind: str, after: float) -> float | None:
     if not db.exists():
         return None
     with sqlite3.connect(db) as conn:
-        for (at,) in conn.execute(
-            "SELECT at FROM audit_trail WHERE kind = ? ORDER BY at", (kind,)
-        ):
+        for (at,) in conn.execute("SELECT at FROM audit_trail WHERE kind = ? ORDER BY at", (kind,)):
             ts = time.mktime(time.strptime(at[:19], "%Y-%m-%d %H:%M:%S")) - time.timezone
             ts += float("0." + at[20:]) if len(at) > 20 else 0.0
             if ts >= after - 0.001:

@@ -30,6 +30,8 @@ class Pair:
     now: Now = T0
     log: list[tuple[str, Any]] = field(default_factory=list)
     drop: Callable[[str, SendMessage], bool] = lambda who, send: False
+    hop: float = 0.0
+    """Seconds each delivery round takes (0: messages arrive in the same instant)."""
 
     def deliver(self, who: str, actions: list[Any]) -> list[tuple[str, Any]]:
         """Actions of ``who`` -> their effects; returns (who, action) for non-message actions."""
@@ -39,6 +41,8 @@ class Pair:
             if not pending:
                 return effects
             nxt: list[tuple[str, Any]] = []
+            if self.hop:
+                self.now = self.now.after(self.hop)
             for source, action in pending:
                 self.log.append((source, action))
                 if type(action) is not SendMessage:

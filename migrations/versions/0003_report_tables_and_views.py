@@ -44,17 +44,19 @@ VIEWS: dict[str, str] = {
         UNION ALL SELECT at, node, 'binding_' || change, mn_id, mag FROM binding_changes
         UNION ALL SELECT at, node, 'handover', mn_id, to_mag FROM handovers
     """,
-    # Where each MN was: one row per registration at a MAG, until the next registration or
-    # detachment of the same MN anywhere.
+    # Where each MN was: one row per registration at a MAG, until its next registration at
+    # any MAG, or its detachment (revocation, lost binding) at that MAG.
     "location_trail": """
         SELECT mn_id, node AS mag, COALESCE(ap, interface) AS ap, ssid, mac, prefixes,
-               ipv4_home_address, at AS since, until
-        FROM (
-            SELECT e.*, LEAD(at) OVER (PARTITION BY mn_id ORDER BY at, id) AS until
-            FROM station_events e
-            WHERE event IN ('registered', 'detached', 'deregistered', 'revoked', 'replaced',
-                            'refresh_rejected', 'pbu_unanswered')
-        ) t
+               ipv4_home_address, at AS since,
+               (SELECT MIN(x.at) FROM station_events x
+                WHERE x.mn_id = e.mn_id
+                  AND (x.at > e.at OR (x.at = e.at AND x.id > e.id))
+                  AND (x.event = 'registered'
+                       OR (x.node = e.node AND x.event IN ('detached', 'deregistered',
+                           'revoked', 'replaced', 'refresh_rejected', 'pbu_unanswered')))
+               ) AS until
+        FROM station_events e
         WHERE event = 'registered'
     """,
     # Handovers with the per-step timings: the new MAG's side (event -> PBU -> PBA) joined on

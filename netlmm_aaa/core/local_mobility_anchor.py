@@ -314,6 +314,10 @@ class LocalMobilityAnchor:
                 self._peers_by_address[_canonical(address)] = peer
         self._policies: dict[bytes, MobileNodePolicy] = {p.mn_id: p for p in policy.mobile_nodes}
         reserved4 = frozenset([policy.ipv4_default_router] if policy.ipv4_default_router else [])
+        if policy.ipv4_pool:
+            pool4 = ipaddress.IPv4Network(policy.ipv4_pool)
+            if pool4.prefixlen <= 30:  # never hand out the subnet's network/broadcast address
+                reserved4 |= {str(pool4.network_address), str(pool4.broadcast_address)}
         self._prefix_pool = (
             AddressPool(policy.prefix_pool, policy.prefix_length) if policy.prefix_pool else None
         )

@@ -260,6 +260,20 @@ def test_ipv4_home_address_and_default_router_in_pba() -> None:
     assert find_option(pba(again), IPv4HomeAddressReplyOption) == hoa
 
 
+def test_ipv4_pool_never_assigns_network_broadcast_or_router_address() -> None:
+    lma = make_lma(ipv4_pool="203.0.113.0/30", ipv4_default_router="203.0.113.1")
+    first = find_option(pba(receive(lma, pbu(extra=(IPv4HomeAddressRequestOption(),)))),
+                        IPv4HomeAddressReplyOption)  # fmt: skip
+    assert first is not None and str(first.ipv4_address) == "203.0.113.2"
+    second = pba(
+        receive(lma, pbu(mn_id=b"bob@example.org", extra=(IPv4HomeAddressRequestOption(),)))
+    )
+    # .0 (network), .1 (router) and .3 (broadcast) are never handed out: the pool is empty.
+    reply = find_option(second, IPv4HomeAddressReplyOption)
+    assert reply is not None and reply.status == 132  # dynamic assignment not available
+    assert second.status == 130  # insufficient resources
+
+
 def test_heartbeats_requests_answers_missing_and_restart() -> None:
     lma = make_lma(heartbeat_interval=30, restart_counter=4, missing_heartbeats_allowed=1)
     receive(lma, pbu())

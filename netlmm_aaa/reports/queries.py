@@ -1,0 +1,352 @@
+"""The report queries. Each returns :class:`Table` objects; they read the typed report tables
+and the views of migration 0003 (documented in ``docs/sql-reports.md``).
+
+Latency percentiles use the nearest-rank method over the handovers in the time range.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from netlmm_aaa.persistence import migrate
+from netlmm_aaa.persistence.database import make_engine
+
+
+class ReportError(Exception):
+    """A report cannot run: bad argument, unreachable database, schema too old. The message
+    says what to do."""
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range of a report (UTC, either end open)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """``2026-11-27``, ``2026-11-27T10:30``, ``2026-11-27 10:30:00+01:00`` (naive = UTC), or a
+    duration back from now: ``90m``, ``24h``, ``7d``."""
+    now = now or datetime.now(UTC)
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ReportError(
+            f"cannot read the time {text!r}: use ISO 8601 (2026-11-27, 2026-11-27T10:30) "
+            "or a duration back from now (90m, 24h, 7d)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def open_database(url: str) -> Engine:
+    """An engine on a reachable database whose schema matches the code, else ReportError."""
+    try:
+        engine = make_engine(url)
+    except Exception as exc:  # bad URL, missing driver
+        raise ReportError(f"cannot use database URL {url!r}: {exc}") from None
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        current, revision, head = migrate.schema_is_current(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(exc.__cause__ or exc).strip().splitlines()[0]
+        raise ReportError(f"cannot reach database {shown}: {reason}") from None
+    if not current:
+        engine.dispose()
+        if revision is None:
+            raise ReportError(
+                f"database {shown} has no netlmm-aaa schema: "
+                f"run `netlmm-aaa db upgrade --db {shown}` (or point --db at the daemons' store)"
+            )
+        raise ReportError(
+            f"database {shown} schema is at revision {revision}, this code needs {head}: "
+            f"run `netlmm-aaa db upgrade --db {shown}`"
+        )
+    return engine
+
+
+class Reports:
+    """The reports over one database."""
+
+    def __init__(self, engine: Engine, window: Window = Window()) -> None:
+        self.engine = engine
+        self.window = window
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    # ------------------------------------------------------------------ helpers
+
+    def _bound(self, moment: datetime) -> Any:
+        # SQLite keeps times as naive-UTC text, compared as text; PostgreSQL as timestamptz.
+        if self.sqlite:
+            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment
+
+    def _range(self, column: str = "at") -> tuple[str, dict[str, Any]]:
+        clauses, params = [], {}
+        if self.window.since is not None:
+            clauses.append(f"{column} >= :since")
+            params["since"] = self._bound(self.window.since)
+        if self.window.until is not None:
+            clauses.append(f"{column} < :until")
+            params["until"] = self._bound(self.window.until)
+        return (" AND ".join(clauses) or "1 = 1"), params
+
+    def _hour(self, column: str) -> str:
+        if self.sqlite:
+            return f"substr({column}, 1, 13)"
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+
+    def _rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            return list(connection.execute(text(sql), params))
+
+    @staticmethod
+    def _time(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC)
+            shown: str = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            return shown[:23]
+        return str(value)[:23]
+
+    # ------------------------------------------------------------------ trail
+
+    def trail(self, mn_id: str) -> list[Table]:
+        """Where ``mn_id`` was: MAG/AP/SSID, prefix, from/until, and what ended each stay."""
+        where, params = self._range()
+        params["mn_id"] = mn_id
+        rows = self._rows(
+            "SELECT at, event, node, COALESCE(ap, interface), ssid, mac, prefixes,"
+            " ipv4_home_address FROM station_events"
+            f" WHERE mn_id = :mn_id AND {where} ORDER BY at, id",
+            params,
+        )
+        table = Table(
+            f"Location trail of {mn_id}",
+            ["mag", "ap", "ssid", "mac", "prefix", "ipv4", "from", "until", "ended_by"],
+        )
+        open_row: list[Any] | None = None
+        for at, event, node, ap, ssid, mac, prefixes, ipv4 in rows:
+            if event not in _TRAIL_EVENTS:
+                continue
+            # A registration anywhere ends the current stay; a detachment, revocation or lost
+            # binding ends it only at the MAG where the node was.
+            ends = event == "registered" or (open_row is not None and node == open_row[0])
+            if open_row is not None and ends:
+                open_row[7] = self._time(at)
+                open_row[8] = f"{event} at {node}" if event != "registered" else f"move to {node}"
+                table.rows.append(tuple(open_row))
+                open_row = None
+            if event == "registered":
+                open_row = [node, ap, ssid, mac, prefixes, ipv4, self._time(at), None, None]
+        if open_row is not None:
+            table.rows.append(tuple(open_row))
+        return [table]
+
+    # ------------------------------------------------------------------ handovers
+
+    def handover_samples(self) -> list[tuple[str, str, str, float | None, Any, Any, Any]]:
+        """(hour, from_mag, to_mag, total_ms, event_to_pbu_ms, pbu_to_pba_ms, route_switch_ms)
+        for every handover in the window."""
+        where, params = self._range("h.at")
+        return [
+            tuple(r)
+            for r in self._rows(
+                f"SELECT {self._hour('h.at')}, h.from_mag, h.to_mag,"
+                " COALESCE(s.event_to_ack_ms, h.route_switch_ms),"
+                " s.event_to_ack_ms - s.rtt_ms, s.rtt_ms, h.route_switch_ms"
+                " FROM handovers h LEFT JOIN signaling s"
+                " ON s.node = h.to_mag AND s.mn_id = h.mn_id AND s.sequence = h.sequence"
+                " AND s.message = 'PBU' AND s.direction = 'sent'"
+                f" WHERE {where}",
+                params,
+            )
+        ]
+
+    def handovers(self) -> list[Table]:
+        """Count and latency percentiles overall, per MAG pair, per hour."""
+        samples = self.handover_samples()
+        columns = ["handovers", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
+        overall = Table("Handovers", [*columns, "event_to_pbu_p50_ms", "pbu_to_pba_p50_ms",
+                                      "route_switch_p50_ms"])  # fmt: skip
+        overall.rows.append(
+            (
+                *_latency([s[3] for s in samples]),
+                _percentile(sorted(v for s in samples if (v := s[4]) is not None), 0.5),
+                _percentile(sorted(v for s in samples if (v := s[5]) is not None), 0.5),
+                _percentile(sorted(v for s in samples if (v := s[6]) is not None), 0.5),
+            )
+        )
+        pairs: dict[tuple[str, str], list[float | None]] = defaultdict(list)
+        hours: dict[str, list[float | None]] = defaultdict(list)
+        for hour, source, target, total, *_ in samples:
+            pairs[(source, target)].append(total)
+            hours[f"{hour}:00"].append(total)
+        by_pair = Table("Handovers per MAG pair", ["from_mag", "to_mag", *columns])
+        by_pair.rows = [(*k, *_latency(v)) for k, v in sorted(pairs.items())]
+        by_hour = Table("Handovers per hour (UTC)", ["hour", *columns])
+        by_hour.rows = [(k, *_latency(v)) for k, v in sorted(hours.items())]
+        return [overall, by_pair, by_hour]
+
+    # ------------------------------------------------------------------ aps
+
+    def aps(self) -> list[Table]:
+        """Per AP (and MAG): registrations, handovers in and out, distinct MNs."""
+        where, params = self._range()
+        rows = self._rows(
+            "SELECT mn_id, node, COALESCE(ap, interface), ssid FROM station_events"
+            f" WHERE event = 'registered' AND {where} ORDER BY mn_id, at, id",
+            params,
+        )
+        stats: dict[tuple[str, str, str], list[Any]] = {}
+        previous: tuple[Any, Any, Any] | None = None
+        previous_mn: Any = object()
+        for mn_id, node, ap, ssid in rows:
+            key = (node, ap or "?", ssid or "")
+            entry = stats.setdefault(key, [0, 0, 0, set()])
+            entry[0] += 1
+            entry[3].add(mn_id)
+            if mn_id == previous_mn and previous is not None and previous[:2] != key[:2]:
+                entry[1] += 1  # handover in
+                stats[previous][2] += 1  # handover out of the previous AP
+            previous, previous_mn = key, mn_id
+        table = Table(
+            "Load per access point",
+            ["mag", "ap", "ssid", "attachments", "handovers_in", "handovers_out", "mobile_nodes"],
+        )
+        table.rows = [
+            (node, ap, ssid or None, e[0], e[1], e[2], len(e[3]))
+            for (node, ap, ssid), e in sorted(stats.items())
+        ]
+        return [table]
+
+    # ------------------------------------------------------------------ security
+
+    def security(self) -> list[Table]:
+        """Rejected and suspicious events grouped by reason and origin (NAS, MAG, address)."""
+        where, params = self._range()
+        rows = self._rows(
+            "SELECT source, reason, origin, COUNT(*), MIN(at), MAX(at), COUNT(DISTINCT mn_id)"
+            f" FROM rejections WHERE {where} GROUP BY source, reason, origin"
+            " ORDER BY COUNT(*) DESC, source, reason",
+            params,
+        )
+        table = Table(
+            "Rejected and suspicious events",
+            ["source", "reason", "origin", "count", "first", "last", "mobile_nodes"],
+        )
+        table.rows = [
+            (source, reason, origin, count, self._time(first), self._time(last), mns)
+            for source, reason, origin, count, first, last, mns in rows
+        ]
+        duplicates = self._rows(
+            "SELECT nas, COUNT(*) FROM accounting_records"
+            f" WHERE outcome = 'duplicate' AND {where} GROUP BY nas ORDER BY nas",
+            params,
+        )
+        retrans = Table("Accounting retransmissions (answered, processed once)", ["nas", "count"])
+        retrans.rows = [tuple(r) for r in duplicates]
+        return [table, retrans]
+
+    # ------------------------------------------------------------------ signaling
+
+    def signaling(self) -> list[Table]:
+        """Network-side messages per handover, and mobility messages from non-peers (an MN's
+        would be among them; the design needs none)."""
+        where, params = self._range()
+        handovers = self._rows(f"SELECT COUNT(*) FROM handovers WHERE {where}", params)[0][0]
+        rows = self._rows(
+            "SELECT node, message, direction, COUNT(*), SUM(COALESCE(retransmissions, 0))"
+            f" FROM signaling WHERE {where} GROUP BY node, message, direction"
+            " ORDER BY node, message, direction",
+            params,
+        )
+        messages = Table(
+            "Mobility signaling (network side)",
+            ["node", "exchange", "direction", "count", "retransmissions", "per_handover"],
+        )
+        for node, message, direction, count, retransmissions in rows:
+            per = round(count / handovers, 3) if handovers else None
+            messages.rows.append((node, message, direction, count, retransmissions, per))
+        strangers = self._rows(
+            "SELECT COUNT(*) FROM signaling WHERE direction = 'received'"
+            f" AND reason = 'source is not a MAG peer' AND {where}",
+            params,
+        )[0][0]
+        strangers += self._rows(
+            "SELECT COUNT(*) FROM audit_events WHERE kind IN"
+            " ('heartbeat_from_unknown_peer', 'unexpected_message', 'malformed_packet')"
+            f" AND {where}",
+            params,
+        )[0][0]
+        summary = Table(
+            "Signaling summary",
+            ["handovers", "network_messages", "per_handover", "mn_originated_messages"],
+        )
+        total = sum(r[3] for r in messages.rows)
+        summary.rows.append(
+            (handovers, total, round(total / handovers, 3) if handovers else None, strangers)
+        )
+        return [summary, messages]
+
+    # ------------------------------------------------------------------ for the HTML report
+
+    def registrations_per_ap(self) -> list[tuple[str, int]]:
+        return [(f"{r[0]} {r[1]}", r[3]) for r in self.aps()[0].rows]
+
+
+_TRAIL_EVENTS = frozenset(
+    {"registered", "detached", "deregistered", "revoked", "replaced", "refresh_rejected",
+     "pbu_unanswered"}
+)  # fmt: skip
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of sorted ``values``."""
+    if not values:
+        return None
+    return round(values[max(0, math.ceil(q * len(values)) - 1)], 3)
+
+
+def _latency(values: Iterable[float | None]) -> tuple[int, Any, Any, Any, Any]:
+    """(count of handovers, p50, p90, p99, max) — latency over those with a timing."""
+    all_values = list(values)
+    timed = sorted(v for v in all_values if v is not None)
+    return (
+        len(all_values),
+        _percentile(timed, 0.5),
+        _percentile(timed, 0.9),
+        _percentile(timed, 0.99),
+        round(timed[-1], 3) if timed else None,
+    )

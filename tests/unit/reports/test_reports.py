@@ -1,0 +1,186 @@
+"""Reports over an audit store filled by the real MAG and LMA cores (through SqlStore), on
+SQLite and PostgreSQL: trail, handovers, aps, security, signaling, output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.persistence.database import make_engine
+from netlmm_aaa.persistence.store import SqlStore
+from netlmm_aaa.reports.output import render
+from netlmm_aaa.reports.queries import Reports, Window, parse_when
+from tests.databases import database_url, postgresql_server  # noqa: F401
+from tests.mag_lma_pair import ALICE, MN_MAC, make_pair
+
+BOB = b"bob@example.org"
+BOB_MAC = "02:88:00:00:bb:02"
+
+
+def fill(url: str) -> dict[str, Any]:
+    """Alice: mag1 (AP1) -> mag2 (AP2) -> mag1 (AP1); Bob: mag2 only; messages take 2 ms per
+    hop. Every audit record of the three cores goes through its daemon's SqlStore."""
+    pair = make_pair()
+    pair.hop = 0.002
+    ap1, ap2 = "AA-BB-CC-00-00-01:Corp", "AA-BB-CC-00-00-02:Corp"
+    pair.attach("mag1", ap="aa:bb:cc:00:00:01", ssid="Corp")
+    pair.now = pair.now.after(30)
+    pair.attach("mag2", ap="aa:bb:cc:00:00:02", ssid="Corp")
+    pair.now = pair.now.after(30)
+    pair.attach("mag2", mac=BOB_MAC, mn_id=BOB, ap="aa:bb:cc:00:00:02", ssid="Corp")
+    pair.now = pair.now.after(3600)  # the next hour
+    pair.attach("mag1", ap="aa:bb:cc:00:00:01", ssid="Corp")
+    audits: dict[str, list[RecordAudit]] = {"lma": [], "mag1": [], "mag2": []}
+    for who, action in pair.log:
+        if type(action) is RecordAudit:
+            audits[who].append(action)
+    # Outside the cores: what the MAG service records for RADIUS accounting.
+    t = pair.now.utc
+    audits["mag1"] += [
+        RecordAudit(kind="accounting", utc=t, mn_id=ALICE, peer="hostapd-1",
+                    fields={"status": 1, "session_id": "S1", "mac": MN_MAC,
+                            "called_station_id": ap1}),
+        RecordAudit(kind="accounting_duplicate", utc=t, mn_id=ALICE, peer="hostapd-1",
+                    fields={"status": 1, "session_id": "S1", "called_station_id": ap1}),
+        RecordAudit(kind="accounting_rejected", utc=t, peer="192.0.2.66",
+                    fields={"reason": "bad_authenticator", "detail": "Request Authenticator"}),
+        RecordAudit(kind="accounting_rejected", utc=t + 1, peer="192.0.2.66",
+                    fields={"reason": "bad_authenticator", "detail": "Request Authenticator"}),
+        RecordAudit(kind="station_rejected", utc=t, peer="mag1",
+                    fields={"mac": "02:00:00:00:00:66", "reason": "anonymous_identity"}),
+    ]  # fmt: skip
+    engine = make_engine(url)
+    for node, records in audits.items():
+        store = SqlStore(engine, "lma1" if node == "lma" else node, lma=node == "lma")
+        store.submit(audit=records).result(30)
+        store.close()
+    return {"engine": engine, "audits": audits}
+
+
+@pytest.fixture
+def reports(database_url: str) -> Any:  # noqa: F811
+    filled = fill(database_url)
+    made = Reports(filled["engine"])
+    made.submitted = sum(len(v) for v in filled["audits"].values())  # type: ignore[attr-defined]
+    yield made
+    filled["engine"].dispose()
+
+
+def test_trail_follows_the_node_with_a_stable_prefix(reports: Reports) -> None:
+    (table,) = reports.trail("alice@example.org")
+    rows = [dict(zip(table.columns, r, strict=True)) for r in table.rows]
+    assert [(r["mag"], r["ap"], r["ssid"]) for r in rows] == [
+        ("mag1", "aa:bb:cc:00:00:01", "Corp"),
+        ("mag2", "aa:bb:cc:00:00:02", "Corp"),
+        ("mag1", "aa:bb:cc:00:00:01", "Corp"),
+    ]
+    assert len({r["prefix"] for r in rows}) == 1 and rows[0]["prefix"].startswith("2001:db8:1000")
+    assert rows[0]["until"] == rows[1]["from"] and rows[1]["until"] == rows[2]["from"]
+    # The LMA revoked the old binding (RFC 5846) as it moved it: that ends the first stay.
+    assert rows[0]["ended_by"] == "revoked at mag1" and rows[2]["until"] is None
+    assert rows[0]["from"] < rows[1]["from"] < rows[2]["from"]
+    assert reports.trail("nobody@example.org")[0].rows == []
+
+
+def test_handover_latency_joins_both_sides(reports: Reports) -> None:
+    overall, by_pair, by_hour = reports.handovers()
+    row = dict(zip(overall.columns, overall.rows[0], strict=True))
+    assert row["handovers"] == 2  # Bob's first attachment is not a handover
+    # event -> PBU (same instant) -> LMA (2 ms) -> PBA back (2 ms): 4 ms at the new MAG.
+    assert row["p50_ms"] == pytest.approx(4.0) and row["max_ms"] == pytest.approx(4.0)
+    assert row["event_to_pbu_p50_ms"] == pytest.approx(0.0)
+    assert row["pbu_to_pba_p50_ms"] == pytest.approx(4.0)
+    assert [(r[0], r[1], r[2]) for r in by_pair.rows] == [("mag1", "mag2", 1), ("mag2", "mag1", 1)]
+    assert len(by_hour.rows) == 2 and sum(r[1] for r in by_hour.rows) == 2
+
+
+def test_time_window_selects(reports: Reports) -> None:
+    first = reports.trail("alice@example.org")[0].rows[0][6]
+    reports.window = Window(since=parse_when(first) + __import__("datetime").timedelta(seconds=1))
+    overall = reports.handovers()[0]
+    assert overall.rows[0][0] == 2  # both handovers are after the first registration
+    reports.window = Window(until=parse_when(first))
+    assert reports.handovers()[0].rows[0][0] == 0
+    assert reports.trail("alice@example.org")[0].rows == []
+
+
+def test_aps_counts_attachments_moves_and_nodes(reports: Reports) -> None:
+    (table,) = reports.aps()
+    rows = {(r[0], r[1]): dict(zip(table.columns, r, strict=True)) for r in table.rows}
+    ap1 = rows[("mag1", "aa:bb:cc:00:00:01")]
+    ap2 = rows[("mag2", "aa:bb:cc:00:00:02")]
+    assert (ap1["attachments"], ap1["handovers_in"], ap1["handovers_out"]) == (2, 1, 1)
+    assert (ap2["attachments"], ap2["handovers_in"], ap2["handovers_out"]) == (2, 1, 1)
+    assert (ap1["mobile_nodes"], ap2["mobile_nodes"]) == (1, 2)
+
+
+def test_security_groups_rejections_by_reason_and_origin(reports: Reports) -> None:
+    rejected, duplicates = reports.security()
+    rows = {(r[0], r[1], r[2]): r[3] for r in rejected.rows}
+    assert rows[("accounting", "bad_authenticator", "192.0.2.66")] == 2
+    assert rows[("station", "anonymous_identity", "02:00:00:00:00:66")] == 1
+    assert duplicates.rows == [("hostapd-1", 1)]
+
+
+def test_signaling_counts_network_messages_and_no_mobile_node_messages(
+    reports: Reports,
+) -> None:
+    summary, messages = reports.signaling()
+    handovers, total, per, from_mns = summary.rows[0]
+    assert handovers == 2 and from_mns == 0
+    counts = {(r[0], r[1], r[2]): r[3] for r in messages.rows}
+    # 4 registrations in all, each a PBU sent by a MAG and received by the LMA.
+    assert sum(v for (n, m, d), v in counts.items() if m == "PBU" and d == "sent") == 4
+    assert counts[("lma1", "PBU", "received")] == 4
+    assert total == sum(counts.values()) and per == pytest.approx(total / 2)
+
+
+def test_output_formats_agree(reports: Reports) -> None:
+    tables = reports.handovers()
+    as_json = json.loads(render(tables, "json"))
+    assert as_json["Handovers"][0]["handovers"] == 2
+    assert as_json["Handovers per MAG pair"][0]["from_mag"] == "mag1"
+    lines = render(tables, "csv").splitlines()
+    assert lines[0] == "# Handovers"
+    parsed = list(csv.reader(io.StringIO("\n".join(lines[1:3]))))
+    assert parsed[0][0] == "handovers" and parsed[1][0] == "2"
+    text = render(tables, "table")
+    assert text.splitlines()[0] == "Handovers" and "mag1" in text and "(none)" not in text
+
+
+def test_documented_views_agree_with_the_reports(reports: Reports) -> None:
+    with reports.engine.connect() as c:
+        trail = c.exec_driver_sql(
+            "SELECT mag, ap, since, until FROM location_trail"
+            " WHERE mn_id = 'alice@example.org' ORDER BY since"
+        ).all()
+        timings = c.exec_driver_sql(
+            "SELECT from_mag, to_mag, event_to_pbu_ms, pbu_to_pba_ms, total_ms"
+            " FROM handover_timings ORDER BY at"
+        ).all()
+        load = c.exec_driver_sql(
+            "SELECT mag, ap, registrations, mobile_nodes FROM ap_load ORDER BY mag"
+        ).all()
+        moves = c.exec_driver_sql(
+            "SELECT from_mag, to_mag FROM ap_transitions WHERE mn_id = 'alice@example.org'"
+            " ORDER BY at"
+        ).all()
+        rejected = c.exec_driver_sql("SELECT COUNT(*) FROM rejections").scalar()
+        everything = c.exec_driver_sql("SELECT COUNT(*) FROM audit_trail").scalar()
+    report = reports.trail("alice@example.org")[0].rows
+    assert [(r[0], r[1]) for r in trail] == [(r[0], r[1]) for r in report]
+    assert trail[0][3] is not None and trail[2][3] is None  # the last stay is still open
+    assert [t[:2] for t in timings] == [("mag1", "mag2"), ("mag2", "mag1")]
+    assert all(t[4] == pytest.approx(4.0) and t[3] == pytest.approx(4.0) for t in timings)
+    assert [(m, a, r, n) for m, a, r, n in load] == [
+        ("mag1", "aa:bb:cc:00:00:01", 2, 1),
+        ("mag2", "aa:bb:cc:00:00:02", 2, 2),
+    ]
+    assert [tuple(m) for m in moves] == [("mag1", "mag2"), ("mag2", "mag1")]
+    assert rejected == 3
+    assert everything == reports.submitted  # type: ignore[attr-defined]  # nothing lost
