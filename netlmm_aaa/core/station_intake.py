@@ -21,6 +21,7 @@ The only trust placed in a mobile node is its network-access authentication (RFC
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from netlmm_aaa.core.actions import RecordAudit
@@ -54,6 +55,10 @@ class AccountingSession:
     called_station_id: str | None = None  # "AP-MAC:SSID" (RFC 3580 3.20)
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+@functools.lru_cache(maxsize=4096)
 def split_called_station_id(value: str | None) -> tuple[str | None, str | None]:
     """``AA-BB-CC-DD-EE-FF:Corp`` -> (``aa:bb:cc:dd:ee:ff``, ``Corp``) (RFC 3580 §3.20); a value
     that does not start with a MAC is kept whole as the AP's name."""
@@ -64,7 +69,7 @@ def split_called_station_id(value: str | None) -> tuple[str | None, str | None]:
     else:
         ap, _, ssid = value.partition(":")
     digits = ap.replace("-", "").replace(":", "").lower()
-    if len(digits) == 12 and all(c in "0123456789abcdef" for c in digits):
+    if len(digits) == 12 and _HEX.issuperset(digits):
         ap = ":".join(digits[i : i + 2] for i in range(0, 12, 2))
     else:
         ap, ssid = value, ""

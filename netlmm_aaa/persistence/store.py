@@ -211,6 +211,7 @@ class _RowWriter:
         self.sql = _statements(dialect)
         self.when: Any = _sqlite_time if dialect == "sqlite" else _dt
         self.kinds = {**REPORT_KINDS, **_LMA_OVERRIDES} if lma else REPORT_KINDS
+        self.copy = dialect == "postgresql" and engine.dialect.driver == "psycopg"
 
     def write(self, items: list[_Item]) -> None:
         latest: dict[bytes, _Item] = {}
@@ -241,10 +242,17 @@ class _RowWriter:
                 connection.exec_driver_sql(self.sql["delete"], deletes)
             if upserts:
                 connection.exec_driver_sql(self.sql["upsert"], upserts)
-            if audits:
-                connection.exec_driver_sql(self.sql["audit"], audits)
-            for table, rows in typed.items():
-                connection.exec_driver_sql(self.sql[table], rows)
+            if self.copy:  # PostgreSQL: COPY is several times faster than executemany
+                cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                if audits:
+                    _copy(cursor, "audit_events", _AUDIT_COLUMNS, audits)
+                for table, rows in typed.items():
+                    _copy(cursor, table, _TABLE_COLUMNS[table], rows)
+            else:
+                if audits:
+                    connection.exec_driver_sql(self.sql["audit"], audits)
+                for table, rows in typed.items():
+                    connection.exec_driver_sql(self.sql[table], rows)
 
     def _binding_row(self, i: _Item) -> tuple[Any, ...]:
         when = self.when
@@ -475,6 +483,15 @@ _BINDING_COLUMNS = (
 )  # fmt: skip
 
 
+_AUDIT_COLUMNS = ("at", "node", "kind", "mn_id", "peer", "details")
+
+
+def _copy(cursor: Any, table: str, columns: tuple[str, ...], rows: list[_Row]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _statements(dialect: str) -> dict[str, str]:
     mark = "?" if dialect == "sqlite" else "%s"
     json_value = mark if dialect == "sqlite" else f"CAST({mark} AS JSON)"
@@ -499,9 +516,22 @@ def _statements(dialect: str) -> dict[str, str]:
     }
 
 
+_SECONDS: dict[int, str] = {}  # whole second -> "YYYY-MM-DD HH:MM:SS", recently formatted
+
+
 def _sqlite_time(value: float) -> str:
     # The text form SQLAlchemy's SQLite DateTime reads back: naive UTC with microseconds.
-    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # Formatting each second once keeps strftime off the profile at 100k rows/s.
+    second = int(value // 1)
+    micro = round((value - second) * 1_000_000)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    text = _SECONDS.get(second)
+    if text is None:
+        if len(_SECONDS) > 65536:
+            _SECONDS.clear()
+        text = _SECONDS[second] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+    return f"{text}.{micro:06d}"
 
 
 def _parse_sqlite_time(value: Any) -> float | None:

@@ -9,7 +9,7 @@ import math
 from collections import Counter
 from datetime import UTC, datetime
 
-from netlmm_aaa.reports.queries import Reports, Table
+from netlmm_aaa.reports.queries import Histogram, Reports, Table
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#1d2630}
@@ -90,29 +90,31 @@ def _table(t: Table) -> str:
     return f"<table><tr>{head}</tr>{body}{empty}</table>"
 
 
-def latency_histogram(latencies: list[float], bins: int = 30) -> tuple[list[str], list[float]]:
-    """Bins (labels in ms) and counts for the handover latency histogram."""
-    if not latencies:
+def latency_bins(histogram: Histogram, bins: int = 30) -> tuple[list[str], list[float]]:
+    """About ``bins`` bars (labels: lower edge in ms) up to the p99, and one for the rest."""
+    if not histogram.buckets:
         return [], []
-    ordered = sorted(latencies)
-    top = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)] or ordered[-1] or 1.0
-    width = top / bins
-    counts = Counter(bins if v > top else min(int(v / width), bins - 1) for v in ordered)
-    labels = [f"{i * width:.1f}" for i in range(bins)] + [f">{top:.1f}"]
-    return labels, [float(counts.get(i, 0)) for i in range(bins + 1)]
+    top = histogram.percentile(0.99) or 0.1
+    width = max(1, math.ceil(top * 10 / bins))  # in 0.1 ms buckets
+    counts: Counter[int] = Counter()
+    last = math.ceil(top * 10 / width)
+    for bucket, count in histogram.buckets.items():
+        counts[min(bucket // width, last)] += count
+    labels = [f"{i * width / 10:.1f}" for i in range(last)] + [f">={last * width / 10:.1f}"]
+    return labels, [float(counts.get(i, 0)) for i in range(last + 1)]
 
 
 def build(reports: Reports, database: str) -> str:
     """The whole report as one HTML document."""
-    samples = reports.handover_samples()
-    overall, by_pair, _by_hour = reports.handovers()
+    overall, by_pair, by_hour, by_mag = reports.handovers()
     security = reports.security()
     signaling = reports.signaling()
     aps = reports.aps()[0]
-    count, p50, p90, p99, worst, *_ = overall.rows[0]
-    per_hour = Counter(s[0] for s in samples)
-    hours = sorted(per_hour)
-    latency_labels, latency_counts = latency_histogram([s[3] for s in samples if s[3] is not None])
+    count = overall.rows[0][0]
+    measured, histogram = reports.registration_histogram()
+    _, p50, p90, p99, worst = histogram.summary()
+    hours = [r[0] for r in by_hour.rows]
+    latency_labels, latency_counts = latency_bins(histogram)
     ap_rows = sorted(aps.rows, key=lambda r: -r[3])[:40]
     window = reports.window
     span = (
@@ -139,12 +141,12 @@ def build(reports: Reports, database: str) -> str:
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{html.escape(str(v))}</b>{k}</div>' for k, v in cards)
         + "</div>",
-        "<h2>Handover latency (authenticated event at the new MAG to PBA, ms)</h2>",
+        f"<h2>Handover latency ({measured}, ms)</h2>",
         f'<p class="meta">p50 {p50} · p90 {p90} · p99 {p99} · max {worst} ms; '
         "RFC 4831 voice budget for the whole handover: 70 ms.</p>",
         _bars("handover latency histogram", latency_labels, latency_counts),
         "<h2>Handovers over time (per hour, UTC)</h2>",
-        _bars("handovers per hour", hours, [float(per_hour[h]) for h in hours], css="bar2"),
+        _bars("handovers per hour", hours, [float(r[1]) for r in by_hour.rows], css="bar2"),
         "<h2>Load per access point (attachments)</h2>",
         _bars(
             "attachments per access point",
@@ -154,6 +156,8 @@ def build(reports: Reports, database: str) -> str:
         _table(aps),
         "<h2>Handovers per MAG pair</h2>",
         _table(by_pair),
+        "<h2>Registration latency per MAG</h2>",
+        _table(by_mag),
         "<h2>Security</h2>",
         _table(security[0]),
         _table(security[1]),

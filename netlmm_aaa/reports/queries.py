@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,48 +176,75 @@ class Reports:
 
     # ------------------------------------------------------------------ handovers
 
-    def handover_samples(self) -> list[tuple[str, str, str, float | None, Any, Any, Any]]:
-        """(hour, from_mag, to_mag, total_ms, event_to_pbu_ms, pbu_to_pba_ms, route_switch_ms)
-        for every handover in the window."""
-        where, params = self._range("h.at")
-        return [
-            tuple(r)
-            for r in self._rows(
-                f"SELECT {self._hour('h.at')}, h.from_mag, h.to_mag,"
-                " COALESCE(s.event_to_ack_ms, h.route_switch_ms),"
-                " s.event_to_ack_ms - s.rtt_ms, s.rtt_ms, h.route_switch_ms"
-                " FROM handovers h LEFT JOIN signaling s"
-                " ON s.node = h.to_mag AND s.mn_id = h.mn_id AND s.sequence = h.sequence"
-                " AND s.message = 'PBU' AND s.direction = 'sent'"
-                f" WHERE {where}",
-                params,
-            )
-        ]
+    def _histograms(
+        self, keys: str, value: str, table: str, condition: str = "1 = 1"
+    ) -> dict[tuple[Any, ...], Histogram]:
+        """Latency histograms (0.1 ms buckets) grouped by ``keys``, aggregated in SQL so that a
+        month of handovers never crosses the wire row by row."""
+        where, params = self._range()
+        groups: dict[tuple[Any, ...], Histogram] = defaultdict(Histogram)
+        for *key, bucket, count, worst in self._rows(
+            f"SELECT {keys}, CAST({value} * 10 + 0.5 AS INTEGER), COUNT(*), MAX({value})"
+            f" FROM {table} WHERE {condition} AND {where}"
+            f" GROUP BY {keys}, CAST({value} * 10 + 0.5 AS INTEGER)",
+            params,
+        ):
+            groups[tuple(key)].add(bucket, count, worst)
+        return groups
 
     def handovers(self) -> list[Table]:
-        """Count and latency percentiles overall, per MAG pair, per hour."""
-        samples = self.handover_samples()
+        """Handovers (the LMA's record: count and its route-switch time) overall, per MAG pair and
+        per hour, and the registration latency the MAGs measured (authenticated event -> PBA)."""
+        pairs = self._histograms("from_mag, to_mag", "route_switch_ms", "handovers")
+        hours = self._histograms(self._hour("at"), "route_switch_ms", "handovers")
+        sent = "message = 'PBU' AND direction = 'sent' AND status < 128"
+        at_mags = self._histograms("node", "event_to_ack_ms", "signaling", sent)
+        rtts = self._histograms("node", "rtt_ms", "signaling", sent)
+        overall_switch = Histogram.merged(pairs.values())
+        overall_mag = Histogram.merged(at_mags.values())
+        overall_rtt = Histogram.merged(rtts.values())
         columns = ["handovers", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
-        overall = Table("Handovers", [*columns, "event_to_pbu_p50_ms", "pbu_to_pba_p50_ms",
-                                      "route_switch_p50_ms"])  # fmt: skip
+        overall = Table(
+            "Handovers",
+            ["handovers", "registration_p50_ms", "registration_p90_ms", "registration_p99_ms",
+             "registration_max_ms", "pbu_to_pba_p50_ms", "route_switch_p50_ms",
+             "route_switch_p99_ms"],
+        )  # fmt: skip
         overall.rows.append(
             (
-                *_latency([s[3] for s in samples]),
-                _percentile(sorted(v for s in samples if (v := s[4]) is not None), 0.5),
-                _percentile(sorted(v for s in samples if (v := s[5]) is not None), 0.5),
-                _percentile(sorted(v for s in samples if (v := s[6]) is not None), 0.5),
+                overall_switch.count,
+                *overall_mag.summary()[1:],
+                overall_rtt.percentile(0.5),
+                overall_switch.percentile(0.5),
+                overall_switch.percentile(0.99),
             )
         )
-        pairs: dict[tuple[str, str], list[float | None]] = defaultdict(list)
-        hours: dict[str, list[float | None]] = defaultdict(list)
-        for hour, source, target, total, *_ in samples:
-            pairs[(source, target)].append(total)
-            hours[f"{hour}:00"].append(total)
-        by_pair = Table("Handovers per MAG pair", ["from_mag", "to_mag", *columns])
-        by_pair.rows = [(*k, *_latency(v)) for k, v in sorted(pairs.items())]
-        by_hour = Table("Handovers per hour (UTC)", ["hour", *columns])
-        by_hour.rows = [(k, *_latency(v)) for k, v in sorted(hours.items())]
-        return [overall, by_pair, by_hour]
+        by_pair = Table("Handovers per MAG pair (route switch at the LMA)",
+                        ["from_mag", "to_mag", *columns])  # fmt: skip
+        by_pair.rows = [(*k, *h.summary()) for k, h in sorted(pairs.items())]
+        by_hour = Table("Handovers per hour (UTC; route switch at the LMA)", ["hour", *columns])
+        by_hour.rows = [(f"{k[0]}:00", *h.summary()) for k, h in sorted(hours.items())]
+        by_mag = Table(
+            "Registration latency at each MAG (authenticated event -> PBA)",
+            ["mag", "registrations", "p50_ms", "p90_ms", "p99_ms", "max_ms", "pbu_to_pba_p50_ms"],
+        )
+        by_mag.rows = [
+            (k[0], *h.summary(), rtts[k].percentile(0.5) if k in rtts else None)
+            for k, h in sorted(at_mags.items())
+        ]
+        return [overall, by_pair, by_hour, by_mag]
+
+    def registration_histogram(self) -> tuple[str, Histogram]:
+        """The histogram the HTML report draws: the MAGs' event -> PBA latency when recorded,
+        else the LMA's route-switch time."""
+        sent = "message = 'PBU' AND direction = 'sent' AND status < 128"
+        at_mags = Histogram.merged(
+            self._histograms("'all'", "event_to_ack_ms", "signaling", sent).values()
+        )
+        if at_mags.count:
+            return "authenticated event at the MAG to PBA", at_mags
+        switch = self._histograms("'all'", "route_switch_ms", "handovers").values()
+        return "PBU received to routes switched at the LMA", Histogram.merged(switch)
 
     # ------------------------------------------------------------------ aps
 
@@ -332,21 +359,48 @@ _TRAIL_EVENTS = frozenset(
 )  # fmt: skip
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile of sorted ``values``."""
-    if not values:
-        return None
-    return round(values[max(0, math.ceil(q * len(values)) - 1)], 3)
+class Histogram:
+    """Counts per 0.1 ms bucket (values rounded to the nearest 0.1 ms), the exact maximum, and
+    how many samples had no value. Percentiles are nearest-rank over the buckets."""
 
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = defaultdict(int)
+        self.count = 0  # samples, timed or not
+        self.worst: float | None = None
 
-def _latency(values: Iterable[float | None]) -> tuple[int, Any, Any, Any, Any]:
-    """(count of handovers, p50, p90, p99, max) — latency over those with a timing."""
-    all_values = list(values)
-    timed = sorted(v for v in all_values if v is not None)
-    return (
-        len(all_values),
-        _percentile(timed, 0.5),
-        _percentile(timed, 0.9),
-        _percentile(timed, 0.99),
-        round(timed[-1], 3) if timed else None,
-    )
+    def add(self, bucket: int | None, count: int, worst: float | None) -> None:
+        self.count += count
+        if bucket is None:
+            return
+        self.buckets[bucket] += count
+        if worst is not None and (self.worst is None or worst > self.worst):
+            self.worst = worst
+
+    @classmethod
+    def merged(cls, parts: Iterable[Histogram]) -> Histogram:
+        total = cls()
+        for part in parts:
+            total.count += part.count
+            for bucket, count in part.buckets.items():
+                total.buckets[bucket] += count
+            if part.worst is not None and (total.worst is None or part.worst > total.worst):
+                total.worst = part.worst
+        return total
+
+    def percentile(self, q: float) -> float | None:
+        timed = sum(self.buckets.values())
+        if not timed:
+            return None
+        rank = max(1, math.ceil(q * timed))
+        seen = 0
+        for bucket in sorted(self.buckets):
+            seen += self.buckets[bucket]
+            if seen >= rank:
+                return round(bucket / 10, 1)
+        return None  # unreachable
+
+    def summary(self) -> tuple[int, Any, Any, Any, Any]:
+        """(count, p50, p90, p99, max)."""
+        worst = round(self.worst, 3) if self.worst is not None else None
+        return (self.count, self.percentile(0.5), self.percentile(0.9), self.percentile(0.99),
+                worst)  # fmt: skip

@@ -87,16 +87,33 @@ def test_trail_follows_the_node_with_a_stable_prefix(reports: Reports) -> None:
     assert reports.trail("nobody@example.org")[0].rows == []
 
 
-def test_handover_latency_joins_both_sides(reports: Reports) -> None:
-    overall, by_pair, by_hour = reports.handovers()
+def test_handover_report_counts_pairs_hours_and_latency_at_both_ends(reports: Reports) -> None:
+    overall, by_pair, by_hour, by_mag = reports.handovers()
     row = dict(zip(overall.columns, overall.rows[0], strict=True))
     assert row["handovers"] == 2  # Bob's first attachment is not a handover
-    # event -> PBU (same instant) -> LMA (2 ms) -> PBA back (2 ms): 4 ms at the new MAG.
-    assert row["p50_ms"] == pytest.approx(4.0) and row["max_ms"] == pytest.approx(4.0)
-    assert row["event_to_pbu_p50_ms"] == pytest.approx(0.0)
+    # event -> PBU (same instant) -> LMA (2 ms) -> PBA back (2 ms): 4 ms at the new MAG, for
+    # all four registrations.
+    assert row["registration_p50_ms"] == pytest.approx(4.0)
+    assert row["registration_max_ms"] == pytest.approx(4.0)
     assert row["pbu_to_pba_p50_ms"] == pytest.approx(4.0)
+    assert row["route_switch_p50_ms"] is None  # the core alone records no route switch time
     assert [(r[0], r[1], r[2]) for r in by_pair.rows] == [("mag1", "mag2", 1), ("mag2", "mag1", 1)]
     assert len(by_hour.rows) == 2 and sum(r[1] for r in by_hour.rows) == 2
+    assert [(r[0], r[1], r[2]) for r in by_mag.rows] == [("mag1", 2, 4.0), ("mag2", 2, 4.0)]
+
+
+def test_histogram_percentiles_are_nearest_rank_over_tenth_ms_buckets() -> None:
+    from netlmm_aaa.reports.queries import Histogram
+
+    h = Histogram()
+    for value in [1.04, 2.0, 2.0, 3.26, 9.9, None]:
+        h.add(None if value is None else int(value * 10 + 0.5), 1, value)
+    assert h.count == 6
+    assert (h.percentile(0.5), h.percentile(0.9), h.percentile(0.99)) == (2.0, 9.9, 9.9)
+    assert h.percentile(0.2) == 1.0 and h.summary()[4] == 9.9
+    merged = Histogram.merged([h, h])
+    assert merged.count == 12 and merged.percentile(0.5) == 2.0
+    assert Histogram().percentile(0.5) is None
 
 
 def test_time_window_selects(reports: Reports) -> None:
@@ -144,7 +161,7 @@ def test_output_formats_agree(reports: Reports) -> None:
     tables = reports.handovers()
     as_json = json.loads(render(tables, "json"))
     assert as_json["Handovers"][0]["handovers"] == 2
-    assert as_json["Handovers per MAG pair"][0]["from_mag"] == "mag1"
+    assert as_json["Handovers per MAG pair (route switch at the LMA)"][0]["from_mag"] == "mag1"
     lines = render(tables, "csv").splitlines()
     assert lines[0] == "# Handovers"
     parsed = list(csv.reader(io.StringIO("\n".join(lines[1:3]))))

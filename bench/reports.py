@@ -1,0 +1,303 @@
+"""Benchmark: the audit store at scale, on SQLite and PostgreSQL, in one run.
+
+    python bench/reports.py --rows 10000000 [--databases sqlite,postgresql] [--mobile-nodes 20000]
+
+Fills an empty store with ``--rows`` records shaped like a month of a busy site (``--mags`` MAGs
+with ``--aps-per-mag`` APs each, ``--mobile-nodes`` nodes moving between them): per handover the
+new MAG's accounting Start, interim update, station attached/registered and PBU exchange, the
+LMA's PBU, handover and RFC 5846 revocation, the old MAG's revocation and accounting Stop, plus
+retransmitted and forged accounting now and then. Records go through the daemons' own
+``SqlStore`` (one per node, group commits), and the insert rate counts the store's wall time.
+The baseline of the insert rate is the database's raw bulk insert (DBAPI ``executemany`` of
+rows of the same shape into a bare table) in the same run.
+
+Then it times ``report handovers`` (every handover of the month: percentiles overall, per MAG
+pair, per hour) and ``report trail`` (the busiest node) — median of ``--repeats`` runs — and, for
+information, ``aps``, ``security`` and ``signaling``. Targets: each timed report <= 2 s at 10M
+rows, inserts >= 50,000 rows/s. PostgreSQL runs on a private server the bench starts (root).
+Final line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from netlmm_aaa.core.actions import RecordAudit  # noqa: E402
+from netlmm_aaa.persistence import migrate  # noqa: E402
+from netlmm_aaa.persistence.database import make_engine  # noqa: E402
+from netlmm_aaa.persistence.store import SqlStore  # noqa: E402
+from netlmm_aaa.reports.queries import Reports  # noqa: E402
+
+DAY = 86400.0
+
+
+class Site:
+    """Synthetic but consistent activity: sequence numbers, prefixes, APs all line up."""
+
+    def __init__(self, mobile_nodes: int, mags: int, aps_per_mag: int, seed: int = 7) -> None:
+        self.random = random.Random(seed)
+        self.mags = [f"mag{i + 1}" for i in range(mags)]
+        self.aps = {m: [f"02-aa-{i:02x}-{j:02x}-00-01" for j in range(aps_per_mag)]
+                    for i, m in enumerate(self.mags)}  # fmt: skip
+        self.sequence = dict.fromkeys(self.mags, 0)
+        self.nodes = [f"user{i:06d}@corp.example" for i in range(mobile_nodes)]
+        self.where: dict[int, tuple[str, str]] = {}
+        self.moves = [0] * mobile_nodes
+        self.session = 0
+
+    def _next_sequence(self, mag: str) -> int:
+        self.sequence[mag] = (self.sequence[mag] + 1) & 0xFFFF
+        return self.sequence[mag]
+
+    def move(self, t: float) -> dict[str, list[RecordAudit]]:
+        """One node moves (or attaches first): the records each node writes."""
+        r = self.random
+        i = r.randrange(len(self.nodes))
+        self.moves[i] += 1
+        mn = self.nodes[i].encode()
+        mac = f"02:00:{i >> 16 & 0xFF:02x}:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}:01"
+        prefix = f"2001:db8:{i >> 16:x}:{i & 0xFFFF:x}::/64"
+        ipv4 = f"10.{i >> 16 & 0xFF}.{i >> 8 & 0xFF}.{i & 0xFF}"
+        old = self.where.get(i)
+        mag = r.choice(self.mags)
+        if old is not None and old[0] == mag:
+            mag = self.mags[(self.mags.index(mag) + 1) % len(self.mags)]
+        ap = r.choice(self.aps[mag])
+        self.where[i] = (mag, ap)
+        seq = self._next_sequence(mag)
+        hi = 2 if old is not None else 1
+        rtt = r.lognormvariate(1.1, 0.25)  # ~3 ms
+        route = rtt * 0.4
+        self.session += 1
+        called = f"{ap.upper()}:Corp"
+        out: dict[str, list[RecordAudit]] = {mag: [], "lma1": []}
+        acct = {"status": 1, "session_id": f"{self.session:016X}", "mac": mac,
+                "called_station_id": called, "authentic": 1}  # fmt: skip
+        out[mag] += [
+            RecordAudit(kind="accounting", utc=t, mn_id=mn, peer=f"nas-{mag}", fields=acct),
+            RecordAudit(kind="station_attached", utc=t + 0.0005, mn_id=mn, peer=mag,
+                        fields={"mac": mac, "interface": "acc0", "ap": ap.replace("-", ":"),
+                                "ssid": "Corp"}),
+            RecordAudit(kind="pba", utc=t + 0.0005 + rtt / 1000, mn_id=mn, peer=mag,
+                        fields={"status": 0, "sequence": seq, "lifetime": 3600, "rtt_ms": rtt,
+                                "retransmissions": 0, "handoff_indicator": hi,
+                                "event_to_ack_ms": rtt + 0.5}),
+            RecordAudit(kind="station_registered", utc=t + 0.0006 + rtt / 1000, mn_id=mn,
+                        peer=mag, fields={"mac": mac, "interface": "acc0",
+                                          "ap": ap.replace("-", ":"), "ssid": "Corp",
+                                          "prefixes": [prefix], "ipv4": ipv4}),
+            RecordAudit(kind="accounting", utc=t + 300, mn_id=mn, peer=f"nas-{mag}",
+                        fields={**acct, "status": 3}),
+        ]  # fmt: skip
+        if r.random() < 0.02:
+            out[mag].append(RecordAudit(kind="accounting_duplicate", utc=t + 0.01, mn_id=mn,
+                                        peer=f"nas-{mag}", fields=acct))  # fmt: skip
+        if r.random() < 0.005:
+            out[mag].append(RecordAudit(kind="accounting_rejected", utc=t + 0.02,
+                                        peer=f"192.0.2.{r.randrange(1, 255)}",
+                                        fields={"reason": "bad_authenticator",
+                                                "detail": "Request Authenticator mismatch"}))  # fmt: skip
+        lma = out["lma1"]
+        lma.append(RecordAudit(kind="pbu", utc=t + 0.001, mn_id=mn, peer=mag,
+                               fields={"status": 0, "sequence": seq, "lifetime": 3600,
+                                       "handoff_indicator": hi, "transport": "ipv6"}))  # fmt: skip
+        if old is None:
+            lma.append(RecordAudit(kind="binding_created", utc=t + 0.001, mn_id=mn, peer=mag,
+                                   fields={"prefixes": [prefix], "ipv4": ipv4}))  # fmt: skip
+            return out
+        lma += [
+            RecordAudit(kind="handover", utc=t + 0.001, mn_id=mn, peer=mag,
+                        fields={"from_mag": old[0], "to_mag": mag, "handoff_indicator": hi,
+                                "sequence": seq, "prefixes": [prefix], "ipv4": ipv4,
+                                "route_switch_ms": route}),
+            RecordAudit(kind="bri_sent", utc=t + 0.001, mn_id=mn, peer=old[0],
+                        fields={"sequence": seq, "reason": "inter-MAG handover"}),
+            RecordAudit(kind="bra_received", utc=t + 0.003, mn_id=mn, peer=old[0],
+                        fields={"sequence": seq, "status": 0}),
+        ]  # fmt: skip
+        out.setdefault(old[0], []).extend([
+            RecordAudit(kind="binding_revoked", utc=t + 0.002, mn_id=mn, peer=old[0],
+                        fields={"mac": mac, "trigger": 3}),
+            RecordAudit(kind="accounting", utc=t + 0.004, mn_id=mn, peer=f"nas-{old[0]}",
+                        fields={**acct, "status": 2, "called_station_id": f"{old[1].upper()}:Corp"}),
+        ])  # fmt: skip
+        return out
+
+
+def fill(url: str, rows: int, site: Site, days: float, progress: bool) -> dict[str, Any]:
+    """Write about ``rows`` records; returns rows written, store seconds, handovers."""
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    stores: dict[str, SqlStore] = {}
+    written = handovers = 0
+    store_seconds = 0.0
+    start = time.time() - days * DAY
+    # ~11 records per move: spread the moves over the period.
+    step = days * DAY / max(1, rows / 11)
+    t = start
+    chunk: dict[str, list[RecordAudit]] = {}
+    in_chunk = 0
+    last_report = time.monotonic()
+
+    def flush() -> None:
+        nonlocal store_seconds, written
+        began = time.perf_counter()
+        futures = []
+        for node, records in chunk.items():
+            store = stores.get(node)
+            if store is None:
+                store = stores[node] = SqlStore(engine, node, lma=node == "lma1")
+            futures.append(store.submit(audit=records))
+            if sqlite:  # one writer at a time: SQLite has one write lock per file
+                futures[-1].result(600)
+        for f in futures:
+            f.result(600)
+        store_seconds += time.perf_counter() - began
+        written += sum(len(v) for v in chunk.values())
+        chunk.clear()
+
+    while written + in_chunk < rows:
+        for node, records in site.move(t).items():
+            chunk.setdefault(node, []).extend(records)
+            in_chunk += len(records)
+        handovers += 1
+        t += step * site.random.uniform(0.5, 1.5)
+        if in_chunk >= 500_000:
+            flush()
+            in_chunk = 0
+            if progress and time.monotonic() - last_report > 5:
+                last_report = time.monotonic()
+                print(f"  {written:,}/{rows:,} rows, {written / store_seconds:,.0f} rows/s",
+                      file=sys.stderr, flush=True)  # fmt: skip
+    flush()
+    for store in stores.values():
+        store.close()
+    engine.dispose()
+    return {"rows": written, "store_seconds": store_seconds, "moves": handovers}
+
+
+def raw_insert_rate(url: str, rows: int) -> float:
+    """Rows/s of the database's plain DBAPI executemany into a bare table (the baseline)."""
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    data = [(f"2026-11-01 10:00:{i % 60:02d}.000000", "mag1", "station_registered",
+             f"user{i:06d}@corp.example", "02:00:00:00:00:01", "acc0", "02:aa:00:00:00:01",
+             "Corp", "2001:db8::/64", "10.0.0.1", None) for i in range(rows)]  # fmt: skip
+    with engine.begin() as c:
+        c.exec_driver_sql(
+            "CREATE TABLE bench_raw (at TEXT, node TEXT, event TEXT, mn_id TEXT, mac TEXT,"
+            " interface TEXT, ap TEXT, ssid TEXT, prefixes TEXT, ipv4 TEXT, reason TEXT)"
+        )
+    began = time.perf_counter()
+    for i in range(0, rows, 50_000):
+        with engine.begin() as c:
+            c.exec_driver_sql(
+                f"INSERT INTO bench_raw VALUES ({', '.join([mark] * 11)})", data[i : i + 50_000]
+            )
+    seconds = time.perf_counter() - began
+    with engine.begin() as c:
+        c.exec_driver_sql("DROP TABLE bench_raw")
+    engine.dispose()
+    return rows / seconds
+
+
+def timed(fn: Any, repeats: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeats):
+        began = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), result
+
+
+def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    migrate.upgrade(url)
+    site = Site(args.mobile_nodes, args.mags, args.aps_per_mag)
+    filled = fill(url, args.rows, site, args.days, not args.quiet)
+    baseline = raw_insert_rate(url, min(args.rows, 500_000))
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as c:
+            c.exec_driver_sql("ANALYZE")
+    reports = Reports(engine)
+    mn = site.nodes[max(range(len(site.nodes)), key=site.moves.__getitem__)]
+    handovers_s, tables = timed(reports.handovers, args.repeats)
+    trail_s, trail = timed(lambda: reports.trail(mn), args.repeats)
+    extra = {}
+    if not args.skip_other_reports:
+        for name in ("aps", "security", "signaling"):
+            extra[f"{name}_s"] = round(timed(getattr(reports, name), 1)[0], 3)
+    engine.dispose()
+    rate = filled["rows"] / filled["store_seconds"]
+    return {
+        "rows": filled["rows"],
+        "handovers": tables[0].rows[0][0],
+        "insert_rows_per_s": round(rate),
+        "raw_insert_rows_per_s": round(baseline),
+        "insert_ratio": round(rate / baseline, 3),
+        "handovers_report_s": round(handovers_s, 3),
+        "trail_report_s": round(trail_s, 3),
+        "trail_rows": len(trail[0].rows),
+        "handover_p50_ms": tables[0].rows[0][1],
+        **extra,
+    }
+
+
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="netlmm-bench-") as tmp:
+            yield f"sqlite:///{tmp}/audit.db"
+        return
+    from netlmm_aaa.testbed.postgresql import create_database, private_server
+
+    with private_server(settings=("shared_buffers=512MB", "work_mem=64MB")) as base:
+        yield create_database(base, "bench")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--mobile-nodes", type=int, default=20_000)
+    parser.add_argument("--mags", type=int, default=50)
+    parser.add_argument("--aps-per-mag", type=int, default=4)
+    parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-other-reports", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"bench": "reports", "rows_requested": args.rows}
+    for kind in args.databases.split(","):
+        print(f"{kind}: filling {args.rows:,} rows ...", file=sys.stderr, flush=True)
+        with database(kind) as url:
+            result[kind] = measure(url, args)
+        print(f"{kind}: {result[kind]}", file=sys.stderr, flush=True)
+    result["targets"] = {"report_s": 2.0, "insert_rows_per_s": 50_000}
+    result["met"] = all(
+        r["handovers_report_s"] <= 2.0 and r["trail_report_s"] <= 2.0
+        and r["insert_rows_per_s"] >= 50_000
+        for k, r in result.items() if isinstance(r, dict) and "rows" in r
+    )  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
