@@ -71,6 +71,19 @@ def _str(path: str, value: Any) -> str:
     return value
 
 
+def _listen(path: str, value: Any) -> str:
+    from netlmm_aaa.metrics import parse_listen
+
+    text = _str(path, value)
+    try:
+        host, _port = parse_listen(text)
+        if host != "::":
+            ipaddress.ip_address(host)
+    except ValueError:
+        raise _fail(path, value, "must be ADDRESS:PORT, e.g. 127.0.0.1:9813") from None
+    return text
+
+
 def _bool(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise _fail(path, value, "must be true or false")
@@ -151,7 +164,7 @@ _LMA: _Schema = {
     "dataplane": (_choice("linux", "none"), "linux"),
     "database": (_str, "sqlite:///netlmm-lma.db"),
     "control_socket": (_str, "/run/netlmm-aaa/lma.sock"),
-    "metrics_listen": (_str, None),
+    "metrics_listen": (_listen, None),
     "pools": (None, None),
     "timers": (None, None),
     "policy": (None, None),
@@ -236,6 +249,7 @@ class MagConfig:
     database: str
     accounting_listen: str
     accounting_port: int
+    metrics_listen: str | None
     nases: tuple[NasConfig, ...]
     hostapd: tuple[HostapdConfig, ...]
 
@@ -255,6 +269,7 @@ _MAG_SECTION: _Schema = {
     "database": (_str, "sqlite:///netlmm-mag.db"),
     "accounting_listen": (_ip, "127.0.0.1"),
     "accounting_port": (_integer(1, 65535), 1813),
+    "metrics_listen": (_listen, None),
     "nas": (None, None),
     "hostapd": (None, None),
 }
@@ -312,6 +327,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         database=mag["database"],
         accounting_listen=mag["accounting_listen"],
         accounting_port=mag["accounting_port"],
+        metrics_listen=mag["metrics_listen"],
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )

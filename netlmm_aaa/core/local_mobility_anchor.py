@@ -451,6 +451,11 @@ class LocalMobilityAnchor:
     def __len__(self) -> int:
         return len(self._bindings)
 
+    def active_count(self) -> int:
+        """Binding cache entries serving a node now (not in their de-registration hold)."""
+        active = BindingState.ACTIVE
+        return sum(1 for entry in self._bindings.values() if entry.state is active)
+
     # ------------------------------------------------------------------------- transitions
 
     _TRANSITIONS: dict[tuple[BindingState, BindingInput], tuple[_Handler, BindingState]]

@@ -237,6 +237,11 @@ class MobileAccessGateway:
             heapq.heappop(self._timers)
         return None
 
+    def registered_count(self) -> int:
+        """Stations whose binding at the LMA is in place (registered or refreshing)."""
+        serving = (StationState.REGISTERED, StationState.REFRESHING)
+        return sum(1 for entry in self._stations.values() if entry.state in serving)
+
     def station_state(self, mac: str) -> StationState | None:
         entry = self._stations.get(mac)
         return entry.state if entry is not None else None

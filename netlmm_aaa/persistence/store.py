@@ -333,6 +333,8 @@ class SqlStore:
         self._thread = threading.Thread(target=self._writer, name=f"store-{node}", daemon=True)
         self.commits = 0
         self.failures = 0
+        self.observers: list[Callable[[list[RecordAudit]], None]] = []
+        """Called with the audit records of every submission (the daemons' metrics)."""
         self._thread.start()
 
     # ------------------------------------------------------------------ startup (synchronous)
@@ -408,6 +410,10 @@ class SqlStore:
         """Queue writes; the future completes once they are committed."""
         items: list[_Item] = [_upsert_item(b) for b in store]
         items += [("d", m) for m in delete]
+        if self.observers:
+            audit = list(audit)
+            for observe in self.observers:
+                observe(audit)
         items += [("a", r.utc, r.kind, r.mn_id, r.peer, r.fields) for r in audit]
         future: Future[None] = Future()
         if not items:

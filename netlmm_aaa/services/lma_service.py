@@ -41,6 +41,7 @@ from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import LmaEvent, RevocationRequested, TimerFired, Transport
 from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
 from netlmm_aaa.dataplane.port import DataPlane, RouteOperation
+from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore, mn_id_text
@@ -94,6 +95,17 @@ class LmaService:
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.processed = 0
+        self.metrics = Metrics("lma", config.name)
+        self.metrics.callbacks["netlmm_bindings"] = self._binding_count
+        self.metrics.callbacks["netlmm_store_commits_total"] = lambda: (
+            self.store.commits if self.store else 0
+        )
+        self.metrics.callbacks["netlmm_store_failures_total"] = lambda: (
+            self.store.failures if self.store else 0
+        )
+
+    def _binding_count(self) -> float:
+        return self.core.active_count() if self.core is not None else 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -106,6 +118,12 @@ class LmaService:
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
         self.store = SqlStore(engine, config.name, process=True, lma=True)
+        self.store.observers.append(self.metrics.observe)
+        metrics_server = (
+            await serve_metrics(self.metrics, config.metrics_listen)
+            if config.metrics_listen
+            else None
+        )
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
         saved = await asyncio.to_thread(self.store.load_bindings)
         policy = replace(config.policy, restart_counter=counter)
@@ -168,11 +186,14 @@ class LmaService:
         gc.freeze()
         gc.set_threshold(20_000, 20, 50)
         self.ready.set()
+        self.metrics.set_ready()
         log.info("LMA %s ready on %s", config.name, config.address)
         try:
             await self._main_loop()
         finally:
             control.close()
+            if metrics_server is not None:
+                metrics_server.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(config.control_socket)
             if self._mh is not None:

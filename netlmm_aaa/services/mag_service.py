@@ -35,6 +35,7 @@ from netlmm_aaa.core.events import StationEvent, TimerFired
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.station_intake import AccountingSession, ConfirmedStation, StationIntake
 from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
+from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
@@ -87,6 +88,16 @@ class MagService:
         self._stopping = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self.ready = asyncio.Event()
+        self.metrics = Metrics("mag", config.name)
+        self.metrics.callbacks["netlmm_bindings"] = lambda: (
+            self.core.registered_count() if self.core else 0
+        )
+        self.metrics.callbacks["netlmm_store_commits_total"] = lambda: (
+            self.store.commits if self.store else 0
+        )
+        self.metrics.callbacks["netlmm_store_failures_total"] = lambda: (
+            self.store.failures if self.store else 0
+        )
 
     async def run(self) -> None:
         sys.setswitchinterval(0.0005)
@@ -94,6 +105,12 @@ class MagService:
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
         self.store = SqlStore(engine, config.name, process=True)
+        self.store.observers.append(self.metrics.observe)
+        metrics_server = (
+            await serve_metrics(self.metrics, config.metrics_listen)
+            if config.metrics_listen
+            else None
+        )
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
         self.core = MobileAccessGateway(
             MagPolicy(
@@ -132,6 +149,7 @@ class MagService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         self.ready.set()
+        self.metrics.set_ready()
         log.info(
             "MAG %s ready (Proxy-CoA %s, LMA %s)", config.name, config.proxy_coa, config.lma_address
         )
@@ -141,6 +159,8 @@ class MagService:
                 await self._handle(item)
                 self._arm_timer()
         finally:
+            if metrics_server is not None:
+                metrics_server.close()
             for client in self._hostapd.values():
                 await client.close()
             if self._accounting is not None:

@@ -37,6 +37,7 @@ HNP = "2001:db8:1:1::/64"
 MN_V6 = "2001:db8:1:1::100"
 MN_V4 = "203.0.113.10"
 ROUTER_V4 = "203.0.113.1"
+METRICS_PORT = 9813  # every daemon of the lab serves /metrics on 127.0.0.1 in its namespace
 CN_V6 = "2001:db8:c::2"
 CN_V4 = "198.51.100.2"
 REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (or site-packages)
@@ -190,6 +191,7 @@ ipv4_address = "{LMA_V4}"
 transport_device = "tr0"
 database = "sqlite:///{db}"
 control_socket = "{sock}"
+metrics_listen = "127.0.0.1:{METRICS_PORT}"
 
 [lma.pools]
 prefix = "2001:db8:1000::/48"
@@ -235,6 +237,20 @@ ipv4_home_address = "{MN_V4}"
                 return
             time.sleep(0.1)
         raise RuntimeError(f"LMA not ready: {(self.tmp / 'lma.log').read_text()[-3000:]}")
+
+    def scrape(self, namespace: str, port: int = 0) -> str:
+        """``GET /metrics`` of a daemon listening on 127.0.0.1 inside ``namespace`` ('' if it
+        does not answer)."""
+        code = (
+            "import urllib.request,sys;"
+            f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:{port or METRICS_PORT}"
+            "/metrics', timeout=5).read().decode())"
+        )
+        run = subprocess.run(
+            ["ip", "netns", "exec", self.ns[namespace], sys.executable, "-c", code],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        return run.stdout if run.returncode == 0 else ""
 
     def lma_control(
         self, request: dict[str, object], quiet: bool = False

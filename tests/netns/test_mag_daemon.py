@@ -5,6 +5,7 @@ named; a Stop ends it; a Start for a PSK session or with a wrong secret moves no
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ mtu = 1460
 access_technology = 3
 database = "sqlite:///{db}"
 accounting_listen = "127.0.0.1"
+metrics_listen = "127.0.0.1:9813"
 
 [[mag.nas]]
 name = "wlc"
@@ -90,6 +92,20 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         binding = t.lma_control({"command": "bindings"})["bindings"][0]  # type: ignore[index]
         assert (binding["mn_id"], binding["mag"]) == ("alice@example.org", "mag1")
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 10), "CN cannot reach the MN"
+        # /metrics of both daemons agree with what happened.
+        mag_metrics, lma_metrics = t.scrape("mag1"), t.scrape("lma")
+        assert 'netlmm_ready{daemon="mag",node="mag1"} 1' in mag_metrics
+        assert 'netlmm_bindings{daemon="mag",node="mag1"} 1' in mag_metrics
+        assert 'netlmm_pbu_total{daemon="mag",node="mag1",role="mag",status="0"} 1' in mag_metrics
+        assert re.search(r'netlmm_accounting_requests_total\{[^}]*outcome="accepted"[^}]*\} 2',
+                         mag_metrics)  # fmt: skip
+        assert re.search(r'netlmm_accounting_requests_total\{[^}]*outcome="rejected"[^}]*\} 1',
+                         mag_metrics)  # fmt: skip
+        assert 'netlmm_registration_latency_seconds_count{daemon="mag",node="mag1"} 1' in (
+            mag_metrics
+        )
+        assert 'netlmm_bindings{daemon="lma",node="lma1"} 1' in lma_metrics
+        assert 'netlmm_pbu_total{daemon="lma",node="lma1",role="lma",status="0"} 1' in lma_metrics
         assert "from 2001:db8:1:1::/64 iif acc0 lookup 100" in L.ip(t.ns["mag1"], "-6", "rule")
 
         # Stop: de-registration, routes and rules withdrawn at the MAG.

@@ -1,0 +1,196 @@
+"""Prometheus metrics of a daemon, derived from the same audit records the SQL store gets (so
+the two never disagree), served on ``GET /metrics`` (text exposition format 0.0.4)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from netlmm_aaa.core.actions import RecordAudit
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+_HELP = {
+    "netlmm_ready": ("gauge", "1 once the daemon has started and serves"),
+    "netlmm_start_time_seconds": ("gauge", "Unix time the daemon started"),
+    "netlmm_bindings": ("gauge", "LMA: binding cache entries; MAG: registered stations"),
+    "netlmm_audit_records_total": ("counter", "audit records written, by kind"),
+    "netlmm_pbu_total": ("counter", "PBU exchanges by role and PBA status"),
+    "netlmm_pbu_retransmissions_total": ("counter", "PBU retransmissions by the MAG"),
+    "netlmm_handovers_total": ("counter", "bindings moved between MAGs (LMA)"),
+    "netlmm_accounting_requests_total": ("counter", "RADIUS Accounting-Requests by outcome"),
+    "netlmm_station_events_total": ("counter", "station events at the MAG"),
+    "netlmm_peer_up": ("gauge", "heartbeat state of a peer (1 reachable, 0 not)"),
+    "netlmm_store_commits_total": ("counter", "audit store transactions committed"),
+    "netlmm_store_failures_total": ("counter", "audit store commits that failed (retried)"),
+    "netlmm_handover_route_switch_seconds": (
+        "histogram", "LMA: PBU taken to kernel routes moved, per handover"),
+    "netlmm_registration_latency_seconds": (
+        "histogram", "MAG: authenticated-station event to PBA received"),
+    "netlmm_pbu_rtt_seconds": ("histogram", "MAG: PBU first sent to PBA received"),
+}  # fmt: skip
+
+_STATION_KINDS = {
+    "station_attached": "attached", "station_detached": "detached",
+    "station_rejected": "rejected", "station_registered": "registered",
+    "station_deregistered": "deregistered", "mac_identity_conflict": "conflict",
+    "pbu_unanswered": "pbu_unanswered", "binding_revoked": "revoked",
+}  # fmt: skip
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class _Histogram:
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, seconds: float) -> None:
+        for i, edge in enumerate(LATENCY_BUCKETS):
+            if seconds <= edge:
+                self.counts[i] += 1
+                break
+        else:
+            self.counts[-1] += 1
+        self.total += seconds
+        self.n += 1
+
+
+class Metrics:
+    """Counters, gauges and histograms of one daemon (``role`` is ``lma`` or ``mag``)."""
+
+    def __init__(self, role: str, node: str) -> None:
+        self.role = role
+        self.node = node
+        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.histograms: dict[str, _Histogram] = defaultdict(_Histogram)
+        self.callbacks: dict[str, Callable[[], float]] = {}
+        self.gauges[("netlmm_ready", ())] = 0
+        self.gauges[("netlmm_start_time_seconds", ())] = time.time()
+
+    def _inc(self, name: str, amount: float = 1, **labels: Any) -> None:
+        key = tuple(sorted((k, str(v)) for k, v in labels.items()))
+        self.counters[(name, key)] += amount
+
+    def set_ready(self) -> None:
+        self.gauges[("netlmm_ready", ())] = 1
+
+    def observe(self, records: Iterable[RecordAudit]) -> None:
+        """Account for audit records (called with everything the daemon submits to its store)."""
+        for record in records:
+            kind, fields = record.kind, record.fields
+            self._inc("netlmm_audit_records_total", kind=kind)
+            if kind == "pbu":
+                self._inc("netlmm_pbu_total", role="lma", status=fields.get("status"))
+            elif kind == "pba":
+                self._inc("netlmm_pbu_total", role="mag", status=fields.get("status"))
+                if fields.get("retransmissions"):
+                    self._inc("netlmm_pbu_retransmissions_total", fields["retransmissions"])
+                if fields.get("rtt_ms") is not None:
+                    self.histograms["netlmm_pbu_rtt_seconds"].observe(fields["rtt_ms"] / 1000)
+                if fields.get("event_to_ack_ms") is not None:
+                    self.histograms["netlmm_registration_latency_seconds"].observe(
+                        fields["event_to_ack_ms"] / 1000
+                    )
+            elif kind == "handover":
+                self._inc("netlmm_handovers_total")
+                if fields.get("route_switch_ms") is not None:
+                    self.histograms["netlmm_handover_route_switch_seconds"].observe(
+                        fields["route_switch_ms"] / 1000
+                    )
+            elif kind in ("accounting", "accounting_duplicate", "accounting_rejected"):
+                outcome = {"accounting": "accepted", "accounting_duplicate": "duplicate"}.get(
+                    kind, "rejected"
+                )
+                self._inc("netlmm_accounting_requests_total", outcome=outcome,
+                          reason=fields.get("reason") or "")  # fmt: skip
+            elif kind in ("peer_reachable", "peer_unreachable"):
+                self.gauges[("netlmm_peer_up", (("peer", str(record.peer)),))] = float(
+                    kind == "peer_reachable"
+                )
+            if self.role == "mag" and kind in _STATION_KINDS:
+                self._inc("netlmm_station_events_total", event=_STATION_KINDS[kind])
+
+    def render(self) -> str:
+        """The Prometheus text exposition."""
+        families: dict[str, list[str]] = defaultdict(list)
+        base = f'daemon="{self.role}",node="{_escape(self.node)}"'
+
+        def labels(extra: tuple[tuple[str, str], ...]) -> str:
+            inner = ",".join(f'{k}="{_escape(v)}"' for k, v in extra)
+            return "{" + base + ("," + inner if inner else "") + "}"
+
+        for name, fn in self.callbacks.items():
+            try:
+                self.gauges[(name, ())] = float(fn())
+            except Exception:  # a gauge callback must never break the endpoint
+                log.exception("metrics: gauge %s", name)
+        for (name, extra), value in sorted(self.gauges.items()):
+            families[name].append(f"{name}{labels(extra)} {value:g}")
+        for (name, extra), value in sorted(self.counters.items()):
+            families[name].append(f"{name}{labels(extra)} {value:g}")
+        for name, h in sorted(self.histograms.items()):
+            cumulative = 0
+            for edge, count in zip((*LATENCY_BUCKETS, "+Inf"), h.counts, strict=True):
+                cumulative += count
+                le = edge if isinstance(edge, str) else f"{edge:g}"
+                families[name].append(f"{name}_bucket{labels((('le', le),))} {cumulative}")
+            families[name].append(f"{name}_sum{labels(())} {h.total:.6f}")
+            families[name].append(f"{name}_count{labels(())} {h.n}")
+        out = []
+        for name in sorted(families):
+            kind, text = _HELP.get(name, ("untyped", name))
+            out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *families[name]]
+        return "\n".join(out) + "\n"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``127.0.0.1:9813``, ``[::1]:9813`` or ``:9813`` (all addresses) -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "::"
+    return host, int(port)
+
+
+async def serve_metrics(metrics: Metrics, listen: str) -> asyncio.AbstractServer:
+    """Serve ``GET /metrics`` (and ``GET /ready``: 200 once ready, else 503)."""
+    host, port = parse_listen(listen)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            line = request.split(b"\r\n", 1)[0].decode("latin-1").split()
+            path = line[1] if len(line) >= 2 else ""
+            if line[:1] != ["GET"]:
+                status, body = "405 Method Not Allowed", "GET only\n"
+            elif path == "/metrics":
+                status, body = "200 OK", metrics.render()
+            elif path == "/ready":
+                ready = metrics.gauges[("netlmm_ready", ())] == 1
+                status, body = ("200 OK", "ready\n") if ready else ("503 Unavailable", "starting\n")
+            else:
+                status, body = "404 Not Found", "try /metrics\n"
+            data = body.encode()
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, host, port)
