@@ -229,6 +229,10 @@ class HostapdConfig:
 
     control: str
     interface: str
+    events: str = "attach"
+    """``attach``: the MAG ATTACHes to the control interface for events; ``hook``: events come
+    from hostapd_hooks/netlmm-hostapd-action through the MAG's hook socket (either way the MAG
+    confirms every station with ``STA <mac>`` on the control interface)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +254,7 @@ class MagConfig:
     accounting_listen: str
     accounting_port: int
     metrics_listen: str | None
+    hook_socket: str | None
     nases: tuple[NasConfig, ...]
     hostapd: tuple[HostapdConfig, ...]
 
@@ -270,6 +275,7 @@ _MAG_SECTION: _Schema = {
     "accounting_listen": (_ip, "127.0.0.1"),
     "accounting_port": (_integer(1, 65535), 1813),
     "metrics_listen": (_listen, None),
+    "hook_socket": (_str, None),
     "nas": (None, None),
     "hostapd": (None, None),
 }
@@ -279,7 +285,11 @@ _NAS: _Schema = {
     "secret": (_str, _REQUIRED),
     "interface": (_str, _REQUIRED),
 }
-_HOSTAPD: _Schema = {"control": (_str, _REQUIRED), "interface": (_str, _REQUIRED)}
+_HOSTAPD: _Schema = {
+    "control": (_str, _REQUIRED),
+    "interface": (_str, _REQUIRED),
+    "events": (_choice("attach", "hook"), "attach"),
+}
 
 
 def parse_mag_config(document: dict[str, Any]) -> MagConfig:
@@ -309,7 +319,11 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         h = _section(f"mag.hostapd[{i}]", item, _HOSTAPD)
         if h["interface"] not in mag["access_interfaces"]:
             raise _fail(f"mag.hostapd[{i}].interface", h["interface"], "is not an access interface")
-        hostapds.append(HostapdConfig(control=h["control"], interface=h["interface"]))
+        hostapds.append(
+            HostapdConfig(control=h["control"], interface=h["interface"], events=h["events"])
+        )
+        if h["events"] == "hook" and mag["hook_socket"] is None:
+            raise _fail(f"mag.hostapd[{i}].events", "hook", "needs mag.hook_socket")
     if not nases and not hostapds:
         raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
     return MagConfig(
@@ -328,6 +342,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         accounting_listen=mag["accounting_listen"],
         accounting_port=mag["accounting_port"],
         metrics_listen=mag["metrics_listen"],
+        hook_socket=mag["hook_socket"],
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )

@@ -106,7 +106,7 @@ VIEWS: dict[str, str] = {
         SELECT at, node, 'packet', kind, peer, mn_id, NULL
         FROM audit_events
         WHERE kind IN ('malformed_packet', 'heartbeat_from_unknown_peer', 'unexpected_message',
-                       'pba_dropped', 'bri_unmatched', 'bra_unmatched')
+                       'pba_dropped', 'bri_unmatched', 'bra_unmatched', 'hook_event_rejected')
     """,
 }
 

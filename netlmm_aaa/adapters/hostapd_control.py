@@ -64,8 +64,12 @@ class HostapdControl:
         on_bad_line: Callable[[str, str], None] | None = None,
         keepalive: float = 5.0,
         timeout: float = 2.0,
+        attach: bool = True,
     ) -> None:
+        """``attach=False``: commands only (STA, DEAUTHENTICATE, resync); events then come from
+        elsewhere (the hostapd_cli action hook)."""
         self.path = path
+        self.attach = attach
         self.on_event = on_event
         self.on_resync = on_resync
         self.on_bad_line = on_bad_line
@@ -127,13 +131,17 @@ class HostapdControl:
         self._disconnect()
         try:
             self._command = await self._open("cmd", self._replies.put_nowait)
-            self._events = await self._open("ev", self._event_datagram)
+            if self.attach:
+                self._events = await self._open("ev", self._event_datagram)
         except OSError as exc:
             self._disconnect()
             raise HostapdUnavailable(f"{self.path}: {exc}") from exc
-        reply = await self._event_request(b"ATTACH")
-        if reply != "OK":
-            raise HostapdUnavailable(f"{self.path}: ATTACH answered {reply!r}")
+        if self.attach:
+            reply = await self._event_request(b"ATTACH")
+            if reply != "OK":
+                raise HostapdUnavailable(f"{self.path}: ATTACH answered {reply!r}")
+        elif (await self.request("PING")).strip() != "PONG":
+            raise HostapdUnavailable(f"{self.path}: no PONG")
         self.attached.set()
         stations = await self.stations()
         if self.on_resync is not None:
@@ -227,8 +235,8 @@ class HostapdControl:
             if healthy:
                 try:
                     healthy = (await self.request("PING")).strip() == "PONG" and (
-                        await self._event_request(b"PING")
-                    ) == "PONG"
+                        not self.attach or (await self._event_request(b"PING")) == "PONG"
+                    )
                 except (HostapdUnavailable, OSError):
                     healthy = False
             if healthy:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
+from netlmm_aaa.adapters.hostapd_hook_socket import HookSocket
 from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket
 from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingListener,
@@ -139,12 +140,25 @@ class MagService:
             )
             await self._accounting.start(config.accounting_listen, config.accounting_port)
         for h in config.hostapd:
-            client = HostapdControl(h.control, on_event=self._station_reporter(h.interface))
+            client = HostapdControl(
+                h.control,
+                on_event=self._station_reporter(h.interface),
+                attach=h.events == "attach",
+            )
             try:
                 await client.start()
             except HostapdUnavailable as exc:
                 log.warning("%s; will retry", exc)
             self._hostapd[h.interface] = client
+        hook = None
+        if config.hook_socket:
+            hook = HookSocket(
+                config.hook_socket,
+                {h.interface for h in config.hostapd if h.events == "hook"},
+                deliver=lambda interface, event: self._put((interface, event, "hook")),
+                rejected=self._hook_rejected,
+            )
+            await hook.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
@@ -161,6 +175,8 @@ class MagService:
         finally:
             if metrics_server is not None:
                 metrics_server.close()
+            if hook is not None:
+                hook.close()
             for client in self._hostapd.values():
                 await client.close()
             if self._accounting is not None:
@@ -197,6 +213,19 @@ class MagService:
                     utc=time.time(),
                     peer=source,
                     fields={"reason": reason, "detail": detail},
+                )
+            ]
+        )
+
+    def _hook_rejected(self, line: str, reason: str) -> None:
+        assert self.store is not None
+        self.store.submit(
+            audit=[
+                RecordAudit(
+                    kind="hook_event_rejected",
+                    utc=time.time(),
+                    peer=self.config.hook_socket,
+                    fields={"line": line, "reason": reason},
                 )
             ]
         )
@@ -243,9 +272,19 @@ class MagService:
                 await self._feed(out, now)
             return
         if isinstance(item, tuple) and type(item[1]) is StationEvent:
-            interface, event = item
+            interface, event = item[0], item[1]
+            from_hook = len(item) > 2
             confirmed = None
             client = self._hostapd.get(interface)
+            if from_hook and event.kind.name == "DISCONNECTED":
+                # A hook datagram is only a trigger: a station hostapd still serves stays.
+                still = None
+                if client is not None:
+                    with contextlib.suppress(HostapdUnavailable):
+                        still = await client.sta(event.mac)
+                if client is None or (still is not None and still.authorized):
+                    self._hook_rejected(event.raw, "hostapd still reports the station")
+                    return
             if client is not None and event.kind.name in ("AUTHORIZED", "AUTHENTICATED"):
                 with contextlib.suppress(HostapdUnavailable):
                     info = await client.sta(event.mac)
