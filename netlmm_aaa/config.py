@@ -224,6 +224,15 @@ class NasConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LmaSelection:
+    """Nodes of an NAI realm (and its subdomains) register with this LMA, unless their RADIUS
+    profile names one."""
+
+    realm: str
+    lma_address: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HostapdConfig:
     """A hostapd whose control interface the MAG watches."""
 
@@ -255,6 +264,7 @@ class MagConfig:
     accounting_port: int
     metrics_listen: str | None
     hook_socket: str | None
+    lma_selection: tuple[LmaSelection, ...]
     nases: tuple[NasConfig, ...]
     hostapd: tuple[HostapdConfig, ...]
 
@@ -276,6 +286,7 @@ _MAG_SECTION: _Schema = {
     "accounting_port": (_integer(1, 65535), 1813),
     "metrics_listen": (_listen, None),
     "hook_socket": (_str, None),
+    "lma_selection": (None, None),
     "nas": (None, None),
     "hostapd": (None, None),
 }
@@ -285,6 +296,7 @@ _NAS: _Schema = {
     "secret": (_str, _REQUIRED),
     "interface": (_str, _REQUIRED),
 }
+_LMA_SELECTION: _Schema = {"realm": (_str, _REQUIRED), "lma_address": (_ipv6, _REQUIRED)}
 _HOSTAPD: _Schema = {
     "control": (_str, _REQUIRED),
     "interface": (_str, _REQUIRED),
@@ -324,6 +336,13 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         )
         if h["events"] == "hook" and mag["hook_socket"] is None:
             raise _fail(f"mag.hostapd[{i}].events", "hook", "needs mag.hook_socket")
+    selections = []
+    for i, item in enumerate(_array("mag.lma_selection", raw.get("lma_selection"))):
+        sel = _section(f"mag.lma_selection[{i}]", item, _LMA_SELECTION)
+        realm = sel["realm"].strip().lower().lstrip("@")
+        if not realm or "@" in realm:
+            raise _fail(f"mag.lma_selection[{i}].realm", sel["realm"], "must be a realm")
+        selections.append(LmaSelection(realm=realm, lma_address=sel["lma_address"]))
     if not nases and not hostapds:
         raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
     return MagConfig(
@@ -343,6 +362,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         accounting_port=mag["accounting_port"],
         metrics_listen=mag["metrics_listen"],
         hook_socket=mag["hook_socket"],
+        lma_selection=tuple(selections),
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -23,7 +24,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     Nas,
 )
 from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser
-from netlmm_aaa.config import MagConfig
+from netlmm_aaa.config import LmaSelection, MagConfig
 from netlmm_aaa.core.actions import (
     DeauthenticateStation,
     InstallStationRoutes,
@@ -32,7 +33,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
 )
 from netlmm_aaa.core.clock import Now
-from netlmm_aaa.core.events import StationEvent, TimerFired
+from netlmm_aaa.core.events import StationAttached, StationEvent, TimerFired
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.station_intake import AccountingSession, ConfirmedStation, StationIntake
 from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
@@ -62,6 +63,20 @@ def _accounting_audit(kind: str, nas: str, request: AccountingRequest, utc: floa
     )
 
 
+def select_lma(mn_id: bytes, selection: tuple[LmaSelection, ...]) -> str | None:
+    """The LMA for ``mn_id`` by its NAI realm (the longest matching realm wins)."""
+    realm = mn_id.decode("utf-8", "replace").rpartition("@")[2].lower()
+    if not realm:
+        return None
+    best: LmaSelection | None = None
+    for s in selection:
+        if (realm == s.realm or realm.endswith("." + s.realm)) and (
+            best is None or len(s.realm) > len(best.realm)
+        ):
+            best = s
+    return best.lma_address if best is not None else None
+
+
 def _now() -> Now:
     return Now(time.monotonic(), time.time())
 
@@ -89,6 +104,7 @@ class MagService:
         self._stopping = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self.ready = asyncio.Event()
+        self._selection = config.lma_selection
         self.metrics = Metrics("mag", config.name)
         self.metrics.callbacks["netlmm_bindings"] = lambda: (
             self.core.registered_count() if self.core else 0
@@ -306,6 +322,10 @@ class MagService:
         if type(item) is RecordAudit:
             self.store.submit(audit=[item])
             return
+        if type(item) is StationAttached and item.lma_address is None and self._selection:
+            chosen = select_lma(item.mn_id, self._selection)
+            if chosen is not None:
+                item = dataclasses.replace(item, lma_address=chosen)
         audits: list[RecordAudit] = []
         for action in self.core.handle(item, now):
             match action:

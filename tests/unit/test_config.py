@@ -150,3 +150,48 @@ def test_mag_example_and_errors(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main(["config", "check", str(REPO / "examples" / "mag-lab.toml")], out=out, err=err) == 0
     assert "valid MAG configuration" in out.getvalue()
+
+
+def test_mag_lma_selection_hook_and_metrics_keys() -> None:
+    from netlmm_aaa.config import parse_mag_config
+    from netlmm_aaa.services.mag_service import select_lma
+
+    base = (REPO / "examples" / "mag-lab.toml").read_text()
+    doc = tomllib.loads(base)
+    doc["mag"]["lma_selection"] = [
+        {"realm": "example.org", "lma_address": "2001:db8:ff::1"},
+        {"realm": "@guest.example.org", "lma_address": "2001:db8:ff::2"},
+    ]
+    doc["mag"]["metrics_listen"] = "[::1]:9813"
+    config = parse_mag_config(doc)
+    assert [s.realm for s in config.lma_selection] == ["example.org", "guest.example.org"]
+    assert config.metrics_listen == "[::1]:9813"
+    sel = config.lma_selection
+    assert select_lma(b"alice@example.org", sel) == "2001:db8:ff::1"
+    assert select_lma(b"bob@GUEST.example.org", sel) == "2001:db8:ff::2"  # longest realm wins
+    assert select_lma(b"carol@lab.guest.example.org", sel) == "2001:db8:ff::2"
+    assert select_lma(b"dave@example.com", sel) is None
+    assert select_lma(b"nobody", sel) is None
+    for key, value, message in (
+        ("metrics_listen", "localhost:9813", "must be ADDRESS:PORT"),
+        ("metrics_listen", "127.0.0.1", "must be ADDRESS:PORT"),
+    ):
+        bad = tomllib.loads(base)
+        bad["mag"][key] = value
+        with pytest.raises(ConfigError, match=f"mag.{key}: .*{message}"):
+            parse_mag_config(bad)
+    bad = tomllib.loads(base)
+    bad["mag"]["lma_selection"] = [{"realm": "a@b", "lma_address": "2001:db8::1"}]
+    with pytest.raises(ConfigError, match=r"mag.lma_selection\[0\].realm: .*must be a realm"):
+        parse_mag_config(bad)
+    bad = tomllib.loads(base)
+    bad["mag"]["lma_selection"] = [{"realm": "x.org", "lma_address": "192.0.2.1"}]
+    with pytest.raises(ConfigError, match=r"mag.lma_selection\[0\].lma_address"):
+        parse_mag_config(bad)
+    bad = tomllib.loads(base)
+    bad["mag"]["hostapd"][0]["events"] = "hook"
+    with pytest.raises(ConfigError, match=r"mag.hostapd\[0\].events: .*needs mag.hook_socket"):
+        parse_mag_config(bad)
+    bad["mag"]["hostapd"][0]["events"] = "poll"
+    with pytest.raises(ConfigError, match=r"mag.hostapd\[0\].events"):
+        parse_mag_config(bad)
