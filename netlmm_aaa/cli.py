@@ -70,13 +70,10 @@ def _decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _setup_logging(verbose: bool) -> None:
-    import logging
+def _setup_logging(verbose: bool, fmt: str = "text") -> None:
+    from netlmm_aaa.logs import setup_logging
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose, fmt)
 
 
 def _lma(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -101,7 +98,7 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
     from netlmm_aaa.dataplane.port import DataPlaneError
     from netlmm_aaa.services.lma_service import LmaService
 
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.log_format)
     if config.dataplane == "none":
         from netlmm_aaa.dataplane.in_memory import RecordingDataPlane
 
@@ -217,7 +214,7 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigError as exc:
         print(f"netlmm-aaa mag: configuration error: {exc}", file=err)
         return 2
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.log_format)
     try:
         asyncio.run(MagService(config).run())
     except DataPlaneError as exc:
@@ -375,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lma.add_argument("--config", required=True, help="LMA configuration (TOML)")
     lma.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    lma.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="log lines as text or JSON objects (default text)")  # fmt: skip
     lma_sub = lma.add_subparsers(dest="lma_command", metavar="SUBCOMMAND")
     bindings = lma_sub.add_parser("bindings", help="list the binding cache")
     bindings.add_argument("--format", choices=("table", "json"), default="table")
@@ -385,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     mag = sub.add_parser("mag", help="run the Mobile Access Gateway")
     mag.add_argument("--config", required=True, help="MAG configuration (TOML)")
     mag.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    mag.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="log lines as text or JSON objects (default text)")  # fmt: skip
     mag.set_defaults(handler=_mag)
 
     demo = sub.add_parser(

@@ -41,6 +41,7 @@ from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import LmaEvent, RevocationRequested, TimerFired, Transport
 from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
 from netlmm_aaa.dataplane.port import DataPlane, RouteOperation
+from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
@@ -119,6 +120,7 @@ class LmaService:
         engine = make_engine(config.database)
         self.store = SqlStore(engine, config.name, process=True, lma=True)
         self.store.observers.append(self.metrics.observe)
+        self.store.observers.append(log_audit)
         metrics_server = (
             await serve_metrics(self.metrics, config.metrics_listen)
             if config.metrics_listen

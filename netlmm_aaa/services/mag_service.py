@@ -37,6 +37,7 @@ from netlmm_aaa.core.events import StationAttached, StationEvent, TimerFired
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.station_intake import AccountingSession, ConfirmedStation, StationIntake
 from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
+from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
@@ -123,6 +124,7 @@ class MagService:
         engine = make_engine(config.database)
         self.store = SqlStore(engine, config.name, process=True)
         self.store.observers.append(self.metrics.observe)
+        self.store.observers.append(log_audit)
         metrics_server = (
             await serve_metrics(self.metrics, config.metrics_listen)
             if config.metrics_listen
