@@ -1,6 +1,6 @@
 """The CLI reference (``docs/cli.md``), generated from the parser so it cannot drift:
 
-    COLUMNS=100 python -m netlmm_aaa.cli_reference > docs/cli.md
+COLUMNS=100 python -m netlmm_aaa.cli_reference > docs/cli.md
 """
 
 from __future__ import annotations

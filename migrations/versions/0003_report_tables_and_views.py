@@ -192,6 +192,19 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index("ix_handovers_at", "handovers", ["at"])
     op.create_index("ix_handovers_mn_id_at", "handovers", ["mn_id", "at"])
+    op.create_table(
+        "report_rollup",
+        sa.Column("hour", sa.String(length=13), nullable=False),
+        sa.Column("metric", sa.String(length=16), nullable=False),
+        sa.Column("key1", sa.String(length=64), nullable=False),
+        sa.Column("key2", sa.String(length=64), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=False),
+        sa.Column("maximum", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("hour", "metric", "key1", "key2", "bucket",
+                                name=op.f("pk_report_rollup")),
+    )  # fmt: skip
     for name, body in VIEWS.items():
         op.execute(f"CREATE VIEW {name} AS {body}")
 
@@ -199,6 +212,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in reversed(list(VIEWS)):
         op.execute(f"DROP VIEW {name}")
-    for table in ("handovers", "binding_changes", "signaling", "station_events",
-                  "accounting_records"):  # fmt: skip
+    for table in ("report_rollup", "handovers", "binding_changes", "signaling",
+                  "station_events", "accounting_records"):  # fmt: skip
         op.drop_table(table)

@@ -239,3 +239,24 @@ class Handover(Base):
         Index("ix_handovers_at", "at"),
         Index("ix_handovers_mn_id_at", "mn_id", "at"),
     )
+
+
+class ReportRollup(Base):
+    """Hourly aggregates the writers keep beside the facts, for reports over long periods.
+
+    ``metric``: ``route_switch`` (key1/key2 = from/to MAG), ``registration`` and ``pbu_rtt``
+    (key1 = MAG), with ``bucket`` = latency in 0.1 ms (-1: no value); ``signaling`` (key1 = node,
+    key2 = e.g. ``PBU sent``; ``total`` = retransmissions) and ``strangers`` (mobility messages
+    from non-peers) with bucket 0. ``n`` = how many, ``total`` = sum of values, ``maximum``.
+    """
+
+    __tablename__ = "report_rollup"
+
+    hour: Mapped[str] = mapped_column(String(13), primary_key=True)  # "YYYY-MM-DD HH" UTC
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key1: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key2: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float | None] = mapped_column(Float)

@@ -190,6 +190,77 @@ _LMA_OVERRIDES: dict[str, tuple[str, _Builder]] = {
 }
 
 
+# ---------------------------------------------------------------------- hourly rollup
+# ``report_rollup`` keeps, per UTC hour, latency histograms (0.1 ms buckets; -1 = no value) and
+# message counts, so that reports over months read thousands of rows instead of millions. It is
+# derived data (the facts stay in the tables above), updated in the same transaction.
+
+_ROLLUP_KINDS = frozenset({
+    "handover", "pba", "pbu", "bri_sent", "bra_received", "bri_unanswered",
+    "heartbeat_from_unknown_peer", "unexpected_message", "malformed_packet",
+})  # fmt: skip
+_HOURS: dict[int, str] = {}
+
+
+def rollup_hour(utc: float) -> str:
+    """The rollup's hour key: ``YYYY-MM-DD HH`` (UTC), which sorts and compares as text."""
+    hour = int(utc // 3600)
+    text = _HOURS.get(hour)
+    if text is None:
+        if len(_HOURS) > 65536:
+            _HOURS.clear()
+        text = _HOURS[hour] = time.strftime("%Y-%m-%d %H", time.gmtime(hour * 3600))
+    return text
+
+
+def rollup_bucket(value: Any) -> int:
+    """0.1 ms buckets (nearest), -1 for no value: the same rounding as the reports' SQL."""
+    return -1 if value is None else int(value * 10 + 0.5)
+
+
+def _add(rollup: dict[Any, list[Any]], key: tuple[Any, ...], value: Any, amount: Any = 0) -> None:
+    """Count one sample under ``key``: a latency ``value`` (summed, maximum kept) or, when
+    ``value`` is None, ``amount`` (summed: e.g. retransmissions)."""
+    added = amount if value is None else value
+    entry = rollup.get(key)
+    if entry is None:
+        rollup[key] = [1, added, value]
+        return
+    entry[0] += 1
+    entry[1] += added
+    if value is not None and (entry[2] is None or value > entry[2]):
+        entry[2] = value
+
+
+def _roll(
+    rollup: dict[Any, list[Any]], node: str, utc: float, kind: str, peer: Any, f: dict[str, Any]
+) -> None:
+    hour = rollup_hour(utc)
+    if kind == "handover":
+        value = f.get("route_switch_ms")
+        key = (hour, "route_switch", f.get("from_mag") or "?", f.get("to_mag") or peer or "?")
+        _add(rollup, (*key, rollup_bucket(value)), value)
+    elif kind == "pba":
+        status = f.get("status")
+        retransmissions = f.get("retransmissions") or 0
+        _add(rollup, (hour, "signaling", node, "PBU sent", 0), None, retransmissions)
+        if isinstance(status, int) and status < 128:
+            value = f.get("event_to_ack_ms")
+            _add(rollup, (hour, "registration", node, "", rollup_bucket(value)), value)
+            value = f.get("rtt_ms")
+            _add(rollup, (hour, "pbu_rtt", node, "", rollup_bucket(value)), value)
+    elif kind == "pbu":
+        _add(rollup, (hour, "signaling", node, "PBU received", 0), None, 0)
+        if f.get("reason") == "source is not a MAG peer":
+            _add(rollup, (hour, "strangers", node, "", 0), None, 0)
+    elif kind in ("bri_sent", "bra_received", "bri_unanswered"):
+        label = {"bri_sent": "BRI sent", "bra_received": "BRA received",
+                 "bri_unanswered": "BRI unanswered"}[kind]  # fmt: skip
+        _add(rollup, (hour, "signaling", node, label, 0), None, 0)
+    else:  # mobility packets from strangers
+        _add(rollup, (hour, "strangers", node, "", 0), None, 0)
+
+
 def _upsert_item(b: BindingSnapshot) -> _Item:
     return (
         "u", b.mn_id, b.home_network_prefixes, b.ipv4_home_address, b.mag, b.proxy_coa,
@@ -217,6 +288,7 @@ class _RowWriter:
         latest: dict[bytes, _Item] = {}
         audits: list[tuple[Any, ...]] = []
         typed: dict[str, list[_Row]] = {}
+        rollup: dict[tuple[str, str, str, str, int], list[Any]] = {}
         when = self.when
         dumps = json.dumps
         node = self.node
@@ -225,6 +297,8 @@ class _RowWriter:
             if item[0] == "a":
                 _, utc, kind, mn_id, peer, fields = item
                 mn = mn_id_text(mn_id) if mn_id is not None else None
+                if kind in _ROLLUP_KINDS:
+                    _roll(rollup, node, utc, kind, peer, fields)
                 report = kinds.get(kind)
                 if report is not None:
                     table, build = report
@@ -253,6 +327,12 @@ class _RowWriter:
                     connection.exec_driver_sql(self.sql["audit"], audits)
                 for table, rows in typed.items():
                     connection.exec_driver_sql(self.sql[table], rows)
+            if rollup:
+                # Sorted: concurrent writers (several daemons, one PostgreSQL) lock rollup rows
+                # in the same order, so they cannot deadlock.
+                connection.exec_driver_sql(
+                    self.sql["rollup"], [(*k, *v) for k, v in sorted(rollup.items())]
+                )
 
     def _binding_row(self, i: _Item) -> tuple[Any, ...]:
         when = self.when
@@ -508,8 +588,18 @@ def _statements(dialect: str) -> dict[str, str]:
         table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(mark for _ in cols)})"
         for table, cols in _TABLE_COLUMNS.items()
     }
+    rollup = (
+        "INSERT INTO report_rollup (hour, metric, key1, key2, bucket, n, total, maximum) "
+        f"VALUES ({', '.join([mark] * 8)}) "
+        "ON CONFLICT (hour, metric, key1, key2, bucket) DO UPDATE SET "
+        "n = report_rollup.n + excluded.n, total = report_rollup.total + excluded.total, "
+        "maximum = CASE WHEN excluded.maximum IS NOT NULL AND (report_rollup.maximum IS NULL "
+        "OR excluded.maximum > report_rollup.maximum) THEN excluded.maximum "
+        "ELSE report_rollup.maximum END"
+    )
     return {
         **inserts,
+        "rollup": rollup,
         "upsert": (
             f"INSERT INTO lma_bindings ({columns}) VALUES ({values}) "
             f"ON CONFLICT (lma, mn_id_raw) DO UPDATE SET {updates}"

@@ -176,30 +176,102 @@ class Reports:
 
     # ------------------------------------------------------------------ handovers
 
-    def _histograms(
-        self, keys: str, value: str, table: str, condition: str = "1 = 1"
-    ) -> dict[tuple[Any, ...], Histogram]:
-        """Latency histograms (0.1 ms buckets) grouped by ``keys``, aggregated in SQL so that a
-        month of handovers never crosses the wire row by row."""
-        where, params = self._range()
-        groups: dict[tuple[Any, ...], Histogram] = defaultdict(Histogram)
-        for *key, bucket, count, worst in self._rows(
+    def _pieces(self) -> tuple[tuple[str | None, str | None] | None, list[tuple[Any, Any]]]:
+        """How to cover the window: whole UTC hours from ``report_rollup`` (hour-text bounds,
+        high end exclusive) and the raw rows of the partial hours at its edges."""
+        since, until = self.window.since, self.window.until
+        low = _ceil_hour(since) if since is not None else None
+        high = _floor_hour(until) if until is not None else None
+        if low is not None and high is not None and low >= high:
+            return None, [(since, until)]  # inside one hour (or two partial ones): raw only
+        raw = []
+        if since is not None and low is not None and since < low:
+            raw.append((since, low))
+        if until is not None and high is not None and high < until:
+            raw.append((high, until))
+        hours = (
+            low.strftime("%Y-%m-%d %H") if low is not None else None,
+            high.strftime("%Y-%m-%d %H") if high is not None else None,
+        )
+        return hours, raw
+
+    def _between(self, low: Any, high: Any, column: str = "at") -> tuple[str, dict[str, Any]]:
+        clauses, params = [], {}
+        if low is not None:
+            clauses.append(f"{column} >= :low")
+            params["low"] = self._bound(low)
+        if high is not None:
+            clauses.append(f"{column} < :high")
+            params["high"] = self._bound(high)
+        return (" AND ".join(clauses) or "1 = 1"), params
+
+    def _rollup(self, metrics: tuple[str, ...], hours: tuple[str | None, str | None]) -> list[Any]:
+        clauses = ["metric IN (" + ", ".join(f"'{m}'" for m in metrics) + ")"]
+        params: dict[str, Any] = {}
+        if hours[0] is not None:
+            clauses.append("hour >= :h_low")
+            params["h_low"] = hours[0]
+        if hours[1] is not None:
+            clauses.append("hour < :h_high")
+            params["h_high"] = hours[1]
+        return self._rows(
+            "SELECT hour, metric, key1, key2, bucket, n, total, maximum FROM report_rollup"
+            f" WHERE {' AND '.join(clauses)}",
+            params,
+        )
+
+    def _raw_histograms(
+        self, low: Any, high: Any, keys: str, value: str, table: str, condition: str = "1 = 1"
+    ) -> list[Any]:
+        """(*keys, bucket, count, max) of raw rows in [low, high), aggregated in SQL."""
+        where, params = self._between(low, high)
+        return self._rows(
             f"SELECT {keys}, CAST({value} * 10 + 0.5 AS INTEGER), COUNT(*), MAX({value})"
             f" FROM {table} WHERE {condition} AND {where}"
             f" GROUP BY {keys}, CAST({value} * 10 + 0.5 AS INTEGER)",
             params,
-        ):
-            groups[tuple(key)].add(bucket, count, worst)
-        return groups
+        )
+
+    def latency(self) -> dict[str, dict[tuple[Any, ...], Histogram]]:
+        """Histograms over the window: ``pairs`` (from, to), ``hours`` (hour,), ``mags`` (mag,)
+        for the event -> PBA latency, ``rtts`` (mag,) for PBU -> PBA."""
+        out: dict[str, dict[tuple[Any, ...], Histogram]] = {
+            name: defaultdict(Histogram) for name in ("pairs", "hours", "mags", "rtts")
+        }
+        hours, raw = self._pieces()
+        if hours is not None:
+            metrics = ("route_switch", "registration", "pbu_rtt")
+            for hour, metric, key1, key2, bucket, n, _total, worst in self._rollup(metrics, hours):
+                b = bucket if bucket >= 0 else None
+                if metric == "route_switch":
+                    out["pairs"][(key1, key2)].add(b, n, worst)
+                    out["hours"][(hour,)].add(b, n, worst)
+                else:
+                    out["mags" if metric == "registration" else "rtts"][(key1,)].add(b, n, worst)
+        sent = "message = 'PBU' AND direction = 'sent' AND status < 128"
+        for low, high in raw:
+            for a, b, bucket, n, worst in self._raw_histograms(
+                low, high, "from_mag, to_mag", "route_switch_ms", "handovers"
+            ):
+                out["pairs"][(a, b)].add(bucket, n, worst)
+            for hour, bucket, n, worst in self._raw_histograms(
+                low, high, self._hour("at"), "route_switch_ms", "handovers"
+            ):
+                out["hours"][(hour,)].add(bucket, n, worst)
+            for name, column in (("mags", "event_to_ack_ms"), ("rtts", "rtt_ms")):
+                for mag, bucket, n, worst in self._raw_histograms(
+                    low, high, "node", column, "signaling", sent
+                ):
+                    out[name][(mag,)].add(bucket, n, worst)
+        return out
 
     def handovers(self) -> list[Table]:
         """Handovers (the LMA's record: count and its route-switch time) overall, per MAG pair and
-        per hour, and the registration latency the MAGs measured (authenticated event -> PBA)."""
-        pairs = self._histograms("from_mag, to_mag", "route_switch_ms", "handovers")
-        hours = self._histograms(self._hour("at"), "route_switch_ms", "handovers")
-        sent = "message = 'PBU' AND direction = 'sent' AND status < 128"
-        at_mags = self._histograms("node", "event_to_ack_ms", "signaling", sent)
-        rtts = self._histograms("node", "rtt_ms", "signaling", sent)
+        per hour, and the registration latency the MAGs measured (authenticated event -> PBA).
+        Whole hours come from the hourly rollup, the partial hours at the window's edges from
+        the rows."""
+        data = self.latency()
+        pairs, hours, at_mags, rtts = data["pairs"], data["hours"], data["mags"], data["rtts"]
         overall_switch = Histogram.merged(pairs.values())
         overall_mag = Histogram.merged(at_mags.values())
         overall_rtt = Histogram.merged(rtts.values())
@@ -237,14 +309,13 @@ class Reports:
     def registration_histogram(self) -> tuple[str, Histogram]:
         """The histogram the HTML report draws: the MAGs' event -> PBA latency when recorded,
         else the LMA's route-switch time."""
-        sent = "message = 'PBU' AND direction = 'sent' AND status < 128"
-        at_mags = Histogram.merged(
-            self._histograms("'all'", "event_to_ack_ms", "signaling", sent).values()
-        )
+        data = self.latency()
+        at_mags = Histogram.merged(data["mags"].values())
         if at_mags.count:
             return "authenticated event at the MAG to PBA", at_mags
-        switch = self._histograms("'all'", "route_switch_ms", "handovers").values()
-        return "PBU received to routes switched at the LMA", Histogram.merged(switch)
+        return "PBU received to routes switched at the LMA", Histogram.merged(
+            data["pairs"].values()
+        )
 
     # ------------------------------------------------------------------ aps
 
@@ -311,32 +382,48 @@ class Reports:
     def signaling(self) -> list[Table]:
         """Network-side messages per handover, and mobility messages from non-peers (an MN's
         would be among them; the design needs none)."""
-        where, params = self._range()
-        handovers = self._rows(f"SELECT COUNT(*) FROM handovers WHERE {where}", params)[0][0]
-        rows = self._rows(
-            "SELECT node, message, direction, COUNT(*), SUM(COALESCE(retransmissions, 0))"
-            f" FROM signaling WHERE {where} GROUP BY node, message, direction"
-            " ORDER BY node, message, direction",
-            params,
-        )
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        handovers = strangers = 0
+        hours, raw = self._pieces()
+        if hours is not None:
+            rows = self._rollup(("signaling", "strangers", "route_switch"), hours)
+            for _hour, metric, key1, key2, _bucket, n, total, _worst in rows:
+                if metric == "signaling":
+                    counts[(key1, key2)][0] += n
+                    counts[(key1, key2)][1] += int(total)
+                elif metric == "strangers":
+                    strangers += n
+                else:
+                    handovers += n
+        for low, high in raw:
+            where, params = self._between(low, high)
+            handovers += self._rows(f"SELECT COUNT(*) FROM handovers WHERE {where}", params)[0][0]
+            for node, message, direction, n, retransmissions in self._rows(
+                "SELECT node, message, direction, COUNT(*), SUM(COALESCE(retransmissions, 0))"
+                f" FROM signaling WHERE {where} GROUP BY node, message, direction",
+                params,
+            ):
+                counts[(node, f"{message} {direction}")][0] += n
+                counts[(node, f"{message} {direction}")][1] += int(retransmissions or 0)
+            strangers += self._rows(
+                "SELECT COUNT(*) FROM signaling WHERE direction = 'received'"
+                f" AND reason = 'source is not a MAG peer' AND {where}",
+                params,
+            )[0][0]
+            strangers += self._rows(
+                "SELECT COUNT(*) FROM audit_events WHERE kind IN"
+                " ('heartbeat_from_unknown_peer', 'unexpected_message', 'malformed_packet')"
+                f" AND {where}",
+                params,
+            )[0][0]
         messages = Table(
             "Mobility signaling (network side)",
             ["node", "exchange", "direction", "count", "retransmissions", "per_handover"],
         )
-        for node, message, direction, count, retransmissions in rows:
-            per = round(count / handovers, 3) if handovers else None
-            messages.rows.append((node, message, direction, count, retransmissions, per))
-        strangers = self._rows(
-            "SELECT COUNT(*) FROM signaling WHERE direction = 'received'"
-            f" AND reason = 'source is not a MAG peer' AND {where}",
-            params,
-        )[0][0]
-        strangers += self._rows(
-            "SELECT COUNT(*) FROM audit_events WHERE kind IN"
-            " ('heartbeat_from_unknown_peer', 'unexpected_message', 'malformed_packet')"
-            f" AND {where}",
-            params,
-        )[0][0]
+        for (node, label), (n, retransmissions) in sorted(counts.items()):
+            message, _, direction = label.partition(" ")
+            per = round(n / handovers, 3) if handovers else None
+            messages.rows.append((node, message, direction, n, retransmissions, per))
         summary = Table(
             "Signaling summary",
             ["handovers", "network_messages", "per_handover", "mn_originated_messages"],
@@ -347,16 +434,20 @@ class Reports:
         )
         return [summary, messages]
 
-    # ------------------------------------------------------------------ for the HTML report
-
-    def registrations_per_ap(self) -> list[tuple[str, int]]:
-        return [(f"{r[0]} {r[1]}", r[3]) for r in self.aps()[0].rows]
-
 
 _TRAIL_EVENTS = frozenset(
     {"registered", "detached", "deregistered", "revoked", "replaced", "refresh_rejected",
      "pbu_unanswered"}
 )  # fmt: skip
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 class Histogram:

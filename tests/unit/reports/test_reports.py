@@ -201,3 +201,31 @@ def test_documented_views_agree_with_the_reports(reports: Reports) -> None:
     assert [tuple(m) for m in moves] == [("mag1", "mag2"), ("mag2", "mag1")]
     assert rejected == 3
     assert everything == reports.submitted  # type: ignore[attr-defined]  # nothing lost
+
+
+class _RawOnly(Reports):
+    """The same reports computed from the rows alone (no hourly rollup)."""
+
+    def _pieces(self) -> tuple[None, list[tuple[Any, Any]]]:  # type: ignore[override]
+        return None, [(self.window.since, self.window.until)]
+
+
+def test_hourly_rollup_gives_the_same_answers_as_the_rows(reports: Reports) -> None:
+    from datetime import timedelta
+
+    raw = _RawOnly(reports.engine)
+    first = parse_when(reports.trail("alice@example.org")[0].rows[0][6])
+    windows = [
+        Window(),
+        Window(since=first - timedelta(minutes=5)),
+        Window(until=first + timedelta(minutes=20)),
+        Window(since=first + timedelta(seconds=1), until=first + timedelta(hours=2)),
+        Window(since=first + timedelta(minutes=59), until=first + timedelta(minutes=61)),
+    ]
+    for window in windows:
+        reports.window = raw.window = window
+        assert reports.handovers() == raw.handovers(), window
+        assert reports.signaling() == raw.signaling(), window
+    with reports.engine.connect() as c:
+        metrics = {r[0] for r in c.exec_driver_sql("SELECT DISTINCT metric FROM report_rollup")}
+    assert metrics == {"route_switch", "registration", "pbu_rtt", "signaling"}
