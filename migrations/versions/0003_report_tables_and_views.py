@@ -163,9 +163,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signaling")),
     )  # fmt: skip
     op.create_index("ix_signaling_at", "signaling", ["at"])
-    op.create_index(
-        "ix_signaling_node_mn_id_sequence", "signaling", ["node", "mn_id", "sequence"]
-    )
+    # (node, sequence): each MAG's sequence numbers grow, so inserts append (cheap), and the
+    # handover_timings join finds a MAG's PBU by it.
+    op.create_index("ix_signaling_node_sequence", "signaling", ["node", "sequence"])
     op.create_table(
         "binding_changes",
         _id(), _at(), _node(),
@@ -194,7 +194,7 @@ def upgrade() -> None:
     op.create_index("ix_handovers_mn_id_at", "handovers", ["mn_id", "at"])
     op.create_table(
         "report_rollup",
-        sa.Column("hour", sa.String(length=13), nullable=False),
+        sa.Column("period", sa.String(length=13), nullable=False),
         sa.Column("metric", sa.String(length=16), nullable=False),
         sa.Column("key1", sa.String(length=64), nullable=False),
         sa.Column("key2", sa.String(length=64), nullable=False),
@@ -202,7 +202,7 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.Column("total", sa.Float(), nullable=False),
         sa.Column("maximum", sa.Float(), nullable=True),
-        sa.PrimaryKeyConstraint("hour", "metric", "key1", "key2", "bucket",
+        sa.PrimaryKeyConstraint("period", "metric", "key1", "key2", "bucket",
                                 name=op.f("pk_report_rollup")),
     )  # fmt: skip
     for name, body in VIEWS.items():

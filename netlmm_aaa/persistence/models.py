@@ -195,7 +195,7 @@ class SignalingRecord(Base):
 
     __table_args__ = (
         Index("ix_signaling_at", "at"),
-        Index("ix_signaling_node_mn_id_sequence", "node", "mn_id", "sequence"),
+        Index("ix_signaling_node_sequence", "node", "sequence"),
     )
 
 
@@ -242,17 +242,19 @@ class Handover(Base):
 
 
 class ReportRollup(Base):
-    """Hourly aggregates the writers keep beside the facts, for reports over long periods.
+    """Aggregates the writers keep beside the facts, for reports over long periods.
 
-    ``metric``: ``route_switch`` (key1/key2 = from/to MAG), ``registration`` and ``pbu_rtt``
-    (key1 = MAG), with ``bucket`` = latency in 0.1 ms (-1: no value); ``signaling`` (key1 = node,
-    key2 = e.g. ``PBU sent``; ``total`` = retransmissions) and ``strangers`` (mobility messages
-    from non-peers) with bucket 0. ``n`` = how many, ``total`` = sum of values, ``maximum``.
+    ``period``: ``YYYY-MM-DD HH`` (UTC hour) for ``route_switch`` (the handover latency
+    histogram, 0.1 ms buckets); ``YYYY-MM-DD`` (UTC day) for ``pair`` (key1/key2 = from/to MAG,
+    1 ms buckets), ``registration`` and ``pbu_rtt`` (key1 = MAG, 0.1 ms buckets), ``signaling``
+    (key1 = node, key2 e.g. ``PBU sent``; ``total`` = retransmissions) and ``strangers``
+    (mobility messages from non-peers). Bucket -1: no value. ``n`` = how many, ``total`` = sum
+    of values, ``maximum``.
     """
 
     __tablename__ = "report_rollup"
 
-    hour: Mapped[str] = mapped_column(String(13), primary_key=True)  # "YYYY-MM-DD HH" UTC
+    period: Mapped[str] = mapped_column(String(13), primary_key=True)
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     key1: Mapped[str] = mapped_column(String(64), primary_key=True)
     key2: Mapped[str] = mapped_column(String(64), primary_key=True)

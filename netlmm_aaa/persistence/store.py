@@ -26,6 +26,7 @@ from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import MobileNodePolicy
 from netlmm_aaa.core.station_intake import split_called_station_id
+from netlmm_aaa.persistence.database import sqlite_path
 from netlmm_aaa.persistence.models import MobileNodePolicyRow, NodeState
 
 log = logging.getLogger(__name__)
@@ -190,20 +191,23 @@ _LMA_OVERRIDES: dict[str, tuple[str, _Builder]] = {
 }
 
 
-# ---------------------------------------------------------------------- hourly rollup
-# ``report_rollup`` keeps, per UTC hour, latency histograms (0.1 ms buckets; -1 = no value) and
-# message counts, so that reports over months read thousands of rows instead of millions. It is
-# derived data (the facts stay in the tables above), updated in the same transaction.
+# ---------------------------------------------------------------------- rollup
+# ``report_rollup`` keeps latency histograms and message counts per period (the handover
+# histogram per UTC hour, everything else per UTC day), so that reports over months read
+# thousands of rows instead of millions. Derived data (the facts stay in the tables above),
+# updated in the same transaction as the facts.
 
 _ROLLUP_KINDS = frozenset({
     "handover", "pba", "pbu", "bri_sent", "bra_received", "bri_unanswered",
     "heartbeat_from_unknown_peer", "unexpected_message", "malformed_packet",
 })  # fmt: skip
+HOURLY_METRICS = frozenset({"route_switch"})
+"""Metrics kept per hour (``YYYY-MM-DD HH``); the others per day (``YYYY-MM-DD``)."""
 _HOURS: dict[int, str] = {}
 
 
 def rollup_hour(utc: float) -> str:
-    """The rollup's hour key: ``YYYY-MM-DD HH`` (UTC), which sorts and compares as text."""
+    """The hour key ``YYYY-MM-DD HH`` (UTC); its first 10 characters are the day key."""
     hour = int(utc // 3600)
     text = _HOURS.get(hour)
     if text is None:
@@ -213,9 +217,10 @@ def rollup_hour(utc: float) -> str:
     return text
 
 
-def rollup_bucket(value: Any) -> int:
-    """0.1 ms buckets (nearest), -1 for no value: the same rounding as the reports' SQL."""
-    return -1 if value is None else int(value * 10 + 0.5)
+def rollup_bucket(value: Any, per_ms: int = 10) -> int:
+    """Latency buckets, nearest (0.1 ms by default; the per-pair histogram uses 1 ms), -1 for
+    no value: the same rounding as the reports' SQL."""
+    return -1 if value is None else int(value * per_ms + 0.5)
 
 
 def _add(rollup: dict[Any, list[Any]], key: tuple[Any, ...], value: Any, amount: Any = 0) -> None:
@@ -236,29 +241,31 @@ def _roll(
     rollup: dict[Any, list[Any]], node: str, utc: float, kind: str, peer: Any, f: dict[str, Any]
 ) -> None:
     hour = rollup_hour(utc)
+    day = hour[:10]
     if kind == "handover":
         value = f.get("route_switch_ms")
-        key = (hour, "route_switch", f.get("from_mag") or "?", f.get("to_mag") or peer or "?")
-        _add(rollup, (*key, rollup_bucket(value)), value)
+        _add(rollup, (hour, "route_switch", "", "", rollup_bucket(value)), value)
+        pair = (f.get("from_mag") or "?", f.get("to_mag") or peer or "?")
+        _add(rollup, (day, "pair", *pair, rollup_bucket(value, 1)), value)
     elif kind == "pba":
         status = f.get("status")
         retransmissions = f.get("retransmissions") or 0
-        _add(rollup, (hour, "signaling", node, "PBU sent", 0), None, retransmissions)
+        _add(rollup, (day, "signaling", node, "PBU sent", 0), None, retransmissions)
         if isinstance(status, int) and status < 128:
             value = f.get("event_to_ack_ms")
-            _add(rollup, (hour, "registration", node, "", rollup_bucket(value)), value)
+            _add(rollup, (day, "registration", node, "", rollup_bucket(value)), value)
             value = f.get("rtt_ms")
-            _add(rollup, (hour, "pbu_rtt", node, "", rollup_bucket(value)), value)
+            _add(rollup, (day, "pbu_rtt", node, "", rollup_bucket(value)), value)
     elif kind == "pbu":
-        _add(rollup, (hour, "signaling", node, "PBU received", 0), None, 0)
+        _add(rollup, (day, "signaling", node, "PBU received", 0), None, 0)
         if f.get("reason") == "source is not a MAG peer":
-            _add(rollup, (hour, "strangers", node, "", 0), None, 0)
+            _add(rollup, (day, "strangers", node, "", 0), None, 0)
     elif kind in ("bri_sent", "bra_received", "bri_unanswered"):
         label = {"bri_sent": "BRI sent", "bra_received": "BRA received",
                  "bri_unanswered": "BRI unanswered"}[kind]  # fmt: skip
-        _add(rollup, (hour, "signaling", node, label, 0), None, 0)
+        _add(rollup, (day, "signaling", node, label, 0), None, 0)
     else:  # mobility packets from strangers
-        _add(rollup, (hour, "strangers", node, "", 0), None, 0)
+        _add(rollup, (day, "strangers", node, "", 0), None, 0)
 
 
 def _upsert_item(b: BindingSnapshot) -> _Item:
@@ -293,18 +300,28 @@ class _RowWriter:
         dumps = json.dumps
         node = self.node
         kinds = self.kinds
+        names: dict[bytes, str] = {}
+        times: dict[float, Any] = {}
         for item in items:
             if item[0] == "a":
                 _, utc, kind, mn_id, peer, fields = item
-                mn = mn_id_text(mn_id) if mn_id is not None else None
+                if mn_id is None:
+                    mn = None
+                else:
+                    mn = names.get(mn_id)
+                    if mn is None:
+                        mn = names[mn_id] = mn_id_text(mn_id)
+                at = times.get(utc)
+                if at is None:
+                    at = times[utc] = when(utc)
                 if kind in _ROLLUP_KINDS:
                     _roll(rollup, node, utc, kind, peer, fields)
                 report = kinds.get(kind)
                 if report is not None:
                     table, build = report
-                    typed.setdefault(table, []).append(build(node, when(utc), mn, peer, fields))
+                    typed.setdefault(table, []).append(build(node, at, mn, peer, fields))
                 else:
-                    audits.append((when(utc), node, kind, mn, peer, dumps(fields, default=str)))
+                    audits.append((at, node, kind, mn, peer, dumps(fields, default=str)))
             else:
                 latest[item[1]] = item  # the last write of a binding in the batch wins
         upserts = [self._binding_row(i) for i in latest.values() if i[0] == "u"]
@@ -360,6 +377,23 @@ class _RowWriter:
                 delay = min(delay * 2, 2.0)
 
 
+def _checkpoints(path: str, stop: threading.Event, every: float = 0.5) -> None:
+    """Copy the WAL into the database in the background (PASSIVE: never blocks the writer), so
+    that commits append to the WAL and never wait for checkpoint I/O."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(path, timeout=1, check_same_thread=False)
+    except sqlite3.Error:
+        return
+    try:
+        while not stop.wait(every):
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        connection.close()
+
+
 def _writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
     """The body of the store's writer process: receive batches, commit, acknowledge."""
     from netlmm_aaa.persistence.database import make_engine
@@ -384,11 +418,19 @@ class SqlStore:
     """Persistence of one daemon (``node`` names it in every row)."""
 
     def __init__(
-        self, engine: Engine, node: str, *, process: bool = False, lma: bool = False
+        self,
+        engine: Engine,
+        node: str,
+        *,
+        process: bool = False,
+        lma: bool = False,
+        checkpoints: bool = True,
     ) -> None:
         """``process=True`` commits in a child process, so that SQL work never competes with
         the daemon's event loop for the GIL (the LMA uses it); otherwise on a thread.
-        ``lma=True`` files the records of an LMA (its revocations are binding changes)."""
+        ``lma=True`` files the records of an LMA (its revocations are binding changes).
+        ``checkpoints``: run the background WAL checkpointer of a SQLite file (one per file is
+        enough when several stores share it)."""
         self.engine = engine
         self.node = node
         self._rows = _RowWriter(engine, node, lma=lma)
@@ -416,6 +458,15 @@ class SqlStore:
         self.observers: list[Callable[[list[RecordAudit]], None]] = []
         """Called with the audit records of every submission (the daemons' metrics)."""
         self._thread.start()
+        self._stop_checkpoints = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        path = sqlite_path(engine)
+        if path is not None and checkpoints:
+            self._checkpointer = threading.Thread(
+                target=_checkpoints, args=(path, self._stop_checkpoints), daemon=True,
+                name=f"checkpoint-{node}",
+            )  # fmt: skip
+            self._checkpointer.start()
 
     # ------------------------------------------------------------------ startup (synchronous)
 
@@ -513,6 +564,9 @@ class SqlStore:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+        self._stop_checkpoints.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout)
         if self._process is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._conn.send(None)
@@ -589,9 +643,9 @@ def _statements(dialect: str) -> dict[str, str]:
         for table, cols in _TABLE_COLUMNS.items()
     }
     rollup = (
-        "INSERT INTO report_rollup (hour, metric, key1, key2, bucket, n, total, maximum) "
+        "INSERT INTO report_rollup (period, metric, key1, key2, bucket, n, total, maximum) "
         f"VALUES ({', '.join([mark] * 8)}) "
-        "ON CONFLICT (hour, metric, key1, key2, bucket) DO UPDATE SET "
+        "ON CONFLICT (period, metric, key1, key2, bucket) DO UPDATE SET "
         "n = report_rollup.n + excluded.n, total = report_rollup.total + excluded.total, "
         "maximum = CASE WHEN excluded.maximum IS NOT NULL AND (report_rollup.maximum IS NULL "
         "OR excluded.maximum > report_rollup.maximum) THEN excluded.maximum "

@@ -176,24 +176,28 @@ class Reports:
 
     # ------------------------------------------------------------------ handovers
 
-    def _pieces(self) -> tuple[tuple[str | None, str | None] | None, list[tuple[Any, Any]]]:
-        """How to cover the window: whole UTC hours from ``report_rollup`` (hour-text bounds,
-        high end exclusive) and the raw rows of the partial hours at its edges."""
+    def _pieces(
+        self, unit: timedelta
+    ) -> tuple[tuple[str | None, str | None] | None, list[tuple[Any, Any]]]:
+        """How to cover the window: whole periods (``unit``: an hour or a day, UTC) from
+        ``report_rollup`` (period-key bounds, high end exclusive), and the raw rows of the partial
+        periods at its edges."""
         since, until = self.window.since, self.window.until
-        low = _ceil_hour(since) if since is not None else None
-        high = _floor_hour(until) if until is not None else None
+        low = _ceil(since, unit) if since is not None else None
+        high = _floor(until, unit) if until is not None else None
         if low is not None and high is not None and low >= high:
-            return None, [(since, until)]  # inside one hour (or two partial ones): raw only
+            return None, [(since, until)]  # inside one period (or two partial ones): raw only
         raw = []
         if since is not None and low is not None and since < low:
             raw.append((since, low))
         if until is not None and high is not None and high < until:
             raw.append((high, until))
-        hours = (
-            low.strftime("%Y-%m-%d %H") if low is not None else None,
-            high.strftime("%Y-%m-%d %H") if high is not None else None,
+        form = "%Y-%m-%d %H" if unit == _HOUR else "%Y-%m-%d"
+        keys = (
+            low.strftime(form) if low is not None else None,
+            high.strftime(form) if high is not None else None,
         )
-        return hours, raw
+        return keys, raw
 
     def _between(self, low: Any, high: Any, column: str = "at") -> tuple[str, dict[str, Any]]:
         clauses, params = [], {}
@@ -205,59 +209,78 @@ class Reports:
             params["high"] = self._bound(high)
         return (" AND ".join(clauses) or "1 = 1"), params
 
-    def _rollup(self, metrics: tuple[str, ...], hours: tuple[str | None, str | None]) -> list[Any]:
+    def _rollup(
+        self, metrics: tuple[str, ...], periods: tuple[str | None, str | None]
+    ) -> list[Any]:
         clauses = ["metric IN (" + ", ".join(f"'{m}'" for m in metrics) + ")"]
         params: dict[str, Any] = {}
-        if hours[0] is not None:
-            clauses.append("hour >= :h_low")
-            params["h_low"] = hours[0]
-        if hours[1] is not None:
-            clauses.append("hour < :h_high")
-            params["h_high"] = hours[1]
+        if periods[0] is not None:
+            clauses.append("period >= :p_low")
+            params["p_low"] = periods[0]
+        if periods[1] is not None:
+            clauses.append("period < :p_high")
+            params["p_high"] = periods[1]
         return self._rows(
-            "SELECT hour, metric, key1, key2, bucket, n, total, maximum FROM report_rollup"
+            "SELECT period, metric, key1, key2, bucket, n, total, maximum FROM report_rollup"
             f" WHERE {' AND '.join(clauses)}",
             params,
         )
 
     def _raw_histograms(
-        self, low: Any, high: Any, keys: str, value: str, table: str, condition: str = "1 = 1"
+        self,
+        low: Any,
+        high: Any,
+        keys: str,
+        value: str,
+        table: str,
+        condition: str = "1 = 1",
+        per_ms: int = 10,
     ) -> list[Any]:
         """(*keys, bucket, count, max) of raw rows in [low, high), aggregated in SQL."""
         where, params = self._between(low, high)
+        bucket = f"CAST({value} * {per_ms} + 0.5 AS INTEGER)"
         return self._rows(
-            f"SELECT {keys}, CAST({value} * 10 + 0.5 AS INTEGER), COUNT(*), MAX({value})"
-            f" FROM {table} WHERE {condition} AND {where}"
-            f" GROUP BY {keys}, CAST({value} * 10 + 0.5 AS INTEGER)",
+            f"SELECT {keys}, {bucket}, COUNT(*), MAX({value})"
+            f" FROM {table} WHERE {condition} AND {where} GROUP BY {keys}, {bucket}",
             params,
         )
 
     def latency(self) -> dict[str, dict[tuple[Any, ...], Histogram]]:
-        """Histograms over the window: ``pairs`` (from, to), ``hours`` (hour,), ``mags`` (mag,)
-        for the event -> PBA latency, ``rtts`` (mag,) for PBU -> PBA."""
+        """Histograms over the window: ``hours`` (hour,) of the LMA's route switch (0.1 ms),
+        ``pairs`` (from, to) of the same in 1 ms buckets, ``mags`` (mag,) of the event -> PBA
+        latency and ``rtts`` (mag,) of PBU -> PBA (0.1 ms)."""
         out: dict[str, dict[tuple[Any, ...], Histogram]] = {
-            name: defaultdict(Histogram) for name in ("pairs", "hours", "mags", "rtts")
+            "hours": defaultdict(Histogram),
+            "pairs": defaultdict(lambda: Histogram(1)),
+            "mags": defaultdict(Histogram),
+            "rtts": defaultdict(Histogram),
         }
-        hours, raw = self._pieces()
-        if hours is not None:
-            metrics = ("route_switch", "registration", "pbu_rtt")
-            for hour, metric, key1, key2, bucket, n, _total, worst in self._rollup(metrics, hours):
+        periods, raw = self._pieces(_HOUR)
+        if periods is not None:
+            for hour, _m, _k1, _k2, bucket, n, _t, worst in self._rollup(
+                ("route_switch",), periods
+            ):
+                out["hours"][(hour,)].add(bucket if bucket >= 0 else None, n, worst)
+        for low, high in raw:
+            for hour, bucket, n, worst in self._raw_histograms(
+                low, high, self._hour("at"), "route_switch_ms", "handovers"
+            ):
+                out["hours"][(hour,)].add(bucket, n, worst)
+        periods, raw = self._pieces(_DAY)
+        if periods is not None:
+            rows = self._rollup(("pair", "registration", "pbu_rtt"), periods)
+            for _day, metric, key1, key2, bucket, n, _total, worst in rows:
                 b = bucket if bucket >= 0 else None
-                if metric == "route_switch":
+                if metric == "pair":
                     out["pairs"][(key1, key2)].add(b, n, worst)
-                    out["hours"][(hour,)].add(b, n, worst)
                 else:
                     out["mags" if metric == "registration" else "rtts"][(key1,)].add(b, n, worst)
         sent = "message = 'PBU' AND direction = 'sent' AND status < 128"
         for low, high in raw:
             for a, b, bucket, n, worst in self._raw_histograms(
-                low, high, "from_mag, to_mag", "route_switch_ms", "handovers"
+                low, high, "from_mag, to_mag", "route_switch_ms", "handovers", per_ms=1
             ):
                 out["pairs"][(a, b)].add(bucket, n, worst)
-            for hour, bucket, n, worst in self._raw_histograms(
-                low, high, self._hour("at"), "route_switch_ms", "handovers"
-            ):
-                out["hours"][(hour,)].add(bucket, n, worst)
             for name, column in (("mags", "event_to_ack_ms"), ("rtts", "rtt_ms")):
                 for mag, bucket, n, worst in self._raw_histograms(
                     low, high, "node", column, "signaling", sent
@@ -272,7 +295,7 @@ class Reports:
         the rows."""
         data = self.latency()
         pairs, hours, at_mags, rtts = data["pairs"], data["hours"], data["mags"], data["rtts"]
-        overall_switch = Histogram.merged(pairs.values())
+        overall_switch = Histogram.merged(hours.values())
         overall_mag = Histogram.merged(at_mags.values())
         overall_rtt = Histogram.merged(rtts.values())
         columns = ["handovers", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
@@ -291,7 +314,7 @@ class Reports:
                 overall_switch.percentile(0.99),
             )
         )
-        by_pair = Table("Handovers per MAG pair (route switch at the LMA)",
+        by_pair = Table("Handovers per MAG pair (route switch at the LMA, 1 ms resolution)",
                         ["from_mag", "to_mag", *columns])  # fmt: skip
         by_pair.rows = [(*k, *h.summary()) for k, h in sorted(pairs.items())]
         by_hour = Table("Handovers per hour (UTC; route switch at the LMA)", ["hour", *columns])
@@ -314,7 +337,7 @@ class Reports:
         if at_mags.count:
             return "authenticated event at the MAG to PBA", at_mags
         return "PBU received to routes switched at the LMA", Histogram.merged(
-            data["pairs"].values()
+            data["hours"].values()
         )
 
     # ------------------------------------------------------------------ aps
@@ -384,10 +407,10 @@ class Reports:
         would be among them; the design needs none)."""
         counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         handovers = strangers = 0
-        hours, raw = self._pieces()
-        if hours is not None:
-            rows = self._rollup(("signaling", "strangers", "route_switch"), hours)
-            for _hour, metric, key1, key2, _bucket, n, total, _worst in rows:
+        periods, raw = self._pieces(_DAY)
+        if periods is not None:
+            rows = self._rollup(("signaling", "strangers", "pair"), periods)
+            for _day, metric, key1, key2, _bucket, n, total, _worst in rows:
                 if metric == "signaling":
                     counts[(key1, key2)][0] += n
                     counts[(key1, key2)][1] += int(total)
@@ -441,20 +464,26 @@ _TRAIL_EVENTS = frozenset(
 )  # fmt: skip
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
 
 
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    moment = moment.astimezone(UTC)
+    start = moment.replace(minute=0, second=0, microsecond=0)
+    return start.replace(hour=0) if unit == _DAY else start
+
+
+def _ceil(moment: datetime, unit: timedelta) -> datetime:
+    floor = _floor(moment, unit)
+    return floor if floor == moment else floor + unit
 
 
 class Histogram:
-    """Counts per 0.1 ms bucket (values rounded to the nearest 0.1 ms), the exact maximum, and
-    how many samples had no value. Percentiles are nearest-rank over the buckets."""
+    """Counts per bucket (values rounded to the nearest 1/per_ms ms), the exact maximum, and how
+    many samples had no value. Percentiles are nearest-rank over the buckets."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_ms: int = 10) -> None:
+        self.per_ms = per_ms  # buckets per millisecond (10: 0.1 ms buckets)
         self.buckets: dict[int, int] = defaultdict(int)
         self.count = 0  # samples, timed or not
         self.worst: float | None = None
@@ -469,7 +498,8 @@ class Histogram:
 
     @classmethod
     def merged(cls, parts: Iterable[Histogram]) -> Histogram:
-        total = cls()
+        parts = list(parts)
+        total = cls(parts[0].per_ms if parts else 10)
         for part in parts:
             total.count += part.count
             for bucket, count in part.buckets.items():
@@ -487,7 +517,7 @@ class Histogram:
         for bucket in sorted(self.buckets):
             seen += self.buckets[bucket]
             if seen >= rank:
-                return round(bucket / 10, 1)
+                return round(bucket / self.per_ms, 1)
         return None  # unreachable
 
     def summary(self) -> tuple[int, Any, Any, Any, Any]:

@@ -161,7 +161,8 @@ def test_output_formats_agree(reports: Reports) -> None:
     tables = reports.handovers()
     as_json = json.loads(render(tables, "json"))
     assert as_json["Handovers"][0]["handovers"] == 2
-    assert as_json["Handovers per MAG pair (route switch at the LMA)"][0]["from_mag"] == "mag1"
+    pairs = as_json["Handovers per MAG pair (route switch at the LMA, 1 ms resolution)"]
+    assert pairs[0]["from_mag"] == "mag1"
     lines = render(tables, "csv").splitlines()
     assert lines[0] == "# Handovers"
     parsed = list(csv.reader(io.StringIO("\n".join(lines[1:3]))))
@@ -206,7 +207,7 @@ def test_documented_views_agree_with_the_reports(reports: Reports) -> None:
 class _RawOnly(Reports):
     """The same reports computed from the rows alone (no hourly rollup)."""
 
-    def _pieces(self) -> tuple[None, list[tuple[Any, Any]]]:  # type: ignore[override]
+    def _pieces(self, unit: Any) -> tuple[None, list[tuple[Any, Any]]]:  # type: ignore[override]
         return None, [(self.window.since, self.window.until)]
 
 
@@ -221,6 +222,7 @@ def test_hourly_rollup_gives_the_same_answers_as_the_rows(reports: Reports) -> N
         Window(until=first + timedelta(minutes=20)),
         Window(since=first + timedelta(seconds=1), until=first + timedelta(hours=2)),
         Window(since=first + timedelta(minutes=59), until=first + timedelta(minutes=61)),
+        Window(since=first - timedelta(days=2), until=first + timedelta(days=1, hours=3)),
     ]
     for window in windows:
         reports.window = raw.window = window
@@ -228,4 +230,4 @@ def test_hourly_rollup_gives_the_same_answers_as_the_rows(reports: Reports) -> N
         assert reports.signaling() == raw.signaling(), window
     with reports.engine.connect() as c:
         metrics = {r[0] for r in c.exec_driver_sql("SELECT DISTINCT metric FROM report_rollup")}
-    assert metrics == {"route_switch", "registration", "pbu_rtt", "signaling"}
+    assert metrics == {"route_switch", "pair", "registration", "pbu_rtt", "signaling"}
