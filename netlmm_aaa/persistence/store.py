@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +31,8 @@ from netlmm_aaa.persistence.models import MobileNodePolicyRow, NodeState
 
 log = logging.getLogger(__name__)
 
-_BATCH_LIMIT = 20_000
+_BATCH_LIMIT = 20_000  # submissions per transaction
+_BATCH_ROWS = 20_000  # rows per transaction (a submission is never split)
 _LINGER = 0.005
 
 
@@ -277,6 +278,46 @@ def _upsert_item(b: BindingSnapshot) -> _Item:
     )  # fmt: skip
 
 
+class _Prepared(NamedTuple):
+    deletes: list[tuple[Any, ...]]
+    upserts: list[tuple[Any, ...]]
+    audits: list[tuple[Any, ...]]
+    typed: dict[str, list[_Row]]
+    rollup: list[tuple[tuple[Any, ...], list[Any]]]
+
+
+class _Pipeline:
+    """Commits prepared batches in order on its own thread, so that the next batch is prepared
+    (Python) while this one is written (the database drivers release the GIL meanwhile)."""
+
+    def __init__(
+        self, rows: _RowWriter, done: Callable[[Any], None], on_failure: Any = None
+    ) -> None:
+        self._rows = rows
+        self._done = done
+        self._on_failure = on_failure
+        self._queue: queue.Queue[tuple[_Prepared, Any] | None] = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._run, name="store-commit", daemon=True)
+        self._thread.start()
+
+    def put(self, prepared: _Prepared, token: Any) -> None:
+        self._queue.put((prepared, token))
+
+    def close(self) -> None:
+        """Commit what was put, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            prepared, token = item
+            self._rows.commit_with_retry(prepared, self._on_failure)
+            self._done(token)
+
+
 class _RowWriter:
     """Turns items into rows and writes them in one transaction (DBAPI executemany)."""
 
@@ -291,7 +332,8 @@ class _RowWriter:
         self.kinds = {**REPORT_KINDS, **_LMA_OVERRIDES} if lma else REPORT_KINDS
         self.copy = dialect == "postgresql" and engine.dialect.driver == "psycopg"
 
-    def write(self, items: list[_Item]) -> None:
+    def prepare(self, items: list[_Item]) -> _Prepared:
+        """Turn items into rows (the Python half of a write)."""
         latest: dict[bytes, _Item] = {}
         audits: list[tuple[Any, ...]] = []
         typed: dict[str, list[_Row]] = {}
@@ -326,6 +368,13 @@ class _RowWriter:
                 latest[item[1]] = item  # the last write of a binding in the batch wins
         upserts = [self._binding_row(i) for i in latest.values() if i[0] == "u"]
         deletes = [(node, m) for m, i in latest.items() if i[0] == "d"]
+        return _Prepared(deletes, upserts, audits, typed, sorted(rollup.items()))
+
+    def commit(self, prepared: _Prepared) -> None:
+        """Write one prepared batch in one transaction."""
+        deletes, upserts, audits, typed, rollup = prepared
+        if not (deletes or upserts or audits or typed or rollup):
+            return
         # Plain DBAPI executemany with SQL prepared once: several times faster than the
         # SQLAlchemy row processing, which matters at tens of thousands of rows per second.
         with self.engine.begin() as connection:
@@ -347,9 +396,11 @@ class _RowWriter:
             if rollup:
                 # Sorted: concurrent writers (several daemons, one PostgreSQL) lock rollup rows
                 # in the same order, so they cannot deadlock.
-                connection.exec_driver_sql(
-                    self.sql["rollup"], [(*k, *v) for k, v in sorted(rollup.items())]
-                )
+                connection.exec_driver_sql(self.sql["rollup"], [(*k, *v) for k, v in rollup])
+
+    def write(self, items: list[_Item]) -> None:
+        """Prepare and commit ``items``."""
+        self.commit(self.prepare(items))
 
     def _binding_row(self, i: _Item) -> tuple[Any, ...]:
         when = self.when
@@ -363,11 +414,11 @@ class _RowWriter:
             gre_down, gre_up, deregistered,
         )  # fmt: skip
 
-    def write_with_retry(self, items: list[_Item], on_failure: Any = None) -> None:
+    def commit_with_retry(self, prepared: _Prepared, on_failure: Any = None) -> None:
         delay = 0.05
         while True:
             try:
-                self.write(items)
+                self.commit(prepared)
                 return
             except SQLAlchemyError as exc:
                 if on_failure is not None:
@@ -400,17 +451,18 @@ def _writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
 
     engine = make_engine(url)
     writer = _RowWriter(engine, node, lma=lma)
+    pipeline = _Pipeline(writer, conn.send)
     try:
         while True:
             message = conn.recv()
             if message is None:
                 return
             batch_id, items = message
-            writer.write_with_retry(items)
-            conn.send(batch_id)
+            pipeline.put(writer.prepare(items), batch_id)
     except (EOFError, KeyboardInterrupt):
         return
     finally:
+        pipeline.close()  # commits and acknowledges everything received
         engine.dispose()
 
 
@@ -437,6 +489,7 @@ class SqlStore:
         self._queue: queue.Queue[tuple[list[_Item], Future[None]] | None] = queue.Queue()
         self._process: Any = None
         self._conn: Any = None
+        self._acks: threading.Thread | None = None
         if process:
             import multiprocessing
 
@@ -570,6 +623,8 @@ class SqlStore:
         if self._process is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._conn.send(None)
+            if self._acks is not None:
+                self._acks.join(timeout)  # the process acknowledges everything, then exits
             self._process.join(timeout)
             if self._process.is_alive():
                 self._process.kill()
@@ -579,35 +634,71 @@ class SqlStore:
     # ------------------------------------------------------------------ writer thread
 
     def _writer(self) -> None:
+        if self._conn is not None:
+            self._send_batches()
+            return
+        pipeline = _Pipeline(self._rows, self._batch_done, self._count_failure)
+        try:
+            while True:
+                batch, stop = self._next_batch()
+                if batch:
+                    items = [i for entries, _ in batch for i in entries]
+                    pipeline.put(self._rows.prepare(items), batch)
+                if stop:
+                    return
+        finally:
+            pipeline.close()
+
+    def _next_batch(self) -> tuple[list[tuple[list[_Item], Future[None]]], bool]:
+        """Everything queued (after a short linger), and whether the store is closing."""
+        item = self._queue.get()
+        if item is None:
+            return [], True
+        time.sleep(_LINGER)  # let a burst accumulate: fewer, larger transactions
+        batch = [item]
+        rows = len(item[0])
+        # Bounded in rows too, so a backlog flows through the pipeline in overlapping batches.
+        while len(batch) < _BATCH_LIMIT and rows < _BATCH_ROWS:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)  # seen again once this batch is on its way
+                return batch, False
+            batch.append(more)
+            rows += len(more[0])
+        return batch, False
+
+    def _batch_done(self, batch: list[tuple[list[_Item], Future[None]]]) -> None:
+        self.commits += 1
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    def _send_batches(self) -> None:
+        """Process mode: send batches to the writer process (up to two in flight, so that it
+        prepares one while committing the other); acknowledgements arrive on another thread."""
+        in_flight = threading.Semaphore(2)
+        pending: dict[int, list[tuple[list[_Item], Future[None]]]] = {}
+
+        def receive_acks() -> None:
+            with contextlib.suppress(EOFError, OSError):
+                while True:
+                    batch_id = self._conn.recv()
+                    self._batch_done(pending.pop(batch_id))
+                    in_flight.release()
+
+        self._acks = threading.Thread(target=receive_acks, name="store-acks", daemon=True)
+        self._acks.start()
         batch_id = 0
         while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            time.sleep(_LINGER)  # let a burst accumulate: fewer, larger transactions
-            batch = [item]
-            stop = False
-            while len(batch) < _BATCH_LIMIT:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            items = [i for entries, _ in batch for i in entries]
-            if self._conn is not None:
+            batch, stop = self._next_batch()
+            if batch:
                 batch_id += 1
-                self._conn.send((batch_id, items))
-                while self._conn.recv() != batch_id:
-                    pass
-            else:
-                self._rows.write_with_retry(items, self._count_failure)
-            self.commits += 1
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+                in_flight.acquire()
+                pending[batch_id] = batch
+                self._conn.send((batch_id, [i for entries, _ in batch for i in entries]))
             if stop:
                 return
 
