@@ -224,6 +224,15 @@ class NasConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingUpstream:
+    """Where accepted accounting is forwarded (e.g. the billing RADIUS server)."""
+
+    address: str
+    port: int
+    secret: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LmaSelection:
     """Nodes of an NAI realm (and its subdomains) register with this LMA, unless their RADIUS
     profile names one."""
@@ -265,6 +274,7 @@ class MagConfig:
     metrics_listen: str | None
     hook_socket: str | None
     lma_selection: tuple[LmaSelection, ...]
+    accounting_upstream: AccountingUpstream | None
     nases: tuple[NasConfig, ...]
     hostapd: tuple[HostapdConfig, ...]
 
@@ -287,6 +297,7 @@ _MAG_SECTION: _Schema = {
     "metrics_listen": (_listen, None),
     "hook_socket": (_str, None),
     "lma_selection": (None, None),
+    "accounting_upstream": (None, None),
     "nas": (None, None),
     "hostapd": (None, None),
 }
@@ -295,6 +306,11 @@ _NAS: _Schema = {
     "address": (_ip, _REQUIRED),
     "secret": (_str, _REQUIRED),
     "interface": (_str, _REQUIRED),
+}
+_UPSTREAM: _Schema = {
+    "address": (_ip, _REQUIRED),
+    "port": (_integer(1, 65535), 1813),
+    "secret": (_str, _REQUIRED),
 }
 _LMA_SELECTION: _Schema = {"realm": (_str, _REQUIRED), "lma_address": (_ipv6, _REQUIRED)}
 _HOSTAPD: _Schema = {
@@ -343,6 +359,12 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         if not realm or "@" in realm:
             raise _fail(f"mag.lma_selection[{i}].realm", sel["realm"], "must be a realm")
         selections.append(LmaSelection(realm=realm, lma_address=sel["lma_address"]))
+    upstream = None
+    if raw.get("accounting_upstream") is not None:
+        up = _section("mag.accounting_upstream", raw["accounting_upstream"], _UPSTREAM)
+        upstream = AccountingUpstream(
+            address=up["address"], port=up["port"], secret=up["secret"].encode()
+        )
     if not nases and not hostapds:
         raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
     return MagConfig(
@@ -363,6 +385,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         metrics_listen=mag["metrics_listen"],
         hook_socket=mag["hook_socket"],
         lma_selection=tuple(selections),
+        accounting_upstream=upstream,
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )

@@ -50,6 +50,8 @@ class AccountingReceived:
     nas: Nas
     request: AccountingRequest
     key: _Key
+    data: bytes = b""
+    """The datagram as received (for forwarding upstream)."""
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -122,7 +124,7 @@ class AccountingListener:
         self._seen[key] = [(data, addr)]
         while len(self._seen) > self._remember:
             self._seen.popitem(last=False)
-        self._deliver(AccountingReceived(nas=nas, request=request, key=key))
+        self._deliver(AccountingReceived(nas=nas, request=request, key=key, data=data))
 
     def acknowledge(self, key: _Key) -> int:
         """The record for ``key`` is stored: answer every copy received. Returns how many."""

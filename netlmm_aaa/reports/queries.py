@@ -210,8 +210,14 @@ class Reports:
         return (" AND ".join(clauses) or "1 = 1"), params
 
     def _rollup(
-        self, metrics: tuple[str, ...], periods: tuple[str | None, str | None]
+        self,
+        metrics: tuple[str, ...],
+        periods: tuple[str | None, str | None],
+        *,
+        by_period: bool = False,
     ) -> list[Any]:
+        """Rollup rows (period, metric, key1, key2, bucket, n, total, maximum) in the period
+        range; summed over the periods (period '') unless ``by_period``."""
         clauses = ["metric IN (" + ", ".join(f"'{m}'" for m in metrics) + ")"]
         params: dict[str, Any] = {}
         if periods[0] is not None:
@@ -220,9 +226,16 @@ class Reports:
         if periods[1] is not None:
             clauses.append("period < :p_high")
             params["p_high"] = periods[1]
+        where = " AND ".join(clauses)
+        if by_period:
+            return self._rows(
+                "SELECT period, metric, key1, key2, bucket, n, total, maximum FROM report_rollup"
+                f" WHERE {where}",
+                params,
+            )
         return self._rows(
-            "SELECT period, metric, key1, key2, bucket, n, total, maximum FROM report_rollup"
-            f" WHERE {' AND '.join(clauses)}",
+            "SELECT '', metric, key1, key2, bucket, CAST(SUM(n) AS BIGINT), SUM(total),"
+            f" MAX(maximum) FROM report_rollup WHERE {where} GROUP BY metric, key1, key2, bucket",
             params,
         )
 
@@ -258,7 +271,7 @@ class Reports:
         periods, raw = self._pieces(_HOUR)
         if periods is not None:
             for hour, _m, _k1, _k2, bucket, n, _t, worst in self._rollup(
-                ("route_switch",), periods
+                ("route_switch",), periods, by_period=True
             ):
                 out["hours"][(hour,)].add(bucket if bucket >= 0 else None, n, worst)
         for low, high in raw:

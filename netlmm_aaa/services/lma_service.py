@@ -127,7 +127,12 @@ class LmaService:
             else None
         )
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
+        began = time.monotonic()
         saved = await asyncio.to_thread(self.store.load_bindings)
+        if saved:
+            log.info("LMA %s: %d bindings loaded from the store in %.1f s; restoring and "
+                     "reconciling kernel routes", config.name, len(saved),
+                     time.monotonic() - began)  # fmt: skip
         policy = replace(config.policy, restart_counter=counter)
         sql_policies = await asyncio.to_thread(self.store.load_policies)
         if sql_policies:
@@ -166,9 +171,9 @@ class LmaService:
             ]
         )
         log.info(
-            "LMA %s: restart counter %d, %d bindings restored, routes +%d ~%d -%d =%d",
+            "LMA %s: restart counter %d, %d bindings restored, routes +%d ~%d -%d =%d (%.1f s)",
             config.name, counter, len(active), report.added, report.replaced, report.removed,
-            report.kept,
+            report.kept, time.monotonic() - began,
         )  # fmt: skip
         self._mh = MobilityHeaderSocket(config.address, self._deliver)
         self._mh.start(loop)

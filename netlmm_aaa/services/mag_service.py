@@ -18,6 +18,7 @@ from typing import Any
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
 from netlmm_aaa.adapters.hostapd_hook_socket import HookSocket
 from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket
+from netlmm_aaa.adapters.radius_accounting_forwarder import AccountingForwarder
 from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingListener,
     AccountingReceived,
@@ -64,6 +65,19 @@ def _accounting_audit(kind: str, nas: str, request: AccountingRequest, utc: floa
     )
 
 
+def store_then_acknowledge(
+    store: SqlStore, listener: AccountingListener, item: AccountingReceived, utc: float
+) -> None:
+    """Audit an accepted accounting request; its Accounting-Response (to every copy received)
+    goes out only once that record is committed (RFC 2866: the NAS may then forget it)."""
+    audit = _accounting_audit("accounting", item.nas.name, item.request, utc)
+    committed = store.submit(audit=[audit])
+    loop = asyncio.get_running_loop()
+    key = item.key
+    # The store's thread completes the future; the answer goes out from the event loop.
+    committed.add_done_callback(lambda _f: loop.call_soon_threadsafe(listener.acknowledge, key))
+
+
 def select_lma(mn_id: bytes, selection: tuple[LmaSelection, ...]) -> str | None:
     """The LMA for ``mn_id`` by its NAI realm (the longest matching realm wins)."""
     realm = mn_id.decode("utf-8", "replace").rpartition("@")[2].lower()
@@ -100,6 +114,7 @@ class MagService:
         self._mh: MobilityHeaderSocket | None = None
         self._ra: RouterAdvertiser | None = None
         self._accounting: AccountingListener | None = None
+        self._forwarder: AccountingForwarder | None = None
         self._hostapd: dict[str, HostapdControl] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
         self._stopping = asyncio.Event()
@@ -157,6 +172,12 @@ class MagService:
                 duplicate=self._accounting_duplicate,
             )
             await self._accounting.start(config.accounting_listen, config.accounting_port)
+            if config.accounting_upstream is not None:
+                up = config.accounting_upstream
+                self._forwarder = AccountingForwarder(
+                    up.address, up.port, up.secret, failed=self._upstream_failed
+                )
+                await self._forwarder.start()
         for h in config.hostapd:
             client = HostapdControl(
                 h.control,
@@ -199,6 +220,8 @@ class MagService:
                 await client.close()
             if self._accounting is not None:
                 self._accounting.close()
+            if self._forwarder is not None:
+                self._forwarder.close()
             self._mh.close()
             self._ra.close()
             await asyncio.to_thread(self.store.close)
@@ -230,6 +253,18 @@ class MagService:
                     kind="accounting_rejected",
                     utc=time.time(),
                     peer=source,
+                    fields={"reason": reason, "detail": detail},
+                )
+            ]
+        )
+
+    def _upstream_failed(self, reason: str, detail: str) -> None:
+        assert self.store is not None
+        self.store.submit(
+            audit=[
+                RecordAudit(
+                    kind="accounting_forward_failed",
+                    utc=time.time(),
                     fields={"reason": reason, "detail": detail},
                 )
             ]
@@ -280,12 +315,10 @@ class MagService:
                 interface=nas.interface,
                 called_station_id=request.called_station_id,
             )
-            audit = _accounting_audit("accounting", nas.name, request, now.utc)
-            committed = self.store.submit(audit=[audit])
-            key = item.key
-            loop = asyncio.get_running_loop()
-            # The store's thread completes the future; the answer goes out from the loop.
-            committed.add_done_callback(lambda _f: loop.call_soon_threadsafe(self._ack, key))
+            assert self._accounting is not None
+            store_then_acknowledge(self.store, self._accounting, item, now.utc)
+            if self._forwarder is not None:
+                self._forwarder.forward(item.data)
             for out in self.intake.on_accounting(session, now):
                 await self._feed(out, now)
             return
@@ -314,10 +347,6 @@ class MagService:
                 await self._feed(out, now)
             return
         await self._feed(item, now)
-
-    def _ack(self, key: Any) -> None:
-        if self._accounting is not None:
-            self._accounting.acknowledge(key)
 
     async def _feed(self, item: Any, now: Now) -> None:
         assert self.core is not None and self.store is not None

@@ -3,8 +3,12 @@ configuration, its own log and run directories, run in the foreground and killed
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from netlmm_aaa.testbed import TestbedUnavailable
@@ -46,3 +50,46 @@ def make_raddb(root: Path, *, secret: str, user: str, password: str, cui: str) -
     copy_name = "post-auth {\n\tupdate reply {\n\t\t&User-Name := &request:User-Name\n\t}"
     inner.write_text(inner.read_text().replace("post-auth {", copy_name, 1))
     return raddb
+
+
+@contextlib.contextmanager
+def accounting_server(root: Path, port: int, secret: str) -> Iterator[Path]:
+    """FreeRADIUS with its default accounting (the ``detail`` file) listening on loopback,
+    ``port`` for authentication, ``port + 1`` for accounting (``port + 2`` its inner tunnel);
+    yields the directory under which it writes ``<client>/detail-*``."""
+    raddb = make_raddb(root, secret=secret, user="nobody@example.org", password="x", cui="c")
+    # Loopback only, on our ports (the command line's -i/-p would bypass the virtual server).
+    site = raddb / "sites-available" / "default"
+    text = site.read_text()
+    for wanted in (port, port + 1, port, port + 1):  # auth, acct (IPv4), auth, acct (IPv6)
+        text = text.replace("\tport = 0\n", f"\tport = {wanted}\n", 1)
+    text = text.replace("\tipaddr = *\n", "\tipaddr = 127.0.0.1\n")
+    text = text.replace("ipv6addr = ::", "ipv6addr = ::1")
+    site.write_text(text)
+    inner = raddb / "sites-available" / "inner-tunnel"
+    inner.write_text(inner.read_text().replace("port = 18120", f"port = {port + 2}"))
+    log = (root / "radiusd.log").open("wb")
+    proc = subprocess.Popen(["freeradius", "-f", "-d", str(raddb)], stdout=log,
+                            stderr=log)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            probe = subprocess.run(["radclient", "-q", "-r", "1", "-t", "1",
+                                    f"127.0.0.1:{port + 1}", "acct", secret],
+                                   input="Acct-Status-Type = Start\nAcct-Session-Id = probe\n",
+                                   capture_output=True, text=True)  # fmt: skip
+            if probe.returncode == 0:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise TestbedUnavailable(
+                    "FreeRADIUS did not answer: " + (root / "radiusd.log").read_text()[-2000:]
+                )
+        yield root / "log" / "radacct"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()

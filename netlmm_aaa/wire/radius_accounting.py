@@ -10,6 +10,8 @@ attributes, integer sizes, UTF-8 text. Any failure raises :class:`RadiusError` w
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import struct
 from dataclasses import dataclass, field
@@ -287,3 +289,37 @@ def encode_accounting_response(request: bytes, secret: bytes) -> bytes:
     packet = AcctPacket(packet=request[: struct.unpack_from("!H", request, 2)[0]], secret=secret)
     reply = packet.CreateReply()
     return bytes(reply.ReplyPacket())
+
+
+def sign_accounting_request(request: bytes, identifier: int, secret: bytes) -> bytes:
+    """``request`` (a verified Accounting-Request) re-signed for another server: new Identifier,
+    Message-Authenticator (when present) and Request Authenticator computed with ``secret``
+    (RFC 2866 §3; RFC 3579 §3.2 with the Request Authenticator zeroed, as for accounting)."""
+    length = struct.unpack_from("!H", request, 2)[0]
+    attributes = bytearray(request[20:length])
+    header = struct.pack("!BBH", ACCOUNTING_REQUEST, identifier, length)
+    position, ma_at = 0, -1
+    while position + 2 <= len(attributes):
+        kind, size = attributes[position], attributes[position + 1]
+        if size < 2:
+            raise RadiusError("bad_attribute_length", f"attribute {kind} of length {size}")
+        if kind == MESSAGE_AUTHENTICATOR and size == 18:
+            ma_at = position + 2
+        position += size
+    if ma_at >= 0:
+        attributes[ma_at : ma_at + 16] = bytes(16)
+        digest = hmac.new(secret, header + bytes(16) + attributes, hashlib.md5).digest()
+        attributes[ma_at : ma_at + 16] = digest
+    authenticator = hashlib.md5(header + bytes(16) + attributes + secret).digest()
+    return header + authenticator + bytes(attributes)
+
+
+def verify_accounting_response(response: bytes, request: bytes, secret: bytes) -> bool:
+    """True when ``response`` is an Accounting-Response to ``request`` signed with ``secret``."""
+    if len(response) < 20 or response[0] != ACCOUNTING_RESPONSE or response[1] != request[1]:
+        return False
+    length = struct.unpack_from("!H", response, 2)[0]
+    if length < 20 or length > len(response):
+        return False
+    expected = hashlib.md5(response[:4] + request[4:20] + response[20:length] + secret).digest()
+    return hmac.compare_digest(expected, response[4:20])

@@ -164,3 +164,25 @@ def test_real_radclient_packet_and_our_response() -> None:
         assert proc.returncode == 0, err
         assert "Received Accounting-Response" in out
         assert "Proxy-State = 0x4142" in out.split("Received Accounting-Response", 1)[1]
+
+
+def test_resigned_request_verifies_with_the_new_secret_only() -> None:
+    from netlmm_aaa.wire.radius_accounting import (
+        RadiusError,
+        sign_accounting_request,
+        verify_accounting_response,
+    )
+
+    for with_ma in (False, True):
+        original = build(START, message_authenticator=with_ma)
+        upstream = sign_accounting_request(original, 42, b"billing-secret")
+        assert upstream[1] == 42 and upstream[20:] != b"" and len(upstream) == len(original)
+        decoded = decode_accounting_request(upstream, b"billing-secret")
+        assert decoded.session_id == "2D5A1F9C8E7B6A54"
+        assert decoded.has_message_authenticator is with_ma
+        with pytest.raises(RadiusError, match="authenticator"):
+            decode_accounting_request(upstream, SECRET)
+        response = encode_accounting_response(upstream, b"billing-secret")
+        assert verify_accounting_response(response, upstream, b"billing-secret")
+        assert not verify_accounting_response(response, upstream, b"other")
+        assert not verify_accounting_response(response, original, b"billing-secret")
