@@ -23,6 +23,7 @@ _ROUTINE = frozenset({
     "pbu", "pba", "accounting", "accounting_duplicate", "station_attached",
     "station_registered", "station_detached", "station_deregistered", "binding_created",
     "binding_deregistered", "binding_revived", "bri_sent", "bra_received", "peer_reachable",
+    "heartbeat_answered", "heartbeat_response",
 })  # fmt: skip
 _TROUBLE = frozenset({
     "accounting_rejected", "station_rejected", "mac_identity_conflict", "malformed_packet",

@@ -1363,6 +1363,14 @@ class LocalMobilityAnchor:
                     destination_port=event.source_port or 5436,
                 )
             )
+            actions.append(
+                RecordAudit(
+                    kind="heartbeat_answered",
+                    utc=now.utc,
+                    peer=peer.name,
+                    fields={"sequence": message.sequence},
+                )
+            )
             return
         if not message.unsolicited:
             if state.outstanding != message.sequence:
@@ -1373,6 +1381,17 @@ class LocalMobilityAnchor:
                 state.unreachable = False
                 actions.append(RecordAudit(kind="peer_reachable", utc=now.utc, peer=peer.name))
         counter = next((o for o in message.options if type(o) is RestartCounterOption), None)
+        actions.append(
+            RecordAudit(
+                kind="heartbeat_response",
+                utc=now.utc,
+                peer=peer.name,
+                fields={
+                    "sequence": message.sequence,
+                    "restart_counter": counter.counter if counter is not None else None,
+                },
+            )
+        )
         if counter is None:
             return
         value = counter.counter

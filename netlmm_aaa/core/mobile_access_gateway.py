@@ -565,8 +565,27 @@ class MobileAccessGateway:
                     destination_port=event.source_port or 5436,
                 )
             )
+            actions.append(
+                RecordAudit(
+                    kind="heartbeat_answered",
+                    utc=now.utc,
+                    peer=event.source,
+                    fields={"sequence": message.sequence},
+                )
+            )
             return
         counter = next((o for o in message.options if type(o) is RestartCounterOption), None)
+        actions.append(
+            RecordAudit(
+                kind="heartbeat_response",
+                utc=now.utc,
+                peer=event.source,
+                fields={
+                    "sequence": message.sequence,
+                    "restart_counter": counter.counter if counter is not None else None,
+                },
+            )
+        )
         if counter is None:
             return
         value = counter.counter

@@ -175,6 +175,8 @@ REPORT_KINDS: dict[str, tuple[str, _Builder]] = {
     "bri_sent": ("signaling", _signaling("BRI", "sent")),
     "bra_received": ("signaling", _signaling("BRA", "received")),
     "bri_unanswered": ("signaling", _signaling("BRI", "unanswered")),
+    "heartbeat_answered": ("signaling", _signaling("HB", "received")),
+    "heartbeat_response": ("signaling", _signaling("HB", "sent")),
     "binding_created": ("binding_changes", _binding("created")),
     "binding_revived": ("binding_changes", _binding("revived")),
     "binding_deregistered": ("binding_changes", _binding("deregistered")),
@@ -200,8 +202,13 @@ _LMA_OVERRIDES: dict[str, tuple[str, _Builder]] = {
 
 _ROLLUP_KINDS = frozenset({
     "handover", "pba", "pbu", "bri_sent", "bra_received", "bri_unanswered",
+    "heartbeat_answered", "heartbeat_response",
     "heartbeat_from_unknown_peer", "unexpected_message", "malformed_packet",
 })  # fmt: skip
+_SIGNALING_LABELS = {
+    "bri_sent": "BRI sent", "bra_received": "BRA received", "bri_unanswered": "BRI unanswered",
+    "heartbeat_answered": "HB received", "heartbeat_response": "HB sent",
+}  # fmt: skip
 HOURLY_METRICS = frozenset({"route_switch"})
 """Metrics kept per hour (``YYYY-MM-DD HH``); the others per day (``YYYY-MM-DD``)."""
 _HOURS: dict[int, str] = {}
@@ -261,9 +268,8 @@ def _roll(
         _add(rollup, (day, "signaling", node, "PBU received", 0), None, 0)
         if f.get("reason") == "source is not a MAG peer":
             _add(rollup, (day, "strangers", node, "", 0), None, 0)
-    elif kind in ("bri_sent", "bra_received", "bri_unanswered"):
-        label = {"bri_sent": "BRI sent", "bra_received": "BRA received",
-                 "bri_unanswered": "BRI unanswered"}[kind]  # fmt: skip
+    elif kind in _SIGNALING_LABELS:
+        label = _SIGNALING_LABELS[kind]
         _add(rollup, (day, "signaling", node, label, 0), None, 0)
     else:  # mobility packets from strangers
         _add(rollup, (day, "strangers", node, "", 0), None, 0)

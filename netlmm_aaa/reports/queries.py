@@ -458,13 +458,14 @@ class Reports:
         )
         for (node, label), (n, retransmissions) in sorted(counts.items()):
             message, _, direction = label.partition(" ")
-            per = round(n / handovers, 3) if handovers else None
+            # Heartbeats are per peer, not per handover.
+            per = round(n / handovers, 3) if handovers and message != "HB" else None
             messages.rows.append((node, message, direction, n, retransmissions, per))
         summary = Table(
             "Signaling summary",
             ["handovers", "network_messages", "per_handover", "mn_originated_messages"],
         )
-        total = sum(r[3] for r in messages.rows)
+        total = sum(r[3] for r in messages.rows if r[1] != "HB")
         summary.rows.append(
             (handovers, total, round(total / handovers, 3) if handovers else None, strangers)
         )
