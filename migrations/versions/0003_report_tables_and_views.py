@@ -176,7 +176,6 @@ def upgrade() -> None:
         sa.Column("ipv4_home_address", sa.String(length=15), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_binding_changes")),
     )  # fmt: skip
-    op.create_index("ix_binding_changes_mn_id_at", "binding_changes", ["mn_id", "at"])
     op.create_index("ix_binding_changes_at", "binding_changes", ["at"])
     op.create_table(
         "handovers",
@@ -191,7 +190,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_handovers")),
     )  # fmt: skip
     op.create_index("ix_handovers_at", "handovers", ["at"])
-    op.create_index("ix_handovers_mn_id_at", "handovers", ["mn_id", "at"])
     op.create_table(
         "report_rollup",
         sa.Column("period", sa.String(length=13), nullable=False),

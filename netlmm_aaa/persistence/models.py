@@ -213,10 +213,7 @@ class BindingChange(Base):
     prefixes: Mapped[str | None] = mapped_column(Text)
     ipv4_home_address: Mapped[str | None] = mapped_column(String(15))
 
-    __table_args__ = (
-        Index("ix_binding_changes_mn_id_at", "mn_id", "at"),
-        Index("ix_binding_changes_at", "at"),
-    )
+    __table_args__ = (Index("ix_binding_changes_at", "at"),)
 
 
 class Handover(Base):
@@ -235,10 +232,7 @@ class Handover(Base):
     prefixes: Mapped[str | None] = mapped_column(Text)
     route_switch_ms: Mapped[float | None] = mapped_column(Float)  # PBU in -> routes moved
 
-    __table_args__ = (
-        Index("ix_handovers_at", "at"),
-        Index("ix_handovers_mn_id_at", "mn_id", "at"),
-    )
+    __table_args__ = (Index("ix_handovers_at", "at"),)
 
 
 class ReportRollup(Base):
