@@ -186,3 +186,37 @@ def test_resigned_request_verifies_with_the_new_secret_only() -> None:
         assert verify_accounting_response(response, upstream, b"billing-secret")
         assert not verify_accounting_response(response, upstream, b"other")
         assert not verify_accounting_response(response, original, b"billing-secret")
+
+
+def test_authenticators_and_response_agree_with_pyrad() -> None:
+    """Our Request/Message-Authenticator checks and Accounting-Response against pyrad's."""
+    from pyrad.packet import AcctPacket
+
+    from netlmm_aaa.wire.radius_accounting import RadiusError
+
+    proxy = [(33, b"state-one"), (33, b"state-two")]
+    cases = [
+        build(START),
+        build(START, message_authenticator=True),
+        build(START + proxy, ident=99),
+        build(START, secret=b"guessed"),
+        build(START, message_authenticator=bytes(16)),
+    ]
+    tampered = bytearray(build(START))
+    tampered[-1] ^= 1  # an attribute changed after signing
+    cases.append(bytes(tampered))
+    for data in cases:
+        theirs = AcctPacket(packet=data, secret=SECRET)
+        pyrad_ok = theirs.VerifyAcctRequest() and (
+            80 not in theirs or theirs.verify_message_authenticator()
+        )
+        try:
+            decode_accounting_request(data, SECRET)
+            ours_ok = True
+        except RadiusError:
+            ours_ok = False
+        assert ours_ok == pyrad_ok, data.hex()
+        if ours_ok:
+            assert encode_accounting_response(data, SECRET) == bytes(
+                theirs.CreateReply().ReplyPacket()
+            )
