@@ -7,10 +7,11 @@ with ``--aps-per-mag`` APs each, ``--mobile-nodes`` nodes moving between them): 
 new MAG's accounting Start, interim update, station attached/registered and PBU exchange, the
 LMA's PBU, handover and RFC 5846 revocation, the old MAG's revocation and accounting Stop, plus
 retransmitted and forged accounting now and then. Records go through the daemons' own
-``SqlStore`` (one per node, group commits; ``fill_rows_per_s``). Then ``insert_rows_per_s``:
-what one daemon's store sustains on the filled database (500,000 records of all kinds in
-group-commit sized batches of 20,000), against the database's raw bulk insert (DBAPI
-``executemany`` of rows of the same shape into a bare table, no indexes) in the same run.
+``SqlStore`` (one per node, group commits; ``fill_rows_per_s``). ``insert_rows_per_s_fresh`` and
+``insert_rows_per_s``: what one daemon's store sustains (500,000 records of all kinds submitted
+in batches of 20,000) on the fresh database and again on the filled one, against the database's
+raw bulk insert (DBAPI ``executemany`` of rows of the same shape into a bare table, no indexes)
+in the same run.
 
 Then it times ``report handovers`` (every handover of the month: percentiles overall, per MAG
 pair, per hour) against its baseline, one plain scan of the handover rows, and ``report trail``
@@ -116,7 +117,7 @@ class Site:
             out[mag].append(RecordAudit(kind="accounting_rejected", utc=t + 0.02,
                                         peer=f"192.0.2.{r.randrange(1, 255)}",
                                         fields={"reason": "bad_authenticator",
-                                                "detail": "Request Authenticator mismatch"}))  # fmt: skip
+                                                "detail": "forged"}))  # fmt: skip
         lma = out["lma1"]
         lma.append(RecordAudit(kind="pbu", utc=t + 0.001, mn_id=mn, peer=mag,
                                fields={"status": 0, "sequence": seq, "lifetime": 3600,
@@ -139,7 +140,8 @@ class Site:
             RecordAudit(kind="binding_revoked", utc=t + 0.002, mn_id=mn, peer=old[0],
                         fields={"mac": mac, "trigger": 3}),
             RecordAudit(kind="accounting", utc=t + 0.004, mn_id=mn, peer=f"nas-{old[0]}",
-                        fields={**acct, "status": 2, "called_station_id": f"{old[1].upper()}:Corp"}),
+                        fields={**acct, "status": 2,
+                                "called_station_id": f"{old[1].upper()}:Corp"}),
         ])  # fmt: skip
         return out
 
@@ -258,7 +260,10 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     migrate.upgrade(url)
     site = Site(args.mobile_nodes, args.mags, args.aps_per_mag)
-    filled = fill(url, args.rows, site, args.days, not args.quiet)
+    # One daemon's store on a fresh database first (these records stay, part of the N).
+    insert_rows = min(args.rows, 500_000)
+    fresh_rate = store_insert_rate(url, site, insert_rows)
+    filled = fill(url, args.rows - insert_rows, site, args.days, not args.quiet)
     engine = make_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
@@ -281,14 +286,14 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         for name in ("aps", "security", "signaling"):
             extra[f"{name}_s"] = round(timed(getattr(reports, name), 1)[0], 3)
     engine.dispose()
-    # After the reports (its records would add to what they read).
-    insert_rows = min(args.rows, 500_000)
+    # Again on the filled database, after the reports (its records would add to what they read).
     rate = store_insert_rate(url, site, insert_rows)
     baseline = raw_insert_rate(url, insert_rows)
     return {
-        "rows": filled["rows"],
+        "rows": filled["rows"] + insert_rows,
         "handovers": tables[0].rows[0][0],
         "fill_rows_per_s": round(filled["rows"] / filled["store_seconds"]),
+        "insert_rows_per_s_fresh": round(fresh_rate),
         "insert_rows_per_s": round(rate),
         "raw_insert_rows_per_s": round(baseline),
         "insert_ratio": round(rate / baseline, 3),
@@ -337,7 +342,7 @@ def main() -> None:
     result["targets"] = {"report_s": 2.0, "insert_rows_per_s": 50_000}
     result["met"] = all(
         r["handovers_report_s"] <= 2.0 and r["trail_report_s"] <= 2.0
-        and r["insert_rows_per_s"] >= 50_000
+        and min(r["insert_rows_per_s"], r["insert_rows_per_s_fresh"]) >= 50_000
         for k, r in result.items() if isinstance(r, dict) and "rows" in r
     )  # fmt: skip
     print(json.dumps(result))
