@@ -221,6 +221,10 @@ class NasConfig:
     address: str
     secret: bytes
     interface: str
+    identifier: str | None = None
+    """The NAS-Identifier it must send (when set)."""
+    ip_address: str | None = None
+    """The NAS-IP-Address it must send (when set)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,6 +274,8 @@ class MagConfig:
     lifetime: int
     database: str
     accounting_listen: str
+    accounting_replay_window: int = 300
+    """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
     accounting_port: int
     metrics_listen: str | None
     hook_socket: str | None
@@ -293,6 +299,7 @@ _MAG_SECTION: _Schema = {
     "lifetime": (_integer(4, 0xFFFF * 4), 3600),
     "database": (_str, "sqlite:///netlmm-mag.db"),
     "accounting_listen": (_ip, "127.0.0.1"),
+    "accounting_replay_window": (_integer(1, 86400), 300),
     "accounting_port": (_integer(1, 65535), 1813),
     "metrics_listen": (_listen, None),
     "hook_socket": (_str, None),
@@ -306,6 +313,8 @@ _NAS: _Schema = {
     "address": (_ip, _REQUIRED),
     "secret": (_str, _REQUIRED),
     "interface": (_str, _REQUIRED),
+    "identifier": (_str, None),
+    "ip_address": (_ip, None),
 }
 _UPSTREAM: _Schema = {
     "address": (_ip, _REQUIRED),
@@ -329,17 +338,25 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         raise ConfigError("mag: missing ([mag] table required)")
     mag = _section("mag", document["mag"], _MAG_SECTION)
     raw = document["mag"]
-    nases = []
+    nases: list[NasConfig] = []
     for i, item in enumerate(_array("mag.nas", raw.get("nas"))):
         nas = _section(f"mag.nas[{i}]", item, _NAS)
         if nas["interface"] not in mag["access_interfaces"]:
             raise _fail(f"mag.nas[{i}].interface", nas["interface"], "is not an access interface")
+        source = ipaddress.ip_address(nas["address"])
+        if source.is_unspecified or source.is_multicast:
+            why = "is a catch-all or multicast address: name each NAS's own source"
+            raise _fail(f"mag.nas[{i}].address", nas["address"], why)
+        if any(n.address == nas["address"] for n in nases):
+            raise _fail(f"mag.nas[{i}].address", nas["address"], "is already another NAS's")
         nases.append(
             NasConfig(
                 name=nas["name"],
                 address=nas["address"],
                 secret=nas["secret"].encode(),
                 interface=nas["interface"],
+                identifier=nas["identifier"],
+                ip_address=nas["ip_address"],
             )
         )
     hostapds = []
@@ -381,6 +398,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         lifetime=mag["lifetime"],
         database=mag["database"],
         accounting_listen=mag["accounting_listen"],
+        accounting_replay_window=mag["accounting_replay_window"],
         accounting_port=mag["accounting_port"],
         metrics_listen=mag["metrics_listen"],
         hook_socket=mag["hook_socket"],

@@ -112,8 +112,9 @@ class Metrics:
                 outcome = {"accounting": "accepted", "accounting_duplicate": "duplicate"}.get(
                     kind, "rejected"
                 )
-                self._inc("netlmm_accounting_requests_total", outcome=outcome,
-                          reason=fields.get("reason") or "")  # fmt: skip
+                # rejections arrive aggregated: one record per origin/reason with a count
+                self._inc("netlmm_accounting_requests_total", fields.get("count", 1),
+                          outcome=outcome, reason=fields.get("reason") or "")  # fmt: skip
             elif kind in ("peer_reachable", "peer_unreachable"):
                 self.gauges[("netlmm_peer_up", (("peer", str(record.peer)),))] = float(
                     kind == "peer_reachable"

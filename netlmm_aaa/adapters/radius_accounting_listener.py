@@ -41,6 +41,10 @@ class Nas:
     name: str
     address: str
     secret: bytes
+    identifier: str | None = None
+    """The NAS-Identifier this NAS must send, if configured."""
+    ip_address: str | None = None
+    """The NAS-IP-Address this NAS must send, if configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,13 @@ class AccountingReceived:
     key: _Key
     data: bytes = b""
     """The datagram as received (for forwarding upstream)."""
+
+
+def _source(addr: _Addr) -> str:
+    """The source address, an IPv4 NAS seen on a dual-stack socket (``::ffff:a.b.c.d``) as
+    IPv4."""
+    source = addr[0]
+    return source[7:] if source.startswith("::ffff:") and "." in source else source
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -75,6 +86,7 @@ class AccountingListener:
         remember: int = 65536,
     ) -> None:
         self._nases = {n.address: n for n in nases}
+        self._others = {n.name: [o for o in nases if o.name != n.name] for n in nases}
         self._deliver = deliver
         self._rejected = rejected  # (source, reason, detail)
         self._duplicate = duplicate  # a retransmission of a record already taken
@@ -99,16 +111,18 @@ class AccountingListener:
             self._transport.close()
 
     def datagram(self, data: bytes, addr: _Addr) -> None:
-        nas = self._nases.get(addr[0])
+        source = _source(addr)
+        nas = self._nases.get(source)
         if nas is None:
             self.dropped += 1
-            self._rejected(addr[0], "unknown_nas", f"{len(data)} octets from an unknown source")
+            self._rejected(source, "unknown_nas", f"{len(data)} octets from an unknown source")
             return
         try:
             request = decode_accounting_request(data, nas.secret)
+            self._check_identity(nas, request)
         except RadiusError as exc:
             self.dropped += 1
-            self._rejected(addr[0], exc.reason, str(exc))
+            self._rejected(source, exc.reason, str(exc))
             return
         key = request.idempotency_key(nas.name)
         if key in self._seen:
@@ -126,12 +140,40 @@ class AccountingListener:
             self._seen.popitem(last=False)
         self._deliver(AccountingReceived(nas=nas, request=request, key=key, data=data))
 
+    def _check_identity(self, nas: Nas, request: AccountingRequest) -> None:
+        """A NAS speaks only for itself: the NAS-Identifier and NAS-IP-Address it sends must be
+        its configured ones, and never another configured NAS's (a NAS with a valid secret
+        claiming another NAS)."""
+        claims = (
+            ("NAS-Identifier", request.nas_identifier, nas.identifier, 0),
+            ("NAS-IP-Address", request.nas_ip_address, nas.ip_address, 1),
+        )
+        for attribute, claimed, expected, which in claims:
+            if claimed is None:
+                continue
+            for other in self._others[nas.name]:
+                taken = (
+                    (other.identifier, other.name)
+                    if which == 0
+                    else (other.ip_address, other.address)
+                )
+                if claimed in taken:
+                    raise RadiusError(
+                        "nas_identity_mismatch",
+                        f"NAS {nas.name} claims to be NAS {other.name} ({attribute} {claimed!r})",
+                    )
+            if expected is not None and claimed != expected:
+                raise RadiusError(
+                    "nas_identity_mismatch",
+                    f"NAS {nas.name} sent {attribute} {claimed!r}, configured {expected!r}",
+                )
+
     def acknowledge(self, key: _Key) -> int:
         """The record for ``key`` is stored: answer every copy received. Returns how many."""
         waiting = self._seen.get(key)
         if not waiting:
             return 0
-        nas = self._nases[waiting[0][1][0]]
+        nas = self._nases[_source(waiting[0][1])]
         for data, addr in waiting:
             self._answer(data, addr, nas)
         self._seen[key] = None

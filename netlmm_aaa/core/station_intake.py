@@ -17,11 +17,17 @@ The only trust placed in a mobile node is its network-access authentication (RFC
 - Never the MAC as MN-ID, never an anonymous outer identity (``anonymous@realm``, ``@realm``).
 - A MAC that is attached under one identity and shows up under another is an alarm (MAC spoofing
   by another authenticated user, or a shared device): audited, and nothing moves.
+- Replays (the Request Authenticator gives integrity, not freshness): a Start or Interim whose
+  send time (Event-Timestamp + Acct-Delay-Time) is further than ``replay_window`` seconds from
+  our clock is refused, and so is any Start or Interim of a session that has already stopped
+  (a tombstone per stopped session; a Stop that arrives before its Start leaves one too, so the
+  late Start cannot resurrect it). Both are audited as replays; nothing moves.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from netlmm_aaa.core.actions import RecordAudit
@@ -53,6 +59,9 @@ class AccountingSession:
     authentic: int | None  # 1 RADIUS
     interface: str
     called_station_id: str | None = None  # "AP-MAC:SSID" (RFC 3580 3.20)
+    session_id: str | None = None  # Acct-Session-Id
+    event_timestamp: int | None = None  # Event-Timestamp (POSIX seconds)
+    delay_time: int = 0  # Acct-Delay-Time
 
 
 _HEX = frozenset("0123456789abcdef")
@@ -85,10 +94,13 @@ def is_anonymous(identity: str) -> bool:
 class StationIntake:
     """Turns authenticator reports into StationAttached / StationDetached (and audit records)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, replay_window: float = 300.0, tombstones: int = 65536) -> None:
         self.name = name
+        self.replay_window = replay_window
         self._attached: dict[str, bytes] = {}  # MAC -> MN-ID
         self._by_nas: dict[str, set[str]] = {}
+        self._stopped: OrderedDict[tuple[str, str], None] = OrderedDict()  # (NAS, session)
+        self._tombstones = tombstones
 
     def attached(self, mac: str) -> bytes | None:
         return self._attached.get(mac)
@@ -116,6 +128,21 @@ class StationIntake:
             return out
         if session.mac is None:
             return [self._reject(None, now, "no_calling_station_id", f"from NAS {session.nas}")]
+        if session.event_timestamp is not None and session.status in (1, 3):
+            age = now.utc - (session.event_timestamp + session.delay_time)
+            if abs(age) > self.replay_window:
+                detail = f"sent {age:+.0f} s from now (window {self.replay_window:g} s)"
+                return [self._reject(session.mac, now, "replay_stale_timestamp", detail)]
+        if session.session_id is not None:
+            key = (session.nas, session.session_id)
+            if session.status == 2:
+                self._stopped[key] = None
+                self._stopped.move_to_end(key)
+                while len(self._stopped) > self._tombstones:
+                    self._stopped.popitem(last=False)
+            elif key in self._stopped:
+                detail = f"session {session.session_id} of NAS {session.nas} has stopped"
+                return [self._reject(session.mac, now, "replay_after_stop", detail)]
         if session.status == 2:
             return self._detach(session.mac, now, "accounting stop")
         if session.authentic != 1:

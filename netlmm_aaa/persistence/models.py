@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,6 +142,8 @@ class AccountingRecord(Base):
     ap: Mapped[str | None] = mapped_column(String(64))  # Called-Station-Id, MAC part
     ssid: Mapped[str | None] = mapped_column(String(64))  # Called-Station-Id, SSID part
     detail: Mapped[str | None] = mapped_column(Text)
+    # rejected packets of this origin and reason in one interval (aggregated); 1 otherwise
+    packets: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
     __table_args__ = (
         Index("ix_accounting_records_at", "at"),

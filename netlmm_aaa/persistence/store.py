@@ -74,7 +74,7 @@ _Builder = Callable[[str, Any, str | None, str | None, dict[str, Any]], _Row]
 _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "accounting_records": (
         "at", "node", "nas", "outcome", "reason", "status_type", "session_id", "mn_id", "mac",
-        "ap", "ssid", "detail",
+        "ap", "ssid", "detail", "packets",
     ),
     "station_events": (
         "at", "node", "event", "mn_id", "mac", "interface", "ap", "ssid", "prefixes",
@@ -109,7 +109,7 @@ def _accounting(outcome: str) -> _Builder:
         ap, ssid = split_called_station_id(f.get("called_station_id"))
         return (
             at, node, peer or "?", outcome, f.get("reason"), f.get("status"),
-            f.get("session_id"), mn, f.get("mac"), ap, ssid, f.get("detail"),
+            f.get("session_id"), mn, f.get("mac"), ap, ssid, f.get("detail"), f.get("count", 1),
         )  # fmt: skip
 
     return build

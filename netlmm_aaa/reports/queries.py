@@ -391,9 +391,9 @@ class Reports:
         """Rejected and suspicious events grouped by reason and origin (NAS, MAG, address)."""
         where, params = self._range()
         rows = self._rows(
-            "SELECT source, reason, origin, COUNT(*), MIN(at), MAX(at), COUNT(DISTINCT mn_id)"
+            "SELECT source, reason, origin, SUM(packets), MIN(at), MAX(at), COUNT(DISTINCT mn_id)"
             f" FROM rejections WHERE {where} GROUP BY source, reason, origin"
-            " ORDER BY COUNT(*) DESC, source, reason",
+            " ORDER BY SUM(packets) DESC, source, reason",
             params,
         )
         table = Table(

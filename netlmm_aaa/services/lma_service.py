@@ -40,6 +40,7 @@ from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import LmaEvent, RevocationRequested, TimerFired, Transport
 from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
+from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.dataplane.port import DataPlane, RouteOperation
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
@@ -50,6 +51,8 @@ from netlmm_aaa.persistence.store import SqlStore, mn_id_text
 log = logging.getLogger(__name__)
 
 _BATCH = 2048
+#: Records of dropped packets, written aggregated (one row per origin, reason and second).
+_AGGREGATED = frozenset({"malformed_packet", "heartbeat_from_unknown_peer", "unexpected_message"})
 
 
 def system_now() -> Now:
@@ -86,6 +89,7 @@ class LmaService:
         self.clock = clock
         self.queue: asyncio.Queue[LmaEvent] = asyncio.Queue(maxsize=100_000)
         self.dropped = 0
+        self.security = SecurityEvents()
         self.core: LocalMobilityAnchor | None = None
         self.store: SqlStore | None = None
         self._mh: MobilityHeaderSocket | None = None
@@ -195,9 +199,12 @@ class LmaService:
         self.ready.set()
         self.metrics.set_ready()
         log.info("LMA %s ready on %s", config.name, config.address)
+        flusher = asyncio.create_task(self._flush_security())
         try:
             await self._main_loop()
         finally:
+            flusher.cancel()
+            self.store.submit(audit=self.security.drain(self.clock(), force=True))
             control.close()
             if metrics_server is not None:
                 metrics_server.close()
@@ -215,6 +222,15 @@ class LmaService:
         self._stopping.set()
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(TimerFired())
+
+    async def _flush_security(self) -> None:
+        """Write the aggregated records of dropped packets once per interval."""
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(self.security.interval)
+            records = self.security.drain(self.clock())
+            if records:
+                self.store.submit(audit=records)
 
     # ------------------------------------------------------------------ events
 
@@ -294,7 +310,12 @@ class LmaService:
                     stores = [b for b in stores if b.mn_id != action.mn_id]
                     deletes.append(action.mn_id)
                 case RecordAudit():
-                    audits.append(action)
+                    if action.kind in _AGGREGATED:  # counted, not written per packet
+                        self.security.note(action.kind, action.peer or "?",
+                                           str(action.fields.get("reason", action.kind)),
+                                           str(action.fields), self.clock())  # fmt: skip
+                    else:
+                        audits.append(action)
         if routes:
             try:
                 await self.dataplane.apply(routes)

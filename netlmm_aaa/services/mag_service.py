@@ -36,6 +36,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.events import StationAttached, StationEvent, TimerFired
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
+from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import AccountingSession, ConfirmedStation, StationIntake
 from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
 from netlmm_aaa.logs import log_audit
@@ -102,7 +103,7 @@ class MagService:
     def __init__(self, config: MagConfig) -> None:
         self.config = config
         self.core: MobileAccessGateway | None = None
-        self.intake = StationIntake(config.name)
+        self.intake = StationIntake(config.name, replay_window=config.accounting_replay_window)
         self.store: SqlStore | None = None
         self.dataplane = MagLinuxDataPlane(
             mode=config.tunnel_mode,
@@ -121,6 +122,8 @@ class MagService:
         self._timer: asyncio.TimerHandle | None = None
         self.ready = asyncio.Event()
         self._selection = config.lma_selection
+        self.security = SecurityEvents()
+        """Dropped input (forged/malformed accounting, rejected hook lines), aggregated."""
         self.metrics = Metrics("mag", config.name)
         self.metrics.callbacks["netlmm_bindings"] = lambda: (
             self.core.registered_count() if self.core else 0
@@ -166,7 +169,10 @@ class MagService:
         self._mh.start(loop)
         if config.nases:
             self._accounting = AccountingListener(
-                [Nas(n.name, n.address, n.secret) for n in config.nases],
+                [
+                    Nas(n.name, n.address, n.secret, n.identifier, n.ip_address)
+                    for n in config.nases
+                ],
                 deliver=self._put,
                 rejected=self._accounting_rejected,
                 duplicate=self._accounting_duplicate,
@@ -210,8 +216,10 @@ class MagService:
             while not self._stopping.is_set():
                 item = await self._queue.get()
                 await self._handle(item)
+                self._drain_security(_now())
                 self._arm_timer()
         finally:
+            self._drain_security(_now(), force=True)
             if metrics_server is not None:
                 metrics_server.close()
             if hook is not None:
@@ -246,17 +254,13 @@ class MagService:
             log.warning("MAG queue full: input dropped")
 
     def _accounting_rejected(self, source: str, reason: str, detail: str) -> None:
-        assert self.store is not None
-        self.store.submit(
-            audit=[
-                RecordAudit(
-                    kind="accounting_rejected",
-                    utc=time.time(),
-                    peer=source,
-                    fields={"reason": reason, "detail": detail},
-                )
-            ]
-        )
+        # Counted, not written per packet: a flood of forged packets must not flood the store.
+        self.security.note("accounting_rejected", source, reason, detail, _now())
+
+    def _drain_security(self, now: Now, *, force: bool = False) -> None:
+        records = self.security.drain(now, force=force)
+        if records and self.store is not None:
+            self.store.submit(audit=records)
 
     def _upstream_failed(self, reason: str, detail: str) -> None:
         assert self.store is not None
@@ -271,17 +275,8 @@ class MagService:
         )
 
     def _hook_rejected(self, line: str, reason: str) -> None:
-        assert self.store is not None
-        self.store.submit(
-            audit=[
-                RecordAudit(
-                    kind="hook_event_rejected",
-                    utc=time.time(),
-                    peer=self.config.hook_socket,
-                    fields={"line": line, "reason": reason},
-                )
-            ]
-        )
+        self.security.note("hook_event_rejected", self.config.hook_socket or "?", reason, line,
+                           _now())  # fmt: skip
 
     def _accounting_duplicate(self, nas: Nas, request: AccountingRequest) -> None:
         assert self.store is not None
@@ -295,6 +290,9 @@ class MagService:
             self._timer.cancel()
             self._timer = None
         deadline = self.core.next_deadline()
+        security = self.security.deadline()
+        if security is not None and (deadline is None or security < deadline):
+            deadline = security
         if deadline is not None:
             delay = max(0.0, deadline - time.monotonic())
             self._timer = asyncio.get_running_loop().call_later(delay, self._put, TimerFired())
@@ -314,6 +312,9 @@ class MagService:
                 authentic=request.authentic,
                 interface=nas.interface,
                 called_station_id=request.called_station_id,
+                session_id=request.session_id,
+                event_timestamp=request.event_timestamp,
+                delay_time=request.delay_time,
             )
             assert self._accounting is not None
             store_then_acknowledge(self.store, self._accounting, item, now.utc)

@@ -32,7 +32,11 @@ _EVENTS = {
     "AP-STA-DISCONNECTED": StationEventKind.DISCONNECTED,
 }
 _LEVEL = re.compile(r"<\d{1,2}>")
-_HEX = frozenset("0123456789abcdef")
+_MAC = re.compile(
+    r"[0-9A-Fa-f]{2}(?P<s>[:-])[0-9A-Fa-f]{2}(?:(?P=s)[0-9A-Fa-f]{2}){4}"
+    r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{12}"
+)
+_SEPARATORS = re.compile(r"[:.-]")
 
 
 class HostapdLineError(NetlmmError):
@@ -41,10 +45,12 @@ class HostapdLineError(NetlmmError):
 
 def normalize_mac(text: str) -> str:
     """``02-88-00-00-AA-01``, ``02:88:00:00:aa:01``, ``0288.0000.aa01`` or ``02880000aa01`` ->
-    ``02:88:00:00:aa:01``. Raises HostapdLineError for anything else."""
-    digits = text.strip().lower().replace(":", "").replace("-", "").replace(".", "")
-    if len(digits) != 12 or not set(digits) <= _HEX:
+    ``02:88:00:00:aa:01``. Raises HostapdLineError for anything else: mixed or other separators,
+    inner spaces, 5 or 7 octets (near-misses are never correlated with a station)."""
+    match = _MAC.fullmatch(text.strip())
+    if match is None:
         raise HostapdLineError(f"{text[:40]!r} is not a MAC address")
+    digits = _SEPARATORS.sub("", match.group(0)).lower()
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 

@@ -110,3 +110,35 @@ def test_radclient_gets_its_response_after_acknowledge() -> None:
             listener.close()
 
     asyncio.run(run())
+
+
+@pytest.mark.hardening
+def test_a_nas_speaks_only_for_itself() -> None:
+    """R3 (and R2's ::ffff: form): a NAS with a valid secret claiming another NAS's
+    NAS-Identifier or NAS-IP-Address is rejected, and the reason names both NASes."""
+    rejected: list[tuple[str, str, str]] = []
+    received: list[AccountingReceived] = []
+    listener = AccountingListener(
+        [Nas("ap1", "127.0.0.1", b"s3cret", identifier="ap1.example"),
+         Nas("ap2", "127.0.0.2", b"other", identifier="ap2.example", ip_address="10.88.0.12")],
+        deliver=received.append, rejected=lambda *r: rejected.append(r),
+    )  # fmt: skip
+
+    def start(*extra: tuple[int, bytes]) -> bytes:
+        base = [a for a in START if a[0] not in (4, 32)]
+        return build([*base, *extra])
+
+    listener.datagram(start((32, b"ap2.example")), ("127.0.0.1", 40000))
+    listener.datagram(start((32, b"ap2")), ("127.0.0.1", 40000))  # ap2's name
+    listener.datagram(start((4, bytes([10, 88, 0, 12]))), ("127.0.0.1", 40000))
+    listener.datagram(start((32, b"ap9.example")), ("127.0.0.1", 40000))  # not its own
+    assert [r[1] for r in rejected] == ["nas_identity_mismatch"] * 4
+    assert "NAS ap1 claims to be NAS ap2" in rejected[0][2]
+    assert "configured 'ap1.example'" in rejected[3][2]
+    assert received == []
+    # Its own identity, also when seen as an IPv4-mapped source on a dual-stack socket.
+    listener.datagram(start((32, b"ap1.example")), ("::ffff:127.0.0.1", 40000))
+    assert len(received) == 1 and received[0].nas.name == "ap1"
+    listener.datagram(start((32, b"ap1.example")), ("::ffff:192.0.2.1", 40000))
+    assert rejected[-1][:2] == ("192.0.2.1", "unknown_nas")
+    assert listener.acknowledge(received[0].key) == 1  # the mapped source is answered too

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         # The real Start (802.1X via RADIUS, CUI present): the MN is registered at MAG1.
         start = _radclient(t, "s3cret", f'Acct-Status-Type = Start\nAcct-Authentic = RADIUS\n'
                            f'Calling-Station-Id = "{mac}"\nUser-Name = "alice@example.org"\n'
-                           'Acct-Session-Id = "S1"\nEvent-Timestamp = 1700000000\n')  # fmt: skip
+                           f'Acct-Session-Id = "S1"\nEvent-Timestamp = {int(time.time())}\n')  # fmt: skip
         assert start.returncode == 0, start.stderr
         assert wait_for(lambda: len(t.lma_control({"command": "bindings"})["bindings"]) == 1, 10)  # type: ignore[index]
         binding = t.lma_control({"command": "bindings"})["bindings"][0]  # type: ignore[index]
@@ -111,7 +112,7 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         # Stop: de-registration, routes and rules withdrawn at the MAG.
         stop = _radclient(t, "s3cret", f'Acct-Status-Type = Stop\nAcct-Authentic = RADIUS\n'
                           f'Calling-Station-Id = "{mac}"\nUser-Name = "alice@example.org"\n'
-                          'Acct-Session-Id = "S1"\nEvent-Timestamp = 1700000100\n')  # fmt: skip
+                          f'Acct-Session-Id = "S1"\nEvent-Timestamp = {int(time.time())}\n')  # fmt: skip
         assert stop.returncode == 0
         assert wait_for(lambda: "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "rule"), 10)
         assert wait_for(

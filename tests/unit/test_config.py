@@ -143,6 +143,15 @@ def test_mag_example_and_errors(tmp_path: Path) -> None:
         ConfigError, match=r"mag.nas\[0\].interface: 'eth9' is not an access interface"
     ):
         parse_mag_config(doc)
+    for catch_all in ("0.0.0.0", "::"):  # R2: no catch-all NAS
+        doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+        doc["mag"]["nas"][0]["address"] = catch_all
+        with pytest.raises(ConfigError, match=r"mag.nas\[0\].address: .* catch-all"):
+            parse_mag_config(doc)
+    doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    doc["mag"]["nas"].append(dict(doc["mag"]["nas"][0], name="twin"))
+    with pytest.raises(ConfigError, match=r"mag.nas\[1\].address: .* another NAS's"):
+        parse_mag_config(doc)
     doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
     del doc["mag"]["nas"], doc["mag"]["hostapd"]
     with pytest.raises(ConfigError, match="nothing reports stations"):

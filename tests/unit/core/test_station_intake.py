@@ -112,3 +112,32 @@ def test_anonymous_identities() -> None:
     assert is_anonymous("@example.org")
     assert is_anonymous("")
     assert not is_anonymous("mn1@example.org")
+
+
+@pytest.mark.hardening
+def test_replayed_start_after_stop_and_stale_timestamps_attach_nothing() -> None:
+    """R4 (b, c) and R13: tombstones and the Event-Timestamp window."""
+    intake = StationIntake("mag1", replay_window=300)
+    now = int(T0.utc)
+    start = _acct(1, session_id="S1", event_timestamp=now)
+    assert [type(o) for o in intake.on_accounting(start, T0)] == [StationAttached]
+    stop = _acct(2, session_id="S1", event_timestamp=now + 5)
+    assert intake.on_accounting(stop, T0.after(5)) == [StationDetached(mac=MAC)]
+    # The captured Start, replayed after the Stop (its duplicate cache entry long gone).
+    assert _reasons(intake.on_accounting(start, T0.after(60))) == ["replay_after_stop"]
+    assert _reasons(intake.on_accounting(_acct(3, session_id="S1"), T0.after(61))) == [
+        "replay_after_stop"
+    ]
+    # Captured an hour ago (or dated in the future): outside the window.
+    old = _acct(1, session_id="S2", event_timestamp=now - 3600)
+    assert _reasons(intake.on_accounting(old, T0)) == ["replay_stale_timestamp"]
+    future = _acct(1, session_id="S3", event_timestamp=now + 3600)
+    assert _reasons(intake.on_accounting(future, T0)) == ["replay_stale_timestamp"]
+    # hostapd's own retransmission 15 minutes late: Event-Timestamp + Acct-Delay-Time is fresh.
+    late = _acct(1, session_id="S4", event_timestamp=now - 900, delay_time=899)
+    assert [type(o) for o in intake.on_accounting(late, T0)] == [StationAttached]
+    # Stop before Start: the late Start of that session is void.
+    intake2 = StationIntake("mag1")
+    assert intake2.on_accounting(_acct(2, session_id="S9", mac="02:88:00:00:aa:09"), T0) == []
+    late_start = _acct(1, session_id="S9", mac="02:88:00:00:aa:09", event_timestamp=now)
+    assert _reasons(intake2.on_accounting(late_start, T0)) == ["replay_after_stop"]
