@@ -47,6 +47,7 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore, mn_id_text
+from netlmm_aaa.services.security_flush import flush_security_events
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,10 @@ class LmaService:
         self.ready.set()
         self.metrics.set_ready()
         log.info("LMA %s ready on %s", config.name, config.address)
-        flusher = asyncio.create_task(self._flush_security())
+        store = self.store
+        flusher = asyncio.create_task(
+            flush_security_events(self.security, self.clock, lambda r: store.submit(audit=r))
+        )
         try:
             await self._main_loop()
         finally:
@@ -222,15 +226,6 @@ class LmaService:
         self._stopping.set()
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(TimerFired())
-
-    async def _flush_security(self) -> None:
-        """Write the aggregated records of dropped packets once per interval."""
-        assert self.store is not None
-        while True:
-            await asyncio.sleep(self.security.interval)
-            records = self.security.drain(self.clock())
-            if records:
-                self.store.submit(audit=records)
 
     # ------------------------------------------------------------------ events
 

@@ -44,6 +44,7 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
+from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
 
 log = logging.getLogger(__name__)
@@ -212,13 +213,17 @@ class MagService:
         log.info(
             "MAG %s ready (Proxy-CoA %s, LMA %s)", config.name, config.proxy_coa, config.lma_address
         )
+        store = self.store
+        flusher = asyncio.create_task(
+            flush_security_events(self.security, _now, lambda r: store.submit(audit=r))
+        )
         try:
             while not self._stopping.is_set():
                 item = await self._queue.get()
                 await self._handle(item)
-                self._drain_security(_now())
                 self._arm_timer()
         finally:
+            flusher.cancel()
             self._drain_security(_now(), force=True)
             if metrics_server is not None:
                 metrics_server.close()
@@ -290,9 +295,6 @@ class MagService:
             self._timer.cancel()
             self._timer = None
         deadline = self.core.next_deadline()
-        security = self.security.deadline()
-        if security is not None and (deadline is None or security < deadline):
-            deadline = security
         if deadline is not None:
             delay = max(0.0, deadline - time.monotonic())
             self._timer = asyncio.get_running_loop().call_later(delay, self._put, TimerFired())
