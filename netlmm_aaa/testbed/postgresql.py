@@ -61,6 +61,7 @@ def private_server(*, settings: tuple[str, ...] = ()) -> Iterator[str]:
     port = "55432"
     options = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=on"
     options += "".join(f" -c {s}" for s in settings)
+    (root / "options").write_text(options)
     try:
         as_postgres(f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres")
         as_postgres(f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"),
@@ -85,3 +86,24 @@ def create_database(base_url: str, prefix: str = "t") -> str:
                          autocommit=True) as conn:  # fmt: skip
         conn.execute(f'CREATE DATABASE "{name}"')
     return base_url % name
+
+
+def _control(url: str, *argv: str) -> None:
+    bindir = check_available()
+    root = Path(url.split("host=")[1].split("&")[0]).parent
+    if argv[-1] == "start":
+        argv = ("-l", str(root / "log"), "-o", (root / "options").read_text(), *argv)
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", f"{bindir}/pg_ctl", "-D", str(root / "data"), "-w",
+         *argv], check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+def stop_server(url: str) -> None:
+    """Stop the private server behind ``url`` (fast shutdown: clients are disconnected)."""
+    _control(url, "-m", "fast", "stop")
+
+
+def start_server(url: str) -> None:
+    """Start the private server behind ``url`` again (after :func:`stop_server`)."""
+    _control(url, "start")

@@ -8,6 +8,7 @@ sequence numbers accepted from one MAG for one node must increase while its bind
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,3 +129,8 @@ def test_invariants_over_random_event_sequences(steps: list[tuple], wait_hi4: bo
             assert b is not None
             assert lma.binding_state(mn_id) is BindingState.ACTIVE
             assert b.signalling_address == mag_address
+
+
+# In the hardening suite (security-tests.md F2/F3: the sequences hold duplicated (step 0) and
+# reordered (negative step) PBUs from two MAGs).
+pytestmark = pytest.mark.hardening

@@ -248,3 +248,7 @@ def test_pba_over_udp_goes_back_to_the_source_port() -> None:
     assert hoa.status == 0
     assert str(hoa.ipv4_address).startswith("203.0.113.")
     assert str(hoa.ipv4_address) != "203.0.113.1"  # the default router is never handed out
+
+
+# In the hardening suite (security-tests.md W3-W7: impersonation, replay, missing options, prefix theft).
+pytestmark = pytest.mark.hardening

@@ -344,6 +344,7 @@ def test_transition_table_rejects_what_it_does_not_list() -> None:
         lma._transition(_Entry(ALICE), BindingInput.REFRESH, None, T0, [])
 
 
+@pytest.mark.hardening  # F2: the old MAG's delayed PBU after the handover
 def test_replayed_pbu_from_the_previous_mag_cannot_move_the_binding_back() -> None:
     lma = make_lma()
     receive(lma, pbu(sequence=100), source=MAG2_ADDR)

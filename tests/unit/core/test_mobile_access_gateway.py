@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -179,3 +180,7 @@ def test_one_serving_mag_and_consistent_state(steps: list[tuple[str, object]]) -
         assert len(registered) <= 1, "two MAGs serve the node"
         if registered and pair.lma.binding_state(ALICE) is BindingState.ACTIVE:
             assert pair.lma.binding(ALICE).mag == registered[0]  # type: ignore[union-attr]
+
+
+# In the hardening suite (security-tests.md F1 (loss: retransmission with backoff), W8 (forged PBAs)).
+pytestmark = pytest.mark.hardening

@@ -117,3 +117,7 @@ def test_hundred_thousand_mutated_inputs_raise_only_wire_format_errors() -> None
     # Both outcomes must be well represented, or the mutator is not exercising the decoder.
     assert decoded > 5_000
     assert rejected > 20_000
+
+
+# In the hardening suite (security-tests.md W1: the PMIPv6 decoder corpus and property).
+pytestmark = pytest.mark.hardening

@@ -118,3 +118,7 @@ def test_sta_reply() -> None:
     assert parse_sta_info("") is None
     with pytest.raises(HostapdLineError):
         parse_sta_info("not-a-mac\nflags=[AUTHORIZED]\n")
+
+
+# In the hardening suite (security-tests.md H1, H2: the line parser corpus and MAC forms).
+pytestmark = pytest.mark.hardening

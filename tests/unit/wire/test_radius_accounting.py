@@ -220,3 +220,7 @@ def test_authenticators_and_response_agree_with_pyrad() -> None:
             assert encode_accounting_response(data, SECRET) == bytes(
                 theirs.CreateReply().ReplyPacket()
             )
+
+
+# In the hardening suite (security-tests.md R1, R7, R8, R9: the accounting decoder).
+pytestmark = pytest.mark.hardening
