@@ -457,7 +457,8 @@ def _writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
 
     engine = make_engine(url)
     writer = _RowWriter(engine, node, lma=lma)
-    pipeline = _Pipeline(writer, conn.send)
+    # Acknowledgements are batch ids; a failed commit attempt is reported as ("failure",).
+    pipeline = _Pipeline(writer, conn.send, lambda: conn.send(("failure",)))
     try:
         while True:
             message = conn.recv()
@@ -496,21 +497,13 @@ class SqlStore:
         self._process: Any = None
         self._conn: Any = None
         self._acks: threading.Thread | None = None
+        self._lma = lma
+        self._closing = False
+        self._conn_lock = threading.Lock()
+        self.writer_restarts = 0
+        """How often the writer process died and was restarted (process mode)."""
         if process:
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")
-            parent, child = context.Pipe()
-            url = engine.url.render_as_string(hide_password=False)
-            self._process = context.Process(
-                target=_writer_process,
-                args=(url, node, child, lma),
-                name=f"store-{node}",
-                daemon=True,
-            )
-            self._process.start()
-            child.close()
-            self._conn = parent
+            self._start_process()
         self._thread = threading.Thread(target=self._writer, name=f"store-{node}", daemon=True)
         self.commits = 0
         self.failures = 0
@@ -526,6 +519,22 @@ class SqlStore:
                 name=f"checkpoint-{node}",
             )  # fmt: skip
             self._checkpointer.start()
+
+    def _start_process(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        url = self.engine.url.render_as_string(hide_password=False)
+        self._process = context.Process(
+            target=_writer_process,
+            args=(url, self.node, child, self._lma),
+            name=f"store-{self.node}",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
 
     # ------------------------------------------------------------------ startup (synchronous)
 
@@ -627,7 +636,8 @@ class SqlStore:
         if self._checkpointer is not None:
             self._checkpointer.join(timeout)
         if self._process is not None:
-            with contextlib.suppress(OSError, ValueError):
+            self._closing = True
+            with contextlib.suppress(OSError, ValueError), self._conn_lock:
                 self._conn.send(None)
             if self._acks is not None:
                 self._acks.join(timeout)  # the process acknowledges everything, then exits
@@ -684,15 +694,28 @@ class SqlStore:
 
     def _send_batches(self) -> None:
         """Process mode: send batches to the writer process (up to two in flight, so that it
-        prepares one while committing the other); acknowledgements arrive on another thread."""
+        prepares one while committing the other); acknowledgements arrive on another thread.
+        If the writer process dies, it is restarted and the unacknowledged batches are sent
+        again (at least once: a batch committed just before the crash may be written twice)."""
         in_flight = threading.Semaphore(2)
-        pending: dict[int, list[tuple[list[_Item], Future[None]]]] = {}
+        pending: dict[int, tuple[list[tuple[list[_Item], Future[None]]], list[_Item]]] = {}
 
         def receive_acks() -> None:
-            with contextlib.suppress(EOFError, OSError):
-                while True:
-                    batch_id = self._conn.recv()
-                    self._batch_done(pending.pop(batch_id))
+            while True:
+                try:
+                    message = self._conn.recv()
+                except (EOFError, OSError):
+                    if self._closing:
+                        return
+                    self._restart_writer(pending)
+                    continue
+                if type(message) is tuple:  # ("failure",): a commit attempt failed, retrying
+                    self.failures += 1
+                    continue
+                with self._conn_lock:
+                    entry = pending.pop(message, None)
+                if entry is not None:
+                    self._batch_done(entry[0])
                     in_flight.release()
 
         self._acks = threading.Thread(target=receive_acks, name="store-acks", daemon=True)
@@ -703,10 +726,35 @@ class SqlStore:
             if batch:
                 batch_id += 1
                 in_flight.acquire()
-                pending[batch_id] = batch
-                self._conn.send((batch_id, [i for entries, _ in batch for i in entries]))
+                items = [i for entries, _ in batch for i in entries]
+                with self._conn_lock:
+                    pending[batch_id] = (batch, items)
+                    # On a dead writer the acknowledgement thread restarts it and resends.
+                    with contextlib.suppress(OSError, ValueError):
+                        self._conn.send((batch_id, items))
             if stop:
                 return
+
+    def _restart_writer(
+        self, pending: dict[int, tuple[list[tuple[list[_Item], Future[None]]], list[_Item]]]
+    ) -> None:
+        with self._conn_lock:
+            code = self._process.exitcode if self._process is not None else None
+            log.error(
+                "store writer process of %s exited (code %s); restarting it, %d batches resent",
+                self.node, code, len(pending),
+            )  # fmt: skip
+            self.failures += 1
+            self.writer_restarts += 1
+            if self._process is not None:
+                self._process.join(1)
+                if self._process.is_alive():
+                    self._process.kill()
+            with contextlib.suppress(OSError):
+                self._conn.close()
+            self._start_process()
+            for batch_id, (_batch, items) in sorted(pending.items()):
+                self._conn.send((batch_id, items))
 
     def _count_failure(self) -> None:
         self.failures += 1

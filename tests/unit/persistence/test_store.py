@@ -150,3 +150,110 @@ def test_policy_profiles_from_sql(database_url: str) -> None:  # noqa: F811
     finally:
         store.close()
         engine.dispose()
+
+
+@pytest.mark.hardening
+def test_a_dead_writer_process_is_restarted_and_nothing_is_lost(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The store's writer process killed (kill -9) with and without batches in flight: every
+    submission still completes, and nothing submitted is missing afterwards."""
+    import os
+    import signal
+
+    from netlmm_aaa.persistence import migrate
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    store = SqlStore(engine, "mag1", process=True)
+
+    def batch(tag: str, n: int) -> list[RecordAudit]:
+        return [RecordAudit(kind="writer_test", utc=1_790_000_000 + i, peer=tag,
+                            fields={"i": i}) for i in range(n)]  # fmt: skip
+
+    def count(tag: str) -> int:
+        with engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.peer == tag)).scalar() or 0)  # fmt: skip
+
+    try:
+        store.submit(audit=batch("before", 500)).result(30)
+        os.kill(store._process.pid, signal.SIGKILL)  # idle: nothing in flight
+        store._process.join(10)
+        futures = [store.submit(audit=batch(f"after{k}", 200)) for k in range(5)]
+        for f in futures:
+            f.result(30)
+        assert store.writer_restarts == 1
+        assert [count(f"after{k}") for k in range(5)] == [200] * 5  # exactly once
+        # Killed with batches in flight: at least once, and every future completes.
+        futures = [store.submit(audit=batch(f"busy{k}", 2000)) for k in range(10)]
+        os.kill(store._process.pid, signal.SIGKILL)
+        for f in futures:
+            f.result(60)
+        assert store.writer_restarts == 2
+        assert all(count(f"busy{k}") >= 2000 for k in range(10))
+        assert count("before") == 500
+    finally:
+        store.close()
+        engine.dispose()
+
+
+@pytest.mark.hardening
+def test_disk_full_keeps_the_records_and_commits_them_once_when_space_returns(
+    tmp_path, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    """D2: SQLite "database or disk is full" (PRAGMA max_page_count): a clear error, no partial
+    rows, the submission waits (its Accounting-Response with it); once space returns it is
+    committed exactly once."""
+    import logging
+
+    from sqlalchemy import event
+
+    from netlmm_aaa.persistence import migrate
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    limit = [0]  # 0: no limit
+
+    @event.listens_for(engine, "begin")
+    def _cap(connection) -> None:  # type: ignore[no-untyped-def]
+        if limit[0]:
+            connection.exec_driver_sql(f"PRAGMA max_page_count = {limit[0]}")
+        else:
+            connection.exec_driver_sql("PRAGMA max_page_count = 1073741823")
+
+    store = SqlStore(engine, "mag1", checkpoints=False)
+
+    def rows() -> int:
+        with engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(AuditEvent)).scalar() or 0)
+
+    try:
+        store.submit(audit=[RecordAudit(kind="disk_test", utc=1_790_000_000)]).result(30)
+        with engine.connect() as c:
+            limit[0] = int(c.exec_driver_sql("PRAGMA page_count").scalar() or 0)
+        big = [RecordAudit(kind="disk_test", utc=1_790_000_001 + i, fields={"pad": "x" * 200})
+               for i in range(2000)]  # fmt: skip
+        with caplog.at_level(logging.ERROR, logger="netlmm_aaa.persistence.store"):
+            pending = store.submit(audit=big)
+            assert not _done_within(pending, 1.5)  # not acknowledged while the disk is full
+            assert store.failures >= 1
+            assert any("database or disk is full" in r.getMessage() for r in caplog.records)
+        assert rows() == 1  # nothing partial
+        limit[0] = 0
+        pending.result(30)
+        assert rows() == 2001  # all of it, once
+    finally:
+        limit[0] = 0
+        store.close()
+        engine.dispose()
+
+
+def _done_within(future, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    import concurrent.futures
+
+    try:
+        future.result(seconds)
+        return True
+    except concurrent.futures.TimeoutError:
+        return False
