@@ -335,6 +335,16 @@ def sign_accounting_request(request: bytes, identifier: int, secret: bytes) -> b
     return header + authenticator + bytes(attributes)
 
 
+def encode_accounting_request(
+    attributes: list[tuple[int, bytes]], secret: bytes, identifier: int = 0
+) -> bytes:
+    """An Accounting-Request with ``attributes`` (type, value) signed with ``secret`` (RFC 2866
+    §3): what a NAS sends (the test beds and benches play NASes with it)."""
+    body = b"".join(bytes((kind, len(value) + 2)) + value for kind, value in attributes)
+    header = struct.pack("!BBH", ACCOUNTING_REQUEST, identifier & 0xFF, 20 + len(body))
+    return header + hashlib.md5(header + bytes(16) + body + secret).digest() + body
+
+
 def verify_accounting_response(response: bytes, request: bytes, secret: bytes) -> bool:
     """True when ``response`` is an Accounting-Response to ``request`` signed with ``secret``."""
     if len(response) < 20 or response[0] != ACCOUNTING_RESPONSE or response[1] != request[1]:
