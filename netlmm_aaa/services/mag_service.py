@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
@@ -120,6 +122,7 @@ class MagService:
         self._hostapd: dict[str, HostapdControl] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
         self._stopping = asyncio.Event()
+        self._dataplane_tasks: set[asyncio.Future[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self.ready = asyncio.Event()
         self._selection = config.lma_selection
@@ -235,6 +238,8 @@ class MagService:
                 self._accounting.close()
             if self._forwarder is not None:
                 self._forwarder.close()
+            if self._dataplane_tasks:
+                await asyncio.gather(*self._dataplane_tasks, return_exceptions=True)
             self._mh.close()
             self._ra.close()
             await asyncio.to_thread(self.store.close)
@@ -288,6 +293,33 @@ class MagService:
         self.store.submit(
             audit=[_accounting_audit("accounting_duplicate", nas.name, request, time.time())]
         )
+
+    def _in_background(self, work: Coroutine[Any, Any, None], then: Callable[[], None]) -> None:
+        """Run data-plane work without holding up the event queue (accounting answers, other
+        stations); the netlink worker is one thread, so the station's operations keep their
+        order. ``then`` (the Router Advertisement) follows the work's success."""
+        task = asyncio.ensure_future(work)
+        self._dataplane_tasks.add(task)
+
+        def done(finished: asyncio.Future[None]) -> None:
+            self._dataplane_tasks.discard(finished)
+            error = None if finished.cancelled() else finished.exception()
+            if error is None:
+                then()
+                return
+            log.error("data plane: %s", error)
+            if self.store is not None:
+                self.store.submit(audit=[RecordAudit(kind="dataplane_error", utc=time.time(),
+                                                     fields={"error": str(error)})])  # fmt: skip
+
+        task.add_done_callback(done)
+
+    def _advertise(
+        self, interface: str, prefixes: Sequence[str], lifetime: int | None = None
+    ) -> None:
+        if self._ra is not None:
+            with contextlib.suppress(OSError):
+                self._ra.advertise(interface, prefixes, lifetime=lifetime)
 
     def _arm_timer(self) -> None:
         assert self.core is not None
@@ -367,20 +399,21 @@ class MagService:
                     assert self._mh is not None
                     self._mh.send(action.message, action.destination)
                 case InstallStationRoutes():
-                    await self.dataplane.install(action.station)
-                    assert self._ra is not None
-                    self._ra.advertise(
-                        action.station.interface, action.station.home_network_prefixes
+                    station = action.station
+                    self._in_background(
+                        self.dataplane.install(station),
+                        functools.partial(
+                            self._advertise, station.interface, station.home_network_prefixes
+                        ),
                     )
                 case RemoveStationRoutes():
-                    await self.dataplane.remove(action.station)
-                    with contextlib.suppress(OSError):
-                        assert self._ra is not None
-                        self._ra.advertise(
-                            action.station.interface,
-                            action.station.home_network_prefixes,
-                            lifetime=0,
-                        )
+                    station = action.station
+                    self._in_background(
+                        self.dataplane.remove(station),
+                        functools.partial(
+                            self._advertise, station.interface, station.home_network_prefixes, 0
+                        ),
+                    )
                 case DeauthenticateStation():
                     client = self._hostapd.get(action.interface)
                     if client is not None:
