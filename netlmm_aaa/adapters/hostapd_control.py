@@ -1,8 +1,9 @@
 """hostapd control-interface client (asyncio, AF_UNIX datagrams).
 
 Two sockets, as wpa_ctrl does: one ATTACHed for unsolicited events, one for request/response.
-A keepalive PING on the command socket (and on the event socket, since hostapd detaches a monitor
-it cannot write to) notices a restarted hostapd or a detached monitor; the client then reconnects,
+A keepalive PING on the command socket, and ``LEVEL 3`` on the event socket (hostapd answers it
+only for an attached monitor, and detaches a monitor it cannot write to), notice a restarted
+hostapd or a detached monitor within a second or two; the client then reconnects,
 ATTACHes again and resynchronises its view of the stations with ``STA-FIRST``/``STA-NEXT``. Event
 lines are parsed with :mod:`netlmm_aaa.wire.hostapd_events` and handed to callbacks; the reader
 never waits on anything else.
@@ -62,8 +63,8 @@ class HostapdControl:
         on_event: Callable[[StationEvent], None],
         on_resync: Callable[[list[StationInfo]], None] | None = None,
         on_bad_line: Callable[[str, str], None] | None = None,
-        keepalive: float = 5.0,
-        timeout: float = 2.0,
+        keepalive: float = 0.5,
+        timeout: float = 1.0,
         attach: bool = True,
     ) -> None:
         """``attach=False``: commands only (STA, DEAUTHENTICATE, resync); events then come from
@@ -234,8 +235,10 @@ class HostapdControl:
             healthy = self.attached.is_set()
             if healthy:
                 try:
+                    # hostapd answers PING on any socket; LEVEL only for an attached monitor
+                    # (FAIL once it has detached us, e.g. after 10 failed event sends).
                     healthy = (await self.request("PING")).strip() == "PONG" and (
-                        not self.attach or (await self._event_request(b"PING")) == "PONG"
+                        not self.attach or (await self._event_request(b"LEVEL 3")) == "OK"
                     )
                 except (HostapdUnavailable, OSError):
                     healthy = False

@@ -98,6 +98,7 @@ class StationIntake:
         self.name = name
         self.replay_window = replay_window
         self._attached: dict[str, bytes] = {}  # MAC -> MN-ID
+        self._interface: dict[str, str] = {}  # MAC -> access interface
         self._by_nas: dict[str, set[str]] = {}
         self._stopped: OrderedDict[tuple[str, str], None] = OrderedDict()  # (NAS, session)
         self._tombstones = tombstones
@@ -119,6 +120,23 @@ class StationIntake:
         if not confirmed.identity:
             return [self._reject(event.mac, now, "no_identity", "hostapd reports no identity")]
         return self._attach(event.mac, confirmed.identity.encode("utf-8"), interface, now)
+
+    def on_resync(
+        self, interface: str, stations: list[ConfirmedStation], now: Now
+    ) -> list[IntakeOutput]:
+        """hostapd's full station list for ``interface`` (after every (re)attach: events may
+        have been missed while detached): stations it no longer has detach, authorized ones we
+        do not know attach (with the same checks as an event), the rest stay as they are."""
+        listed = {s.mac: s for s in stations}
+        out: list[IntakeOutput] = []
+        for mac in sorted(m for m, i in self._interface.items() if i == interface):
+            info = listed.get(mac)
+            if info is None or not info.authorized:
+                out += self._detach(mac, now, "not listed by hostapd after re-attach")
+        for mac, info in sorted(listed.items()):
+            if info.authorized and mac not in self._attached and info.identity:
+                out += self._attach(mac, info.identity.encode("utf-8"), interface, now)
+        return out
 
     def on_accounting(self, session: AccountingSession, now: Now) -> list[IntakeOutput]:
         if session.status in (7, 8):  # Accounting-On / -Off: the NAS lost or drops everything
@@ -188,9 +206,11 @@ class StationIntake:
                 )
             ]
         self._attached[mac] = mn_id
+        self._interface[mac] = interface
         return [StationAttached(mac=mac, mn_id=mn_id, interface=interface, ap=ap, ssid=ssid)]
 
     def _detach(self, mac: str, now: Now, why: str) -> list[IntakeOutput]:
+        self._interface.pop(mac, None)
         if self._attached.pop(mac, None) is None:
             return []
         for macs in self._by_nas.values():

@@ -47,6 +47,7 @@ from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.security_flush import flush_security_events
+from netlmm_aaa.wire.hostapd_events import StationInfo
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,14 @@ def select_lma(mn_id: bytes, selection: tuple[LmaSelection, ...]) -> str | None:
         ):
             best = s
     return best.lma_address if best is not None else None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Resync:
+    """hostapd's station list after a (re)attach."""
+
+    interface: str
+    stations: list[ConfirmedStation]
 
 
 def _now() -> Now:
@@ -192,6 +201,7 @@ class MagService:
             client = HostapdControl(
                 h.control,
                 on_event=self._station_reporter(h.interface),
+                on_resync=functools.partial(self._resynchronised, h.interface),
                 attach=h.events == "attach",
             )
             try:
@@ -250,6 +260,11 @@ class MagService:
         self._stopping.set()
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(TimerFired())
+
+    def _resynchronised(self, interface: str, stations: list[StationInfo]) -> None:
+        confirmed = [ConfirmedStation(mac=s.mac, authorized=s.authorized, identity=s.identity)
+                     for s in stations]  # fmt: skip
+        self._put(_Resync(interface, confirmed))
 
     def _station_reporter(self, interface: str) -> Any:
         def report(event: StationEvent) -> None:
@@ -355,6 +370,10 @@ class MagService:
             if self._forwarder is not None:
                 self._forwarder.forward(item.data)
             for out in self.intake.on_accounting(session, now):
+                await self._feed(out, now)
+            return
+        if type(item) is _Resync:
+            for out in self.intake.on_resync(item.interface, item.stations, now):
                 await self._feed(out, now)
             return
         if isinstance(item, tuple) and type(item[1]) is StationEvent:

@@ -97,6 +97,11 @@ def test_attach_events_requests_and_reattach_after_restart(tmp_path: Path) -> No
                 started = [e for e in events if e.kind is StationEventKind.AUTHENTICATION_STARTED]
                 assert started, f"no EAP-STARTED event; got {events}"
                 assert started[0].mac == mac
+                # The keepalive (PING, and LEVEL on the monitor socket) keeps a healthy
+                # attachment as it is: real hostapd answers LEVEL for an attached monitor.
+                await asyncio.sleep(1.2)
+                assert client.reattachments == 0
+                assert (await client._event_request(b"LEVEL 3")) == "OK"
                 # hostapd restarts: the client notices, re-attaches and resynchronises.
                 first.terminate()
                 first.wait(timeout=10)
