@@ -276,6 +276,9 @@ class MagConfig:
     accounting_listen: str
     accounting_replay_window: int = 300
     """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
+    ingress_filter: bool = True
+    """Drop access-link packets not sourced from the sender's own registered addresses."""
+    """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
     accounting_port: int
     metrics_listen: str | None
     hook_socket: str | None
@@ -300,6 +303,7 @@ _MAG_SECTION: _Schema = {
     "database": (_str, "sqlite:///netlmm-mag.db"),
     "accounting_listen": (_ip, "127.0.0.1"),
     "accounting_replay_window": (_integer(1, 86400), 300),
+    "ingress_filter": (_bool, True),
     "accounting_port": (_integer(1, 65535), 1813),
     "metrics_listen": (_listen, None),
     "hook_socket": (_str, None),
@@ -399,6 +403,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         database=mag["database"],
         accounting_listen=mag["accounting_listen"],
         accounting_replay_window=mag["accounting_replay_window"],
+        ingress_filter=mag["ingress_filter"],
         accounting_port=mag["accounting_port"],
         metrics_listen=mag["metrics_listen"],
         hook_socket=mag["hook_socket"],

@@ -32,7 +32,7 @@ from netlmm_aaa.testbed.netns import Lab, require_netns, wait_for
 from netlmm_aaa.testbed.pmip import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
 from netlmm_aaa.wire.capture import find_mobility_message, read_frames
 
-TOOLS = ("ip", "hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump")
+TOOLS = ("ip", "hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump", "nft")
 HOSTAPD = """interface=acc0
 driver=wired
 ctrl_interface={ctrl}

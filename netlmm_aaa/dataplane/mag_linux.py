@@ -13,7 +13,8 @@ Once, at start-up:
 Per registered station: the downlink routes (home prefixes, IPv4 HoA /32) on its access link, and
 source rules ``from <prefix|HoA> iif <access link> lookup 100`` so that only the station's own
 addresses, and only while it is registered, reach the tunnel (hostapd ``driver=wired`` does not
-block unauthorized traffic; this does).
+block unauthorized traffic; this does), and its (MAC, prefix) pairs in the ingress source filter
+(:mod:`netlmm_aaa.dataplane.ingress_filter`), so that no station sends from another's prefix.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from netlmm_aaa.core.actions import StationBinding
 from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.ingress_filter import IngressFilter
 from netlmm_aaa.dataplane.linux_pyroute2 import (
     ROUTE_PROTOCOL,
     probe_seg6,
@@ -56,6 +58,7 @@ class MagLinuxDataPlane:
         ipv4_router: str | None = None,
         netns: str | None = None,
         uplink_table: int = UPLINK_TABLE,
+        ingress_filter: bool = True,
     ) -> None:
         if mode is TunnelMode.GRE:
             raise DataPlaneError("the gre forwarding mode is not programmed by this version")
@@ -66,6 +69,7 @@ class MagLinuxDataPlane:
         self.ipv4_router = ipv4_router
         self.netns = netns
         self.table = uplink_table
+        self.ingress = IngressFilter(netns) if ingress_filter else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mag-netlink")
         self._ipr: Any = None
         self._oif = 0
@@ -102,6 +106,8 @@ class MagLinuxDataPlane:
         links = self._ipr.link_lookup(ifname=self.device)
         if not links:
             raise DataPlaneError(f"transport device {self.device!r} does not exist")
+        if self.ingress is not None:
+            self.ingress.start()
         self._oif = links[0]
         if self.mode is TunnelMode.IP6IP6:
             probe_seg6(self._ipr, self._oif, self.lma_address)
@@ -137,6 +143,8 @@ class MagLinuxDataPlane:
             self._ignore_exists(
                 lambda: self._ipr.addr("add", index=index, address=self.ipv4_router, prefixlen=32)
             )
+        if self.ingress is not None:
+            self.ingress.prepare(interface)
         self._ipr.link("set", index=index, state="up")
 
     @staticmethod
@@ -163,6 +171,13 @@ class MagLinuxDataPlane:
         # On removal the link may already be gone (the station moved away): its routes went
         # with it, and the rules, which match the interface by name, are removed below.
         index = links[0] if links else None
+        if self.ingress is not None:
+            # Before the routes: the station's first answer (its Neighbor Advertisement to the
+            # downlink's solicitation) comes from its home address and must pass.
+            if install:
+                self.ingress.allow(station)
+            else:
+                self.ingress.revoke(station)
         blocks = [(p, socket.AF_INET6) for p in station.home_network_prefixes]
         if station.ipv4_home_address:
             blocks.append((f"{station.ipv4_home_address}/32", socket.AF_INET))

@@ -123,6 +123,7 @@ class MagService:
             lma_address=config.lma_address,
             device=config.transport_device,
             ipv4_router=config.ipv4_router,
+            ingress_filter=config.ingress_filter,
         )
         self._mh: MobilityHeaderSocket | None = None
         self._ra: RouterAdvertiser | None = None
