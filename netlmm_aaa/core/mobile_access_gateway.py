@@ -228,6 +228,25 @@ class MobileAccessGateway:
                 self._timers_due(now, actions)
         return actions
 
+    def announce_restart(self, now: Now) -> list[MagAction]:
+        """At start-up: an unsolicited Heartbeat response with our Restart Counter to the LMA
+        (RFC 5847 §3.2), so that it releases what it still holds for us from before the restart
+        (stations that left meanwhile included); the stations still attached register again."""
+        return [
+            SendMessage(
+                message=Heartbeat(
+                    0, True, True, (RestartCounterOption(self.policy.restart_counter),)
+                ),
+                destination=self.policy.lma_address,
+            ),
+            RecordAudit(
+                kind="restart_announced",
+                utc=now.utc,
+                peer=self.policy.lma_address,
+                fields={"restart_counter": self.policy.restart_counter},
+            ),
+        ]
+
     def next_deadline(self) -> float | None:
         while self._timers:
             deadline, _, mac = self._timers[0]

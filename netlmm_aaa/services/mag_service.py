@@ -181,6 +181,11 @@ class MagService:
         self._ra = RouterAdvertiser(mtu=config.mtu)
         self._mh = MobilityHeaderSocket(config.proxy_coa, self._put)
         self._mh.start(loop)
+        for action in self.core.announce_restart(_now()):
+            if type(action) is SendMessage:
+                self._mh.send(action.message, action.destination)
+            elif type(action) is RecordAudit:
+                self.store.submit(audit=[action])
         if config.nases:
             self._accounting = AccountingListener(
                 [

@@ -1,0 +1,90 @@
+"""``kill -9`` of a MAG, and its restart (security-tests.md F5), with our LMA and MAG daemons and
+a protocol-faithful fake hostapd (tests/hardening/test_hostapd_monitor.py).
+
+While the MAG is dead, one station leaves and another arrives (events nobody hears). On restart
+the MAG announces its new Restart Counter (RFC 5847 unsolicited Heartbeat response), the LMA
+releases what it held for it, and the MAG registers exactly the stations hostapd lists: the
+departed one has no binding left, the new one has one, the one that stayed has its prefix back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.hardening.test_hostapd_monitor import FakeHostapd
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.netns.topology import lab, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.hardening]
+
+MAG_CONFIG = """
+[mag]
+name = "mag1"
+proxy_coa = "{pcoa}"
+lma_address = "{lmaa}"
+transport_device = "tr0"
+access_interfaces = ["acc0"]
+ipv4_router = "{router}"
+ipv4 = false
+database = "sqlite:///{db}"
+
+[[mag.hostapd]]
+control = "{control}"
+interface = "acc0"
+"""
+ALICE, BOB, CAROL = "02:00:00:f5:00:01", "02:00:00:f5:00:02", "02:00:00:f5:00:03"
+
+
+def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path: Path) -> None:
+    hostapd = FakeHostapd(tmp_path / "acc0")
+    try:
+        with lab() as L:
+            t = PmipLab(L, tmp_path)
+            t.build(mag_dataplane=True, patch_panel=True)
+            t.write_config()
+            t.start_lma()
+            config = tmp_path / "mag.toml"
+            config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA,
+                                                router=ROUTER_V4, db=tmp_path / "mag.db",
+                                                control=tmp_path / "acc0"))  # fmt: skip
+            log = tmp_path / "mag.log"
+
+            def start_mag():  # type: ignore[no-untyped-def]
+                with log.open("ab") as out:
+                    proc = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag",
+                                                  "--config", str(config)], stdout=out,
+                                   stderr=out, env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
+                assert wait_for(lambda: log.read_text().count("ready") > started.count(1)
+                                or proc.poll() is not None, 30)  # fmt: skip
+                assert proc.poll() is None, log.read_text()[-3000:]
+                started.append(1)
+                return proc
+
+            def active() -> dict[str, list[str]]:
+                reply = t.lma_control({"command": "bindings"})
+                return {str(b["mn_id"]): b["home_network_prefixes"]  # type: ignore[misc]
+                        for b in (reply or {}).get("bindings", [])  # type: ignore[union-attr]
+                        if b["state"] == "active" and b["mag"] == "mag1"}  # fmt: skip
+
+            started: list[int] = []
+            hostapd.stations = {ALICE: "alice@example.org", BOB: "bob@example.org"}
+            mag = start_mag()
+            assert wait_for(lambda: set(active()) == {"alice@example.org", "bob@example.org"},
+                            15), log.read_text()[-2000:]  # fmt: skip
+            alice_prefix = active()["alice@example.org"]
+            mag.kill()  # kill -9
+            mag.wait(timeout=10)
+            del hostapd.stations[BOB]  # left while nobody listened
+            hostapd.stations[CAROL] = "carol@example.org"  # arrived meanwhile
+            mag = start_mag()
+            assert wait_for(lambda: set(active()) == {"alice@example.org", "carol@example.org"},
+                            15), (active(), log.read_text()[-2000:])  # fmt: skip
+            assert active()["alice@example.org"] == alice_prefix
+            mag.terminate()
+            mag.wait(timeout=15)
+    finally:
+        hostapd.close()
