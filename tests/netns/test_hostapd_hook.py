@@ -22,7 +22,7 @@ from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLa
 from tests.netns.test_dot1x_end_to_end import HOSTAPD, SUPPLICANT
 from tests.netns.topology import lab, wait_for
 
-pytestmark = [pytest.mark.netns, pytest.mark.integration]
+pytestmark = [pytest.mark.netns, pytest.mark.integration, pytest.mark.hardening]  # H3
 
 ACTION = REPO / "hostapd_hooks" / "netlmm-hostapd-action"
 MAG = """
