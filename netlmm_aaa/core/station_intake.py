@@ -16,7 +16,9 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   it). Stop detaches; Accounting-On/Off detach every station the NAS had.
 - Never the MAC as MN-ID, never an anonymous outer identity (``anonymous@realm``, ``@realm``).
 - A MAC that is attached under one identity and shows up under another is an alarm (MAC spoofing
-  by another authenticated user, or a shared device): audited, and nothing moves.
+  by another authenticated user, or a shared device): audited, and nothing moves. So is one
+  identity attached from a second MAC while the first is still there (one account on two
+  devices: RFC 5213 §6.6 wants one MN-ID per device; use the CUI to tell them apart).
 - Replays (the Request Authenticator gives integrity, not freshness): a Start or Interim whose
   send time (Event-Timestamp + Acct-Delay-Time) is further than ``replay_window`` seconds from
   our clock is refused, and so is any Start or Interim of a session that has already stopped
@@ -99,6 +101,7 @@ class StationIntake:
         self.replay_window = replay_window
         self._attached: dict[str, bytes] = {}  # MAC -> MN-ID
         self._interface: dict[str, str] = {}  # MAC -> access interface
+        self._device_of: dict[bytes, str] = {}  # MN-ID -> the MAC it is attached from
         self._by_nas: dict[str, set[str]] = {}
         self._stopped: OrderedDict[tuple[str, str], None] = OrderedDict()  # (NAS, session)
         self._tombstones = tombstones
@@ -205,14 +208,31 @@ class StationIntake:
                     fields={"mac": mac, "attached_as": current.decode("utf-8", "replace")},
                 )
             ]
+        other = self._device_of.get(mn_id)
+        if other is not None and other != mac and self._attached.get(other) == mn_id:
+            # One identity on two devices at once (a shared account, or a cloned identity):
+            # RFC 5213 §6.6 wants one MN-ID per device, so the second moves nothing.
+            return [
+                RecordAudit(
+                    kind="mac_identity_conflict",
+                    utc=now.utc,
+                    mn_id=mn_id,
+                    peer=self.name,
+                    fields={"mac": mac, "reason": f"identity already attached from {other}"},
+                )
+            ]
         self._attached[mac] = mn_id
+        self._device_of[mn_id] = mac
         self._interface[mac] = interface
         return [StationAttached(mac=mac, mn_id=mn_id, interface=interface, ap=ap, ssid=ssid)]
 
     def _detach(self, mac: str, now: Now, why: str) -> list[IntakeOutput]:
         self._interface.pop(mac, None)
-        if self._attached.pop(mac, None) is None:
+        mn_id = self._attached.pop(mac, None)
+        if mn_id is None:
             return []
+        if self._device_of.get(mn_id) == mac:
+            del self._device_of[mn_id]
         for macs in self._by_nas.values():
             macs.discard(mac)
         return [StationDetached(mac=mac)]

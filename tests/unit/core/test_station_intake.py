@@ -141,3 +141,27 @@ def test_replayed_start_after_stop_and_stale_timestamps_attach_nothing() -> None
     assert intake2.on_accounting(_acct(2, session_id="S9", mac="02:88:00:00:aa:09"), T0) == []
     late_start = _acct(1, session_id="S9", mac="02:88:00:00:aa:09", event_timestamp=now)
     assert _reasons(intake2.on_accounting(late_start, T0)) == ["replay_after_stop"]
+
+
+@pytest.mark.hardening
+def test_one_account_on_two_devices_moves_nothing_but_per_device_cuis_do_register() -> None:
+    """R14: the same User-Name from a second MAC while the first is attached is an alarm; with
+    a Chargeable-User-Identity per device (and an anonymous name) they are two MN-IDs."""
+    intake = StationIntake("mag1")
+    first = intake.on_accounting(_acct(1, mac="02:88:00:00:aa:01"), T0)
+    assert [type(o) for o in first] == [StationAttached]
+    second = intake.on_accounting(_acct(1, mac="02:88:00:00:aa:02"), T0)
+    assert [(o.kind, o.fields["reason"]) for o in second] == [  # type: ignore[union-attr]
+        ("mac_identity_conflict", "identity already attached from 02:88:00:00:aa:01")
+    ]
+    assert intake.attached("02:88:00:00:aa:02") is None
+    # Once the first device has left, the second may attach (a device swap).
+    intake.on_accounting(_acct(2, mac="02:88:00:00:aa:01"), T0)
+    assert [type(o) for o in intake.on_accounting(_acct(1, mac="02:88:00:00:aa:02"), T0)] == [
+        StationAttached
+    ]
+    cuis = StationIntake("mag1")
+    for n in (1, 2):
+        out = cuis.on_accounting(_acct(1, mac=f"02:88:00:00:ab:0{n}", user_name="anonymous@corp",
+                                      chargeable_user_identity=f"cui-{n}".encode()), T0)  # fmt: skip
+        assert [o.mn_id for o in out] == [f"cui-{n}".encode()]  # type: ignore[union-attr]
