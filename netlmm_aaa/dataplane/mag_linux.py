@@ -73,6 +73,7 @@ class MagLinuxDataPlane:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mag-netlink")
         self._ipr: Any = None
         self._oif = 0
+        self._links: dict[str, int] = {}
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -165,12 +166,18 @@ class MagLinuxDataPlane:
 
     def _station(self, station: StationBinding, install: bool) -> None:
         ipr = self._ipr
-        links = ipr.link_lookup(ifname=station.interface)
-        if install and not links:
-            raise DataPlaneError(f"access interface {station.interface!r} does not exist")
-        # On removal the link may already be gone (the station moved away): its routes went
-        # with it, and the rules, which match the interface by name, are removed below.
-        index = links[0] if links else None
+        # The access interfaces' indexes, looked up once (a lookup dumps every link); looked up
+        # again whenever an operation on the cached index fails.
+        index = self._links.get(station.interface)
+        if index is None:
+            links = ipr.link_lookup(ifname=station.interface)
+            if install and not links:
+                raise DataPlaneError(f"access interface {station.interface!r} does not exist")
+            # On removal the link may already be gone (the station moved away): its routes went
+            # with it, and the rules, which match the interface by name, are removed below.
+            index = links[0] if links else None
+            if index is not None:
+                self._links[station.interface] = index
         if self.ingress is not None:
             # Before the routes: the station's first answer (its Neighbor Advertisement to the
             # downlink's solicitation) comes from its home address and must pass.
@@ -204,6 +211,7 @@ class MagLinuxDataPlane:
                     if index is not None:
                         self._ignore_missing(lambda route=route: ipr.route("del", **route))
             except NetlinkError as exc:
+                self._links.pop(station.interface, None)  # the interface may be another now
                 raise DataPlaneError(
                     f"{'installing' if install else 'removing'} {block} on "
                     f"{station.interface}: {exc}"

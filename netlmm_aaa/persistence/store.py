@@ -722,10 +722,15 @@ class SqlStore:
         self._acks.start()
         batch_id = 0
         while True:
+            # A slot first, then the batch: while both slots are busy, submissions keep piling
+            # up in the queue and leave together as the next batch (one commit, one fsync),
+            # instead of a small batch waiting with a slot's worth of latency.
+            in_flight.acquire()
             batch, stop = self._next_batch()
-            if batch:
+            if not batch:
+                in_flight.release()
+            else:
                 batch_id += 1
-                in_flight.acquire()
                 items = [i for entries, _ in batch for i in entries]
                 with self._conn_lock:
                     pending[batch_id] = (batch, items)
