@@ -89,7 +89,7 @@ def _ours(url: str, port: int, ready: Any) -> None:
     from netlmm_aaa.persistence import migrate
     from netlmm_aaa.persistence.database import make_engine
     from netlmm_aaa.persistence.store import SqlStore
-    from netlmm_aaa.services.mag_service import store_then_acknowledge
+    from netlmm_aaa.services.accounting import store_then_acknowledge
 
     migrate.upgrade(url)
     store = SqlStore(make_engine(url), "mag-bench", process=True)

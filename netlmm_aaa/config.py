@@ -37,6 +37,27 @@ class LmaConfig:
     control_socket: str
     metrics_listen: str | None
     policy: LmaPolicy
+    aaa: LmaAaa | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LmaAaaNas:
+    """A NAS whose accounting (replicated by the AAA server) tells the LMA where nodes are."""
+
+    name: str
+    address: str
+    secret: bytes
+    mag: str
+    """The MAG whose access network this NAS serves."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LmaAaa:
+    """``[lma.aaa]``: the LMA's accounting listener for the RFC 5213 §11 attachment check."""
+
+    listen: str
+    port: int
+    nases: tuple[LmaAaaNas, ...]
 
 
 def _fail(path: str, value: Any, why: str) -> ConfigError:
@@ -170,6 +191,19 @@ _LMA: _Schema = {
     "policy": (None, None),
     "mag": (None, None),
     "mobile_node": (None, None),
+    "aaa": (None, None),
+}
+_LMA_AAA: _Schema = {
+    "listen": (_ip, "127.0.0.1"),
+    "port": (_integer(1, 65535), 1813),
+    "wait": (_number(0, 10), 1.0),
+    "nas": (None, None),
+}
+_LMA_AAA_NAS: _Schema = {
+    "name": (_str, _REQUIRED),
+    "address": (_ip, _REQUIRED),
+    "secret": (_str, _REQUIRED),
+    "mag": (_str, _REQUIRED),
 }
 _POOLS: _Schema = {
     "prefix": (_net6, "2001:db8:1000::/40"),
@@ -511,7 +545,28 @@ def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
     if router and pool4 and ipaddress.IPv4Address(router) not in ipaddress.IPv4Network(pool4):
         raise _fail("lma.pools.ipv4_default_router", pools["ipv4_default_router"],
                         f"is not inside {pools['ipv4']}")  # fmt: skip
+    aaa: LmaAaa | None = None
+    aaa_wait = 1.0
+    if raw.get("aaa") is not None:
+        section = _section("lma.aaa", raw["aaa"], _LMA_AAA)
+        aaa_nases: list[LmaAaaNas] = []
+        for i, item in enumerate(_array("lma.aaa.nas", raw["aaa"].get("nas"))):
+            nas = _section(f"lma.aaa.nas[{i}]", item, _LMA_AAA_NAS)
+            if nas["mag"] not in {p.name for p in peers}:
+                raise _fail(f"lma.aaa.nas[{i}].mag", nas["mag"], "is not a configured MAG")
+            source = ipaddress.ip_address(nas["address"])
+            if source.is_unspecified or source.is_multicast:
+                raise _fail(f"lma.aaa.nas[{i}].address", nas["address"],
+                            "is a catch-all or multicast address")  # fmt: skip
+            aaa_nases.append(LmaAaaNas(name=nas["name"], address=nas["address"],
+                                       secret=nas["secret"].encode(), mag=nas["mag"]))  # fmt: skip
+        if not aaa_nases:
+            raise ConfigError("lma.aaa.nas: no NAS configured (the check would refuse everyone)")
+        aaa = LmaAaa(listen=section["listen"], port=section["port"], nases=tuple(aaa_nases))
+        aaa_wait = float(section["wait"])
     lma_policy = LmaPolicy(
+        aaa_attachment_check=aaa is not None,
+        aaa_attachment_wait=aaa_wait,
         peers=tuple(peers),
         mobile_nodes=tuple(nodes),
         unknown_mobile_nodes=UnknownMobileNodes(policy["unknown_mobile_nodes"]),
@@ -545,6 +600,7 @@ def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
         control_socket=lma["control_socket"],
         metrics_listen=lma["metrics_listen"],
         policy=lma_policy,
+        aaa=aaa,
     )
 
 

@@ -66,7 +66,24 @@ class TimerFired:
     """The deadline the core asked for (``next_deadline()``) has passed."""
 
 
-LmaEvent = MobilityMessageReceived | MalformedPacketReceived | RevocationRequested | TimerFired
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttachmentReported:
+    """Where the AAA (RADIUS accounting) places a mobile node now: at ``mag`` (a Start or an
+    Interim-Update from one of that MAG's NASes), or nowhere (``None``: a Stop)."""
+
+    mn_id: bytes
+    """The MN-Identifier (the authenticated User-Name or the Chargeable-User-Identity)."""
+    mag: str | None
+    """The MAG the reporting NAS belongs to; None when the session stopped."""
+
+
+LmaEvent = (
+    MobilityMessageReceived
+    | MalformedPacketReceived
+    | RevocationRequested
+    | TimerFired
+    | AttachmentReported
+)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -93,6 +93,12 @@ class LmaPolicy:
     """MinDelayBeforeBCEDelete (RFC 5213 §9.1), seconds."""
     max_delay_before_new_bce_assign: float = 1.5
     """MaxDelayBeforeNewBCEAssign (RFC 5213 §9.1), seconds; 0 skips the HI=4 wait."""
+    aaa_attachment_check: bool = False
+    """RFC 5213 §11 against a compromised MAG: register a node only at the MAG where the AAA
+    (RADIUS accounting fed to the LMA) places it; otherwise status 154."""
+    aaa_attachment_wait: float = 1.0
+    """How long a PBU waits for the accounting record that places its node at its MAG (the
+    PBU and the NAS's Accounting-Start leave at the same moment and may arrive in any order)."""
     timestamp_validity_window: float = 0.3
     """TimestampValidityWindow (RFC 5213 §9.1), seconds."""
     mobile_node_generated_timestamp: bool = False

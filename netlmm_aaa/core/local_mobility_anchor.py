@@ -90,6 +90,7 @@ from netlmm_aaa.core.codes import (
 )
 from netlmm_aaa.core.errors import InvalidTransition
 from netlmm_aaa.core.events import (
+    AttachmentReported,
     LmaEvent,
     MalformedPacketReceived,
     MobilityMessageReceived,
@@ -262,6 +263,11 @@ class _Pbu:
     ipv4_request: IPv4HomeAddressRequestOption | None
 
 
+_AAA_CHECKED = frozenset({
+    BindingInput.REGISTRATION, BindingInput.HANDOVER, BindingInput.HANDOVER_UNKNOWN,
+})  # fmt: skip
+
+
 class _Reject(Exception):
     """A PBU check failed: answer with this status (and optionally an IPv4 HoA Reply status)."""
 
@@ -338,6 +344,11 @@ class LocalMobilityAnchor:
                         pool.claim(key, node.mn_id)
         self._peer_states: dict[str, _PeerState] = {}
         self._revocations: dict[bytes, _OutstandingRevocation] = {}
+        # RFC 5213 §11 cross-check: where the AAA places each node (MAG name, or None after a
+        # Stop), and the PBUs waiting for the record that would place their node at their MAG
+        # (MN-ID -> (PBU, arrival time, deadline)).
+        self._attachments: dict[bytes, str | None] = {}
+        self._awaiting_aaa: dict[bytes, tuple[_Pbu, Now, float]] = {}
         self._revocation_sequence = 0
         self._gre_key = 0
         self._timers: list[tuple[float, int, str, Any]] = []
@@ -357,6 +368,8 @@ class LocalMobilityAnchor:
                 self._on_revocation_request(event, now, actions)
             case TimerFired():
                 self._on_timers(now, actions)
+            case AttachmentReported():
+                self._on_attachment(event, now, actions)
         return actions
 
     def next_deadline(self) -> float | None:
@@ -557,15 +570,59 @@ class LocalMobilityAnchor:
                 pbu.ipv4_request = pbu.ipv4_request or option  # type: ignore[assignment]
         return pbu
 
-    def _on_pbu(self, pbu: _Pbu, now: Now, actions: list[LmaAction]) -> None:
+    def _on_pbu(
+        self, pbu: _Pbu, now: Now, actions: list[LmaAction], arrived: Now | None = None
+    ) -> None:
+        """``arrived``: when a PBU that waited for the AAA came in (its timestamp is judged
+        against that instant)."""
         try:
-            entry, what = self._check_pbu(pbu, now)
+            entry, what = self._check_pbu(pbu, arrived or now)
         except _Reject as reject:
             self._reply(
                 pbu, reject.status, 0, None, now, actions, reject.reason, reject.ipv4_status
             )
             return
+        if self._aaa_disagrees(entry, what, pbu):
+            assert pbu.peer is not None
+            if arrived is not None:  # it waited already: the AAA never confirmed
+                self._aaa_mismatch(pbu, now, actions)
+                return
+            previous = self._awaiting_aaa.get(entry.mn_id)
+            if previous is not None:  # superseded by this newer PBU
+                self._aaa_mismatch(previous[0], now, actions, "superseded while waiting")
+            deadline = now.monotonic + self.policy.aaa_attachment_wait
+            self._awaiting_aaa[entry.mn_id] = (pbu, now, deadline)
+            self._push_timer(deadline, "aaa", entry.mn_id)
+            return
         self._process(entry, what, pbu, now, actions)
+
+    def _aaa_disagrees(self, entry: _Entry, what: BindingInput, pbu: _Pbu) -> bool:
+        """A new registration or a handover to a MAG where the AAA does not place the node."""
+        if not self.policy.aaa_attachment_check or what not in _AAA_CHECKED:
+            return False
+        assert pbu.peer is not None
+        return self._attachments.get(entry.mn_id) != pbu.peer.name
+
+    def _aaa_mismatch(
+        self, pbu: _Pbu, now: Now, actions: list[LmaAction], why: str | None = None
+    ) -> None:
+        assert pbu.mn_id is not None and pbu.peer is not None
+        where = self._attachments.get(pbu.mn_id.identifier)
+        reason = why or (
+            f"AAA places the node at {where}" if where else "AAA places the node at no MAG"
+        )
+        self._reply(pbu, BindingStatus.MAG_NOT_AUTHORIZED_FOR_PROXY_REG, 0, None, now, actions,
+                    f"{reason}, not at {pbu.peer.name} (RFC 5213 §11 check)")  # fmt: skip
+
+    def _on_attachment(self, event: AttachmentReported, now: Now, actions: list[LmaAction]) -> None:
+        self._attachments[event.mn_id] = event.mag
+        waiting = self._awaiting_aaa.get(event.mn_id)
+        if waiting is not None and event.mag is not None:
+            pbu, arrived, _deadline = waiting
+            assert pbu.peer is not None
+            if pbu.peer.name == event.mag:
+                del self._awaiting_aaa[event.mn_id]
+                self._on_pbu(pbu, now, actions, arrived=arrived)
 
     def _process(
         self, entry: _Entry, what: BindingInput, pbu: _Pbu, now: Now, actions: list[LmaAction]
@@ -1433,6 +1490,9 @@ class LocalMobilityAnchor:
         if kind == "bri":
             outstanding = self._revocations.get(key)
             return outstanding is not None and outstanding.deadline == deadline
+        if kind == "aaa":
+            waiting = self._awaiting_aaa.get(key)
+            return waiting is not None and waiting[2] == deadline
         state = self._peer_states.get(key)
         return (
             state is not None and state.next_heartbeat == deadline and not state.heartbeats_disabled
@@ -1461,6 +1521,9 @@ class LocalMobilityAnchor:
                 )
                 entry.pending = None
                 self._process(entry, BindingInput.HANDOVER, pending, now, actions)
+            elif kind == "aaa":
+                pbu, _arrived, _deadline = self._awaiting_aaa.pop(key)
+                self._aaa_mismatch(pbu, now, actions)
             elif kind == "bri":
                 outstanding = self._revocations[key]
                 if outstanding.retries_left > 0:

@@ -93,6 +93,14 @@ def is_anonymous(identity: str) -> bool:
     return user in ("", "anonymous", "anon")
 
 
+def accounting_mn_id(user_name: str | None, chargeable_user_identity: bytes | None) -> bytes | None:
+    """The MN-ID an accounting record names: the authenticated User-Name, else the CUI when
+    the name is absent or anonymous; None when neither identifies a device."""
+    if user_name and not is_anonymous(user_name):
+        return user_name.encode("utf-8")
+    return chargeable_user_identity or None
+
+
 class StationIntake:
     """Turns authenticator reports into StationAttached / StationDetached (and audit records)."""
 
@@ -169,13 +177,10 @@ class StationIntake:
         if session.authentic != 1:
             detail = f"Acct-Authentic {session.authentic} (only RADIUS is trusted)"
             return [self._reject(session.mac, now, "not_8021x", detail)]
-        if session.user_name and not is_anonymous(session.user_name):
-            mn_id = session.user_name.encode("utf-8")
-        elif session.chargeable_user_identity:
-            mn_id = session.chargeable_user_identity
-        elif session.user_name:
+        mn_id = accounting_mn_id(session.user_name, session.chargeable_user_identity)
+        if mn_id is None and session.user_name:
             mn_id = session.user_name.encode("utf-8")  # anonymous: refused below, audited
-        else:
+        elif mn_id is None:
             return [self._reject(session.mac, now, "no_identity", "neither CUI nor User-Name")]
         ap, ssid = split_called_station_id(session.called_station_id)
         out = self._attach(session.mac, mn_id, session.interface, now, ap, ssid)

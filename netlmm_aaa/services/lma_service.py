@@ -25,6 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket, Udp5436Socket
+from netlmm_aaa.adapters.radius_accounting_listener import (
+    AccountingListener,
+    AccountingReceived,
+    Nas,
+)
 from netlmm_aaa.config import LmaConfig
 from netlmm_aaa.core.actions import (
     BindingSnapshot,
@@ -38,22 +43,32 @@ from netlmm_aaa.core.actions import (
 )
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.errors import ConfigError
-from netlmm_aaa.core.events import LmaEvent, RevocationRequested, TimerFired, Transport
+from netlmm_aaa.core.events import (
+    AttachmentReported,
+    LmaEvent,
+    RevocationRequested,
+    TimerFired,
+    Transport,
+)
 from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
 from netlmm_aaa.core.security_events import SecurityEvents
+from netlmm_aaa.core.station_intake import accounting_mn_id
 from netlmm_aaa.dataplane.port import DataPlane, RouteOperation
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore, mn_id_text
+from netlmm_aaa.services.accounting import store_then_acknowledge
 from netlmm_aaa.services.security_flush import flush_security_events
+from netlmm_aaa.wire.radius_accounting import AcctStatusType
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2048
 #: Records of dropped packets, written aggregated (one row per origin, reason and second).
 _AGGREGATED = frozenset({"malformed_packet", "heartbeat_from_unknown_peer", "unexpected_message"})
+# (accounting_rejected, from the [lma.aaa] listener, is noted directly)
 
 
 def system_now() -> Now:
@@ -186,6 +201,7 @@ class LmaService:
             self._udp = Udp5436Socket(config.ipv4_address, self._deliver)
             await self._udp.start(loop)
         await self._execute(self.core.announce_restart(self.clock()))
+        aaa = await self._start_aaa_listener()
         control = await self._start_control_socket()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -208,6 +224,8 @@ class LmaService:
             await self._main_loop()
         finally:
             flusher.cancel()
+            if aaa is not None:
+                aaa.close()
             self.store.submit(audit=self.security.drain(self.clock(), force=True))
             control.close()
             if metrics_server is not None:
@@ -228,6 +246,42 @@ class LmaService:
             self.queue.put_nowait(TimerFired())
 
     # ------------------------------------------------------------------ events
+
+    async def _start_aaa_listener(self) -> AccountingListener | None:
+        """``[lma.aaa]``: accounting replicated by the AAA server says where each node is (the
+        RFC 5213 §11 check); each record is audited before it is answered."""
+        aaa = self.config.aaa
+        if aaa is None:
+            return None
+        mags = {n.name: n.mag for n in aaa.nases}
+        store = self.store
+        assert store is not None
+
+        def received(item: AccountingReceived) -> None:
+            store_then_acknowledge(store, listener, item, time.time())
+            request = item.request
+            mn_id = (
+                accounting_mn_id(request.user_name, request.chargeable_user_identity)
+                if request.authentic == 1
+                else None
+            )
+            if mn_id is None:
+                return
+            if request.status in (AcctStatusType.START, AcctStatusType.INTERIM_UPDATE):
+                self._deliver(AttachmentReported(mn_id=mn_id, mag=mags[item.nas.name]))
+            elif request.status is AcctStatusType.STOP:
+                self._deliver(AttachmentReported(mn_id=mn_id, mag=None))
+
+        def rejected(source: str, reason: str, detail: str) -> None:
+            self.security.note("accounting_rejected", source, reason, detail, self.clock())
+
+        listener = AccountingListener(
+            [Nas(n.name, n.address, n.secret) for n in aaa.nases],
+            deliver=received,
+            rejected=rejected,
+        )
+        await listener.start(aaa.listen, aaa.port)
+        return listener
 
     def _deliver(self, event: LmaEvent) -> None:
         try:

@@ -46,41 +46,12 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
+from netlmm_aaa.services.accounting import accounting_audit, store_then_acknowledge
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
 
 log = logging.getLogger(__name__)
-
-
-def _accounting_audit(kind: str, nas: str, request: AccountingRequest, utc: float) -> RecordAudit:
-    return RecordAudit(
-        kind=kind,
-        utc=utc,
-        mn_id=request.chargeable_user_identity or (request.user_name or "").encode() or None,
-        peer=nas,
-        fields={
-            "status": int(request.status),
-            "session_id": request.session_id,
-            "mac": request.calling_station_id,
-            "called_station_id": request.called_station_id,
-            "authentic": request.authentic,
-            "delay": request.delay_time,
-        },
-    )
-
-
-def store_then_acknowledge(
-    store: SqlStore, listener: AccountingListener, item: AccountingReceived, utc: float
-) -> None:
-    """Audit an accepted accounting request; its Accounting-Response (to every copy received)
-    goes out only once that record is committed (RFC 2866: the NAS may then forget it)."""
-    audit = _accounting_audit("accounting", item.nas.name, item.request, utc)
-    committed = store.submit(audit=[audit])
-    loop = asyncio.get_running_loop()
-    key = item.key
-    # The store's thread completes the future; the answer goes out from the event loop.
-    committed.add_done_callback(lambda _f: loop.call_soon_threadsafe(listener.acknowledge, key))
 
 
 def select_lma(mn_id: bytes, selection: tuple[LmaSelection, ...]) -> str | None:
@@ -312,7 +283,7 @@ class MagService:
     def _accounting_duplicate(self, nas: Nas, request: AccountingRequest) -> None:
         assert self.store is not None
         self.store.submit(
-            audit=[_accounting_audit("accounting_duplicate", nas.name, request, time.time())]
+            audit=[accounting_audit("accounting_duplicate", nas.name, request, time.time())]
         )
 
     def _in_background(self, work: Coroutine[Any, Any, None], then: Callable[[], None]) -> None:

@@ -142,3 +142,84 @@ def test_tampered_impersonated_replayed_and_incomplete_pbus_move_nothing(tmp_pat
             "SELECT status FROM signaling WHERE message = 'PBU' AND direction = 'received'"
             " AND status >= 128"))  # fmt: skip
         assert statuses == sorted([154, 154, 156, 160, theft.status])
+
+
+AAA_CONFIG = """
+[lma.aaa]
+listen = "127.0.0.1"
+wait = 0.5
+
+[[lma.aaa.nas]]
+name = "ap-mag1"
+address = "127.0.0.1"
+secret = "s1"
+mag = "mag1"
+
+[[lma.aaa.nas]]
+name = "ap-mag2"
+address = "127.0.0.2"
+secret = "s2"
+mag = "mag2"
+"""
+
+
+def test_a_mag_registers_a_node_only_where_the_aaa_places_it(tmp_path: Path) -> None:
+    """W4 (RFC 5213 §11): a configured MAG's PBU for a node the AAA places at another MAG, or
+    at none, gets 154 and moves nothing; once the AAA agrees, the same exchange succeeds."""
+    from netlmm_aaa.testbed.load import accounting_request
+
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build()
+        config = t.write_config()
+        config.write_text(config.read_text() + AAA_CONFIG)
+        t.start_lma()
+        mag1, mag2 = t.mag_socket("mag1"), t.mag_socket("mag2")
+
+        def account(nas: str, user: str, session: str) -> None:
+            source, secret = {"ap-mag1": ("127.0.0.1", b"s1"), "ap-mag2": ("127.0.0.2", b"s2")}[nas]
+            sock = pr_netns.create_socket(t.ns["lma"], socket.AF_INET, socket.SOCK_DGRAM, 0)
+            sock.bind((source, 0))
+            sock.settimeout(3)
+            sock.sendto(accounting_request("02:00:00:00:44:01", user, session, secret=secret),
+                        ("127.0.0.1", 1813))  # fmt: skip
+            assert sock.recv(4096)[0] == 5  # recorded, answered
+            sock.close()
+
+        def send(sock: socket.socket, mag: str, message) -> ProxyBindingAcknowledgement | None:  # type: ignore[no-untyped-def]
+            sock.sendto(encode_mobility_header(message, source=MAG_ADDR[mag], destination=LMAA),
+                        (LMAA, 0))  # fmt: skip
+            return _answer(sock, MAG_ADDR[mag], 2.0)
+
+        def where() -> dict[str, object]:
+            reply = t.lma_control({"command": "bindings"})
+            return {str(b["mn_id"]): b["mag"] for b in reply["bindings"]}  # type: ignore[index, union-attr]
+
+        account("ap-mag1", "alice@example.org", "A1")
+        ok = send(mag1, "mag1", _pbu(1, b"alice@example.org"))
+        assert ok is not None and ok.status == 0
+        # MAG2 claims alice; the AAA still has her at MAG1: 154 after the wait, nothing moves.
+        began = time.monotonic()
+        refused = send(mag2, "mag2", _pbu(1, b"alice@example.org", hi=2))
+        assert refused is not None and refused.status == 154
+        assert time.monotonic() - began >= 0.4
+        assert where() == {"alice@example.org": "mag1"}
+        # A node the AAA has never seen: 154 as well.
+        nobody = send(mag1, "mag1", _pbu(2, b"carol@example.org"))
+        assert nobody is not None and nobody.status == 154
+        # The real handover: the new session's accounting reaches the LMA, then MAG2's PBU.
+        account("ap-mag2", "alice@example.org", "A2")
+        moved = send(mag2, "mag2", _pbu(2, b"alice@example.org", hi=2))
+        assert moved is not None and moved.status == 0
+        assert where() == {"alice@example.org": "mag2"}
+        db = tmp_path / "lma.db"
+        reasons = [r[0] for r in sqlite3.connect(db).execute(
+            "SELECT reason FROM signaling WHERE status = 154 ORDER BY id")]  # fmt: skip
+        assert len(reasons) == 2
+        assert "AAA places the node at mag1, not at mag2" in reasons[0]
+        assert "AAA places the node at no MAG" in reasons[1]
+        accepted = sqlite3.connect(db).execute(
+            "SELECT COUNT(*) FROM accounting_records WHERE outcome = 'accepted'").fetchone()
+        assert accepted == (2,)
+        mag1.close()
+        mag2.close()

@@ -23,7 +23,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
-from netlmm_aaa.services.mag_service import store_then_acknowledge
+from netlmm_aaa.services.accounting import store_then_acknowledge
 from netlmm_aaa.testbed.freeradius import accounting_server
 
 pytestmark = pytest.mark.integration

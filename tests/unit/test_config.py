@@ -204,3 +204,24 @@ def test_mag_lma_selection_hook_and_metrics_keys() -> None:
     bad["mag"]["hostapd"][0]["events"] = "poll"
     with pytest.raises(ConfigError, match=r"mag.hostapd\[0\].events"):
         parse_mag_config(bad)
+
+
+def test_lma_aaa_section() -> None:
+    """[lma.aaa] turns on the RFC 5213 §11 check; every NAS names a configured MAG."""
+    from netlmm_aaa.config import parse_lma_config
+
+    doc = tomllib.loads((REPO / "examples" / "lma-lab.toml").read_text())
+    assert parse_lma_config(doc).policy.aaa_attachment_check is False
+    mag = doc["lma"]["mag"][0]["name"]
+    doc["lma"]["aaa"] = {"wait": 0.5, "nas": [{"name": "ap1", "address": "10.0.0.5",
+                                                "secret": "x", "mag": mag}]}  # fmt: skip
+    config = parse_lma_config(doc)
+    assert config.policy.aaa_attachment_check is True
+    assert config.policy.aaa_attachment_wait == 0.5
+    assert config.aaa is not None and config.aaa.nases[0].mag == mag
+    doc["lma"]["aaa"]["nas"][0]["mag"] = "nowhere"
+    with pytest.raises(ConfigError, match=r"lma.aaa.nas\[0\].mag: 'nowhere' is not a configured"):
+        parse_lma_config(doc)
+    doc["lma"]["aaa"]["nas"] = []
+    with pytest.raises(ConfigError, match="lma.aaa.nas: no NAS configured"):
+        parse_lma_config(doc)
