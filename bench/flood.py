@@ -47,7 +47,7 @@ def _start_to_binding(ll: LoadLab, index: int) -> float:
     exchange_all(sock, [accounting_request(station_mac(500_000 + index), user, f"P{index}")],
                  NAS, timeout=10)  # fmt: skip
     sock.close()
-    while not any(b["mn_id"] == user for b in ll.bindings()):
+    while ll.binding(user) is None:
         if time.perf_counter() - began > 10:
             raise TimeoutError(f"{user} not bound after 10 s")
         time.sleep(0.005)

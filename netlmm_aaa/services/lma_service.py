@@ -429,10 +429,12 @@ class LmaService:
             }
         if command == "bindings":
             now = self.clock().utc
-            return {
-                "ok": True,
-                "bindings": [describe_binding(b, now) for b in self.core.bindings()],
-            }
+            if "mn_id" in request:  # one node (cheap to poll with many bindings)
+                one = self.core.binding(str(request["mn_id"]).encode("utf-8"))
+                chosen = [one] if one is not None else []
+            else:
+                chosen = self.core.bindings()
+            return {"ok": True, "bindings": [describe_binding(b, now) for b in chosen]}
         if command == "revoke":
             mn_id = str(request["mn_id"]).encode("utf-8")
             if self.core.binding(mn_id) is None:

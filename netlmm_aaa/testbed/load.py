@@ -92,6 +92,12 @@ class LoadLab:
         reply = self.pmip.lma_control({"command": "bindings"})
         return list(reply["bindings"]) if reply else []  # type: ignore[call-overload]
 
+    def binding(self, mn_id: str) -> dict[str, object] | None:
+        """One node's binding at the LMA, or None."""
+        reply = self.pmip.lma_control({"command": "bindings", "mn_id": mn_id})
+        found = list(reply["bindings"]) if reply else []  # type: ignore[call-overload]
+        return dict(found[0]) if found else None
+
     def rows(self, mag: str, sql: str, *args: object) -> list[tuple[object, ...]]:
         with sqlite3.connect(self.database(mag)) as conn:
             return conn.execute(sql, args).fetchall()
