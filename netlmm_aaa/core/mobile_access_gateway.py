@@ -60,6 +60,7 @@ from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
     AccessTechnologyType,
     BindingAcknowledgementFlag,
+    BindingStatus,
     HandoffIndicator,
     RevocationStatus,
 )
@@ -119,6 +120,8 @@ class MagPolicy:
     """MAX_BINDACK_TIMEOUT, seconds."""
     max_retransmissions: int = 6
     """Give up (and audit) after this many retransmissions of one PBU."""
+    timestamp_retries: int = 3
+    """Register again (fresh timestamp) this many times after a PBA with status 156."""
     access_technology: int = AccessTechnologyType.IEEE_802_11
     """ATT of our access links (4: 802.11; 3: 802.3 for wired 802.1X)."""
     use_timestamps: bool = True
@@ -158,6 +161,7 @@ class _Entry:
         "ssid",
         "state",
         "timeout",
+        "timestamp_retries",
     )
 
     def __init__(self, event: StationAttached, lma: str) -> None:
@@ -175,6 +179,7 @@ class _Entry:
         self.sent = 0.0
         self.timeout = 0.0
         self.retransmissions = 0
+        self.timestamp_retries = 0
         self.deadline = 0.0
         self.granted = 0
         self.hnps: tuple[str, ...] = ()
@@ -451,6 +456,18 @@ class MobileAccessGateway:
         if entry.state is StationState.DEREGISTERING:
             self._forget(entry, now, actions, "station_deregistered", withdraw=False)
             return
+        if (
+            pba.status == BindingStatus.TIMESTAMP_MISMATCH
+            and entry.timestamp_retries < self.policy.timestamp_retries
+        ):
+            # RFC 5213 §6.9.1.2: our PBU arrived outside the LMA's TimestampValidityWindow
+            # (a queue at either end, or clock skew): register again, a limited number of
+            # times, with a fresh timestamp and sequence number.
+            entry.timestamp_retries += 1
+            hi = next(o.indicator for o in pbu.options if type(o) is HandoffIndicatorOption)
+            self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
+            return
+        entry.timestamp_retries = 0
         if not pba.accepted:
             if entry.state is StationState.REGISTERING:
                 self._forget(entry, now, actions, "registration_rejected", withdraw=False)

@@ -92,6 +92,11 @@ class LoadLab:
         reply = self.pmip.lma_control({"command": "bindings"})
         return list(reply["bindings"]) if reply else []  # type: ignore[call-overload]
 
+    def binding_count(self) -> int:
+        """How many bindings the LMA holds (cheap: no listing)."""
+        reply = self.pmip.lma_control({"command": "status"})
+        return int(reply["bindings"]) if reply else 0  # type: ignore[call-overload]
+
     def binding(self, mn_id: str) -> dict[str, object] | None:
         """One node's binding at the LMA, or None."""
         reply = self.pmip.lma_control({"command": "bindings", "mn_id": mn_id})

@@ -47,7 +47,7 @@ def test_many_nodes_register_and_a_storm_moves_them_all(tmp_path: Path) -> None:
         sock = ll.accounting("mag1")
         latencies = exchange_all(sock, _starts(MNS), NAS, timeout=120)
         sock.close()
-        assert wait_for(lambda: len(ll.bindings()) == MNS, 60), len(ll.bindings())
+        assert wait_for(lambda: ll.binding_count() == MNS, 60), ll.binding_count()
         assert {b["mag"] for b in ll.bindings()} == {"mag1"}
         lma_routes = [r for r in ll.routes("lma", "route", "show", "proto", "213")
                       if r.startswith("2001:db8:1000:")]  # fmt: skip

@@ -121,3 +121,28 @@ def test_retransmission_stops_when_the_station_leaves() -> None:
         pair.tick(1.0)
     later = [p for p in _pbus(pair)[sent:] if p.lifetime != 0]
     assert later == []  # no registration attempts after the station left
+
+
+def test_a_pbu_late_at_the_lma_is_sent_again_with_a_fresh_timestamp() -> None:
+    """F6-like: a PBU that sat in a queue past the LMA's 300 ms window gets 156; the MAG
+    registers again with a fresh timestamp (a limited number of times) instead of giving up."""
+    pair = make_pair()
+    pair.hop = 0.4  # each delivery round takes longer than the TimestampValidityWindow
+    pair.attach("mag1")
+    statuses = [a.message.status for w, a in pair.log if type(a) is SendMessage
+                and type(a.message) is ProxyBindingAcknowledgement]  # fmt: skip
+    assert statuses == [156, 156, 156, 156]  # the first try and three more, then it stops
+    assert pair.mags["mag1"].station_state("02:88:00:00:aa:01") is None
+    # Late once (the PBU reaches the LMA 0.4 s after it was stamped), then on time.
+    from netlmm_aaa.core.events import StationAttached
+
+    pair = make_pair()
+    attached = StationAttached(mac="02:88:00:00:aa:01", mn_id=b"alice@example.org",
+                               interface="acc0")  # fmt: skip
+    first = pair.mags["mag1"].handle(attached, pair.now)
+    pair.now = pair.now.after(0.4)
+    pair.deliver("mag1", first)
+    statuses = [a.message.status for w, a in pair.log if type(a) is SendMessage
+                and type(a.message) is ProxyBindingAcknowledgement]  # fmt: skip
+    assert statuses == [156, 0]
+    assert pair.mags["mag1"].station_state("02:88:00:00:aa:01") is StationState.REGISTERED
