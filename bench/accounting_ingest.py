@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from netlmm_aaa.testbed.freeradius import accounting_server  # noqa: E402
+from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
 
 SECRET = "bench-secret"
 
@@ -118,7 +119,7 @@ def _ours(url: str, port: int, ready: Any) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()  # forked pyroute2 helpers must not run our clean-up
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--parallel", type=int, default=128)

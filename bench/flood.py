@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from netlmm_aaa.testbed.load import (  # noqa: E402
     load_lab,
     station_mac,
 )
+from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
 
 NAS = ("127.0.0.1", 1813)
 
@@ -57,7 +57,7 @@ def _start_to_binding(ll: LoadLab, index: int) -> float:
 
 def main() -> int:
     # SIGTERM unwinds like Ctrl-C, so the namespaces and daemons are removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()  # forked pyroute2 helpers must not run our clean-up
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mns", type=int, default=10_000)
     parser.add_argument("--storm", type=int, default=1_000)

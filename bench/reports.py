@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from netlmm_aaa.persistence import migrate  # noqa: E402
 from netlmm_aaa.persistence.database import make_engine  # noqa: E402
 from netlmm_aaa.persistence.store import SqlStore  # noqa: E402
 from netlmm_aaa.reports.queries import Reports  # noqa: E402
+from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
 
 DAY = 86400.0
 
@@ -321,7 +321,7 @@ def database(kind: str) -> Iterator[str]:
 
 def main() -> None:
     # SIGTERM unwinds like Ctrl-C, so the private PostgreSQL server and files are removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()  # forked pyroute2 helpers must not run our clean-up
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--databases", default="sqlite,postgresql")

@@ -12,11 +12,27 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from netlmm_aaa.testbed import TestbedUnavailable
+
+
+def unwind_on_sigterm(code: int = 143) -> None:
+    """SIGTERM unwinds this process like an exception (its ``with`` blocks remove namespaces,
+    daemons and temporary directories), while a forked helper just exits: pyroute2 creates
+    netns sockets in forked children and stops them with SIGTERM, and such a child must not
+    run the parent's clean-up from its copy of the stack (it would delete the parent's files)."""
+    owner = os.getpid()
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            os._exit(0)
+        sys.exit(code)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def require_netns() -> None:
