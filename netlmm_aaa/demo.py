@@ -32,7 +32,7 @@ from netlmm_aaa.testbed.netns import Lab, require_netns, wait_for
 from netlmm_aaa.testbed.pmip import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
 from netlmm_aaa.wire.capture import find_mobility_message, read_frames
 
-TOOLS = ("ip", "hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump", "nft")
+TOOLS = ("ip", "hostapd", "wpa_supplicant", "freeradius", "tcpdump", "nft")
 HOSTAPD = """interface=acc0
 driver=wired
 ctrl_interface={ctrl}
@@ -143,6 +143,21 @@ def _audit(db: Path, kind: str, after: float) -> float | None:
     return None
 
 
+def _wpa_request(control: Path, command: str) -> str:
+    """One request on wpa_supplicant's control socket (what wpa_cli does)."""
+    local = Path(tempfile.mkdtemp(prefix="netlmm-wpa-")) / "client"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(local))
+        try:
+            sock.settimeout(5)
+            sock.connect(str(control))
+            sock.send(command.encode())
+            return sock.recv(4096).decode(errors="replace").strip()
+        finally:
+            local.unlink(missing_ok=True)
+            local.parent.rmdir()
+
+
 def _ms(a: float | None, b: float | None) -> float | None:
     return round((b - a) * 1000, 1) if a is not None and b is not None else None
 
@@ -225,10 +240,10 @@ class HandoverBed:
         probe = _Probe(self.t.ns["cn"], self.t.ns["mn"])
         probe.start()
         time.sleep(0.5)
-        link_up = time.time()
-        self.t.move_cable("br2" if target == "mag2" else "br1")
-        self.lab.exec(self.t.ns["mn"], "wpa_cli", "-p", str(self.wpa), "-i", "mn0",
-                      "reauthenticate")  # fmt: skip
+        link_up = self.t.move_cable("br2" if target == "mag2" else "br1")
+        # The supplicant reacts to the new link at once (as on a carrier change): told over
+        # its control socket, not by starting wpa_cli, whose start-up would count as ours.
+        _wpa_request(self.wpa / "mn0", "REAUTHENTICATE")
         moved = wait_for(lambda: self.serving() == target, 30, interval=0.002)
         time.sleep(1.0)
         probe.stop()
