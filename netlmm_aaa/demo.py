@@ -243,8 +243,13 @@ class HandoverBed:
         link_up = self.t.move_cable("br2" if target == "mag2" else "br1")
         # The supplicant reacts to the new link at once (as on a carrier change): told over
         # its control socket, not by starting wpa_cli, whose start-up would count as ours.
+        # (after its carrier change has reached it: a request racing that event is lost)
+        time.sleep(0.003)
         _wpa_request(self.wpa / "mn0", "REAUTHENTICATE")
-        moved = wait_for(lambda: self.serving() == target, 30, interval=0.002)
+        moved = wait_for(lambda: self.serving() == target, 1.0, interval=0.002)
+        if not moved:  # the EAPOL-Start fell into the link's first instant: once more
+            _wpa_request(self.wpa / "mn0", "REAUTHENTICATE")
+            moved = wait_for(lambda: self.serving() == target, 30, interval=0.002)
         time.sleep(1.0)
         probe.stop()
         if not moved:

@@ -22,8 +22,9 @@ The only trust placed in a mobile node is its network-access authentication (RFC
 - Replays (the Request Authenticator gives integrity, not freshness): a Start or Interim whose
   send time (Event-Timestamp + Acct-Delay-Time) is further than ``replay_window`` seconds from
   our clock is refused, and so is any Start or Interim of a session that has already stopped
-  (a tombstone per stopped session; a Stop that arrives before its Start leaves one too, so the
-  late Start cannot resurrect it). Both are audited as replays; nothing moves.
+  (a tombstone per stopped session, void for Starts dated after the Stop; a Stop that arrives
+  before its Start leaves one too, so the late Start cannot resurrect it). Both are audited as
+  replays; nothing moves.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class StationIntake:
         self._interface: dict[str, str] = {}  # MAC -> access interface
         self._device_of: dict[bytes, str] = {}  # MN-ID -> the MAC it is attached from
         self._by_nas: dict[str, set[str]] = {}
-        self._stopped: OrderedDict[tuple[str, str], None] = OrderedDict()  # (NAS, session)
+        # (NAS, session) -> when it stopped (its Event-Timestamp, else our clock)
+        self._stopped: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._tombstones = tombstones
 
     def attached(self, mac: str) -> bytes | None:
@@ -165,11 +167,16 @@ class StationIntake:
         if session.session_id is not None:
             key = (session.nas, session.session_id)
             if session.status == 2:
-                self._stopped[key] = None
+                stopped_at = session.event_timestamp
+                self._stopped[key] = float(stopped_at) if stopped_at is not None else now.utc
                 self._stopped.move_to_end(key)
                 while len(self._stopped) > self._tombstones:
                     self._stopped.popitem(last=False)
-            elif key in self._stopped:
+            elif key in self._stopped and (
+                session.event_timestamp is None or session.event_timestamp <= self._stopped[key]
+            ):
+                # (a NAS that reuses a session id for a later session dates that Start after
+                # the Stop: hostapd keeps one id per station entry)
                 detail = f"session {session.session_id} of NAS {session.nas} has stopped"
                 return [self._reject(session.mac, now, "replay_after_stop", detail)]
         if session.status == 2:

@@ -150,7 +150,7 @@ class MagService:
             await self.dataplane.prepare_access_interface(interface)
         loop = asyncio.get_running_loop()
         self._ra = RouterAdvertiser(mtu=config.mtu)
-        self._mh = MobilityHeaderSocket(config.proxy_coa, self._put)
+        self._mh = MobilityHeaderSocket(config.proxy_coa, self._signalling)
         self._mh.start(loop)
         for action in self.core.announce_restart(_now()):
             if type(action) is SendMessage:
@@ -248,6 +248,23 @@ class MagService:
             self._put((interface, event))
 
         return report
+
+    def _signalling(self, item: Any) -> None:
+        """PBAs, revocations and heartbeats from the LMA skip the station queue: a PBA must not
+        wait behind a hostapd ``STA`` query or an accounting record (it ends the handover)."""
+        if self.core is None:
+            self._put(item)
+            return
+        task = asyncio.ensure_future(self._feed(item, _now()))
+        self._dataplane_tasks.add(task)
+
+        def done(finished: asyncio.Future[None]) -> None:
+            self._dataplane_tasks.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("signalling: %s", finished.exception())
+            self._arm_timer()  # a PBA sets the refresh timer
+
+        task.add_done_callback(done)
 
     def _put(self, item: Any) -> None:
         try:

@@ -165,3 +165,18 @@ def test_one_account_on_two_devices_moves_nothing_but_per_device_cuis_do_registe
         out = cuis.on_accounting(_acct(1, mac=f"02:88:00:00:ab:0{n}", user_name="anonymous@corp",
                                       chargeable_user_identity=f"cui-{n}".encode()), T0)  # fmt: skip
         assert [o.mn_id for o in out] == [f"cui-{n}".encode()]  # type: ignore[union-attr]
+
+
+def test_a_session_id_reused_for_a_later_session_is_not_a_replay() -> None:
+    """hostapd keeps one Acct-Session-Id per station entry: a station that comes back after a
+    Stop may start again under the same id, dated after that Stop."""
+    intake = StationIntake("mag1")
+    now = int(T0.utc)
+    intake.on_accounting(_acct(1, session_id="S1", event_timestamp=now), T0)
+    intake.on_accounting(_acct(2, session_id="S1", event_timestamp=now + 10), T0.after(10))
+    again = intake.on_accounting(_acct(1, session_id="S1", event_timestamp=now + 60), T0.after(60))
+    assert [type(o) for o in again] == [StationAttached]
+    # ... while the captured first Start (dated before the Stop) stays void.
+    intake.on_accounting(_acct(2, session_id="S1", event_timestamp=now + 70), T0.after(70))
+    old = intake.on_accounting(_acct(1, session_id="S1", event_timestamp=now), T0.after(80))
+    assert _reasons(old) == ["replay_after_stop"]
