@@ -9,7 +9,7 @@ LMA's PBU, handover and RFC 5846 revocation, the old MAG's revocation and accoun
 retransmitted and forged accounting now and then. Records go through the daemons' own
 ``SqlStore`` (one per node, group commits; ``fill_rows_per_s``). ``insert_rows_per_s_fresh`` and
 ``insert_rows_per_s``: what one daemon's store sustains (500,000 records of all kinds submitted
-in batches of 20,000) on the fresh database and again on the filled one, against the database's
+in batches of 20,000, committed by its writer process as in the daemons) on the fresh database and again on the filled one, against the database's
 raw bulk insert (DBAPI ``executemany`` of rows of the same shape into a bare table, no indexes)
 in the same run.
 
@@ -211,7 +211,7 @@ def store_insert_rate(url: str, site: Site, rows: int, batch: int = 20_000) -> f
             records.extend(node_records)
         t += 0.05
     engine = make_engine(url)
-    store = SqlStore(engine, "mag-bench", lma=True)
+    store = SqlStore(engine, "mag-bench", process=True, lma=True)  # as the daemons run it
     began = time.perf_counter()
     futures = [store.submit(audit=records[i : i + batch]) for i in range(0, rows, batch)]
     for f in futures:

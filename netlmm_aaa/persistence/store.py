@@ -337,6 +337,7 @@ class _RowWriter:
         self.when: Any = _sqlite_time if dialect == "sqlite" else _dt
         self.kinds = {**REPORT_KINDS, **_LMA_OVERRIDES} if lma else REPORT_KINDS
         self.copy = dialect == "postgresql" and engine.dialect.driver == "psycopg"
+        self.sqlite = dialect == "sqlite"
 
     def prepare(self, items: list[_Item]) -> _Prepared:
         """Turn items into rows (the Python half of a write)."""
@@ -394,11 +395,16 @@ class _RowWriter:
                     _copy(cursor, "audit_events", _AUDIT_COLUMNS, audits)
                 for table, rows in typed.items():
                     _copy(cursor, table, _TABLE_COLUMNS[table], rows)
-            else:
+            elif self.sqlite:
+                if audits:
+                    _insert_many(connection, "audit_events", _AUDIT_COLUMNS, audits)
+                for table, rows in typed.items():
+                    _insert_many(connection, table, _TABLE_COLUMNS[table], rows)
+            else:  # PostgreSQL through another driver than psycopg 3
                 if audits:
                     connection.exec_driver_sql(self.sql["audit"], audits)
                 for table, rows in typed.items():
-                    _insert_many(connection, table, _TABLE_COLUMNS[table], rows)
+                    connection.exec_driver_sql(self.sql[table], rows)
             if rollup:
                 # Sorted: concurrent writers (several daemons, one PostgreSQL) lock rollup rows
                 # in the same order, so they cannot deadlock.
@@ -422,11 +428,13 @@ class _RowWriter:
 
     def commit_with_retry(self, prepared: _Prepared, on_failure: Any = None) -> None:
         delay = 0.05
+        # The raw cursors (multi-row INSERT, COPY) raise the driver's own errors.
+        errors = (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error)
         while True:
             try:
                 self.commit(prepared)
                 return
-            except SQLAlchemyError as exc:
+            except errors as exc:
                 if on_failure is not None:
                     on_failure()
                 log.error("store commit failed (%s); retrying in %.2f s", exc, delay)
@@ -453,10 +461,16 @@ def _checkpoints(path: str, stop: threading.Event, every: float = 0.5) -> None:
 
 def _writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
     """The body of the store's writer process: receive batches, commit, acknowledge."""
+    import gc
+
     from netlmm_aaa.persistence.database import make_engine
 
     engine = make_engine(url)
     writer = _RowWriter(engine, node, lma=lma)
+    # Batches are hundreds of thousands of fresh tuples and none of them form cycles: with the
+    # default thresholds the collector ran every 700 allocations and took ~10% of the process.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 50)
     # Acknowledgements are batch ids; a failed commit attempt is reported as ("failure",).
     pipeline = _Pipeline(writer, conn.send, lambda: conn.send(("failure",)))
     try:
@@ -781,18 +795,46 @@ _MULTI_ROWS = 256  # rows per multi-row INSERT in SQLite (well under its 32,766 
 
 def _insert_many(connection: Any, table: str, columns: tuple[str, ...], rows: list[_Row]) -> None:
     """SQLite: multi-row ``INSERT ... VALUES (...), (...)`` statements, which cost the SQLite VM
-    and the driver far less per row than one statement per row."""
+    and the driver far less per row than one statement per row.
+
+    Rows are grouped by which of their values are None and those are written as ``NULL`` in the
+    statement instead of bound: Python's sqlite3 module runs its adapter look-up for every
+    bound None (about 1 us each, holding the GIL), and audit rows are full of them."""
+    groups: dict[tuple[bool, ...], list[_Row]] = {}
+    for row in rows:
+        shape = tuple([value is None for value in row])
+        group = groups.get(shape)
+        if group is None:
+            groups[shape] = [row]
+        else:
+            group.append(row)
     cursor = connection.connection.driver_connection.cursor()
-    one = "(" + ", ".join("?" for _ in columns) + ")"
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    full = head + ", ".join([one] * _MULTI_ROWS)
-    whole = len(rows) - len(rows) % _MULTI_ROWS
-    for start in range(0, whole, _MULTI_ROWS):
-        chunk = rows[start : start + _MULTI_ROWS]
-        cursor.execute(full, [value for row in chunk for value in row])
-    rest = rows[whole:]
-    if rest:
-        cursor.execute(head + ", ".join([one] * len(rest)), [v for row in rest for v in row])
+    for shape, group in groups.items():
+        one, full = _shape_sql(table, columns, shape)
+        whole = len(group) - len(group) % _MULTI_ROWS
+        for start in range(0, whole, _MULTI_ROWS):
+            chunk = group[start : start + _MULTI_ROWS]
+            cursor.execute(full, [v for row in chunk for v in row if v is not None])
+        rest = group[whole:]
+        if rest:
+            head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            values = [v for row in rest for v in row if v is not None]
+            cursor.execute(head + ", ".join([one] * len(rest)), values)
+
+
+_SHAPES: dict[tuple[str, tuple[bool, ...]], tuple[str, str]] = {}
+
+
+def _shape_sql(table: str, columns: tuple[str, ...], shape: tuple[bool, ...]) -> tuple[str, str]:
+    """One row's ``(?, NULL, ...)`` for ``shape`` and the full ``_MULTI_ROWS`` statement."""
+    known = _SHAPES.get((table, shape))
+    if known is None:
+        if len(_SHAPES) > 4096:  # bounded: the row builders make a few shapes per table
+            _SHAPES.clear()
+        one = "(" + ", ".join("NULL" if null else "?" for null in shape) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        known = _SHAPES[(table, shape)] = (one, head + ", ".join([one] * _MULTI_ROWS))
+    return known
 
 
 def _copy(cursor: Any, table: str, columns: tuple[str, ...], rows: list[_Row]) -> None:

@@ -105,6 +105,47 @@ def test_audit_records_are_appended(database_url: str, process: bool) -> None:  
         engine.dispose()
 
 
+def test_rows_with_nulls_in_different_places_keep_every_value(database_url: str) -> None:  # noqa: F811
+    """Rows are written grouped by where their NULLs are (SQLite): interleaved shapes, more rows
+    than one multi-row statement takes, and remainders all come back value for value."""
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "mag1")
+    shapes = [
+        {"mac": "02:00:00:00:00:01", "interface": "acc0", "ap": "02:aa:00:00:00:01",
+         "ssid": "Corp", "prefixes": ["2001:db8::/64"], "ipv4": "10.0.0.1"},
+        {"mac": "02:00:00:00:00:02", "interface": "acc1"},
+        {"mac": None, "ssid": "Guest", "reason": "not authorized"},
+        {},
+    ]  # fmt: skip
+    count = 700  # 256-row statements, and a remainder, for each shape
+    records = [
+        RecordAudit(kind="station_attached", utc=1_700_000_000 + i / 1000,
+                    mn_id=None if i % 7 == 0 else f"user{i}@example.org".encode(), peer="mag1",
+                    fields={**shapes[i % len(shapes)], "interface": shapes[i % 4].get(
+                        "interface"), "ap": None if i % 3 else f"ap-{i}"})
+        for i in range(count)
+    ]  # fmt: skip
+    try:
+        store.submit(audit=records).result(30)
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT mn_id, mac, interface, ap, ssid, prefixes, ipv4_home_address, reason"
+                " FROM station_events ORDER BY at"
+            ).all()
+        assert len(rows) == count
+        for i, row in enumerate(rows):
+            f = records[i].fields
+            expected = (
+                None if i % 7 == 0 else f"user{i}@example.org", f.get("mac"), f.get("interface"),
+                f.get("ap"), f.get("ssid"), ",".join(f["prefixes"]) if "prefixes" in f else None,
+                f.get("ipv4"), f.get("reason"),
+            )  # fmt: skip
+            assert tuple(row) == expected, i
+    finally:
+        store.close()
+        engine.dispose()
+
+
 def test_restart_counter_is_persisted_and_incremented(database_url: str) -> None:  # noqa: F811
     engine = make_engine(database_url)
     store = SqlStore(engine, "lma1")
