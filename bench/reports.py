@@ -9,8 +9,8 @@ LMA's PBU, handover and RFC 5846 revocation, the old MAG's revocation and accoun
 retransmitted and forged accounting now and then. Records go through the daemons' own
 ``SqlStore`` (one per node, group commits; ``fill_rows_per_s``). ``insert_rows_per_s_fresh`` and
 ``insert_rows_per_s``: what one daemon's store sustains (500,000 records of all kinds submitted
-in batches of 20,000, committed by its writer process as in the daemons) on the fresh database and again on the filled one, against the database's
-raw bulk insert (DBAPI ``executemany`` of rows of the same shape into a bare table, no indexes)
+in batches of 20,000, committed by its writer process as in the daemons) on the fresh database
+and again on the filled one, against the database's raw bulk insert (DBAPI ``executemany`` of rows of the same shape into a bare table, no indexes)
 in the same run.
 
 Then it times ``report handovers`` (every handover of the month: percentiles overall, per MAG
