@@ -312,7 +312,10 @@ class MagConfig:
     """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
     ingress_filter: bool = True
     """Drop access-link packets not sourced from the sender's own registered addresses."""
-    """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
+    dhcpv4: bool = True
+    """Serve DHCPv4 on the access interfaces (with ``ipv4_router`` as the server address)."""
+    dhcpv4_lease_time: int = 3600
+    dhcpv4_dns: tuple[str, ...] = ()
     accounting_port: int
     metrics_listen: str | None
     hook_socket: str | None
@@ -338,6 +341,9 @@ _MAG_SECTION: _Schema = {
     "accounting_listen": (_ip, "127.0.0.1"),
     "accounting_replay_window": (_integer(1, 86400), 300),
     "ingress_filter": (_bool, True),
+    "dhcpv4": (_bool, True),
+    "dhcpv4_lease_time": (_integer(60, 7 * 86400), 3600),
+    "dhcpv4_dns": (_list_of(_ipv4), []),
     "accounting_port": (_integer(1, 65535), 1813),
     "metrics_listen": (_listen, None),
     "hook_socket": (_str, None),
@@ -438,6 +444,9 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         accounting_listen=mag["accounting_listen"],
         accounting_replay_window=mag["accounting_replay_window"],
         ingress_filter=mag["ingress_filter"],
+        dhcpv4=mag["dhcpv4"],
+        dhcpv4_lease_time=mag["dhcpv4_lease_time"],
+        dhcpv4_dns=tuple(mag["dhcpv4_dns"]),
         accounting_port=mag["accounting_port"],
         metrics_listen=mag["metrics_listen"],
         hook_socket=mag["hook_socket"],

@@ -143,6 +143,8 @@ class StationBinding:
     """Its IPv4 home address, if any."""
     lma_address: str
     """Where its uplink traffic is tunnelled."""
+    ipv4_prefix_length: int = 32
+    """The length of its IPv4 home network (from the PBA's IPv4 Home Address Reply)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

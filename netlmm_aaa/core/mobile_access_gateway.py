@@ -64,6 +64,7 @@ from netlmm_aaa.core.codes import (
     HandoffIndicator,
     RevocationStatus,
 )
+from netlmm_aaa.core.dhcpv4_server import Lease
 from netlmm_aaa.core.events import (
     MagEvent,
     MalformedPacketReceived,
@@ -150,6 +151,7 @@ class _Entry:
         "hnps",
         "interface",
         "ipv4",
+        "ipv4_prefix_length",
         "lma",
         "mac",
         "mn_id",
@@ -184,6 +186,7 @@ class _Entry:
         self.granted = 0
         self.hnps: tuple[str, ...] = ()
         self.ipv4: str | None = None
+        self.ipv4_prefix_length = 32
 
     def binding(self) -> StationBinding:
         return StationBinding(
@@ -192,6 +195,7 @@ class _Entry:
             interface=self.interface,
             home_network_prefixes=self.hnps,
             ipv4_home_address=self.ipv4,
+            ipv4_prefix_length=self.ipv4_prefix_length,
             lma_address=self.lma,
         )
 
@@ -273,6 +277,16 @@ class MobileAccessGateway:
     def station(self, mac: str) -> StationBinding | None:
         entry = self._stations.get(mac)
         return entry.binding() if entry is not None else None
+
+    def lease(self, mac: str, interface: str) -> Lease | None:
+        """The IPv4 home address the MAG's DHCP server may hand ``mac`` on ``interface``: only
+        a station attached there whose binding (with an IPv4 home address) is in place."""
+        entry = self._stations.get(mac)
+        if entry is None or entry.interface != interface or entry.ipv4 is None:
+            return None
+        if entry.state not in (StationState.REGISTERED, StationState.REFRESHING):
+            return None
+        return Lease(address=entry.ipv4, prefix_length=entry.ipv4_prefix_length)
 
     # ------------------------------------------------------------------ stations
 
@@ -482,6 +496,8 @@ class MobileAccessGateway:
             new4 = str(ipaddress.IPv4Address(reply4.address))
             changed = changed or new4 != entry.ipv4
             entry.ipv4 = new4
+            if 0 < reply4.prefix_length <= 32:
+                entry.ipv4_prefix_length = reply4.prefix_length
         entry.state = StationState.REGISTERED
         entry.granted = pba.lifetime_seconds
         self._arm(entry, now.monotonic + max(1.0, entry.granted * self.policy.refresh_fraction))

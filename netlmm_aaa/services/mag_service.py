@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from netlmm_aaa.adapters.dhcpv4_server import Dhcpv4Server
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
 from netlmm_aaa.adapters.hostapd_hook_socket import HookSocket
 from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket
@@ -36,6 +37,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
 )
 from netlmm_aaa.core.clock import Now
+from netlmm_aaa.core.dhcpv4_server import DhcpDecision, DhcpMessageType, DhcpRequest
 from netlmm_aaa.core.events import StationAttached, StationEvent, TimerFired
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.security_events import SecurityEvents
@@ -98,6 +100,7 @@ class MagService:
         )
         self._mh: MobilityHeaderSocket | None = None
         self._ra: RouterAdvertiser | None = None
+        self._dhcp: Dhcpv4Server | None = None
         self._accounting: AccountingListener | None = None
         self._forwarder: AccountingForwarder | None = None
         self._hostapd: dict[str, HostapdControl] = {}
@@ -150,6 +153,18 @@ class MagService:
             await self.dataplane.prepare_access_interface(interface)
         loop = asyncio.get_running_loop()
         self._ra = RouterAdvertiser(mtu=config.mtu)
+        if config.dhcpv4 and config.ipv4 and config.ipv4_router:
+            core = self.core
+            self._dhcp = Dhcpv4Server(
+                interfaces=config.access_interfaces,
+                server_address=config.ipv4_router,
+                lease_for=lambda interface, mac: core.lease(mac, interface),
+                lease_seconds=config.dhcpv4_lease_time,
+                dns=config.dhcpv4_dns,
+                answered=self._dhcp_answered,
+                rejected=self._dhcp_rejected,
+            )
+            await self._dhcp.start()
         self._mh = MobilityHeaderSocket(config.proxy_coa, self._signalling)
         self._mh.start(loop)
         for action in self.core.announce_restart(_now()):
@@ -227,6 +242,8 @@ class MagService:
                 self._forwarder.close()
             if self._dataplane_tasks:
                 await asyncio.gather(*self._dataplane_tasks, return_exceptions=True)
+            if self._dhcp is not None:
+                self._dhcp.close()
             self._mh.close()
             self._ra.close()
             await asyncio.to_thread(self.store.close)
@@ -292,6 +309,34 @@ class MagService:
                 )
             ]
         )
+
+    def _dhcp_rejected(self, interface: str, reason: str, detail: str) -> None:
+        self.security.note("malformed_packet", f"dhcpv4 {interface}", reason, detail, _now())
+
+    def _dhcp_answered(self, interface: str, request: DhcpRequest, decision: DhcpDecision) -> None:
+        if decision.reply is None:
+            if decision.reason.startswith("no registered binding"):
+                # A station that is not (yet) registered here: counted, not written per packet.
+                detail = f"{request.message_type.name} from {request.mac}"
+                self.security.note("dhcp_refused", f"dhcpv4 {interface}", decision.reason,
+                                   detail, _now())  # fmt: skip
+            return
+        if decision.reply is DhcpMessageType.OFFER or self.store is None or self.core is None:
+            return
+        station = self.core.station(request.mac)
+        fields = {
+            "mac": request.mac,
+            "interface": interface,
+            "request": request.message_type.name,
+            "address": decision.yiaddr,
+            "reason": decision.reason,
+        }
+        kind = "dhcp_ack" if decision.reply is DhcpMessageType.ACK else "dhcp_nak"
+        mn_id = station.mn_id if station is not None else None
+        record = RecordAudit(
+            kind=kind, utc=time.time(), mn_id=mn_id, peer=self.config.name, fields=fields
+        )
+        self.store.submit(audit=[record])
 
     def _hook_rejected(self, line: str, reason: str) -> None:
         self.security.note("hook_event_rejected", self.config.hook_socket or "?", reason, line,

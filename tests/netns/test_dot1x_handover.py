@@ -5,8 +5,10 @@ reaches it through MAG2, and the MN never sent a mobility message."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,11 +17,29 @@ from pathlib import Path
 import pytest
 
 from tests.netns.freeradius import make_raddb
-from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V4, MN_V6, REPO, ROUTER_V4, PmipLab
 from tests.netns.test_dot1x_end_to_end import HOSTAPD, MAG, SUPPLICANT
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+UDHCPC_SCRIPT = """#!/bin/sh
+echo "$1 ip=$ip subnet=$subnet router=$router serverid=$serverid lease=$lease" >> {out}
+"""
+
+
+def _dhcp_lease(L: object, ns: str, tmp_path: Path, name: str) -> str:
+    """Run a stock DHCPv4 client (busybox udhcpc) once on the MN's link; its 'bound' line."""
+    script = tmp_path / f"udhcpc-{name}.sh"
+    out = tmp_path / f"udhcpc-{name}.out"
+    script.write_text(UDHCPC_SCRIPT.format(out=out))
+    script.chmod(0o755)
+    # -q: quit once bound, -n: fail if no lease, -t/-T: 5 tries 1 s apart; the script only
+    # reports (the MN's address stays as the test configured it).
+    L.exec(ns, "udhcpc", "-i", "mn0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-r", MN_V4,  # type: ignore[attr-defined]
+           "-s", str(script), check=False, timeout=20)  # fmt: skip
+    lines = out.read_text().splitlines() if out.exists() else []
+    return next((line for line in lines if line.startswith("bound ")), "")
 
 
 def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
@@ -76,6 +96,10 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         ]
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN cannot reach the MN at MAG1"
         address_before = L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+        # IPv4: the MAG's DHCPv4 server hands the MN its home address (from the PBA).
+        lease = f"ip={MN_V4} subnet=255.255.255.0 router={ROUTER_V4} serverid={ROUTER_V4}"
+        if shutil.which("udhcpc"):
+            assert lease in _dhcp_lease(L, t.ns["mn"], tmp_path, "mag1")
 
         # Handover: the cable moves; the MN re-authenticates (EAPOL-Start) at MAG2.
         t.move_cable("br2")
@@ -90,6 +114,14 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         # The MN's address is exactly what it was.
         assert MN_V6 in address_before
         assert L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0") == address_before
+        if shutil.which("udhcpc"):
+            # Same IPv4 address, same server address, now from MAG2 (the only MAG on the link).
+            assert lease in _dhcp_lease(L, t.ns["mn"], tmp_path, "mag2")
+            with contextlib.closing(sqlite3.connect(tmp_path / "mag2.db")) as db:
+                acks = db.execute(
+                    "SELECT COUNT(*) FROM audit_events WHERE kind = 'dhcp_ack'"
+                ).fetchone()[0]
+            assert acks >= 1
         # The MN sent no mobility header and nothing to UDP 5436.
         if shutil.which("tshark"):
             time.sleep(0.5)

@@ -184,3 +184,26 @@ def test_one_serving_mag_and_consistent_state(steps: list[tuple[str, object]]) -
 
 # In the hardening suite (security-tests.md F1 (loss: retransmission with backoff), W8 (forged PBAs)).
 pytestmark = pytest.mark.hardening
+
+
+def test_dhcp_lease_only_for_a_registered_station_on_its_own_link() -> None:
+    """The DHCPv4 server's lease: the IPv4 home address and length the PBA carried, only while
+    the binding is in place here, and the same address at the next MAG after a handover."""
+    pair = make_pair()
+    assert pair.mags["mag1"].lease(MN_MAC, "acc0") is None  # not attached
+    pair.attach("mag1")
+    binding = pair.lma.binding(ALICE)
+    assert binding is not None
+    assert binding.ipv4_home_address is not None
+    lease = pair.mags["mag1"].lease(MN_MAC, "acc0")
+    assert lease is not None
+    assert (lease.address, lease.prefix_length) == (binding.ipv4_home_address, 24)
+    assert pair.mags["mag1"].lease(MN_MAC, "acc1") is None  # another access link
+    assert pair.mags["mag1"].lease("02:00:00:00:99:99", "acc0") is None
+    pair.now = pair.now.after(5)
+    pair.attach("mag2")
+    assert pair.mags["mag1"].lease(MN_MAC, "acc0") is None  # revoked at the old MAG
+    moved = pair.mags["mag2"].lease(MN_MAC, "acc0")
+    assert moved == lease
+    pair.deliver("mag2", pair.mags["mag2"].handle(StationDetached(mac=MN_MAC), pair.now))
+    assert pair.mags["mag2"].lease(MN_MAC, "acc0") is None
