@@ -271,6 +271,20 @@ class AccountingUpstream:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RadiusRelay:
+    """The MAG relays RADIUS authentication between its NASes (hostapd's ``auth_server_addr``
+    points here) and the AAA server, to read the RFC 6572 profile of each Access-Accept."""
+
+    listen: str
+    port: int
+    server: str
+    server_port: int
+    server_secret: bytes
+    profile_ttl: int
+    """Seconds a profile waits for its station's attachment."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LmaSelection:
     """Nodes of an NAI realm (and its subdomains) register with this LMA, unless their RADIUS
     profile names one."""
@@ -321,6 +335,7 @@ class MagConfig:
     hook_socket: str | None
     lma_selection: tuple[LmaSelection, ...]
     accounting_upstream: AccountingUpstream | None
+    radius_relay: RadiusRelay | None = None
     nases: tuple[NasConfig, ...]
     hostapd: tuple[HostapdConfig, ...]
 
@@ -349,6 +364,7 @@ _MAG_SECTION: _Schema = {
     "hook_socket": (_str, None),
     "lma_selection": (None, None),
     "accounting_upstream": (None, None),
+    "radius_relay": (None, None),
     "nas": (None, None),
     "hostapd": (None, None),
 }
@@ -359,6 +375,14 @@ _NAS: _Schema = {
     "interface": (_str, _REQUIRED),
     "identifier": (_str, None),
     "ip_address": (_ip, None),
+}
+_RELAY: _Schema = {
+    "listen": (_ip, None),  # default: accounting_listen
+    "port": (_integer(1, 65535), 1812),
+    "server": (_ip, _REQUIRED),
+    "server_port": (_integer(1, 65535), 1812),
+    "server_secret": (_str, _REQUIRED),
+    "profile_ttl": (_integer(1, 3600), 60),
 }
 _UPSTREAM: _Schema = {
     "address": (_ip, _REQUIRED),
@@ -428,6 +452,18 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         )
     if not nases and not hostapds:
         raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
+    relay = None
+    if raw.get("radius_relay") is not None:
+        r = _section("mag.radius_relay", raw["radius_relay"], _RELAY)
+        if not nases:
+            raise ConfigError("mag.radius_relay: no [[mag.nas]] (their secrets sign the relay)")
+        relay = RadiusRelay(
+            listen=r["listen"] or mag["accounting_listen"], port=r["port"], server=r["server"],
+            server_port=r["server_port"], server_secret=r["server_secret"].encode(),
+            profile_ttl=r["profile_ttl"],
+        )  # fmt: skip
+        if (relay.listen, relay.port) == (mag["accounting_listen"], mag["accounting_port"]):
+            raise _fail("mag.radius_relay.port", relay.port, "is the accounting listener's port")
     return MagConfig(
         name=mag["name"],
         proxy_coa=mag["proxy_coa"],
@@ -452,6 +488,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         hook_socket=mag["hook_socket"],
         lma_selection=tuple(selections),
         accounting_upstream=upstream,
+        radius_relay=relay,
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )

@@ -27,6 +27,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
     Nas,
 )
+from netlmm_aaa.adapters.radius_auth_relay import RadiusAuthRelay
 from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser
 from netlmm_aaa.config import LmaSelection, MagConfig
 from netlmm_aaa.core.actions import (
@@ -52,6 +53,7 @@ from netlmm_aaa.services.accounting import accounting_audit, store_then_acknowle
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
+from netlmm_aaa.wire.radius_auth import MobilityProfile
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,9 @@ class MagService:
         self._mh: MobilityHeaderSocket | None = None
         self._ra: RouterAdvertiser | None = None
         self._dhcp: Dhcpv4Server | None = None
+        self._relay: RadiusAuthRelay | None = None
+        # Station MAC -> (RFC 6572 profile of its last Access-Accept, monotonic expiry)
+        self._profiles: dict[str, tuple[MobilityProfile, float]] = {}
         self._accounting: AccountingListener | None = None
         self._forwarder: AccountingForwarder | None = None
         self._hostapd: dict[str, HostapdControl] = {}
@@ -189,6 +194,16 @@ class MagService:
                     up.address, up.port, up.secret, failed=self._upstream_failed
                 )
                 await self._forwarder.start()
+        if config.radius_relay is not None:
+            rr = config.radius_relay
+            self._relay = RadiusAuthRelay(
+                nas_secrets={n.address: n.secret for n in config.nases},
+                server=(rr.server, rr.server_port),
+                server_secret=rr.server_secret,
+                profile_seen=self._profile_seen,
+                rejected=self._relay_rejected,
+            )
+            await self._relay.start(rr.listen, rr.port)
         for h in config.hostapd:
             client = HostapdControl(
                 h.control,
@@ -244,6 +259,8 @@ class MagService:
                 await asyncio.gather(*self._dataplane_tasks, return_exceptions=True)
             if self._dhcp is not None:
                 self._dhcp.close()
+            if self._relay is not None:
+                self._relay.close()
             self._mh.close()
             self._ra.close()
             await asyncio.to_thread(self.store.close)
@@ -309,6 +326,42 @@ class MagService:
                 )
             ]
         )
+
+    def _profile_seen(self, mac: str, profile: MobilityProfile) -> None:
+        """An Access-Accept for ``mac`` passed the relay: keep its profile for the attachment
+        that follows (hostapd's event or accounting Start, a few milliseconds later)."""
+        assert self.config.radius_relay is not None
+        now = time.monotonic()
+        if len(self._profiles) > 4096:
+            self._profiles = {m: e for m, e in self._profiles.items() if e[1] > now}
+        self._profiles[mac] = (profile, now + self.config.radius_relay.profile_ttl)
+
+    def _with_profile(self, item: StationAttached) -> StationAttached:
+        entry = self._profiles.pop(item.mac, None)
+        if entry is None or entry[1] < time.monotonic():
+            return item
+        profile = entry[0]
+        if self.store is not None:
+            fields = {
+                "mac": item.mac,
+                "prefix": profile.home_network_prefix,
+                "ipv4": profile.ipv4_home_address,
+                "lma": profile.lma_address,
+            }
+            record = RecordAudit(
+                kind="aaa_profile", utc=time.time(), mn_id=item.mn_id, peer=self.config.name,
+                fields=fields,
+            )  # fmt: skip
+            self.store.submit(audit=[record])
+        return dataclasses.replace(
+            item,
+            home_network_prefix=item.home_network_prefix or profile.home_network_prefix,
+            ipv4_home_address=item.ipv4_home_address or profile.ipv4_home_address,
+            lma_address=item.lma_address or profile.lma_address,
+        )
+
+    def _relay_rejected(self, source: str, reason: str, detail: str) -> None:
+        self.security.note("radius_relay_rejected", source, reason, detail, _now())
 
     def _dhcp_rejected(self, interface: str, reason: str, detail: str) -> None:
         self.security.note("malformed_packet", f"dhcpv4 {interface}", reason, detail, _now())
@@ -446,6 +499,8 @@ class MagService:
         if type(item) is RecordAudit:
             self.store.submit(audit=[item])
             return
+        if type(item) is StationAttached and self._profiles:
+            item = self._with_profile(item)
         if type(item) is StationAttached and item.lma_address is None and self._selection:
             chosen = select_lma(item.mn_id, self._selection)
             if chosen is not None:

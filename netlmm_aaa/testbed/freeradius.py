@@ -15,13 +15,16 @@ from netlmm_aaa.testbed import TestbedUnavailable
 
 USERS = """"{user}" Cleartext-Password := "{password}"
 \tChargeable-User-Identity := "{cui}",
-\tClass := "class-{cui}"
+\tClass := "class-{cui}"{reply}
 
 """
 
 
-def make_raddb(root: Path, *, secret: str, user: str, password: str, cui: str) -> Path:
-    """A configuration directory under ``root``; returns it."""
+def make_raddb(
+    root: Path, *, secret: str, user: str, password: str, cui: str, reply: str = ""
+) -> Path:
+    """A configuration directory under ``root``; returns it. ``reply``: more reply attributes
+    for the user, one ``Name := value`` per line (e.g. the RFC 6572 profile)."""
     source = Path("/etc/freeradius/3.0")
     if shutil.which("freeradius") is None or not source.is_dir():
         raise TestbedUnavailable("FreeRADIUS is not installed (Debian package freeradius)")
@@ -38,7 +41,9 @@ def make_raddb(root: Path, *, secret: str, user: str, password: str, cui: str) -
         f"client any {{\n ipaddr = 0.0.0.0/0\n secret = {secret}\n}}\n"
     )
     users = raddb / "mods-config/files/authorize"
-    users.write_text(USERS.format(user=user, password=password, cui=cui) + users.read_text())
+    extra = "".join(f",\n\t{line.strip()}" for line in reply.splitlines() if line.strip())
+    entry = USERS.format(user=user, password=password, cui=cui, reply=extra)
+    users.write_text(entry + users.read_text())
     eap = (raddb / "mods-available/eap").read_text()
     eap = eap.replace("default_eap_type = md5", "default_eap_type = peap", 1)
     peap = eap.index("peap {")
@@ -57,8 +62,11 @@ def make_raddb(root: Path, *, secret: str, user: str, password: str, cui: str) -
     section = section.replace('#\tpersist_dir = "${logdir}/tlscache"',
                               f'persist_dir = "{cache_dir}"', 1)  # fmt: skip
     store_end = eap.index("}", end)
-    eap = (eap[:start] + section + "store {\n\t\t\t\tUser-Name\n\t\t\t\t"
-           "Chargeable-User-Identity\n\t\t\t\tClass\n\t\t\t" + eap[store_end:])  # fmt: skip
+    # The RFC 6572 profile too, so the Accept of a resumed session (the handover) carries it.
+    stored = ("User-Name", "Chargeable-User-Identity", "Class", "PMIP6-Home-HN-Prefix",
+              "PMIP6-Home-IPv4-HoA", "PMIP6-Home-LMA-IPv6-Address")  # fmt: skip
+    eap = (eap[:start] + section + "store {\n" + "".join(f"\t\t\t\t{a}\n" for a in stored)
+           + "\t\t\t" + eap[store_end:])  # fmt: skip
     (raddb / "mods-available/eap").write_text(eap)
     inner = raddb / "sites-available/inner-tunnel"
     # hostapd then reports the inner identity, not the anonymous outer one.
@@ -68,11 +76,20 @@ def make_raddb(root: Path, *, secret: str, user: str, password: str, cui: str) -
 
 
 @contextlib.contextmanager
-def accounting_server(root: Path, port: int, secret: str) -> Iterator[Path]:
+def accounting_server(
+    root: Path,
+    port: int,
+    secret: str,
+    *,
+    user: str = "nobody@example.org",
+    password: str = "x",
+    reply: str = "",
+) -> Iterator[Path]:
     """FreeRADIUS with its default accounting (the ``detail`` file) listening on loopback,
     ``port`` for authentication, ``port + 1`` for accounting (``port + 2`` its inner tunnel);
-    yields the directory under which it writes ``<client>/detail-*``."""
-    raddb = make_raddb(root, secret=secret, user="nobody@example.org", password="x", cui="c")
+    yields the directory under which it writes ``<client>/detail-*``. ``user``/``password``/
+    ``reply``: the one PEAP user it knows (see :func:`make_raddb`)."""
+    raddb = make_raddb(root, secret=secret, user=user, password=password, cui="c", reply=reply)
     # Loopback only, on our ports (the command line's -i/-p would bypass the virtual server).
     site = raddb / "sites-available" / "default"
     text = site.read_text()

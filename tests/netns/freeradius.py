@@ -10,8 +10,11 @@ from netlmm_aaa.testbed import TestbedUnavailable
 from netlmm_aaa.testbed.freeradius import make_raddb as _make_raddb
 
 
-def make_raddb(root: Path, *, secret: str, user: str, password: str, cui: str) -> Path:
+def make_raddb(
+    root: Path, *, secret: str, user: str, password: str, cui: str, reply: str = ""
+) -> Path:
     try:
-        return _make_raddb(root, secret=secret, user=user, password=password, cui=cui)
+        return _make_raddb(root, secret=secret, user=user, password=password, cui=cui,
+                           reply=reply)  # fmt: skip
     except TestbedUnavailable as exc:
         pytest.skip(str(exc))

@@ -17,12 +17,23 @@ from pathlib import Path
 import pytest
 
 from tests.netns.freeradius import make_raddb
+from netlmm_aaa.testbed.pmip import HNP
 from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V4, MN_V6, REPO, ROUTER_V4, PmipLab
 from tests.netns.test_dot1x_end_to_end import HOSTAPD, MAG, SUPPLICANT
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
+PROFILE = f"""
+PMIP6-Home-HN-Prefix := {HNP}
+PMIP6-Home-IPv4-HoA := {MN_V4}/32
+PMIP6-Home-LMA-IPv6-Address := {LMAA}
+"""
+RELAY = f"""
+[mag.radius_relay]
+server = "{LMA_V4}"
+server_secret = "testing123"
+"""
 UDHCPC_SCRIPT = """#!/bin/sh
 echo "$1 ip=$ip subnet=$subnet router=$router serverid=$serverid lease=$lease" >> {out}
 """
@@ -53,8 +64,9 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         t.config_path.write_text(t.config_path.read_text().replace("alice@example.org",  # type: ignore[union-attr]
                                                                    "mn1@example.org"))  # fmt: skip
         t.start_lma()
+        # The node's RFC 6572 profile comes in the Access-Accept, which each MAG's relay reads.
         raddb = make_raddb(tmp_path / "radius", secret="testing123", user="mn1@example.org",
-                           password="pw1", cui="cui-mn1")  # fmt: skip
+                           password="pw1", cui="cui-mn1", reply=PROFILE)  # fmt: skip
         with (tmp_path / "radius.log").open("wb") as log:
             L.spawn(t.ns["lma"], ["freeradius", "-X", "-d", str(raddb)], stdout=log, stderr=log)
         assert wait_for(lambda: "Ready to process" in (tmp_path / "radius.log").read_text(), 20)
@@ -63,7 +75,7 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
             config = tmp_path / f"{mag}.toml"
             config.write_text(MAG.format(pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
                                          db=tmp_path / f"{mag}.db", ctrl=ctrl)
-                              .replace('name = "mag1"', f'name = "{mag}"'))  # fmt: skip
+                              .replace('name = "mag1"', f'name = "{mag}"') + RELAY)  # fmt: skip
             mag_log = tmp_path / f"{mag}.log"
             with mag_log.open("ab") as out:
                 L.spawn(t.ns[mag], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
@@ -71,7 +83,10 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
                         env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
             assert wait_for(lambda mag_log=mag_log: "ready" in mag_log.read_text(), 20)
             conf = tmp_path / f"hostapd-{mag}.conf"
-            hostapd_text = HOSTAPD.format(ctrl=ctrl, radius=LMA_V4)
+            # hostapd authenticates through its MAG's relay (same secret as its accounting).
+            hostapd_text = HOSTAPD.format(ctrl=ctrl, radius="127.0.0.1").replace(
+                "auth_server_shared_secret=testing123", "auth_server_shared_secret=acct-secret"
+            )
             conf.write_text(hostapd_text.replace("mag1.example", f"{mag}.example"))
             L.spawn(t.ns[mag], ["hostapd", str(conf)], stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)  # fmt: skip
@@ -122,6 +137,15 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
                     "SELECT COUNT(*) FROM audit_events WHERE kind = 'dhcp_ack'"
                 ).fetchone()[0]
             assert acks >= 1
+        # Both MAGs registered the node with the profile of its Access-Accept (the second one
+        # from the resumed TLS session), read by their RADIUS relays.
+        for mag in ("mag1", "mag2"):
+            with contextlib.closing(sqlite3.connect(tmp_path / f"{mag}.db")) as db:
+                rows = db.execute(
+                    "SELECT json_extract(details, '$.prefix'), json_extract(details, '$.ipv4')"
+                    " FROM audit_events WHERE kind = 'aaa_profile'"
+                ).fetchall()
+            assert (HNP, MN_V4) in rows, mag
         # The MN sent no mobility header and nothing to UDP 5436.
         if shutil.which("tshark"):
             time.sleep(0.5)

@@ -225,3 +225,38 @@ def test_lma_aaa_section() -> None:
     doc["lma"]["aaa"]["nas"] = []
     with pytest.raises(ConfigError, match="lma.aaa.nas: no NAS configured"):
         parse_lma_config(doc)
+
+
+def test_mag_radius_relay_and_dhcpv4_keys() -> None:
+    from netlmm_aaa.config import parse_mag_config
+
+    base = (REPO / "examples" / "mag-lab.toml").read_text()
+    config = parse_mag_config(tomllib.loads(base))
+    relay = config.radius_relay
+    assert relay is not None
+    assert (relay.listen, relay.port, relay.server, relay.server_port) == (
+        "127.0.0.1", 1812, "192.0.2.10", 1812)  # fmt: skip
+    assert (relay.server_secret, relay.profile_ttl) == (b"change-me-aaa", 60)
+    assert (config.dhcpv4, config.dhcpv4_lease_time, config.dhcpv4_dns) == (
+        True, 3600, ("192.0.2.53",))  # fmt: skip
+    for key, value, message in (
+        ("server", "aaa.example", "is not an IP address"),
+        ("port", 1813, "is the accounting listener's port"),
+        ("colour", "red", "unknown key"),
+    ):
+        doc = tomllib.loads(base)
+        doc["mag"]["radius_relay"][key] = value
+        with pytest.raises(ConfigError, match=f"mag.radius_relay.{key}: .*{message}"):
+            parse_mag_config(doc)
+    doc = tomllib.loads(base)
+    del doc["mag"]["radius_relay"]["server_secret"]
+    with pytest.raises(ConfigError, match="mag.radius_relay.server_secret"):
+        parse_mag_config(doc)
+    doc = tomllib.loads(base)
+    doc["mag"]["dhcpv4_dns"] = ["dns.example"]
+    with pytest.raises(ConfigError, match=r"mag.dhcpv4_dns\[0\]"):
+        parse_mag_config(doc)
+    doc = tomllib.loads(base)
+    doc["mag"]["dhcpv4_lease_time"] = 5
+    with pytest.raises(ConfigError, match="mag.dhcpv4_lease_time"):
+        parse_mag_config(doc)
