@@ -29,7 +29,17 @@ from pyroute2 import netns as pr_netns
 from netlmm_aaa.testbed import TestbedUnavailable
 from netlmm_aaa.testbed.freeradius import make_raddb
 from netlmm_aaa.testbed.netns import Lab, require_netns, wait_for
-from netlmm_aaa.testbed.pmip import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from netlmm_aaa.testbed.pmip import (
+    HNP,
+    LMA_V4,
+    LMAA,
+    MAG_ADDR,
+    MN_V4,
+    MN_V6,
+    REPO,
+    ROUTER_V4,
+    PmipLab,
+)
 from netlmm_aaa.wire.capture import find_mobility_message, read_frames
 
 TOOLS = ("ip", "hostapd", "wpa_supplicant", "freeradius", "tcpdump", "nft")
@@ -41,9 +51,9 @@ eapol_version=2
 use_pae_group_addr=1
 own_ip_addr=127.0.0.1
 nas_identifier={mag}.example
-auth_server_addr={radius}
+auth_server_addr=127.0.0.1
 auth_server_port=1812
-auth_server_shared_secret=testing123
+auth_server_shared_secret=acct-secret
 acct_server_addr=127.0.0.1
 acct_server_port=1813
 acct_server_shared_secret=acct-secret
@@ -76,6 +86,10 @@ database = "sqlite:///{db}"
 [[mag.hostapd]]
 control = "{ctrl}/acc0"
 interface = "acc0"
+
+[mag.radius_relay]
+server = "{radius}"
+server_secret = "testing123"
 
 [[mag.nas]]
 name = "hostapd-{mag}"
@@ -193,10 +207,17 @@ class HandoverBed:
         self.progress("starting the LMA")
         t.start_lma()
         self.progress("starting FreeRADIUS (PEAP)")
+        # The node's RFC 6572 profile, in the Access-Accept that each MAG's relay reads
+        # (hostapd authenticates through its MAG).
+        profile = (f"PMIP6-Home-HN-Prefix := {HNP}\nPMIP6-Home-IPv4-HoA := {MN_V4}/32\n"
+                   f"PMIP6-Home-LMA-IPv6-Address := {LMAA}\n")  # fmt: skip
         raddb = make_raddb(tmp / "radius", secret="testing123", user="mn1@example.org",
-                           password="pw1", cui="cui-mn1")  # fmt: skip
+                           password="pw1", cui="cui-mn1", reply=profile)  # fmt: skip
         with (tmp / "radius.log").open("wb") as log:
-            lab.spawn(t.ns["lma"], ["freeradius", "-X", "-d", str(raddb)], stdout=log, stderr=log)
+            # Foreground with its normal log: -X (debugging) prints every attribute of every
+            # packet, which costs the re-authentication milliseconds.
+            lab.spawn(t.ns["lma"], ["freeradius", "-f", "-l", "stdout", "-d", str(raddb)],
+                      stdout=log, stderr=log)  # fmt: skip
         if not wait_for(lambda: "Ready to process" in (tmp / "radius.log").read_text(), 30):
             raise TestbedUnavailable("FreeRADIUS did not start (see its log)")
         for mag in ("mag1", "mag2"):
@@ -204,7 +225,7 @@ class HandoverBed:
             ctrl = tmp / f"hostapd-{mag}"
             mag_config = tmp / f"{mag}.toml"
             text = MAG.format(mag=mag, pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
-                              db=tmp / f"{mag}.db", ctrl=ctrl)  # fmt: skip
+                              db=tmp / f"{mag}.db", ctrl=ctrl, radius=LMA_V4)  # fmt: skip
             mag_config.write_text(text)
             mag_log = tmp / f"{mag}.log"
             with mag_log.open("ab") as log:
@@ -214,7 +235,7 @@ class HandoverBed:
             if not wait_for(lambda mag_log=mag_log: "ready" in mag_log.read_text(), 30):
                 raise TestbedUnavailable(f"{mag} did not start: {mag_log.read_text()[-500:]}")
             conf = tmp / f"hostapd-{mag}.conf"
-            conf.write_text(HOSTAPD.format(ctrl=ctrl, mag=mag, radius=LMA_V4))
+            conf.write_text(HOSTAPD.format(ctrl=ctrl, mag=mag))
             lab.spawn(t.ns[mag], ["hostapd", str(conf)], stdout=subprocess.DEVNULL,
                       stderr=subprocess.DEVNULL)  # fmt: skip
             if not wait_for(lambda ctrl=ctrl: (ctrl / "acc0").exists(), 15):

@@ -104,8 +104,12 @@ class MagService:
         self._ra: RouterAdvertiser | None = None
         self._dhcp: Dhcpv4Server | None = None
         self._relay: RadiusAuthRelay | None = None
+        self._deferred: list[RecordAudit] = []
+        self._deferred_flush: asyncio.TimerHandle | None = None
         # Station MAC -> (RFC 6572 profile of its last Access-Accept, monotonic expiry)
         self._profiles: dict[str, tuple[MobilityProfile, float]] = {}
+        # Station MAC -> (the User-Name of an Access-Accept the relay just passed, expiry)
+        self._accepted: dict[str, tuple[str, float]] = {}
         self._accounting: AccountingListener | None = None
         self._forwarder: AccountingForwarder | None = None
         self._hostapd: dict[str, HostapdControl] = {}
@@ -263,6 +267,9 @@ class MagService:
                 self._relay.close()
             self._mh.close()
             self._ra.close()
+            if self._deferred_flush is not None:
+                self._deferred_flush.cancel()
+            self._flush_deferred()
             await asyncio.to_thread(self.store.close)
             await self.dataplane.close()
             engine.dispose()
@@ -327,6 +334,18 @@ class MagService:
             ]
         )
 
+    def _defer_audits(self, audits: list[RecordAudit]) -> None:
+        self._deferred.extend(audits)
+        if self._deferred_flush is None:
+            loop = asyncio.get_running_loop()
+            self._deferred_flush = loop.call_later(0.005, self._flush_deferred)
+
+    def _flush_deferred(self) -> None:
+        self._deferred_flush = None
+        records, self._deferred = self._deferred, []
+        if records and self.store is not None:
+            self.store.submit(audit=records)
+
     def _profile_seen(self, mac: str, profile: MobilityProfile) -> None:
         """An Access-Accept for ``mac`` passed the relay: keep its profile for the attachment
         that follows (hostapd's event or accounting Start, a few milliseconds later)."""
@@ -334,31 +353,37 @@ class MagService:
         now = time.monotonic()
         if len(self._profiles) > 4096:
             self._profiles = {m: e for m, e in self._profiles.items() if e[1] > now}
-        self._profiles[mac] = (profile, now + self.config.radius_relay.profile_ttl)
+        expiry = now + self.config.radius_relay.profile_ttl
+        self._profiles[mac] = (profile, expiry)
+        if profile.user_name:
+            if len(self._accepted) > 4096:
+                self._accepted = {m: e for m, e in self._accepted.items() if e[1] > now}
+            name = profile.user_name.decode("utf-8", "replace")
+            self._accepted[mac] = (name, min(expiry, now + 5.0))
 
-    def _with_profile(self, item: StationAttached) -> StationAttached:
+    def _with_profile(self, item: StationAttached) -> tuple[StationAttached, RecordAudit | None]:
+        """``item`` with the profile of its Access-Accept, and the audit record saying so."""
         entry = self._profiles.pop(item.mac, None)
         if entry is None or entry[1] < time.monotonic():
-            return item
+            return item, None
         profile = entry[0]
-        if self.store is not None:
-            fields = {
-                "mac": item.mac,
-                "prefix": profile.home_network_prefix,
-                "ipv4": profile.ipv4_home_address,
-                "lma": profile.lma_address,
-            }
-            record = RecordAudit(
-                kind="aaa_profile", utc=time.time(), mn_id=item.mn_id, peer=self.config.name,
-                fields=fields,
-            )  # fmt: skip
-            self.store.submit(audit=[record])
-        return dataclasses.replace(
+        fields = {
+            "mac": item.mac,
+            "prefix": profile.home_network_prefix,
+            "ipv4": profile.ipv4_home_address,
+            "lma": profile.lma_address,
+        }
+        record = RecordAudit(
+            kind="aaa_profile", utc=time.time(), mn_id=item.mn_id, peer=self.config.name,
+            fields=fields,
+        )  # fmt: skip
+        item = dataclasses.replace(
             item,
             home_network_prefix=item.home_network_prefix or profile.home_network_prefix,
             ipv4_home_address=item.ipv4_home_address or profile.ipv4_home_address,
             lma_address=item.lma_address or profile.lma_address,
         )
+        return item, record
 
     def _relay_rejected(self, source: str, reason: str, detail: str) -> None:
         self.security.note("radius_relay_rejected", source, reason, detail, _now())
@@ -482,7 +507,17 @@ class MagService:
                 if client is None or (still is not None and still.authorized):
                     self._hook_rejected(event.raw, "hostapd still reports the station")
                     return
-            if client is not None and event.kind.name in ("AUTHORIZED", "AUTHENTICATED"):
+            accepted = self._accepted.pop(event.mac, None) if not from_hook else None
+            if (
+                accepted is not None
+                and accepted[1] >= time.monotonic()
+                and (event.kind.name in ("AUTHORIZED", "AUTHENTICATED"))
+            ):
+                # The relay passed this station's Access-Accept to hostapd a moment ago and
+                # hostapd's own control socket now reports the success: hostapd's identity for
+                # it is that Accept's User-Name, so no STA round trip is needed.
+                confirmed = ConfirmedStation(mac=event.mac, authorized=True, identity=accepted[0])
+            elif client is not None and event.kind.name in ("AUTHORIZED", "AUTHENTICATED"):
                 with contextlib.suppress(HostapdUnavailable):
                     info = await client.sta(event.mac)
                     if info is not None:
@@ -499,18 +534,24 @@ class MagService:
         if type(item) is RecordAudit:
             self.store.submit(audit=[item])
             return
+        # Nothing reaches the store before the PBU has left: a submission wakes the store's
+        # sender thread, which would take the GIL from this one for up to a switch interval.
+        audits: list[RecordAudit] = []
         if type(item) is StationAttached and self._profiles:
-            item = self._with_profile(item)
+            item, applied = self._with_profile(item)
+            if applied is not None:
+                audits.append(applied)
         if type(item) is StationAttached and item.lma_address is None and self._selection:
             chosen = select_lma(item.mn_id, self._selection)
             if chosen is not None:
                 item = dataclasses.replace(item, lma_address=chosen)
-        audits: list[RecordAudit] = []
+        signalled = False
         for action in self.core.handle(item, now):
             match action:
                 case SendMessage():
                     assert self._mh is not None
                     self._mh.send(action.message, action.destination)
+                    signalled = True
                 case InstallStationRoutes():
                     station = action.station
                     self._in_background(
@@ -534,5 +575,10 @@ class MagService:
                             await client.deauthenticate(action.mac)
                 case RecordAudit():
                     audits.append(action)
-        if audits:
+        if audits and signalled:
+            # A PBU is on its way: the answer should find this thread free, not waiting for
+            # the GIL while the store's sender thread pickles these records (up to a switch
+            # interval). They follow a few milliseconds later, before any stop completes.
+            self._defer_audits(audits)
+        elif audits:
             self.store.submit(audit=audits)

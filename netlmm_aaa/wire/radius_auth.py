@@ -59,6 +59,8 @@ class MobilityProfile:
     lma_address: str | None = None
     mn_id: bytes | None = None
     """Mobile-Node-Identifier (145), else the CUI, else the (inner) User-Name of the Accept."""
+    user_name: bytes | None = None
+    """The Accept's User-Name: hostapd takes it as the station's identity (``STA <mac>``)."""
 
 
 def _bounded(data: bytes) -> bytes:
@@ -282,5 +284,5 @@ def mobility_profile(accept: bytes) -> MobilityProfile:
             user = value or None
     return MobilityProfile(
         home_network_prefix=hnp, ipv4_home_address=ipv4, lma_address=lma,
-        mn_id=mn_id or cui or user,
+        mn_id=mn_id or cui or user, user_name=user,
     )  # fmt: skip
