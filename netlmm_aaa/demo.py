@@ -271,7 +271,11 @@ class HandoverBed:
         if not moved:  # the EAPOL-Start fell into the link's first instant: once more
             _wpa_request(self.wpa / "mn0", "REAUTHENTICATE")
             moved = wait_for(lambda: self.serving() == target, 30, interval=0.002)
-        time.sleep(1.0)
+        # Until the downlink flows again (at once, normally; a loaded machine may take longer).
+        moved_at = time.time()
+        wait_for(lambda: any(r >= moved_at for r in list(probe.received.values())), 5.0,
+                 interval=0.01)  # fmt: skip
+        time.sleep(0.5)
         probe.stop()
         if not moved:
             raise TestbedUnavailable(f"the binding did not move to {target}")
