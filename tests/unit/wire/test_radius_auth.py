@@ -148,3 +148,39 @@ def test_forged_and_malformed_packets_are_typed_errors() -> None:
     assigns = _attr(151, b"\x00\x80" + bytes(16)) + _attr(155, b"\x00\x20" + bytes(4))
     profile = mobility_profile(_answer(upstream, SERVER_SECRET, assigns))
     assert (profile.home_network_prefix, profile.ipv4_home_address) == (None, None)
+
+
+def test_random_corruption_is_only_ever_a_typed_error() -> None:
+    """Bit flips, truncation and junk in requests and answers: RadiusError or a packet that
+    still verifies, never another exception."""
+    import random
+
+    rng = random.Random(11)
+    request = _request()
+    upstream = forward_access_request(request, NAS_SECRET, 5, SERVER_AUTH, SERVER_SECRET)
+    ms = struct.pack("!I", 311) + _attr(16, _salted(bytes(32), SERVER_SECRET, SERVER_AUTH, b"\x80\x01"))
+    answer = _answer(upstream, SERVER_SECRET, _attr(26, ms) + _attr(151, b"\x00\x40" + bytes(8)))
+    for _ in range(3000):
+        for original in (request, answer):
+            data = bytearray(original)
+            for _ in range(rng.randrange(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            data = data[: rng.randrange(0, len(data) + 1)]
+            try:
+                if original is request:
+                    checked = check_access_request(bytes(data), NAS_SECRET)
+                    forward_access_request(checked, NAS_SECRET, 1, SERVER_AUTH, SERVER_SECRET)
+                else:
+                    checked = check_access_response(bytes(data), upstream, SERVER_SECRET)
+                    forward_access_response(checked, upstream, SERVER_SECRET, request, NAS_SECRET)
+                    mobility_profile(checked)
+            except RadiusError:
+                continue
+        # Unsigned parsing of the profile (the relay only reads verified answers, but the
+        # parser itself must not fail on anything either).
+        junk = bytearray(answer)
+        junk[rng.randrange(20, len(junk))] = rng.randrange(256)
+        try:
+            mobility_profile(bytes(junk))
+        except RadiusError:
+            pass
