@@ -515,6 +515,8 @@ class SqlStore:
         self._closing = False
         self._conn_lock = threading.Lock()
         self.writer_restarts = 0
+        self._last_restart = float("-inf")
+        self._restart_delay = 0.0
         """How often the writer process died and was restarted (process mode)."""
         if process:
             self._start_process()
@@ -757,6 +759,15 @@ class SqlStore:
     def _restart_writer(
         self, pending: dict[int, tuple[list[tuple[list[_Item], Future[None]]], list[_Item]]]
     ) -> None:
+        # A writer that dies again at once (a database it cannot open, a broken interpreter)
+        # is restarted with a growing pause, not in a tight loop.
+        now = time.monotonic()
+        if now - self._last_restart < 5.0:
+            self._restart_delay = min(5.0, max(0.1, self._restart_delay * 2))
+            time.sleep(self._restart_delay)
+        else:
+            self._restart_delay = 0.0
+        self._last_restart = time.monotonic()
         with self._conn_lock:
             code = self._process.exitcode if self._process is not None else None
             log.error(
@@ -772,8 +783,10 @@ class SqlStore:
             with contextlib.suppress(OSError):
                 self._conn.close()
             self._start_process()
-            for batch_id, (_batch, items) in sorted(pending.items()):
-                self._conn.send((batch_id, items))
+            # If the new writer dies too, the next receive sees it and restarts it again.
+            with contextlib.suppress(OSError, ValueError):
+                for batch_id, (_batch, items) in sorted(pending.items()):
+                    self._conn.send((batch_id, items))
 
     def _count_failure(self) -> None:
         self.failures += 1

@@ -231,6 +231,7 @@ def test_a_dead_writer_process_is_restarted_and_nothing_is_lost(tmp_path) -> Non
         for f in futures:
             f.result(60)
         assert store.writer_restarts == 2
+        assert store._restart_delay > 0  # died again within 5 s: restarted after a pause
         assert all(count(f"busy{k}") >= 2000 for k in range(10))
         assert count("before") == 500
     finally:
