@@ -111,6 +111,7 @@ class _Probe:
         self.sent: list[float] = []
         self.received: dict[int, float] = {}
         self._stop = threading.Event()
+        self._stop_receiving = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._send, daemon=True).start()
@@ -130,7 +131,7 @@ class _Probe:
             seq += 1
 
     def _receive(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop_receiving.is_set():
             try:
                 data = self.rx.recv(64)
             except OSError:
@@ -138,7 +139,10 @@ class _Probe:
             self.received[int.from_bytes(data[:4], "big")] = time.time()
 
     def stop(self) -> None:
+        """Stop sending, then receive what is still in flight before stopping the receiver."""
         self._stop.set()
+        time.sleep(0.3)
+        self._stop_receiving.set()
         time.sleep(0.3)
         self.tx.close()
         self.rx.close()
@@ -281,7 +285,11 @@ class HandoverBed:
             raise TestbedUnavailable(f"the binding did not move to {target}")
         self.at = target
         time.sleep(0.5)  # let the stores commit their audit rows
-        lost = [i for i, s in enumerate(probe.sent) if s >= link_up and i not in probe.received]
+        # Lost: not received, sent after the link change and before the last packet that did
+        # arrive (a packet still in flight when the probe stopped is not a handover loss).
+        last = max(probe.received, default=-1)
+        lost = [i for i, s in enumerate(probe.sent)
+                if s >= link_up and i not in probe.received and i < last]  # fmt: skip
         # The first packet delivered after the outage (earlier ones still took the old path).
         resumed_from = (max(lost) + 1) if lost else 0
         first_packet = min(
