@@ -11,12 +11,17 @@
 - The Accounting-Response is sent only when the owner calls :meth:`acknowledge` for the key,
   i.e. after the record is durably stored (RFC 2866 §2). The socket is bound without
   SO_REUSEPORT, so a second listener on the same port fails loudly.
+- Speed: a readable socket is drained (up to a burst) in one event-loop callback, and the
+  acknowledgements of a committed batch reach the loop in one wake-up, not one per record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,12 +70,10 @@ def _source(addr: _Addr) -> str:
     return source[7:] if source.startswith("::ffff:") and "." in source else source
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, owner: AccountingListener) -> None:
-        self.owner = owner
-
-    def datagram_received(self, data: bytes, addr: _Addr) -> None:
-        self.owner.datagram(data, addr)
+_READ_BURST = 256
+"""Datagrams read per wake-up of the event loop (then other callbacks get their turn)."""
+_READ_SIZE = 65535
+"""recvfrom size: any UDP datagram whole, so an oversized one is refused as too long."""
 
 
 class AccountingListener:
@@ -90,25 +93,57 @@ class AccountingListener:
         self._deliver = deliver
         self._rejected = rejected  # (source, reason, detail)
         self._duplicate = duplicate  # a retransmission of a record already taken
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending_acks: list[_Key] = []
+        self._pending_lock = threading.Lock()
         # key -> list of (datagram, addr) waiting for the acknowledgement; None once acked.
         self._seen: OrderedDict[_Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
         self._remember = remember
         self.duplicates = 0
         self.dropped = 0
+        self.unsent = 0
+        """Responses the socket refused (buffer full): the NAS retransmits, we answer again."""
 
     async def start(self, host: str, port: int = 1813) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self), local_addr=(host, port), reuse_port=False
-        )
-        self._transport = transport
-        address: tuple[str, int] = transport.get_extra_info("sockname")[:2]
-        return address
+        family, kind, proto, _, address = (
+            await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):  # a burst of NASes waits in the kernel, not lost
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+        self._sock, self._loop = sock, loop
+        loop.add_reader(sock.fileno(), self._readable)
+        bound: tuple[str, int] = sock.getsockname()[:2]
+        return bound
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+    def _readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(_READ_BURST):
+            try:
+                data, addr = sock.recvfrom(_READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. an ICMP error reported on the socket
+                log.debug("accounting socket: %s", exc)
+                return
+            self.datagram(data, addr)
 
     def datagram(self, data: bytes, addr: _Addr) -> None:
         source = _source(addr)
@@ -168,6 +203,22 @@ class AccountingListener:
                     f"NAS {nas.name} sent {attribute} {claimed!r}, configured {expected!r}",
                 )
 
+    def acknowledge_threadsafe(self, key: _Key) -> None:
+        """:meth:`acknowledge` from another thread (the store's): keys committed together are
+        answered in one call on the event loop."""
+        with self._pending_lock:
+            self._pending_acks.append(key)
+            first = len(self._pending_acks) == 1
+        if first and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing to answer
+                self._loop.call_soon_threadsafe(self._acknowledge_pending)
+
+    def _acknowledge_pending(self) -> None:
+        with self._pending_lock:
+            keys, self._pending_acks = self._pending_acks, []
+        for key in keys:
+            self.acknowledge(key)
+
     def acknowledge(self, key: _Key) -> int:
         """The record for ``key`` is stored: answer every copy received. Returns how many."""
         waiting = self._seen.get(key)
@@ -180,5 +231,9 @@ class AccountingListener:
         return len(waiting)
 
     def _answer(self, data: bytes, addr: _Addr, nas: Nas) -> None:
-        if self._transport is not None:
-            self._transport.sendto(encode_accounting_response(data, nas.secret), addr)
+        if self._sock is not None:
+            try:
+                self._sock.sendto(encode_accounting_response(data, nas.secret), addr)
+            except OSError as exc:  # full buffer, unreachable: the NAS will retransmit
+                self.unsent += 1
+                log.debug("accounting response to %s not sent: %s", addr[0], exc)

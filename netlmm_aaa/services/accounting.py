@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from netlmm_aaa.adapters.radius_accounting_listener import AccountingListener, AccountingReceived
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.persistence.store import SqlStore
@@ -35,7 +33,6 @@ def store_then_acknowledge(
     goes out only once that record is committed (RFC 2866: the NAS may then forget it)."""
     audit = accounting_audit("accounting", item.nas.name, item.request, utc)
     committed = store.submit(audit=[audit])
-    loop = asyncio.get_running_loop()
     key = item.key
     # The store's thread completes the future; the answer goes out from the event loop.
-    committed.add_done_callback(lambda _f: loop.call_soon_threadsafe(listener.acknowledge, key))
+    committed.add_done_callback(lambda _f: listener.acknowledge_threadsafe(key))

@@ -111,6 +111,24 @@ def test_malformed_tlvs_are_rejected_before_pyrad(data: bytes, reason: str) -> N
         decode_accounting_request(data, SECRET)
 
 
+def test_repeatable_attributes_keep_every_value_in_order() -> None:
+    """Class (RFC 2865 §5.25) and the RFC 6572 attributes may repeat: all values, in order; a
+    Vendor-Specific anywhere is still walked; the first of each single-valued one is used."""
+    hnp = bytes((0, 64)) + bytes.fromhex("20010db8000000aa")
+    attrs = [*START[:2], (25, b"class-1"), (151, hnp), (26, b"\x00\x00\x00\x09\x01\x04ab"),
+             (25, b"class-2"), (151, hnp[:2] + bytes(8)), (148, b"\x00\x01"), *START[2:]]  # fmt: skip
+    req = decode_accounting_request(build(attrs), SECRET)
+    assert req.classes == (b"class-1", b"class-2")
+    assert req.pmip6 == {151: (hnp, hnp[:2] + bytes(8)), 148: (b"\x00\x01",)}
+    assert req.user_name == "mn1@example.org"
+
+
+def test_duplicate_single_valued_attribute_is_counted() -> None:
+    data = build([*START, (44, b"other"), (44, b"third")])
+    with pytest.raises(RadiusError, match="attribute 44 appears 3 times"):
+        decode_accounting_request(data, SECRET)
+
+
 def test_padding_after_length_is_ignored() -> None:
     assert (
         decode_accounting_request(build(START) + b"\x00" * 7, SECRET).status is AcctStatusType.START
