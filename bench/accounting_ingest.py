@@ -90,7 +90,8 @@ def _ours(url: str, port: int, ready: Any) -> None:
     from netlmm_aaa.persistence import migrate
     from netlmm_aaa.persistence.database import make_engine
     from netlmm_aaa.persistence.store import SqlStore
-    from netlmm_aaa.services.accounting import store_then_acknowledge
+    from netlmm_aaa.services.accounting import StoreThenAcknowledge
+    from netlmm_aaa.services.runtime import settle_heap
 
     migrate.upgrade(url)
     store = SqlStore(make_engine(url), "mag-bench", process=True)
@@ -100,14 +101,16 @@ def _ours(url: str, port: int, ready: Any) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
 
         def deliver(item: AccountingReceived) -> None:
-            store_then_acknowledge(store, listener, item, time.time())
+            record(item, time.time())
 
         listener = AccountingListener(
             [Nas("bench", "127.0.0.1", SECRET.encode())],
             deliver=deliver,
             rejected=lambda *a: None,
         )
+        record = StoreThenAcknowledge(store, listener)
         await listener.start("127.0.0.1", port)
+        settle_heap()  # as the MAG does once ready
         ready.set()
         await stop.wait()
         listener.close()

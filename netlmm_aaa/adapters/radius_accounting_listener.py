@@ -35,7 +35,8 @@ from netlmm_aaa.wire.radius_accounting import (
 
 log = logging.getLogger(__name__)
 
-_Key = tuple[str, str | None, int, int | None]
+Key = tuple[str, str | None, int, int | None]
+"""The idempotency key of an accounting record: (NAS, Acct-Session-Id, status, Event-Timestamp)."""
 _Addr = tuple[str, int]
 
 
@@ -58,7 +59,7 @@ class AccountingReceived:
 
     nas: Nas
     request: AccountingRequest
-    key: _Key
+    key: Key
     data: bytes = b""
     """The datagram as received (for forwarding upstream)."""
 
@@ -70,7 +71,7 @@ def _source(addr: _Addr) -> str:
     return source[7:] if source.startswith("::ffff:") and "." in source else source
 
 
-_READ_BURST = 256
+_READ_BURST = 32
 """Datagrams read per wake-up of the event loop (then other callbacks get their turn)."""
 _READ_SIZE = 65535
 """recvfrom size: any UDP datagram whole, so an oversized one is refused as too long."""
@@ -95,10 +96,10 @@ class AccountingListener:
         self._duplicate = duplicate  # a retransmission of a record already taken
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending_acks: list[_Key] = []
+        self._pending_acks: list[Key] = []
         self._pending_lock = threading.Lock()
         # key -> list of (datagram, addr) waiting for the acknowledgement; None once acked.
-        self._seen: OrderedDict[_Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
+        self._seen: OrderedDict[Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
         self._remember = remember
         self.duplicates = 0
         self.dropped = 0
@@ -203,12 +204,12 @@ class AccountingListener:
                     f"NAS {nas.name} sent {attribute} {claimed!r}, configured {expected!r}",
                 )
 
-    def acknowledge_threadsafe(self, key: _Key) -> None:
-        """:meth:`acknowledge` from another thread (the store's): keys committed together are
-        answered in one call on the event loop."""
+    def acknowledge_threadsafe(self, keys: list[Key]) -> None:
+        """:meth:`acknowledge` from another thread (the store's): keys committed meanwhile are
+        answered together in one call on the event loop."""
         with self._pending_lock:
-            self._pending_acks.append(key)
-            first = len(self._pending_acks) == 1
+            first = not self._pending_acks
+            self._pending_acks.extend(keys)
         if first and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: nothing to answer
                 self._loop.call_soon_threadsafe(self._acknowledge_pending)
@@ -219,7 +220,7 @@ class AccountingListener:
         for key in keys:
             self.acknowledge(key)
 
-    def acknowledge(self, key: _Key) -> int:
+    def acknowledge(self, key: Key) -> int:
         """The record for ``key`` is stored: answer every copy received. Returns how many."""
         waiting = self._seen.get(key)
         if not waiting:

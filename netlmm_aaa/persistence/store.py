@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _BATCH_LIMIT = 20_000  # submissions per transaction
 _BATCH_ROWS = 50_000  # rows per transaction (a submission is never split)
-_LINGER = 0.005
+_LINGER = 0.001
 
 
 def _dt(value: float | None) -> datetime | None:

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
-from netlmm_aaa.adapters.radius_accounting_listener import AccountingListener, AccountingReceived
+import asyncio
+
+from netlmm_aaa.adapters.radius_accounting_listener import (
+    AccountingListener,
+    AccountingReceived,
+    Key,
+)
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
@@ -26,13 +32,37 @@ def accounting_audit(kind: str, nas: str, request: AccountingRequest, utc: float
     )
 
 
-def store_then_acknowledge(
-    store: SqlStore, listener: AccountingListener, item: AccountingReceived, utc: float
-) -> None:
-    """Audit an accepted accounting request; its Accounting-Response (to every copy received)
-    goes out only once that record is committed (RFC 2866: the NAS may then forget it)."""
-    audit = accounting_audit("accounting", item.nas.name, item.request, utc)
-    committed = store.submit(audit=[audit])
-    key = item.key
-    # The store's thread completes the future; the answer goes out from the event loop.
-    committed.add_done_callback(lambda _f: listener.acknowledge_threadsafe(key))
+class StoreThenAcknowledge:
+    """Audit accepted accounting requests; the Accounting-Response to a request (to every copy
+    received) goes out only once its record is committed (RFC 2866: the NAS may then forget it).
+
+    Requests accepted within one event-loop callback (a socket burst drained by the listener)
+    go to the store together, in chunks of up to ``chunk`` (one queue entry, one future, one hop
+    back to the loop each): the first chunk is being committed while the burst is still read.
+    """
+
+    def __init__(self, store: SqlStore, listener: AccountingListener, chunk: int = 32) -> None:
+        self._store = store
+        self._chunk = chunk
+        self._listener = listener
+        self._audits: list[RecordAudit] = []
+        self._keys: list[Key] = []
+
+    def __call__(self, item: AccountingReceived, utc: float) -> None:
+        """Record ``item`` (call on the listener's event loop)."""
+        if not self._audits:
+            asyncio.get_running_loop().call_soon(self._submit)
+        self._audits.append(accounting_audit("accounting", item.nas.name, item.request, utc))
+        self._keys.append(item.key)
+        if len(self._keys) >= self._chunk:
+            self._submit()  # the scheduled call submits the rest, if any
+
+    def _submit(self) -> None:
+        if not self._keys:
+            return
+        audits, keys = self._audits, self._keys
+        self._audits, self._keys = [], []
+        committed = self._store.submit(audit=audits)
+        listener = self._listener
+        # The store's thread completes the future; the answers go out from the event loop.
+        committed.add_done_callback(lambda _f: listener.acknowledge_threadsafe(keys))

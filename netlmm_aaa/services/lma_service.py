@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -59,7 +58,8 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore, mn_id_text
-from netlmm_aaa.services.accounting import store_then_acknowledge
+from netlmm_aaa.services.accounting import StoreThenAcknowledge
+from netlmm_aaa.services.runtime import settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.radius_accounting import AcctStatusType
 
@@ -207,12 +207,7 @@ class LmaService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         self._arm_timer()
-        # Everything loaded so far (configuration, restored bindings) lives for the whole run:
-        # keep it out of the cyclic collector, and collect young objects less often, so that
-        # collections do not show up as signalling latency spikes.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 50)
+        settle_heap()  # restored bindings too: no collection walks them again
         self.ready.set()
         self.metrics.set_ready()
         log.info("LMA %s ready on %s", config.name, config.address)
@@ -258,7 +253,7 @@ class LmaService:
         assert store is not None
 
         def received(item: AccountingReceived) -> None:
-            store_then_acknowledge(store, listener, item, time.time())
+            record(item, time.time())
             request = item.request
             mn_id = (
                 accounting_mn_id(request.user_name, request.chargeable_user_identity)
@@ -280,6 +275,7 @@ class LmaService:
             deliver=received,
             rejected=rejected,
         )
+        record = StoreThenAcknowledge(store, listener)
         await listener.start(aaa.listen, aaa.port)
         return listener
 

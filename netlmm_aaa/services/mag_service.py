@@ -49,7 +49,8 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
-from netlmm_aaa.services.accounting import accounting_audit, store_then_acknowledge
+from netlmm_aaa.services.accounting import StoreThenAcknowledge, accounting_audit
+from netlmm_aaa.services.runtime import settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
@@ -111,6 +112,7 @@ class MagService:
         # Station MAC -> (the User-Name of an Access-Accept the relay just passed, expiry)
         self._accepted: dict[str, tuple[str, float]] = {}
         self._accounting: AccountingListener | None = None
+        self._record_accounting: StoreThenAcknowledge | None = None
         self._forwarder: AccountingForwarder | None = None
         self._hostapd: dict[str, HostapdControl] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
@@ -191,6 +193,7 @@ class MagService:
                 rejected=self._accounting_rejected,
                 duplicate=self._accounting_duplicate,
             )
+            self._record_accounting = StoreThenAcknowledge(self.store, self._accounting)
             await self._accounting.start(config.accounting_listen, config.accounting_port)
             if config.accounting_upstream is not None:
                 up = config.accounting_upstream
@@ -232,6 +235,7 @@ class MagService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        settle_heap()
         self.ready.set()
         self.metrics.set_ready()
         log.info(
@@ -482,8 +486,8 @@ class MagService:
                 event_timestamp=request.event_timestamp,
                 delay_time=request.delay_time,
             )
-            assert self._accounting is not None
-            store_then_acknowledge(self.store, self._accounting, item, now.utc)
+            assert self._record_accounting is not None
+            self._record_accounting(item, now.utc)
             if self._forwarder is not None:
                 self._forwarder.forward(item.data)
             for out in self.intake.on_accounting(session, now):

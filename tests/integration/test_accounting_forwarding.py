@@ -23,7 +23,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
-from netlmm_aaa.services.accounting import store_then_acknowledge
+from netlmm_aaa.services.accounting import StoreThenAcknowledge
 from netlmm_aaa.testbed.freeradius import accounting_server
 
 pytestmark = pytest.mark.integration
@@ -72,12 +72,13 @@ def test_forwarding_to_freeradius(tmp_path: Path) -> None:
         await dead.start()
 
         def deliver(item: AccountingReceived) -> None:
-            store_then_acknowledge(store, listener, item, time.time())
+            record(item, time.time())
             forwarder.forward(item.data)
             dead.forward(item.data)
 
         listener = AccountingListener([Nas("nas1", "127.0.0.1", b"nas-secret")],
                                       deliver=deliver, rejected=lambda *r: None)  # fmt: skip
+        record = StoreThenAcknowledge(store, listener)
         _, port = await listener.start("127.0.0.1", 0)
         try:
             # The same record twice (a NAS retransmission with a new Identifier), then another.
