@@ -50,7 +50,10 @@ def normalize_mac(text: str) -> str:
     match = _MAC.fullmatch(text.strip())
     if match is None:
         raise HostapdLineError(f"{text[:40]!r} is not a MAC address")
-    digits = _SEPARATORS.sub("", match.group(0)).lower()
+    mac = match.group(0)
+    if match.group("s"):  # the common case, colons or dashes: no digits to regroup
+        return mac.replace("-", ":").lower()
+    digits = _SEPARATORS.sub("", mac).lower()
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 

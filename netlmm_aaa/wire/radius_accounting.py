@@ -212,6 +212,7 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
     classes: list[bytes] = []
     pmip6: dict[int, list[bytes]] = {}
     repeated: set[int] = set()
+    ma_at = 0
     pos = 20
     while pos < length:
         if pos + 2 > length:
@@ -237,6 +238,8 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
             _check_vsa(value)
         elif kind in RFC6572_ATTRIBUTES:
             pmip6.setdefault(kind, []).append(value)
+        elif kind == MESSAGE_AUTHENTICATOR and not ma_at:
+            ma_at = pos + 2
         pos = end
     if repeated:
         kind = min(repeated)
@@ -251,7 +254,7 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
     if has_ma:
         if len(first[MESSAGE_AUTHENTICATOR]) != 16:
             raise RadiusError("bad_message_authenticator", "Message-Authenticator is not 16 octets")
-        if not _message_authenticator_ok(data, secret):
+        if not _message_authenticator_ok(data, secret, ma_at):
             raise RadiusError("bad_message_authenticator", "Message-Authenticator does not verify")
     ints: dict[int, int] = {}
     texts: dict[int, str] = {}
@@ -306,21 +309,12 @@ def _mac(text: str) -> str:
     return normalize_mac(text)
 
 
-def _message_authenticator_ok(data: bytes, secret: bytes) -> bool:
+def _message_authenticator_ok(data: bytes, secret: bytes, at: int) -> bool:
     """RFC 3579 §3.2 for an Accounting-Request: HMAC-MD5 over the packet with the Request
-    Authenticator and the Message-Authenticator value zeroed."""
-    packet = bytearray(data)
-    packet[4:20] = bytes(16)
-    position, value = 20, b""
-    while position + 2 <= len(packet):
-        kind, size = packet[position], packet[position + 1]
-        if kind == MESSAGE_AUTHENTICATOR and size == 18:
-            value = bytes(packet[position + 2 : position + 18])
-            packet[position + 2 : position + 18] = bytes(16)
-            break
-        position += max(size, 2)
-    digest = hmac.digest(secret, bytes(packet), "md5")
-    return bool(value) and hmac.compare_digest(digest, value)
+    Authenticator and the Message-Authenticator value (at offset ``at``) zeroed."""
+    value = data[at : at + 16]
+    packet = data[:4] + _ZERO16 + data[20:at] + _ZERO16 + data[at + 16 :]
+    return hmac.compare_digest(hmac.digest(secret, packet, "md5"), value)
 
 
 def encode_accounting_response(request: bytes, secret: bytes) -> bytes:
@@ -328,11 +322,16 @@ def encode_accounting_response(request: bytes, secret: bytes) -> bytes:
     attributes copied back in order (RFC 2866 §4.2), Response Authenticator
     MD5(Code+Identifier+Length+Request Authenticator+Attributes+Secret)."""
     length = struct.unpack_from("!H", request, 2)[0]
-    attributes = b"".join(
-        bytes((kind, len(value) + 2)) + value
-        for kind, value in walk_attributes(request[:length])
-        if kind == PROXY_STATE
-    )
+    proxy_states = []
+    pos = 20
+    while pos + 2 <= length:
+        size = request[pos + 1]
+        if size < 2 or pos + size > length:
+            raise RadiusError("attribute_length", f"attribute at octet {pos} has length {size}")
+        if request[pos] == PROXY_STATE:
+            proxy_states.append(request[pos : pos + size])
+        pos += size
+    attributes = b"".join(proxy_states)
     header = struct.pack("!BBH", ACCOUNTING_RESPONSE, request[1], 20 + len(attributes))
     authenticator = hashlib.md5(header + request[4:20] + attributes + secret).digest()
     return header + authenticator + attributes

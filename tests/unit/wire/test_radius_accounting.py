@@ -67,6 +67,22 @@ def test_message_authenticator_verified_when_present() -> None:
         decode_accounting_request(build(START, message_authenticator=b"x" * 16), SECRET)
 
 
+def test_message_authenticator_anywhere_in_the_packet() -> None:
+    """RFC 3579 puts no order on attributes: a Message-Authenticator before others verifies,
+    and a change to any octet after it does not."""
+    body = bytes((80, 18)) + bytes(16) + b"".join(bytes((t, len(v) + 2)) + v for t, v in START)
+    header = struct.pack("!BBH", 4, 9, 20 + len(body))
+    mac = hmac.new(SECRET, header + bytes(16) + body, hashlib.md5).digest()
+    body = body[:2] + mac + body[18:]
+    packet = header + hashlib.md5(header + bytes(16) + body + SECRET).digest() + body
+    assert decode_accounting_request(packet, SECRET).has_message_authenticator
+    tampered = bytearray(body)
+    tampered[-1] ^= 1  # the NAS-IP-Address, after the Message-Authenticator
+    forged = header + hashlib.md5(header + bytes(16) + bytes(tampered) + SECRET).digest()
+    with pytest.raises(RadiusError, match="bad_message_authenticator"):
+        decode_accounting_request(forged + bytes(tampered), SECRET)
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
