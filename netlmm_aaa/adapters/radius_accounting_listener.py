@@ -71,7 +71,7 @@ def _source(addr: _Addr) -> str:
     return source[7:] if source.startswith("::ffff:") and "." in source else source
 
 
-_READ_BURST = 32
+_READ_BURST = 16
 """Datagrams read per wake-up of the event loop (then other callbacks get their turn)."""
 _READ_SIZE = 65535
 """recvfrom size: any UDP datagram whole, so an oversized one is refused as too long."""

@@ -41,7 +41,7 @@ class StoreThenAcknowledge:
     back to the loop each): the first chunk is being committed while the burst is still read.
     """
 
-    def __init__(self, store: SqlStore, listener: AccountingListener, chunk: int = 32) -> None:
+    def __init__(self, store: SqlStore, listener: AccountingListener, chunk: int = 16) -> None:
         self._store = store
         self._chunk = chunk
         self._listener = listener
