@@ -12,7 +12,12 @@ Acct-Session-Ids, Event-Timestamp, Message-Authenticator) to
   non-default ports, with its default accounting (the ``detail`` file).
 
 Both answer every request (radclient counts failures). Final line: JSON with ``ours_per_s``,
-``freeradius_per_s`` and ``ratio`` (target >= 1.0).
+``freeradius_per_s`` and ``ratio`` (target >= 1.0) of the medians, and each round's ratio.
+
+On a 2-core machine both sides are bound by radclient itself (one core, busy: it walks its
+whole list of remaining requests with a zero-timeout select per entry between sends), so the
+ratio is ~1 when every answer of a window arrives within one such walk; ours answers in
+p50 ~5 ms, p99 ~12 ms with the commit before each answer.
 """
 
 from __future__ import annotations
@@ -126,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--parallel", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; medians")
     args = parser.parse_args()
     for tool in ("radclient", "freeradius"):
         if shutil.which(tool) is None:
@@ -176,6 +181,8 @@ def main() -> None:
         "ours_per_s": round(ours_p50),
         "freeradius_per_s": round(fr_p50),
         "ratio": round(ours_p50 / fr_p50, 3),
+        # Each round's pair (ours, then FreeRADIUS a moment later): the machine's noise shows.
+        "round_ratios": [round(o / f, 3) for o, f in zip(ours_rates, fr_rates, strict=True)],
         "stored": stored,
         "all_stored": stored == args.requests * args.rounds,
         "target_ratio": 1.0,
