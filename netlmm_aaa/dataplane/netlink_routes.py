@@ -23,6 +23,8 @@ NETLINK_ROUTE = 0
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
 RTM_GETROUTE = 26
+RTM_NEWRULE = 32
+RTM_DELRULE = 33
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_DUMP = 0x300
@@ -33,6 +35,7 @@ NLM_F_CREATE = 0x400
 RTA_DST = 1
 RTA_OIF = 4
 RTA_GATEWAY = 5
+RTA_PREFSRC = 7
 RTA_TABLE = 15
 RTA_VIA = 18
 RTA_ENCAP_TYPE = 21
@@ -42,9 +45,15 @@ SEG6_IPTUNNEL_SRH = 1
 SEG6_IPTUN_MODE_ENCAP_RED = 3
 RTN_UNICAST = 1
 RT_TABLE_MAIN = 254
+FRA_SRC = 2
+FRA_IIFNAME = 3
+FRA_PRIORITY = 6
+FRA_TABLE = 15
+FR_ACT_TO_TBL = 1
 
 _NLMSGHDR = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
+_FIB_RULE_HDR = struct.Struct("=BBBBBBBBI")
 _NLA = struct.Struct("=HH")
 _BATCH_BYTES = 60_000
 
@@ -62,6 +71,83 @@ def _seg6_encap(segment: bytes) -> bytes:
     return _nla(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_SEG6)) + _nla(
         RTA_ENCAP, _nla(SEG6_IPTUNNEL_SRH, srh)
     )
+
+
+def transact(sock: socket.socket, messages: Sequence[bytes], first: int) -> list[int]:
+    """Send ``messages`` (sequence numbers ``first``, ``first + 1``, ... each asking for an ACK)
+    in as few ``send`` calls as fit, and return each one's errno (0: done) from the ACKs."""
+    data = b"".join(messages)
+    view = memoryview(data)
+    while view:
+        sent = sock.send(view[:_BATCH_BYTES])
+        view = view[sent:]
+    errors = [-1] * len(messages)
+    outstanding = len(messages)
+    while outstanding:
+        buffer = sock.recv(1 << 20)
+        pos = 0
+        while pos + 16 <= len(buffer):
+            length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(buffer, pos)
+            if length < 16:
+                break
+            if kind == NLMSG_ERROR:
+                code = -struct.unpack_from("=i", buffer, pos + 16)[0]
+                index = seq - first
+                if 0 <= index < len(messages) and errors[index] == -1:
+                    errors[index] = code
+                    outstanding -= 1
+            pos += (length + 3) & ~3
+    return errors
+
+
+def open_route_socket(netns: str | None) -> socket.socket:
+    """A NETLINK_ROUTE socket, in network namespace ``netns`` when given."""
+    if netns is None:
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+    from pyroute2 import netns as pr_netns
+
+    sock: socket.socket = pr_netns.create_socket(
+        netns, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE
+    )
+    return sock
+
+
+def station_route_message(
+    install: bool, destination: str, oif: int, protocol: int, seq: int, prefsrc: str | None = None
+) -> bytes:
+    """RTM_NEWROUTE (create or replace) / RTM_DELROUTE of ``destination`` on link ``oif`` in the
+    main table: a registered station's downlink on its access link."""
+    family, address, length = _parse(destination)
+    body = _RTMSG.pack(family, length, 0, 0, RT_TABLE_MAIN, protocol, 0, RTN_UNICAST, 0)
+    attrs = _nla(RTA_DST, address) + _nla(RTA_OIF, struct.pack("=i", oif))
+    if prefsrc is not None:
+        attrs += _nla(RTA_PREFSRC, socket.inet_pton(family, prefsrc))
+    flags = NLM_F_REQUEST | NLM_F_ACK
+    if install:
+        flags |= NLM_F_REPLACE | NLM_F_CREATE
+    payload = body + attrs
+    kind = RTM_NEWROUTE if install else RTM_DELROUTE
+    return _NLMSGHDR.pack(16 + len(payload), kind, flags, seq, 0) + payload
+
+
+def source_rule_message(
+    install: bool, source: str, iifname: str, table: int, priority: int, seq: int
+) -> bytes:
+    """RTM_NEWRULE / RTM_DELRULE ``from <source> iif <iifname> lookup <table>`` at
+    ``priority`` (adding an existing rule fails with EEXIST, as ``ip rule add`` does)."""
+    family, address, length = _parse(source)
+    body = _FIB_RULE_HDR.pack(family, 0, length, 0, table if table < 256 else 252, 0, 0,
+                              FR_ACT_TO_TBL, 0)  # fmt: skip
+    attrs = (
+        _nla(FRA_SRC, address)
+        + _nla(FRA_IIFNAME, iifname.encode() + b"\x00")
+        + _nla(FRA_PRIORITY, struct.pack("=I", priority))
+        + _nla(FRA_TABLE, struct.pack("=I", table))
+    )
+    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | 0x200 if install else 0)  # 0x200 EXCL
+    payload = body + attrs
+    kind = RTM_NEWRULE if install else RTM_DELRULE
+    return _NLMSGHDR.pack(16 + len(payload), kind, flags, seq, 0) + payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +198,7 @@ class NetlinkRouteWriter:
     @classmethod
     def open(cls, *, netns: str | None, oif: int, table: int, protocol: int,
              encap: bool) -> NetlinkRouteWriter:  # fmt: skip
-        if netns is None:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        else:
-            from pyroute2 import netns as pr_netns
-
-            sock = pr_netns.create_socket(netns, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        return cls(sock, oif=oif, table=table, protocol=protocol, encap=encap)
+        return cls(open_route_socket(netns), oif=oif, table=table, protocol=protocol, encap=encap)
 
     def close(self) -> None:
         self.sock.close()
@@ -186,32 +266,12 @@ class NetlinkRouteWriter:
 
     def _send_batch(self, chunk: list[tuple[int, str, bytes | None]]) -> list[int]:
         first = self._seq
-        messages = []
-        for offset, (kind, destination, endpoint) in enumerate(chunk):
-            messages.append(self._message(kind, destination, endpoint, first + offset))
+        messages = [
+            self._message(kind, destination, endpoint, first + offset)
+            for offset, (kind, destination, endpoint) in enumerate(chunk)
+        ]
         self._seq = (first + len(chunk)) & 0x7FFF_FFFF or 1
-        data = b"".join(messages)
-        view = memoryview(data)
-        while view:
-            sent = self.sock.send(view[:_BATCH_BYTES])
-            view = view[sent:]
-        errors = [-1] * len(chunk)
-        outstanding = len(chunk)
-        while outstanding:
-            buffer = self.sock.recv(1 << 20)
-            pos = 0
-            while pos + 16 <= len(buffer):
-                length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(buffer, pos)
-                if length < 16:
-                    break
-                if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", buffer, pos + 16)[0]
-                    index = seq - first
-                    if 0 <= index < len(chunk) and errors[index] == -1:
-                        errors[index] = code
-                        outstanding -= 1
-                pos += (length + 3) & ~3
-        return errors
+        return transact(self.sock, messages, first)
 
     def dump(self) -> dict[str, str]:
         """Our routes (this table and protocol) in both families: destination -> endpoint.

@@ -114,6 +114,9 @@ def test_mag_core_and_dataplane_with_the_lma(tmp_path: Path) -> None:
                 assert station.ipv4_home_address == MN_V4
                 rules = L.ip(t.ns["mag1"], "-6", "rule", "show")
                 assert f"from {HNP} iif acc0 lookup 100" in rules
+                assert f"from {MN_V4} iif acc0 lookup 100" in L.ip(t.ns["mag1"], "rule", "show")
+                downlink = L.ip(t.ns["mag1"], "route", "show", f"{MN_V4}/32")
+                assert "dev acc0" in downlink and "src" in downlink, downlink
                 assert await asyncio.to_thread(t.ping, "cn", MN_V6), "IPv6 through MAG1"
                 assert await asyncio.to_thread(t.ping, "cn", MN_V4), "IPv4 through MAG1"
                 assert await asyncio.to_thread(t.ping, "mn", "2001:db8:c::2"), "uplink via MAG1"
@@ -129,6 +132,7 @@ def test_mag_core_and_dataplane_with_the_lma(tmp_path: Path) -> None:
                 assert any(type(e) is DeauthenticateStation for e in mag1.effects)
                 assert mag1.core.station_state(mac) is None
                 assert f"from {HNP}" not in L.ip(t.ns["mag1"], "-6", "rule", "show")
+                assert f"from {MN_V4}" not in L.ip(t.ns["mag1"], "rule", "show")
                 assert await asyncio.to_thread(t.ping, "cn", MN_V6), "IPv6 through MAG2"
                 assert await asyncio.to_thread(t.ping, "cn", MN_V4), "IPv4 through MAG2"
                 # The MN kept its addresses: nothing changed on its side.
