@@ -32,8 +32,8 @@ from netlmm_aaa.wire.radius_auth import (
 
 log = logging.getLogger("netlmm_aaa.radius_relay")
 
-ProfileSeen = Callable[[str, MobilityProfile], None]
-"""(station MAC, profile) for every relayed Access-Accept."""
+ProfileSeen = Callable[[str, MobilityProfile, str], None]
+"""(station MAC, profile, NAS address) for every relayed Access-Accept."""
 Rejected = Callable[[str, str, str], None]
 """(source, reason, detail) for every dropped datagram."""
 
@@ -184,4 +184,4 @@ class RadiusAuthRelay:
         self._nas_transport.sendto(reply, pending.nas)
         self.relayed += 1
         if profile is not None and pending.mac is not None:
-            self.profile_seen(pending.mac, profile)
+            self.profile_seen(pending.mac, profile, _plain(pending.nas[0]))

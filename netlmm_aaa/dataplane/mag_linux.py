@@ -100,6 +100,18 @@ class MagLinuxDataPlane:
     async def remove(self, station: StationBinding) -> None:
         await self._run(self._station, station, False)
 
+    async def prepare_downlink(self, station: StationBinding) -> None:
+        """Ahead of the PBA, for a station whose addresses the AAA profile already gave: its
+        downlink routes and its ingress-filter entries, not the uplink rules. Traffic reaches
+        this MAG for the station only once the LMA has moved the binding (just before it sends
+        the PBA), so the first redirected packet finds its way without waiting for the PBA to
+        be processed; the station's own traffic still goes nowhere until :meth:`install`."""
+        await self._run(self._station, station, True, False)
+
+    async def withdraw_downlink(self, station: StationBinding) -> None:
+        """Undo :meth:`prepare_downlink` (the registration failed or got other addresses)."""
+        await self._run(self._station, station, False, False)
+
     async def close(self) -> None:
         if self._ipr is not None:
             await self._run(self._ipr.close)
@@ -170,7 +182,7 @@ class MagLinuxDataPlane:
             if exc.code != errno.EEXIST:
                 raise
 
-    def _station(self, station: StationBinding, install: bool) -> None:
+    def _station(self, station: StationBinding, install: bool, rules: bool = True) -> None:
         ipr = self._ipr
         # The access interfaces' indexes, looked up once (a lookup dumps every link); looked up
         # again whenever an operation on the cached index fails.
@@ -206,11 +218,13 @@ class MagLinuxDataPlane:
             if install:
                 messages.append(station_route_message(*route, seq + len(messages), prefsrc))
                 what.append(("route", block))
-                messages.append(source_rule_message(*rule, seq + len(messages)))
-                what.append(("rule", block))
+                if rules:
+                    messages.append(source_rule_message(*rule, seq + len(messages)))
+                    what.append(("rule", block))
             else:
-                messages.append(source_rule_message(*rule, seq + len(messages)))
-                what.append(("rule", block))
+                if rules:
+                    messages.append(source_rule_message(*rule, seq + len(messages)))
+                    what.append(("rule", block))
                 if index is not None:
                     messages.append(station_route_message(*route, seq + len(messages)))
                     what.append(("route", block))

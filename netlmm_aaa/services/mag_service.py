@@ -36,11 +36,12 @@ from netlmm_aaa.core.actions import (
     RecordAudit,
     RemoveStationRoutes,
     SendMessage,
+    StationBinding,
 )
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.dhcpv4_server import DhcpDecision, DhcpMessageType, DhcpRequest
 from netlmm_aaa.core.events import StationAttached, StationEvent, TimerFired
-from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
+from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway, StationState
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import AccountingSession, ConfirmedStation, StationIntake
 from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
@@ -113,6 +114,8 @@ class MagService:
         self._accepted: dict[str, tuple[str, float]] = {}
         self._accounting: AccountingListener | None = None
         self._record_accounting: StoreThenAcknowledge | None = None
+        self._early: dict[str, tuple[StationBinding, float, bool]] = {}
+        """Stations whose downlink was prepared ahead of their PBA (by MAC)."""
         self._forwarder: AccountingForwarder | None = None
         self._hostapd: dict[str, HostapdControl] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
@@ -350,11 +353,26 @@ class MagService:
         if records and self.store is not None:
             self.store.submit(audit=records)
 
-    def _profile_seen(self, mac: str, profile: MobilityProfile) -> None:
+    def _profile_seen(self, mac: str, profile: MobilityProfile, nas_address: str) -> None:
         """An Access-Accept for ``mac`` passed the relay: keep its profile for the attachment
-        that follows (hostapd's event or accounting Start, a few milliseconds later)."""
+        that follows (hostapd's event or accounting Start, a few milliseconds later), and
+        prepare the station's downlink meanwhile when the profile names its prefix."""
         assert self.config.radius_relay is not None
         now = time.monotonic()
+        nas = next((n for n in self.config.nases if n.address == nas_address), None)
+        known = self.core is not None and self.core.station_state(mac) is not None
+        if nas is not None and nas.interface and profile.home_network_prefix and not known:
+            self._early_downlink(
+                StationBinding(
+                    mac=mac,
+                    mn_id=profile.user_name or b"",
+                    interface=nas.interface,
+                    home_network_prefixes=(profile.home_network_prefix,),
+                    ipv4_home_address=profile.ipv4_home_address,
+                    lma_address=profile.lma_address or self.config.lma_address,
+                ),
+                now + self.config.radius_relay.profile_ttl,
+            )
         if len(self._profiles) > 4096:
             self._profiles = {m: e for m, e in self._profiles.items() if e[1] > now}
         expiry = now + self.config.radius_relay.profile_ttl
@@ -449,6 +467,56 @@ class MagService:
                                                      fields={"error": str(error)})])  # fmt: skip
 
         task.add_done_callback(done)
+
+    def _early_downlink(self, station: StationBinding, deadline: float) -> None:
+        """The AAA server's Access-Accept named the station's prefix (and IPv4 HoA): its
+        downlink is made ready before the PBA comes back, even before hostapd reports the
+        station (see ``MagLinuxDataPlane.prepare_downlink``). Withdrawn if no registration
+        follows by ``deadline`` (monotonic) or the registration ends without an ack."""
+        if self._early.get(station.mac, (None, 0.0))[0] == station:
+            return
+        self._early[station.mac] = (station, deadline, False)
+        self._in_background(self.dataplane.prepare_downlink(station), lambda: None)
+
+    def _drop_early_downlink(self, installed: StationBinding) -> None:
+        """The registration is complete: what was prepared and is not part of it goes."""
+        entry = self._early.pop(installed.mac, None)
+        if entry is None:
+            return
+        early = entry[0]
+        stale = StationBinding(
+            mac=early.mac,
+            mn_id=early.mn_id,
+            interface=early.interface,
+            home_network_prefixes=tuple(
+                p for p in early.home_network_prefixes if p not in installed.home_network_prefixes
+            ),
+            ipv4_home_address=(
+                early.ipv4_home_address
+                if early.ipv4_home_address != installed.ipv4_home_address
+                else None
+            ),
+            lma_address=early.lma_address,
+        )
+        if stale.interface != installed.interface:
+            stale = early
+        if stale.home_network_prefixes or stale.ipv4_home_address:
+            self._in_background(self.dataplane.withdraw_downlink(stale), lambda: None)
+
+    def _withdraw_failed_early_downlinks(self) -> None:
+        """A station whose registration ended without an acknowledgement (rejected, never
+        answered, detached meanwhile) loses what was prepared for it."""
+        assert self.core is not None
+        waiting = (StationState.REGISTERING, StationState.REGISTERED, StationState.REFRESHING)
+        now = time.monotonic()
+        for mac, (early, deadline, attached) in list(self._early.items()):
+            state = self.core.station_state(mac)
+            if state in waiting:
+                if not attached:  # its PBA decides from now on
+                    self._early[mac] = (early, deadline, True)
+            elif attached or state is not None or deadline < now:
+                del self._early[mac]
+                self._in_background(self.dataplane.withdraw_downlink(early), lambda: None)
 
     def _advertise(
         self, interface: str, prefixes: Sequence[str], lifetime: int | None = None
@@ -558,6 +626,7 @@ class MagService:
                     signalled = True
                 case InstallStationRoutes():
                     station = action.station
+                    self._drop_early_downlink(station)
                     self._in_background(
                         self.dataplane.install(station),
                         functools.partial(
@@ -579,6 +648,8 @@ class MagService:
                             await client.deauthenticate(action.mac)
                 case RecordAudit():
                     audits.append(action)
+        if self._early:
+            self._withdraw_failed_early_downlinks()
         if audits and signalled:
             # A PBU is on its way: the answer should find this thread free, not waiting for
             # the GIL while the store's sender thread pickles these records (up to a switch

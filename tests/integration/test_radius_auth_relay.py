@@ -75,7 +75,7 @@ def test_relay_between_eapol_test_and_freeradius(tmp_path: Path) -> None:
             nas_secrets={"127.0.0.1": b"nas-secret"},
             server=("127.0.0.1", server),
             server_secret=b"server-secret",
-            profile_seen=lambda mac, p: profiles.append((mac, p)),
+            profile_seen=lambda mac, p, nas: profiles.append((mac, p)),
             rejected=lambda source, reason, detail: rejected.append((source, reason)),
         )
         await relay.start("127.0.0.1", 0)
@@ -87,7 +87,7 @@ def test_relay_between_eapol_test_and_freeradius(tmp_path: Path) -> None:
             # From an address that is no NAS: the relay on IPv6 loopback has no NAS there.
             stranger = RadiusAuthRelay(
                 nas_secrets={"192.0.2.1": b"nas-secret"}, server=("127.0.0.1", server),
-                server_secret=b"server-secret", profile_seen=lambda mac, p: None,
+                server_secret=b"server-secret", profile_seen=lambda mac, p, nas: None,
                 rejected=lambda source, reason, detail: rejected.append((source, reason)),
             )  # fmt: skip
             await stranger.start("127.0.0.1", 0)

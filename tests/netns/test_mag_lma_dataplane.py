@@ -21,6 +21,7 @@ from netlmm_aaa.core.actions import (
     InstallStationRoutes,
     RemoveStationRoutes,
     SendMessage,
+    StationBinding,
 )
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import AccessTechnologyType
@@ -37,6 +38,8 @@ from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V4, MN_V6, ROUTER_V4, P
 from tests.netns.topology import lab
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+GHOST_HNP = "2001:db8:99::/64"
 
 
 def _now() -> Now:
@@ -124,6 +127,27 @@ def test_mag_core_and_dataplane_with_the_lma(tmp_path: Path) -> None:
                 # The MN's cable moves to MAG2; it re-authenticates there.
                 L.ip(t.ns["mag1"], "link", "set", "acc0", "netns", t.ns["mag2"])
                 await mag2.dp.prepare_access_interface("acc0")
+                # The Access-Accept named the MN's addresses: MAG2 prepares the downlink ahead
+                # of the PBA (routes, ingress filter), not the uplink rules.
+                early = StationBinding(mac=mac, mn_id=b"alice@example.org", interface="acc0",
+                                       home_network_prefixes=(HNP,), ipv4_home_address=MN_V4,
+                                       lma_address=LMAA)  # fmt: skip
+                await mag2.dp.prepare_downlink(early)
+                assert "dev acc0" in L.ip(t.ns["mag2"], "-6", "route", "show", HNP)
+                assert f"from {HNP}" not in L.ip(t.ns["mag2"], "-6", "rule", "show")
+                assert mac in L.exec(t.ns["mag2"], "nft", "list", "set", "netdev", "netlmm_mag",
+                                     "stations6")  # fmt: skip
+                # One prepared for a station that never registers leaves no trace once withdrawn.
+                ghost = StationBinding(mac="02:00:00:00:99:99", mn_id=b"ghost@example.org",
+                                       interface="acc0", home_network_prefixes=(GHOST_HNP,),
+                                       ipv4_home_address="10.99.0.9", lma_address=LMAA)  # fmt: skip
+                await mag2.dp.prepare_downlink(ghost)
+                assert "dev acc0" in L.ip(t.ns["mag2"], "-6", "route", "show", GHOST_HNP)
+                await mag2.dp.withdraw_downlink(ghost)
+                assert L.ip(t.ns["mag2"], "-6", "route", "show", GHOST_HNP) == ""
+                assert L.ip(t.ns["mag2"], "route", "show", "10.99.0.9/32") == ""
+                assert "02:00:00:00:99:99" not in L.exec(t.ns["mag2"], "nft", "list", "set",
+                                                         "netdev", "netlmm_mag", "stations6")  # fmt: skip
                 await mag2.run(mag2.core.handle(attach, _now()))  # type: ignore[arg-type]
                 assert await mag2.receive()
                 assert mag2.core.station_state(mac) is StationState.REGISTERED
