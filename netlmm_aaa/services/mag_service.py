@@ -477,6 +477,9 @@ class MagService:
             return
         self._early[station.mac] = (station, deadline, False)
         self._in_background(self.dataplane.prepare_downlink(station), lambda: None)
+        # Checked again after the deadline, even if nothing else happens at this MAG meanwhile.
+        delay = max(0.0, deadline - time.monotonic()) + 0.05
+        asyncio.get_running_loop().call_later(delay, self._withdraw_failed_early_downlinks)
 
     def _drop_early_downlink(self, installed: StationBinding) -> None:
         """The registration is complete: what was prepared and is not part of it goes."""
