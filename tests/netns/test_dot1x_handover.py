@@ -33,6 +33,7 @@ RELAY = f"""
 [mag.radius_relay]
 server = "{LMA_V4}"
 server_secret = "testing123"
+profile_ttl = 3
 """
 UDHCPC_SCRIPT = """#!/bin/sh
 echo "$1 ip=$ip subnet=$subnet router=$router serverid=$serverid lease=$lease" >> {out}
@@ -146,6 +147,21 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
                     " FROM audit_events WHERE kind = 'aaa_profile'"
                 ).fetchall()
             assert (HNP, MN_V4) in rows, mag
+        # An Access-Accept for a station that never attaches (a PAP check from the NAS's
+        # address through MAG1's relay): MAG1 readies the downlink the profile names, without
+        # the uplink rule, and withdraws it once the profile's time is up.
+        ghost = subprocess.run(
+            ["ip", "netns", "exec", t.ns["mag1"], "radclient", "-r", "1", "-t", "3",
+             "127.0.0.1:1812", "auth", "acct-secret"],
+            input='User-Name = "mn1@example.org"\nUser-Password = "pw1"\n'
+                  'Calling-Station-Id = "02-00-00-00-99-99"\nMessage-Authenticator = 0x00\n',
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert "Access-Accept" in ghost.stdout, ghost.stdout + ghost.stderr
+        assert wait_for(lambda: "dev acc0" in L.ip(t.ns["mag1"], "-6", "route", "show", HNP), 5)
+        assert HNP not in L.ip(t.ns["mag1"], "-6", "rule")
+        assert wait_for(lambda: L.ip(t.ns["mag1"], "-6", "route", "show", HNP) == "", 10)
+        assert serving() == "mag2"
         # The MN sent no mobility header and nothing to UDP 5436.
         if shutil.which("tshark"):
             time.sleep(0.5)
