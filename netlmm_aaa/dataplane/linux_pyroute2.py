@@ -205,7 +205,10 @@ class LinuxDataPlane:
 
     def _start(self) -> None:
         try:
-            self._ipr = IPRoute(netns=self.netns, groups=0, flags=0) if self.netns else IPRoute()
+            # groups=0: no route notifications queued for a socket that never reads them.
+            self._ipr = (
+                IPRoute(netns=self.netns, groups=0, flags=0) if self.netns else IPRoute(groups=0)
+            )
         except (OSError, FileNotFoundError) as exc:
             raise DataPlaneError(f"cannot open netlink (netns {self.netns!r}): {exc}") from exc
         links = self._ipr.link_lookup(ifname=self.device)
