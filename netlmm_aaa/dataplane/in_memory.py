@@ -20,6 +20,9 @@ class RecordingDataPlane:
         self.started = True
 
     async def apply(self, operations: Sequence[RouteOperation]) -> None:
+        self.apply_now(operations)
+
+    def apply_now(self, operations: Sequence[RouteOperation]) -> bool:
         for op in operations:
             self.operations.append(op)
             for destination in destinations(op.binding):
@@ -27,6 +30,7 @@ class RecordingDataPlane:
                     self.routes[destination] = op.binding.proxy_coa
                 else:
                     self.routes.pop(destination, None)
+        return True
 
     async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
         wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}

@@ -168,18 +168,21 @@ class LinuxDataPlane:
         await self._run(self._start)
 
     async def apply(self, operations: Sequence[RouteOperation]) -> None:
-        if not operations:
-            return
-        if len(operations) <= _INLINE_LIMIT and not self._busy:
-            # A handful of routes costs tens of microseconds of netlink: done in place, it
-            # spares the thread hand-off that would dominate a single registration's latency.
-            self._apply(list(operations))
+        if not operations or self.apply_now(operations):
             return
         self._busy += 1
         try:
             await self._run(self._apply, list(operations))
         finally:
             self._busy -= 1
+
+    def apply_now(self, operations: Sequence[RouteOperation]) -> bool:
+        if len(operations) > _INLINE_LIMIT or self._busy:
+            return False
+        # A handful of routes costs tens of microseconds of netlink: done in place, it spares
+        # the thread hand-off that would dominate a single registration's latency.
+        self._apply(list(operations))
+        return True
 
     async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
         return await self._run(self._reconcile, list(bindings))  # type: ignore[no-any-return]

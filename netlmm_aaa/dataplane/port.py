@@ -46,6 +46,10 @@ class DataPlane(Protocol):
     async def apply(self, operations: Sequence[RouteOperation]) -> None:
         """Carry out route operations in order, as one batch where possible."""
 
+    def apply_now(self, operations: Sequence[RouteOperation]) -> bool:
+        """Carry out a few route operations at once, on the caller's thread, if that is cheap
+        (tens of microseconds) and nothing else is in progress; False: use :meth:`apply`."""
+
     async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
         """Make the kernel's routes of ours match exactly ``bindings``."""
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket, Udp5436Socket
 from netlmm_aaa.adapters.radius_accounting_listener import (
@@ -45,6 +45,7 @@ from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import (
     AttachmentReported,
     LmaEvent,
+    MobilityMessageReceived,
     RevocationRequested,
     TimerFired,
     Transport,
@@ -90,6 +91,20 @@ def describe_binding(b: BindingSnapshot, now_utc: float) -> dict[str, Any]:
     }
 
 
+_IDLE_GAP = 0.002
+"""Seconds without a message after which the next one is handled at once (see _deliver)."""
+
+
+class _Plan(NamedTuple):
+    """The actions of one batch, by what carries them out."""
+
+    routes: list[RouteOperation]
+    sends: list[SendMessage]
+    stores: list[BindingSnapshot]
+    deletes: list[bytes]
+    audits: list[RecordAudit]
+
+
 class LmaService:
     """Runs one LMA until stopped."""
 
@@ -111,6 +126,8 @@ class LmaService:
         self._mh: MobilityHeaderSocket | None = None
         self._udp: Udp5436Socket | None = None
         self._lock = asyncio.Lock()
+        self._completing: asyncio.Future[None] | None = None
+        self._last_arrival = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stopping = asyncio.Event()
@@ -280,6 +297,22 @@ class LmaService:
         return listener
 
     def _deliver(self, event: LmaEvent) -> None:
+        arrived = time.perf_counter()
+        idle = arrived - self._last_arrival > _IDLE_GAP
+        self._last_arrival = arrived
+        if (
+            idle
+            and type(event) is MobilityMessageReceived
+            and self.ready.is_set()
+            and self._completing is None
+            and not self._lock.locked()
+            and self.queue.empty()
+            and not self._stopping.is_set()
+        ):
+            # Under load, messages queue and are processed in batches (one netlink batch,
+            # one store submission for many); a lone one is answered at once.
+            self._process_now(event)
+            return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -335,48 +368,95 @@ class LmaService:
     async def _execute(self, actions: list[LmaAction], started: float | None = None) -> None:
         """Carry out actions; ``started`` (perf_counter when their events were taken) times the
         route switch that handover records report."""
-        assert self.store is not None
-        routes: list[RouteOperation] = []
-        sends: list[SendMessage] = []
-        stores: list[BindingSnapshot] = []
-        deletes: list[bytes] = []
-        audits: list[RecordAudit] = []
+        plan = self._plan(actions)
+        if plan.routes:
+            error: Exception | None = None
+            try:
+                await self.dataplane.apply(plan.routes)
+            except Exception as exc:  # a route failure must not stop the LMA
+                error = exc
+            self._routes_done(plan, error, started)
+        self._finish(plan)
+
+    def _process_now(self, event: LmaEvent) -> None:
+        """A signalling message reaching an idle LMA (a registration, a handover): handled
+        right here, in the socket's callback, the few routes of one binding programmed inline;
+        this spares the queue's hop through the event loop (0.13-0.27 ms measured per PBU)."""
+        assert self.core is not None
+        started = time.perf_counter()
+        plan = self._plan(self.core.handle(event, self.clock()))
+        self.processed += 1
+        if plan.routes:
+            try:
+                done = self.dataplane.apply_now(plan.routes)
+            except Exception as exc:  # a route failure must not stop the LMA
+                self._routes_done(plan, exc, started)
+            else:
+                if not done:  # more than a few routes: the worker thread, in order
+                    self._completing = asyncio.ensure_future(self._complete(plan, started))
+                    return
+                self._routes_done(plan, None, started)
+        self._finish(plan)
+        self._arm_timer()
+
+    async def _complete(self, plan: _Plan, started: float) -> None:
+        # Scheduled before any later event is taken from the queue, so it gets the lock first.
+        try:
+            async with self._lock:
+                error: Exception | None = None
+                try:
+                    await self.dataplane.apply(plan.routes)
+                except Exception as exc:
+                    error = exc
+                self._routes_done(plan, error, started)
+                self._finish(plan)
+                self._arm_timer()
+        finally:
+            self._completing = None
+
+    def _plan(self, actions: list[LmaAction]) -> _Plan:
+        """Sort actions by what carries them out."""
+        plan = _Plan([], [], [], [], [])
         for action in actions:
             match action:
                 case SendMessage():
-                    sends.append(action)
+                    plan.sends.append(action)
                 case InstallBindingRoutes():
-                    routes.append(RouteOperation(action.binding, True))
+                    plan.routes.append(RouteOperation(action.binding, True))
                 case RemoveBindingRoutes():
-                    routes.append(RouteOperation(action.binding, False))
+                    plan.routes.append(RouteOperation(action.binding, False))
                 case StoreBinding():
-                    stores.append(action.binding)
+                    plan.stores.append(action.binding)
                 case DeleteStoredBinding():
-                    stores = [b for b in stores if b.mn_id != action.mn_id]
-                    deletes.append(action.mn_id)
+                    plan.stores[:] = [b for b in plan.stores if b.mn_id != action.mn_id]
+                    plan.deletes.append(action.mn_id)
                 case RecordAudit():
                     if action.kind in _AGGREGATED:  # counted, not written per packet
                         self.security.note(action.kind, action.peer or "?",
                                            str(action.fields.get("reason", action.kind)),
                                            str(action.fields), self.clock())  # fmt: skip
                     else:
-                        audits.append(action)
-        if routes:
-            try:
-                await self.dataplane.apply(routes)
-            except Exception as exc:  # a route failure must not stop the LMA
-                log.error("data plane: %s", exc)
-                audits.append(RecordAudit(kind="dataplane_error", utc=time.time(),
-                                          fields={"error": str(exc)}))  # fmt: skip
-            if started is not None:
-                switched_ms = round((time.perf_counter() - started) * 1000, 3)
-                for audit in audits:
-                    if audit.kind == "handover":
-                        audit.fields["route_switch_ms"] = switched_ms
-        for send in sends:
+                        plan.audits.append(action)
+        return plan
+
+    def _routes_done(self, plan: _Plan, error: Exception | None, started: float | None) -> None:
+        if error is not None:
+            log.error("data plane: %s", error)
+            plan.audits.append(RecordAudit(kind="dataplane_error", utc=time.time(),
+                                           fields={"error": str(error)}))  # fmt: skip
+        if started is not None:
+            switched_ms = round((time.perf_counter() - started) * 1000, 3)
+            for audit in plan.audits:
+                if audit.kind == "handover":
+                    audit.fields["route_switch_ms"] = switched_ms
+
+    def _finish(self, plan: _Plan) -> None:
+        """Routes are in place (or failed): answers go out, then the records to the store."""
+        assert self.store is not None
+        for send in plan.sends:
             self._send(send)
-        if stores or deletes or audits:
-            self.store.submit(store=stores, delete=deletes, audit=audits)
+        if plan.stores or plan.deletes or plan.audits:
+            self.store.submit(store=plan.stores, delete=plan.deletes, audit=plan.audits)
 
     def _send(self, send: SendMessage) -> None:
         if send.transport is Transport.UDP4:
