@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -290,6 +291,9 @@ class _Prepared(NamedTuple):
     audits: list[tuple[Any, ...]]
     typed: dict[str, list[_Row]]
     rollup: list[tuple[tuple[Any, ...], list[Any]]]
+    inserts: list[tuple[str, list[Any]]]
+    """SQLite: the audit and typed rows as ready multi-row INSERTs (then ``audits`` and
+    ``typed`` are empty)."""
 
 
 class _Pipeline:
@@ -375,12 +379,24 @@ class _RowWriter:
                 latest[item[1]] = item  # the last write of a binding in the batch wins
         upserts = [self._binding_row(i) for i in latest.values() if i[0] == "u"]
         deletes = [(node, m) for m, i in latest.items() if i[0] == "d"]
-        return _Prepared(deletes, upserts, audits, typed, sorted(rollup.items()))
+        inserts: list[tuple[str, list[Any]]] = []
+        if self.sqlite:
+            # The statements and their flat parameter lists are built here, so that the commit
+            # (on the pipeline's thread) runs almost no Python: every time it gives up the GIL
+            # to SQLite while this side runs Python, getting it back costs up to the
+            # interpreter's switch interval (measured: a commit 7 s alone took 120 s beside a
+            # busy thread when it also flattened the rows).
+            if audits:
+                inserts += _multi_row_inserts("audit_events", _AUDIT_COLUMNS, audits)
+            for table, rows in typed.items():
+                inserts += _multi_row_inserts(table, _TABLE_COLUMNS[table], rows)
+            audits, typed = [], {}
+        return _Prepared(deletes, upserts, audits, typed, sorted(rollup.items()), inserts)
 
     def commit(self, prepared: _Prepared) -> None:
         """Write one prepared batch in one transaction."""
-        deletes, upserts, audits, typed, rollup = prepared
-        if not (deletes or upserts or audits or typed or rollup):
+        deletes, upserts, audits, typed, rollup, inserts = prepared
+        if not (deletes or upserts or audits or typed or rollup or inserts):
             return
         # Plain DBAPI executemany with SQL prepared once: several times faster than the
         # SQLAlchemy row processing, which matters at tens of thousands of rows per second.
@@ -396,10 +412,9 @@ class _RowWriter:
                 for table, rows in typed.items():
                     _copy(cursor, table, _TABLE_COLUMNS[table], rows)
             elif self.sqlite:
-                if audits:
-                    _insert_many(connection, "audit_events", _AUDIT_COLUMNS, audits)
-                for table, rows in typed.items():
-                    _insert_many(connection, table, _TABLE_COLUMNS[table], rows)
+                cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                for sql, values in inserts:
+                    cursor.execute(sql, values)
             else:  # PostgreSQL through another driver than psycopg 3
                 if audits:
                     connection.exec_driver_sql(self.sql["audit"], audits)
@@ -471,6 +486,10 @@ def _writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
     # default thresholds the collector ran every 700 allocations and took ~10% of the process.
     gc.freeze()
     gc.set_threshold(50_000, 20, 50)
+    # The commit thread hands the GIL to SQLite for every statement and must win it back from
+    # this thread (unpickling, preparing the next batch); with the default 5 ms switch interval
+    # those waits slowed its commits by half (filled store: 41-44k -> 47-50k rows/s).
+    sys.setswitchinterval(0.0002)
     # Acknowledgements are batch ids; a failed commit attempt is reported as ("failure",).
     pipeline = _Pipeline(writer, conn.send, lambda: conn.send(("failure",)))
     try:
@@ -803,12 +822,17 @@ _BINDING_COLUMNS = (
 _AUDIT_COLUMNS = ("at", "node", "kind", "mn_id", "peer", "details")
 
 
-_MULTI_ROWS = 256  # rows per multi-row INSERT in SQLite (well under its 32,766 variables)
+# Rows per multi-row INSERT in SQLite: the widest table has 14 columns, 14 * 1024 is well under
+# SQLite's 32,766 variables; fewer, longer statements mean fewer GIL hand-offs per commit.
+_MULTI_ROWS = 1024
 
 
-def _insert_many(connection: Any, table: str, columns: tuple[str, ...], rows: list[_Row]) -> None:
-    """SQLite: multi-row ``INSERT ... VALUES (...), (...)`` statements, which cost the SQLite VM
-    and the driver far less per row than one statement per row.
+def _multi_row_inserts(
+    table: str, columns: tuple[str, ...], rows: list[_Row]
+) -> list[tuple[str, list[Any]]]:
+    """SQLite: ``rows`` as multi-row ``INSERT ... VALUES (...), (...)`` statements with their
+    flat parameter lists; these cost the SQLite VM and the driver far less per row than one
+    statement per row.
 
     Rows are grouped by which of their values are None and those are written as ``NULL`` in the
     statement instead of bound: Python's sqlite3 module runs its adapter look-up for every
@@ -821,18 +845,19 @@ def _insert_many(connection: Any, table: str, columns: tuple[str, ...], rows: li
             groups[shape] = [row]
         else:
             group.append(row)
-    cursor = connection.connection.driver_connection.cursor()
+    statements: list[tuple[str, list[Any]]] = []
     for shape, group in groups.items():
         one, full = _shape_sql(table, columns, shape)
         whole = len(group) - len(group) % _MULTI_ROWS
         for start in range(0, whole, _MULTI_ROWS):
             chunk = group[start : start + _MULTI_ROWS]
-            cursor.execute(full, [v for row in chunk for v in row if v is not None])
+            statements.append((full, [v for row in chunk for v in row if v is not None]))
         rest = group[whole:]
         if rest:
             head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
             values = [v for row in rest for v in row if v is not None]
-            cursor.execute(head + ", ".join([one] * len(rest)), values)
+            statements.append((head + ", ".join([one] * len(rest)), values))
+    return statements
 
 
 _SHAPES: dict[tuple[str, tuple[bool, ...]], tuple[str, str]] = {}

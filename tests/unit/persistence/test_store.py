@@ -11,7 +11,7 @@ from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.models import AuditEvent, SignalingRecord
-from netlmm_aaa.persistence.store import SqlStore
+from netlmm_aaa.persistence.store import _MULTI_ROWS, SqlStore
 from tests.databases import database_url, postgresql_server  # noqa: F401
 
 
@@ -117,7 +117,8 @@ def test_rows_with_nulls_in_different_places_keep_every_value(database_url: str)
         {"mac": None, "ssid": "Guest", "reason": "not authorized"},
         {},
     ]  # fmt: skip
-    count = 700  # 256-row statements, and a remainder, for each shape
+    # 16 shapes (ssid/mac/interface, mn_id, ap): several full statements and a remainder each
+    count = 20 * _MULTI_ROWS + 7
     records = [
         RecordAudit(kind="station_attached", utc=1_700_000_000 + i / 1000,
                     mn_id=None if i % 7 == 0 else f"user{i}@example.org".encode(), peer="mag1",
