@@ -290,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
             status = control(sock_path, {"command": "status"}, timeout=900)
             result["restart_reconcile_s"] = round(time.perf_counter() - start, 2)
             result["restart_bindings"] = status["bindings"]
+            for line in (tmp / "lma.log").read_text(errors="replace").splitlines()[-40:]:
+                if "bindings" in line or "ready" in line:
+                    progress(f"  lma: {line.strip()}")
         mag.close()
         progress(f"ip -batch: {args.bindings} routes")
         batch_seconds = ip_batch(lab, args.bindings, tmp)

@@ -10,6 +10,7 @@ two nodes at once (RFC 5213 §5.3.2, RFC 4831 goal 3: location privacy through a
 from __future__ import annotations
 
 import ipaddress
+import re
 import struct
 from collections import OrderedDict
 
@@ -33,6 +34,40 @@ def ipv6_text(packed: bytes) -> str:
     head = ":".join(f"{w:x}" for w in words[:best_start])
     tail = ":".join(f"{w:x}" for w in words[best_start + best_len :])
     return f"{head}::{tail}"
+
+
+_HEX_AND_COLONS = re.compile(r"[0-9a-f:]{2,39}")
+
+
+def ipv6_prefix_value(text: str) -> tuple[int, int]:
+    """``"2001:db8:1::/64"`` -> (network address as an int, prefix length); a faster
+    ``IPv6Network(text)`` for the plain text this project writes (lower-case hex words, one
+    ``::`` at most), falling back to :mod:`ipaddress` (and its errors) for any other spelling."""
+    address, _, length_text = text.partition("/")
+    if _HEX_AND_COLONS.fullmatch(address) and length_text.isdigit():
+        head, gap, tail = address.partition("::")
+        if gap:
+            words = head.split(":") if head else []
+            after = tail.split(":") if tail else []
+            missing = 8 - len(words) - len(after)
+            words += ["0"] * missing + after if missing > 0 else ["", ""]  # "": not ours
+        else:
+            words = address.split(":")
+        length = int(length_text)
+        if (
+            len(words) == 8
+            and "" not in words
+            and len(max(words, key=len)) <= 4
+            and length <= 128
+            and length_text == str(length)
+        ):
+            value = 0
+            for word in words:
+                value = (value << 16) | int(word, 16)
+            if not value & ((1 << (128 - length)) - 1):
+                return value, length
+    network = ipaddress.IPv6Network(text)
+    return int(network.network_address), network.prefixlen
 
 
 class PoolExhausted(Exception):

@@ -78,7 +78,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
     StoreBinding,
 )
-from netlmm_aaa.core.address_pools import AddressPool, PoolExhausted
+from netlmm_aaa.core.address_pools import AddressPool, PoolExhausted, ipv6_prefix_value
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
     BindingAcknowledgementFlag,
@@ -383,8 +383,12 @@ class LocalMobilityAnchor:
             heapq.heappop(timers)
         return None
 
-    def restore(self, bindings: Iterable[BindingSnapshot], now: Now) -> list[LmaAction]:
-        """Reload persisted bindings after a restart: live ones are reinstalled, dead ones go."""
+    def restore(
+        self, bindings: Iterable[BindingSnapshot], now: Now, *, install_routes: bool = True
+    ) -> list[LmaAction]:
+        """Reload persisted bindings after a restart: live ones are reinstalled, dead ones go.
+        ``install_routes=False``: no InstallBindingRoutes (the caller reconciles the kernel
+        against :meth:`bindings` instead)."""
         actions: list[LmaAction] = []
         for snap in bindings:
             remaining = snap.refreshed_utc + snap.lifetime - now.utc
@@ -406,12 +410,10 @@ class LocalMobilityAnchor:
             entry.prefixes = snap.home_network_prefixes
             options = []
             for text in snap.home_network_prefixes:
-                net = ipaddress.IPv6Network(text)
-                options.append(HomeNetworkPrefixOption(net.network_address.packed, net.prefixlen))
+                value, length = ipv6_prefix_value(text)
+                options.append(HomeNetworkPrefixOption(value.to_bytes(16, "big"), length))
                 if self._prefix_pool is not None:
-                    self._prefix_pool.claim_value(
-                        int(net.network_address), net.prefixlen, snap.mn_id
-                    )
+                    self._prefix_pool.claim_value(value, length, snap.mn_id)
             entry.hnp_options = tuple(options)
             entry.ipv4_home_address = snap.ipv4_home_address
             entry.peer = peer
@@ -438,7 +440,8 @@ class LocalMobilityAnchor:
                 continue
             self._set_deadline(entry, now.monotonic + remaining)
             self._peer_state(peer, snap.signalling_address, snap.transport, now)
-            actions.append(InstallBindingRoutes(binding=entry.snapshot()))
+            if install_routes:
+                actions.append(InstallBindingRoutes(binding=entry.snapshot()))
         return actions
 
     def announce_restart(self, now: Now) -> list[LmaAction]:

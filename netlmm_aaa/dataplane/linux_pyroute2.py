@@ -37,7 +37,11 @@ from pyroute2.netlink.rtnl.rtmsg import rtmsg
 from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.in_memory import destinations
-from netlmm_aaa.dataplane.netlink_routes import NetlinkRouteWriter
+from netlmm_aaa.dataplane.netlink_routes import (
+    SEG6_IPTUN_MODE_ENCAP_RED,
+    NetlinkRouteWriter,
+    seg6_mode,
+)
 from netlmm_aaa.dataplane.port import DataPlaneError, ReconcileReport, RouteOperation
 
 #: ``rtm_protocol`` of the routes we own (a value no routing daemon in iproute2's rt_protos uses).
@@ -73,8 +77,11 @@ def _family(destination: str) -> int:
     return socket.AF_INET6 if ":" in destination else socket.AF_INET
 
 
-def probe_seg6(ipr: Any, oif: int, address: str) -> None:
-    """Check that the kernel takes seg6 ``encap.red`` routes (and that pyroute2 sends mode 3)."""
+def probe_seg6(ipr: Any, oif: int, address: str, sock: socket.socket) -> None:
+    """Check that the kernel takes seg6 ``encap.red`` routes (and that pyroute2 sends mode 3).
+    ``sock``: a bound NETLINK_ROUTE socket in the same namespace, to read the probe route back
+    from its own table only (pyroute2 would dump and parse every route of the namespace: minutes
+    on a host holding a million of them)."""
     try:
         ipr.route(
             "replace",
@@ -83,23 +90,17 @@ def probe_seg6(ipr: Any, oif: int, address: str) -> None:
             table=_PROBE_TABLE,
             encap={"type": "seg6", "mode": "encap.red", "segs": [address]},
         )
-        got = [
-            r
-            for r in ipr.route("dump", family=socket.AF_INET6, table=_PROBE_TABLE)
-            if r.get("table") == _PROBE_TABLE
-        ]
+        mode = seg6_mode(sock, _PROBE_TABLE, _PROBE_PREFIX)
         ipr.route("del", dst=_PROBE_PREFIX, oif=oif, table=_PROBE_TABLE)
     except NetlinkError as exc:
         raise DataPlaneError(
             "the ip6ip6 forwarding mode needs seg6 lightweight tunnels "
             f"(CONFIG_IPV6_SEG6_LWTUNNEL): the kernel refused a seg6 route: {exc}"
         ) from exc
-    encap = got[0].get("RTA_ENCAP") if got else None
-    mode = encap.get("SEG6_IPTUNNEL_SRH", {}).get("mode") if encap else None
-    if mode != "encap.red":
+    if mode != SEG6_IPTUN_MODE_ENCAP_RED:
         raise DataPlaneError(
-            f"seg6 encap.red did not stick (kernel reports mode {mode!r}); "
-            "without it packets would carry a routing header"
+            f"seg6 encap.red did not stick (kernel reports mode {mode!r}, encap.red is "
+            f"{SEG6_IPTUN_MODE_ENCAP_RED}); without it packets would carry a routing header"
         )
 
 
@@ -218,8 +219,15 @@ class LinuxDataPlane:
         if not links:
             raise DataPlaneError(f"transport device {self.device!r} does not exist")
         self._oif = links[0]
+        self._writer = NetlinkRouteWriter.open(
+            netns=self.netns,
+            oif=self._oif,
+            table=self.table,
+            protocol=ROUTE_PROTOCOL,
+            encap=self.mode is not TunnelMode.ROUTING,
+        )
         if self.mode is TunnelMode.IP6IP6:
-            probe_seg6(self._ipr, self._oif, self.local_address)
+            probe_seg6(self._ipr, self._oif, self.local_address, self._writer.sock)
             setup_decapsulation(self._ipr, self._oif, self.local_address)
         elif self.mode is TunnelMode.GRE:
             self._probe_link_kind(
@@ -229,13 +237,6 @@ class LinuxDataPlane:
                 "the gre forwarding mode is negotiated in signalling (RFC 5845 keys), but this "
                 "version programs only the ip6ip6 and routing data planes; use one of those"
             )
-        self._writer = NetlinkRouteWriter.open(
-            netns=self.netns,
-            oif=self._oif,
-            table=self.table,
-            protocol=ROUTE_PROTOCOL,
-            encap=self.mode is not TunnelMode.ROUTING,
-        )
 
     def _probe_link_kind(self, kind: str, feature: str) -> None:
         name = "nlmmprobe0"

@@ -140,7 +140,7 @@ class MagLinuxDataPlane:
             self.ingress.start()
         self._oif = links[0]
         if self.mode is TunnelMode.IP6IP6:
-            probe_seg6(self._ipr, self._oif, self.lma_address)
+            probe_seg6(self._ipr, self._oif, self.lma_address, self._nl)
             setup_decapsulation(self._ipr, self._oif, self.proxy_coa)
             encap = {"type": "seg6", "mode": "encap.red", "segs": [self.lma_address]}
             for family in (socket.AF_INET6, socket.AF_INET):

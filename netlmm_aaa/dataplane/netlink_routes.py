@@ -11,12 +11,13 @@ after a short pause; any other error is reported per route.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 NETLINK_ROUTE = 0
@@ -98,6 +99,81 @@ def transact(sock: socket.socket, messages: Sequence[bytes], first: int) -> list
                     outstanding -= 1
             pos += (length + 3) & ~3
     return errors
+
+
+SOL_NETLINK = 270
+NETLINK_GET_STRICT_CHK = 12
+
+
+def strict_dumps(sock: socket.socket) -> None:
+    """Ask the kernel (4.20+) to honour the table and protocol of our RTM_GETROUTE dump requests,
+    so a dump returns only our routes instead of every route of the namespace (a million on a
+    busy LMA host). Older kernels ignore the filter; callers filter the replies anyway."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+
+
+def _dump_request(family: int, table: int, protocol: int, seq: int) -> bytes:
+    """RTM_GETROUTE dump of ``family`` limited (under :func:`strict_dumps`) to ``table`` and
+    ``protocol`` (0: any)."""
+    body = _RTMSG.pack(family, 0, 0, 0, table if table < 256 else 0, protocol, 0, 0, 0)
+    if table >= 256:
+        body += _nla(RTA_TABLE, struct.pack("=I", table))
+    return _NLMSGHDR.pack(16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
+
+
+def _dump(sock: socket.socket, request: bytes, seq: int) -> Iterator[tuple[bytes, int, int]]:
+    """Send a dump ``request`` and yield (buffer, start, end) of each RTM_NEWROUTE reply."""
+    sock.send(request)
+    while True:
+        buffer = sock.recv(1 << 20)
+        pos = 0
+        while pos + 16 <= len(buffer):
+            length, kind, _flags, msg_seq, _pid = _NLMSGHDR.unpack_from(buffer, pos)
+            if length < 16:
+                break
+            if msg_seq == seq:
+                if kind == NLMSG_DONE:
+                    return
+                if kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", buffer, pos + 16)[0]
+                    raise OSError(code, f"route dump failed: {os.strerror(code)}")
+                if kind == RTM_NEWROUTE:
+                    yield buffer, pos + 16, pos + length
+            pos += (length + 3) & ~3
+
+
+def seg6_mode(sock: socket.socket, table: int, destination: str) -> int | None:
+    """The seg6 encapsulation mode the kernel reports for route ``destination`` (IPv6) in
+    ``table`` (SEG6_IPTUN_MODE_*), or None when there is no such seg6 route. ``sock``: a bound
+    NETLINK_ROUTE socket; :func:`strict_dumps` keeps the dump to that one table."""
+    strict_dumps(sock)
+    _, wanted, wanted_length = _parse(destination)
+    seq = 0x7FFF_0000 | (os.getpid() & 0xFFFF)
+    mode: int | None = None
+    for buf, start, end in _dump(sock, _dump_request(socket.AF_INET6, table, 0, seq), seq):
+        _fa, dst_len, _s, _t, route_table, _p, _sc, _ty, _f = _RTMSG.unpack_from(buf, start)
+        pos = start + _RTMSG.size
+        dst, encap = b"", b""
+        while pos + 4 <= end:
+            nla_len, nla_type = _NLA.unpack_from(buf, pos)
+            if nla_len < 4:
+                break
+            kind = nla_type & 0x3FFF
+            if kind == RTA_DST:
+                dst = buf[pos + 4 : pos + nla_len]
+            elif kind == RTA_TABLE:
+                route_table = struct.unpack_from("=I", buf, pos + 4)[0]
+            elif kind == RTA_ENCAP:
+                encap = buf[pos + 4 : pos + nla_len]
+            pos += (nla_len + 3) & ~3
+        if route_table != table or dst_len != wanted_length or dst.ljust(16, b"\0") != wanted:
+            continue
+        if len(encap) >= 8:
+            inner_len, inner_type = _NLA.unpack_from(encap, 0)
+            if (inner_type & 0x3FFF) == SEG6_IPTUNNEL_SRH and inner_len >= 8:
+                mode = struct.unpack_from("=i", encap, 4)[0]
+    return mode
 
 
 def open_route_socket(netns: str | None) -> socket.socket:
@@ -193,6 +269,7 @@ class NetlinkRouteWriter:
                 sock.setsockopt(socket.SOL_SOCKET, force, size)
             except OSError:
                 sock.setsockopt(socket.SOL_SOCKET, plain, size)
+        strict_dumps(sock)  # dump() then reads only this table's routes of our protocol
         sock.bind((0, 0))
 
     @classmethod
@@ -283,28 +360,11 @@ class NetlinkRouteWriter:
         for family in (socket.AF_INET6, socket.AF_INET):
             seq = self._seq
             self._seq = (seq + 1) & 0x7FFF_FFFF or 1
-            body = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
-            self.sock.send(_NLMSGHDR.pack(16 + len(body), RTM_GETROUTE,
-                                          NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)  # fmt: skip
-            done = False
-            while not done:
-                buffer = self.sock.recv(1 << 20)
-                pos = 0
-                while pos + 16 <= len(buffer):
-                    length, kind, _flags, msg_seq, _pid = _NLMSGHDR.unpack_from(buffer, pos)
-                    if length < 16:
-                        break
-                    if msg_seq == seq:
-                        if kind == NLMSG_DONE:
-                            done = True
-                        elif kind == NLMSG_ERROR:
-                            code = -struct.unpack_from("=i", buffer, pos + 16)[0]
-                            raise OSError(code, f"route dump failed: {os.strerror(code)}")
-                        elif kind == RTM_NEWROUTE:
-                            entry = self._parse_route(buffer, pos + 16, pos + length)
-                            if entry is not None:
-                                routes[entry[0]] = entry[1]
-                    pos += (length + 3) & ~3
+            request = _dump_request(family, self.table, self.protocol, seq)
+            for buffer, start, end in _dump(self.sock, request, seq):
+                entry = self._parse_route(buffer, start, end)
+                if entry is not None:
+                    routes[entry[0]] = entry[1]
         return routes
 
     def _parse_route(self, buf: bytes, start: int, end: int) -> tuple[str, str] | None:

@@ -186,8 +186,7 @@ class LmaService:
         now = self.clock()
         # Route installs are left to the reconciliation just below, which touches only the
         # routes that are actually missing or wrong.
-        restored = [a for a in self.core.restore(saved, now) if type(a) is not InstallBindingRoutes]
-        await self._execute(restored)
+        await self._execute(self.core.restore(saved, now, install_routes=False))
         active = [b for b in self.core.bindings() if not b.deregistered]
         report = await self.dataplane.reconcile(active)
         self.store.submit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import pytest
 
@@ -10,6 +11,12 @@ from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.linux_pyroute2 import ROUTE_PROTOCOL, LinuxDataPlane
+from netlmm_aaa.dataplane.netlink_routes import (
+    SEG6_IPTUN_MODE_ENCAP_RED,
+    NetlinkRouteWriter,
+    open_route_socket,
+    seg6_mode,
+)
 from netlmm_aaa.dataplane.port import RouteOperation
 from tests.netns.topology import lab
 
@@ -95,6 +102,39 @@ def test_install_replace_remove_and_reconcile(mode: TunnelMode) -> None:
     with lab() as lab_:
         ns = _setup(lab_)
         asyncio.run(run(ns, lab_))
+
+
+def test_dumps_read_only_our_table_and_seg6_modes_are_read_back() -> None:
+    """The reconciliation dump and the start-up probe ask the kernel for one table (strict
+    dump checking): routes of other tables or protocols never reach the parser, and the probe
+    reads the seg6 mode the kernel stored."""
+    with lab() as lab_:
+        ns = _setup(lab_)
+        lines = [f"route add 2001:db8:77:{i:x}::/64 via 2001:db8:ff::99 dev tr0 proto 213"
+                 f" table {100 + i % 2}" for i in range(400)]  # fmt: skip
+        lines += ["route add 2001:db8:88::/64 via 2001:db8:ff::99 dev tr0 proto 99 table 100",
+                  "route add 2001:db8:99::/64 via 2001:db8:ff::98 dev tr0 proto 213 table 100",
+                  "route add 2001:db8:aa::/64 encap seg6 mode encap segs 2001:db8:ff::97 dev tr0"
+                  " table 300",
+                  "route add 2001:db8:bb::/64 encap seg6 mode encap.red segs 2001:db8:ff::97"
+                  " dev tr0 table 300"]  # fmt: skip
+        subprocess.run(["ip", "-n", ns, "-6", "-batch", "-"], input="\n".join(lines) + "\n",
+                       text=True, check=True)  # fmt: skip
+        oif = int(lab_.ip(ns, "-o", "link", "show", "tr0").split(":")[0])
+        writer = NetlinkRouteWriter(
+            open_route_socket(ns), oif=oif, table=100, protocol=ROUTE_PROTOCOL, encap=False
+        )
+        try:
+            routes = writer.dump()
+            assert len(routes) == 201  # 200 of table 100 + the extra one; not proto 99
+            assert routes["2001:db8:99::/64"] == "2001:db8:ff::98"
+            assert "2001:db8:88::/64" not in routes and "2001:db8:77:1::/64" not in routes
+            assert seg6_mode(writer.sock, 300, "2001:db8:bb::/64") == SEG6_IPTUN_MODE_ENCAP_RED
+            assert seg6_mode(writer.sock, 300, "2001:db8:aa::/64") == 1  # plain encap
+            assert seg6_mode(writer.sock, 300, "2001:db8:cc::/64") is None  # absent
+            assert seg6_mode(writer.sock, 100, "2001:db8:99::/64") is None  # not seg6
+        finally:
+            writer.close()
 
 
 def test_gre_mode_fails_clearly_without_ip6gre() -> None:

@@ -331,6 +331,11 @@ def test_restore_reinstalls_live_bindings_and_drops_dead_ones() -> None:
     assert [i.binding.mn_id for i in installs(actions)] == [ALICE]
     assert [d.mn_id for d in of_type(actions, DeleteStoredBinding)] == [BOB]
     assert fresh.binding(ALICE) == saved[0]
+    quiet = make_lma()  # the daemon reconciles the kernel itself: no route actions, same cache
+    quiet_actions = quiet.restore(saved, T0.after(10), install_routes=False)
+    assert not installs(quiet_actions)
+    assert [d.mn_id for d in of_type(quiet_actions, DeleteStoredBinding)] == [BOB]
+    assert quiet.bindings() == fresh.bindings()
     # The restored prefix is held: nobody else gets it.
     receive(fresh, pbu(mn_id=b"carol@example.org"), now=T0.after(11))
     assert _prefix(fresh, b"carol@example.org") != _prefix(fresh)
@@ -389,6 +394,34 @@ def test_fast_ipv6_text_matches_ipaddress() -> None:
         samples.append(b"".join(w.to_bytes(2, "big") for w in words))
     for packed in samples:
         assert ipv6_text(packed) == str(ipaddress.IPv6Address(packed))
+
+
+def test_fast_prefix_parse_matches_ipaddress_and_rejects_what_it_rejects() -> None:
+    import ipaddress
+    import random
+
+    from netlmm_aaa.core.address_pools import ipv6_prefix_value
+
+    rng = random.Random(4291)
+    texts = ["::/0", "2001:db8::/32", "2001:db8:0:1::/64", "::1/128", "2001:DB8::/32",
+             "2001:db8:0:0:0:0:0:0/32", "2001:db8::/032", "::ffff:10.0.0.0/104", "2001:db8::",
+             "1:2:3:4:5:6:7::/128", "0db8::/16"]
+    for _ in range(2000):
+        length = rng.choice([0, 16, 48, 56, 64, 64, 64, 127, 128])
+        words = [rng.choice([0, 0, 0, rng.getrandbits(16)]) for _ in range(8)]
+        value = int.from_bytes(b"".join(w.to_bytes(2, "big") for w in words), "big")
+        value &= ~((1 << (128 - length)) - 1)
+        texts.append(f"{ipaddress.IPv6Address(value)}/{length}")
+    for text in texts:  # canonical, upper case, uncompressed, zero-padded, dotted, no length
+        net = ipaddress.IPv6Network(text)
+        assert ipv6_prefix_value(text) == (int(net.network_address), net.prefixlen), text
+    for bad in ["2001:db8::1/64", "2001:db8::/129", "1::2::3/64", "2001:db8/32", "x::/64",
+                "2001:db8::/", "2001:db8:0:0:0:0:0:0:0/64", "+1::/64", "1_0::/64",
+                "1:2:3:4::5:6:7:8/128", "12345::/64", ":1::/64", "2001:db8::/-1"]:
+        with pytest.raises(ValueError):
+            ipaddress.IPv6Network(bad)
+        with pytest.raises(ValueError):
+            ipv6_prefix_value(bad)
 
 
 def test_unknown_mh_type_from_a_peer_gets_a_binding_error_and_strangers_nothing() -> None:
