@@ -465,6 +465,22 @@ class LocalMobilityAnchor:
         """Every binding cache entry, as snapshots."""
         return [entry.snapshot() for entry in self._bindings.values()]
 
+    def active_routes(self) -> dict[str, str]:
+        """The routes the active bindings need: destination (prefix, IPv4 HoA as /32) ->
+        serving MAG's tunnel address (a restart reconciles the kernel against this; no
+        snapshots: a million of them cost seconds)."""
+        routes: dict[str, str] = {}
+        active = BindingState.ACTIVE
+        for entry in self._bindings.values():
+            if entry.state is not active or entry.peer is None:
+                continue
+            target = entry.peer.tunnel_address
+            for prefix in entry.prefixes:
+                routes[prefix] = target
+            if entry.ipv4_home_address is not None:
+                routes[f"{entry.ipv4_home_address}/32"] = target
+        return routes
+
     def __len__(self) -> int:
         return len(self._bindings)
 

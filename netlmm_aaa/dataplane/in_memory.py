@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation
@@ -32,8 +32,8 @@ class RecordingDataPlane:
                     self.routes.pop(destination, None)
         return True
 
-    async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
-        wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}
+    async def reconcile(self, routes: Mapping[str, str]) -> ReconcileReport:
+        wanted = routes
         added = sum(1 for d in wanted if d not in self.routes)
         replaced = sum(1 for d, v in wanted.items() if d in self.routes and self.routes[d] != v)
         removed = sum(1 for d in self.routes if d not in wanted)
@@ -43,6 +43,11 @@ class RecordingDataPlane:
 
     async def close(self) -> None:
         self.started = False
+
+
+def routes_of(bindings: Iterable[BindingSnapshot]) -> dict[str, str]:
+    """The routes ``bindings`` need: destination -> serving MAG's tunnel address."""
+    return {d: b.proxy_coa for b in bindings for d in destinations(b)}
 
 
 def destinations(binding: BindingSnapshot) -> list[str]:

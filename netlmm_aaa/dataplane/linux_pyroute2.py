@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,7 +34,6 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.in_memory import destinations
 from netlmm_aaa.dataplane.netlink_routes import (
@@ -185,8 +184,8 @@ class LinuxDataPlane:
         self._apply(list(operations))
         return True
 
-    async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
-        return await self._run(self._reconcile, list(bindings))  # type: ignore[no-any-return]
+    async def reconcile(self, routes: Mapping[str, str]) -> ReconcileReport:
+        return await self._run(self._reconcile, routes)  # type: ignore[no-any-return]
 
     async def routes(self) -> dict[str, str]:
         """Our routes in the kernel: destination -> tunnel endpoint / gateway."""
@@ -277,8 +276,7 @@ class LinuxDataPlane:
         assert self._writer is not None
         return self._writer.dump()
 
-    def _reconcile(self, bindings: list[BindingSnapshot]) -> ReconcileReport:
-        wanted = {d: b.proxy_coa for b in bindings for d in destinations(b)}
+    def _reconcile(self, wanted: Mapping[str, str]) -> ReconcileReport:
         have = self._our_routes()
         replace = [(d, t) for d, t in wanted.items() if have.get(d) != t]
         stale = [d for d in have if d not in wanted]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,8 +50,10 @@ class DataPlane(Protocol):
         """Carry out a few route operations at once, on the caller's thread, if that is cheap
         (tens of microseconds) and nothing else is in progress; False: use :meth:`apply`."""
 
-    async def reconcile(self, bindings: Sequence[BindingSnapshot]) -> ReconcileReport:
-        """Make the kernel's routes of ours match exactly ``bindings``."""
+    async def reconcile(self, routes: Mapping[str, str]) -> ReconcileReport:
+        """Make the kernel's routes of ours exactly ``routes`` (destination -> serving MAG's
+        tunnel address; :func:`~netlmm_aaa.dataplane.in_memory.routes_of` builds it from
+        bindings, the LMA core's ``active_routes`` from its binding cache)."""
 
     async def close(self) -> None:
         """Release resources (routes stay: they are the bindings' forwarding state)."""

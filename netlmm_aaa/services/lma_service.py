@@ -60,7 +60,7 @@ from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore, mn_id_text
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
-from netlmm_aaa.services.runtime import settle_heap
+from netlmm_aaa.services.runtime import bulk_loading, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.radius_accounting import AcctStatusType
 
@@ -164,31 +164,32 @@ class LmaService:
             else None
         )
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
-        began = time.monotonic()
-        saved = await asyncio.to_thread(self.store.load_bindings)
-        if saved:
-            log.info("LMA %s: %d bindings loaded from the store in %.1f s; restoring and "
-                     "reconciling kernel routes", config.name, len(saved),
-                     time.monotonic() - began)  # fmt: skip
-        policy = replace(config.policy, restart_counter=counter)
-        sql_policies = await asyncio.to_thread(self.store.load_policies)
-        if sql_policies:
-            configured = {p.mn_id for p in policy.mobile_nodes}
-            clash = sorted(p.mn_id for p in sql_policies if p.mn_id in configured)
-            if clash:
-                raise ConfigError(
-                    f"mobile node {clash[0].decode(errors='replace')!r} has a profile both in "
-                    "the configuration file and in the mobile_node_policies table"
-                )
-            policy = replace(policy, mobile_nodes=policy.mobile_nodes + tuple(sql_policies))
-        self.core = LocalMobilityAnchor(policy)
-        await self.dataplane.start()
-        now = self.clock()
-        # Route installs are left to the reconciliation just below, which touches only the
-        # routes that are actually missing or wrong.
-        await self._execute(self.core.restore(saved, now, install_routes=False))
-        active = [b for b in self.core.bindings() if not b.deregistered]
-        report = await self.dataplane.reconcile(active)
+        with bulk_loading():  # settle_heap() follows once ready
+            began = time.monotonic()
+            saved = await asyncio.to_thread(self.store.load_bindings)
+            if saved:
+                log.info("LMA %s: %d bindings loaded from the store in %.1f s; restoring and "
+                         "reconciling kernel routes", config.name, len(saved),
+                         time.monotonic() - began)  # fmt: skip
+            policy = replace(config.policy, restart_counter=counter)
+            sql_policies = await asyncio.to_thread(self.store.load_policies)
+            if sql_policies:
+                configured = {p.mn_id for p in policy.mobile_nodes}
+                clash = sorted(p.mn_id for p in sql_policies if p.mn_id in configured)
+                if clash:
+                    raise ConfigError(
+                        f"mobile node {clash[0].decode(errors='replace')!r} has a profile both in "
+                        "the configuration file and in the mobile_node_policies table"
+                    )
+                policy = replace(policy, mobile_nodes=policy.mobile_nodes + tuple(sql_policies))
+            self.core = LocalMobilityAnchor(policy)
+            await self.dataplane.start()
+            now = self.clock()
+            # Route installs are left to the reconciliation just below, which touches only the
+            # routes that are actually missing or wrong.
+            await self._execute(self.core.restore(saved, now, install_routes=False))
+            report = await self.dataplane.reconcile(self.core.active_routes())
+            active = self.core.active_count()
         self.store.submit(
             audit=[
                 RecordAudit(
@@ -197,7 +198,7 @@ class LmaService:
                     peer=None,
                     fields={
                         "restart_counter": counter,
-                        "bindings_restored": len(active),
+                        "bindings_restored": active,
                         "routes_added": report.added,
                         "routes_replaced": report.replaced,
                         "routes_removed": report.removed,
@@ -208,7 +209,7 @@ class LmaService:
         )
         log.info(
             "LMA %s: restart counter %d, %d bindings restored, routes +%d ~%d -%d =%d (%.1f s)",
-            config.name, counter, len(active), report.added, report.replaced, report.removed,
+            config.name, counter, active, report.added, report.replaced, report.removed,
             report.kept, time.monotonic() - began,
         )  # fmt: skip
         self._mh = MobilityHeaderSocket(config.address, self._deliver)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 
 def settle_heap(young: int = 20_000) -> None:
@@ -13,3 +15,18 @@ def settle_heap(young: int = 20_000) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(young, 20, 50)
+
+
+@contextlib.contextmanager
+def bulk_loading() -> Iterator[None]:
+    """Pause the cyclic collector while start-up builds large, long-lived state (a restarting
+    LMA rebuilds a million bindings: the collections its allocations triggered walked the
+    growing heap again and again, most of the restore's time). Call :func:`settle_heap` once
+    the daemon is ready."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

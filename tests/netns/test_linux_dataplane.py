@@ -10,6 +10,7 @@ import pytest
 from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.in_memory import routes_of
 from netlmm_aaa.dataplane.linux_pyroute2 import ROUTE_PROTOCOL, LinuxDataPlane
 from netlmm_aaa.dataplane.netlink_routes import (
     SEG6_IPTUN_MODE_ENCAP_RED,
@@ -84,14 +85,14 @@ def test_install_replace_remove_and_reconcile(mode: TunnelMode) -> None:
                     "dev", "tr0", "proto", str(ROUTE_PROTOCOL))  # fmt: skip
             bob = _binding("bob", "2001:db8:1:2::/64", "2001:db8:ff::11")
             wrong = _binding("alice", "2001:db8:1:1::/64", "2001:db8:ff::11", "203.0.113.10")
-            report = await dp.reconcile([wrong, bob])
+            report = await dp.reconcile(routes_of([wrong, bob]))
             assert (report.added, report.replaced, report.removed) == (1, 2, 1)
             assert await dp.routes() == {
                 "2001:db8:1:1::/64": "2001:db8:ff::11",
                 "203.0.113.10/32": "2001:db8:ff::11",
                 "2001:db8:1:2::/64": "2001:db8:ff::11",
             }
-            again = await dp.reconcile([wrong, bob])
+            again = await dp.reconcile(routes_of([wrong, bob]))
             assert (again.added, again.replaced, again.removed, again.kept) == (0, 0, 0, 3)
             # Removal is idempotent.
             await dp.apply([RouteOperation(bob, False), RouteOperation(bob, False)])

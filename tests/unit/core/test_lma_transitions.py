@@ -29,6 +29,7 @@ from netlmm_aaa.core.options import (
     MobileNodeIdentifierOption,
     RestartCounterOption,
 )
+from netlmm_aaa.dataplane.in_memory import routes_of
 from tests.lma_support import (
     ALICE,
     BOB,
@@ -336,6 +337,10 @@ def test_restore_reinstalls_live_bindings_and_drops_dead_ones() -> None:
     assert not installs(quiet_actions)
     assert [d.mn_id for d in of_type(quiet_actions, DeleteStoredBinding)] == [BOB]
     assert quiet.bindings() == fresh.bindings()
+    assert quiet.active_routes() == routes_of(i.binding for i in installs(actions))
+    assert list(quiet.active_routes()) == list(saved[0].home_network_prefixes) + (
+        [f"{saved[0].ipv4_home_address}/32"] if saved[0].ipv4_home_address else []
+    )
     # The restored prefix is held: nobody else gets it.
     receive(fresh, pbu(mn_id=b"carol@example.org"), now=T0.after(11))
     assert _prefix(fresh, b"carol@example.org") != _prefix(fresh)
@@ -378,6 +383,7 @@ def test_snapshots_say_whether_the_binding_is_held_and_restore_keeps_it_held() -
     actions = fresh.restore(lma.bindings(), T0.after(4))
     assert not installs(actions)  # a held binding gets no routes back
     assert fresh.binding_state(ALICE) is BindingState.DEREGISTERED
+    assert fresh.active_routes() == {}  # held, not served: no routes to reconcile
     assert fresh.next_deadline() == pytest.approx(T0.monotonic + 4 + 10)
 
 
