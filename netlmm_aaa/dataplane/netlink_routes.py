@@ -56,6 +56,7 @@ _NLMSGHDR = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _FIB_RULE_HDR = struct.Struct("=BBBBBBBBI")
 _NLA = struct.Struct("=HH")
+_U32 = struct.Struct("=I")
 _BATCH_BYTES = 60_000
 
 
@@ -260,6 +261,7 @@ class NetlinkRouteWriter:
         self.encap = encap
         self._seq = 1
         self.enomem_retries = 0
+        self._endpoints: dict[bytes, str] = {}
         # SO_SNDBUFFORCE (32) / SO_RCVBUFFORCE (33) lift the sysctl caps when we are root.
         for force, plain, size in (
             (32, socket.SO_SNDBUF, 4 << 20),
@@ -368,34 +370,41 @@ class NetlinkRouteWriter:
         return routes
 
     def _parse_route(self, buf: bytes, start: int, end: int) -> tuple[str, str] | None:
+        # A restart parses a million of these: attributes are sliced only when needed, and the
+        # few distinct endpoints (one per MAG) are formatted once.
         family, dst_len, _s, _t, table, protocol, _sc, _ty, _f = _RTMSG.unpack_from(buf, start)
         if protocol != self.protocol:
             return None
         pos = start + _RTMSG.size
         dst = b""
-        target = ""
+        endpoint = b""
+        unpack = _NLA.unpack_from
         while pos + 4 <= end:
-            nla_len, nla_type = _NLA.unpack_from(buf, pos)
+            nla_len, nla_type = unpack(buf, pos)
             if nla_len < 4:
                 break
-            value = buf[pos + 4 : pos + nla_len]
             kind = nla_type & 0x3FFF
             if kind == RTA_DST:
-                dst = value
-            elif kind == RTA_TABLE:
-                table = struct.unpack_from("=I", value)[0]
-            elif kind == RTA_GATEWAY and len(value) == 16:
-                target = socket.inet_ntop(socket.AF_INET6, value)
-            elif kind == RTA_VIA and len(value) >= 18:
-                target = socket.inet_ntop(socket.AF_INET6, value[2:18])
+                dst = buf[pos + 4 : pos + nla_len]
             elif kind == RTA_ENCAP:
-                inner_len, inner_type = _NLA.unpack_from(value, 0)
+                inner_len, inner_type = unpack(buf, pos + 4)
                 # seg6_iptunnel_encap: int mode, then the SRH (8 octets) and the segments.
                 if (inner_type & 0x3FFF) == SEG6_IPTUNNEL_SRH and inner_len >= 4 + 4 + 8 + 16:
-                    target = socket.inet_ntop(socket.AF_INET6, value[16:32])
+                    endpoint = buf[pos + 20 : pos + 36]
+            elif kind == RTA_TABLE:
+                table = _U32.unpack_from(buf, pos + 4)[0]
+            elif kind == RTA_GATEWAY and nla_len == 20:
+                endpoint = buf[pos + 4 : pos + 20]
+            elif kind == RTA_VIA and nla_len >= 22:
+                endpoint = buf[pos + 6 : pos + 22]
             pos += (nla_len + 3) & ~3
         if table != self.table:
             return None
+        target = self._endpoints.get(endpoint)
+        if target is None:
+            target = socket.inet_ntop(socket.AF_INET6, endpoint) if endpoint else ""
+            if len(self._endpoints) < 4096:
+                self._endpoints[endpoint] = target
         address = socket.inet_ntop(
             family, dst.ljust(16 if family == socket.AF_INET6 else 4, b"\x00")
         )
