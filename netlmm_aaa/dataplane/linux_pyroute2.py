@@ -229,6 +229,8 @@ class LinuxDataPlane:
             probe_seg6(self._ipr, self._oif, self.local_address, self._writer.sock)
             setup_decapsulation(self._ipr, self._oif, self.local_address)
         elif self.mode is TunnelMode.GRE:
+            self._writer.close()
+            self._writer = None
             self._probe_link_kind(
                 "ip6gre", "GRE over IPv6 (CONFIG_IPV6_GRE, kernel module ip6_gre)"
             )
