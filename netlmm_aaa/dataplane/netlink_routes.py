@@ -58,6 +58,10 @@ _FIB_RULE_HDR = struct.Struct("=BBBBBBBBI")
 _NLA = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _BATCH_BYTES = 60_000
+_ACK_BUFFER = 1 << 16
+_RETRY_PAUSE = 0.001  # doubled per round, up to _RETRY_PAUSE_MAX: seconds in all
+_RETRY_PAUSE_MAX = 0.1
+_DUMP_BUFFER = 1 << 20
 
 
 def _nla(kind: int, payload: bytes) -> bytes:
@@ -85,10 +89,14 @@ def transact(sock: socket.socket, messages: Sequence[bytes], first: int) -> list
         view = view[sent:]
     errors = [-1] * len(messages)
     outstanding = len(messages)
+    # Each ACK is its own datagram of a few dozen bytes (an error's echoes its request): one
+    # small buffer serves them all, where a fresh large one per ``recv`` cost more than the
+    # kernel's work for the route.
+    buffer = bytearray(_ACK_BUFFER)
     while outstanding:
-        buffer = sock.recv(1 << 20)
+        size = sock.recv_into(buffer)
         pos = 0
-        while pos + 16 <= len(buffer):
+        while pos + 16 <= size:
             length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(buffer, pos)
             if length < 16:
                 break
@@ -126,8 +134,11 @@ def _dump_request(family: int, table: int, protocol: int, seq: int) -> bytes:
 def _dump(sock: socket.socket, request: bytes, seq: int) -> Iterator[tuple[bytes, int, int]]:
     """Send a dump ``request`` and yield (buffer, start, end) of each RTM_NEWROUTE reply."""
     sock.send(request)
+    scratch = bytearray(_DUMP_BUFFER)
     while True:
-        buffer = sock.recv(1 << 20)
+        # A dump datagram is at most 32 KiB (the kernel caps its recvmsg size hint there).
+        size = sock.recv_into(scratch)
+        buffer = bytes(memoryview(scratch)[:size])
         pos = 0
         while pos + 16 <= len(buffer):
             length, kind, _flags, msg_seq, _pid = _NLMSGHDR.unpack_from(buffer, pos)
@@ -339,7 +350,7 @@ class NetlinkRouteWriter:
                 return failures
             self.enomem_retries += len(retry)
             pending = retry
-            time.sleep(0.02 * (attempt + 1))
+            time.sleep(min(_RETRY_PAUSE * (1 << attempt), _RETRY_PAUSE_MAX))
         failures.extend(RouteFailure(d, errno.ENOMEM) for _, d, _ in pending)
         return failures
 

@@ -138,6 +138,30 @@ def test_dumps_read_only_our_table_and_seg6_modes_are_read_back() -> None:
             writer.close()
 
 
+def test_bulk_seg6_installs_survive_enomem_and_every_ack_is_matched() -> None:
+    """Thousands of seg6 routes in a few batches: the kernel refuses many with a transient
+    ENOMEM (its per-CPU caches refill asynchronously); every one is retried until installed,
+    and replacing them all again (one ACK per route, read into one buffer) reports no failure."""
+    with lab() as lab_:
+        ns = _setup(lab_)
+        oif = int(lab_.ip(ns, "-o", "link", "show", "tr0").split(":")[0])
+        writer = NetlinkRouteWriter(
+            open_route_socket(ns), oif=oif, table=100, protocol=ROUTE_PROTOCOL, encap=True
+        )
+        try:
+            wanted = {f"2001:db8:1:{i:x}::/64": "2001:db8:ff::11" for i in range(1, 20_001)}
+            wanted.update({f"10.{i >> 8}.{i & 0xFF}.1/32": "2001:db8:ff::12" for i in range(2_000)})
+            assert writer.replace(list(wanted.items())) == []
+            assert writer.dump() == wanted
+            moved = {d: "2001:db8:ff::13" for d in wanted}
+            assert writer.replace(list(moved.items())) == []
+            assert writer.dump() == moved
+            assert writer.delete(list(moved)[:1000]) == []
+            assert len(writer.dump()) == len(moved) - 1000
+        finally:
+            writer.close()
+
+
 def test_gre_mode_fails_clearly_without_ip6gre() -> None:
     with lab() as lab_:
         ns = _setup(lab_)
