@@ -147,6 +147,36 @@ def test_rows_with_nulls_in_different_places_keep_every_value(database_url: str)
         engine.dispose()
 
 
+def test_rollup_accumulates_over_commits_in_multi_row_upserts(database_url: str) -> None:  # noqa: F811
+    """More distinct rollup keys than one upsert statement holds, written twice in separate
+    commits: every key's count, sum and maximum add up (SQLite: multi-row upserts)."""
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "lma1", lma=True)
+    pairs = 2 * _MULTI_ROWS + 5  # one rollup key per MAG pair (and 1 ms bucket)
+    records = [
+        RecordAudit(kind="handover", utc=1_700_000_000 + i / 1000, mn_id=b"mn@example.org",
+                    peer=f"to{i}", fields={"from_mag": f"from{i}", "to_mag": f"to{i}",
+                                           "route_switch_ms": 1.0 if i % 2 else None})
+        for i in range(pairs)
+    ]  # fmt: skip
+    try:
+        store.submit(audit=records).result(30)
+        store.submit(audit=[replace(r, utc=r.utc + 1) for r in records]).result(30)
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT key1, n, total, maximum FROM report_rollup WHERE metric = 'pair'"
+            ).all()
+            handovers = c.exec_driver_sql("SELECT COUNT(*) FROM handovers").scalar()
+        assert handovers == 2 * pairs
+        assert len(rows) == pairs
+        for key1, n, total, maximum in rows:
+            odd = int(key1[4:]) % 2
+            assert (n, total, maximum) == ((2, 2.0, 1.0) if odd else (2, 0.0, None)), key1
+    finally:
+        store.close()
+        engine.dispose()
+
+
 def test_restart_counter_is_persisted_and_incremented(database_url: str) -> None:  # noqa: F811
     engine = make_engine(database_url)
     store = SqlStore(engine, "lma1")
