@@ -79,6 +79,7 @@ from netlmm_aaa.core.actions import (
     StoreBinding,
 )
 from netlmm_aaa.core.address_pools import AddressPool, PoolExhausted, ipv6_prefix_value
+from netlmm_aaa.core.addresses import format_ipv4, format_ipv6_network, pack_ipv4
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
     BindingAcknowledgementFlag,
@@ -1083,7 +1084,7 @@ class LocalMobilityAnchor:
                 IPv4HomeAddressReplyStatus.ADMINISTRATIVELY_PROHIBITED,
             )
         asked = pbu.ipv4_request.address
-        wanted = str(ipaddress.IPv4Address(asked)) if asked != _ZERO4 else None
+        wanted = format_ipv4(asked) if asked != _ZERO4 else None
         if current is not None:
             chosen = current
         elif node is not None and node.ipv4_home_address is not None:
@@ -1698,7 +1699,7 @@ def _sequence_from(entry: _Entry, mag: str) -> int | None:
 def _v4_packed(address: str) -> bytes:
     """An IPv4 address's four octets (cached: ipaddress parsing costs ~15 us a call, several
     times per PBU)."""
-    return ipaddress.IPv4Address(address).packed
+    return pack_ipv4(address)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -1717,4 +1718,4 @@ def _canonical_block(block: str) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def _prefix_text(option: HomeNetworkPrefixOption) -> str:
-    return str(ipaddress.IPv6Network((option.prefix, option.prefix_length), strict=False))
+    return format_ipv6_network(option.prefix, option.prefix_length)

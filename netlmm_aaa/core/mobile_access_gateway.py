@@ -41,7 +41,6 @@ any            REVOKED         BRA; routes withdrawn; deauthenticate         (no
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import logging
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -56,6 +55,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
     StationBinding,
 )
+from netlmm_aaa.core.addresses import format_ipv4, format_ipv6_network
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
     AccessTechnologyType,
@@ -488,12 +488,16 @@ class MobileAccessGateway:
             else:  # a refresh was refused: the binding is gone at the LMA
                 self._forget(entry, now, actions, "refresh_rejected", withdraw=True)
             return
-        hnps = tuple(str(o.network) for o in pba.options if type(o) is HomeNetworkPrefixOption)
+        hnps = tuple(
+            format_ipv6_network(o.prefix, o.prefix_length)
+            for o in pba.options
+            if type(o) is HomeNetworkPrefixOption
+        )
         reply4 = next((o for o in pba.options if type(o) is IPv4HomeAddressReplyOption), None)
         changed = hnps != entry.hnps
         entry.hnps = hnps
         if reply4 is not None and reply4.status < 128:
-            new4 = str(ipaddress.IPv4Address(reply4.address))
+            new4 = format_ipv4(reply4.address)
             changed = changed or new4 != entry.ipv4
             entry.ipv4 = new4
             if 0 < reply4.prefix_length <= 32:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, NamedTuple
 
+from netlmm_aaa.core.addresses import ipv6_network, pack_ipv4, pack_ipv6
 from netlmm_aaa.core.codes import MobilityOptionType
 
 #: Seconds between 1970-01-01 and the 48.16 fixed-point epoch of RFC 5213 §8.8 (the same epoch).
@@ -59,6 +60,8 @@ class HomeNetworkPrefixOption(NamedTuple):
     @classmethod
     def from_network(cls, network: str | ipaddress.IPv6Network) -> HomeNetworkPrefixOption:
         """Build the option from ``"2001:db8:1::/64"`` or an :class:`~ipaddress.IPv6Network`."""
+        if isinstance(network, str):
+            return cls(*ipv6_network(network))
         net = ipaddress.IPv6Network(network)
         return cls(net.network_address.packed, net.prefixlen)
 
@@ -103,6 +106,8 @@ class LinkLocalAddressOption(NamedTuple):
     @classmethod
     def from_address(cls, address: str | ipaddress.IPv6Address) -> LinkLocalAddressOption:
         """Build the option from a textual or :class:`~ipaddress.IPv6Address` address."""
+        if isinstance(address, str):
+            return cls(pack_ipv6(address))
         return cls(ipaddress.IPv6Address(address).packed)
 
 
@@ -153,6 +158,8 @@ class IPv4HomeAddressRequestOption(NamedTuple):
         cls, address: str | ipaddress.IPv4Address, prefix_length: int = 0
     ) -> IPv4HomeAddressRequestOption:
         """Build the option from a textual or :class:`~ipaddress.IPv4Address` address."""
+        if isinstance(address, str):
+            return cls(pack_ipv4(address), prefix_length)
         return cls(ipaddress.IPv4Address(address).packed, prefix_length)
 
     @property

@@ -82,6 +82,10 @@ class _Resync:
     stations: list[ConfirmedStation]
 
 
+_SUCCESS_EVENTS = frozenset({"AUTHENTICATED", "AUTHORIZED"})
+"""hostapd's events of an 802.1X success (EAP success; authorized on the port)."""
+
+
 def _now() -> Now:
     return Now(time.monotonic(), time.time())
 
@@ -110,8 +114,9 @@ class MagService:
         self._deferred_flush: asyncio.TimerHandle | None = None
         # Station MAC -> (RFC 6572 profile of its last Access-Accept, monotonic expiry)
         self._profiles: dict[str, tuple[MobilityProfile, float]] = {}
-        # Station MAC -> (the User-Name of an Access-Accept the relay just passed, expiry)
-        self._accepted: dict[str, tuple[str, float]] = {}
+        # Station MAC -> (the User-Name of an Access-Accept the relay just passed, expiry, the
+        # hostapd success events it may still confirm)
+        self._accepted: dict[str, tuple[str, float, frozenset[str]]] = {}
         self._accounting: AccountingListener | None = None
         self._record_accounting: StoreThenAcknowledge | None = None
         self._early: dict[str, tuple[StationBinding, float, bool]] = {}
@@ -381,7 +386,31 @@ class MagService:
             if len(self._accepted) > 4096:
                 self._accepted = {m: e for m, e in self._accepted.items() if e[1] > now}
             name = profile.user_name.decode("utf-8", "replace")
-            self._accepted[mac] = (name, min(expiry, now + 5.0))
+            self._accepted[mac] = (name, min(expiry, now + 5.0), _SUCCESS_EVENTS)
+
+    def _accepted_for(self, event: StationEvent) -> str | None:
+        """The User-Name of the Access-Accept that ``event`` (a hostapd success event) reports,
+        if the relay passed one for the station moments ago and it has not confirmed an event
+        of this kind yet."""
+        kind = event.kind.name
+        if kind not in _SUCCESS_EVENTS:  # a new authentication, a failure, a disconnection
+            self._accepted.pop(event.mac, None)
+            return None
+        entry = self._accepted.get(event.mac)
+        if entry is None:
+            return None
+        name, expiry, left = entry
+        if expiry < time.monotonic():
+            del self._accepted[event.mac]
+            return None
+        if kind not in left:
+            return None
+        left = left - {kind}
+        if left:
+            self._accepted[event.mac] = (name, expiry, left)
+        else:
+            del self._accepted[event.mac]
+        return name
 
     def _with_profile(self, item: StationAttached) -> tuple[StationAttached, RecordAudit | None]:
         """``item`` with the profile of its Access-Accept, and the audit record saying so."""
@@ -582,16 +611,15 @@ class MagService:
                 if client is None or (still is not None and still.authorized):
                     self._hook_rejected(event.raw, "hostapd still reports the station")
                     return
-            accepted = self._accepted.pop(event.mac, None) if not from_hook else None
-            if (
-                accepted is not None
-                and accepted[1] >= time.monotonic()
-                and (event.kind.name in ("AUTHORIZED", "AUTHENTICATED"))
-            ):
+            accepted = self._accepted_for(event) if not from_hook else None
+            if accepted is not None:
                 # The relay passed this station's Access-Accept to hostapd a moment ago and
                 # hostapd's own control socket now reports the success: hostapd's identity for
-                # it is that Accept's User-Name, so no STA round trip is needed.
-                confirmed = ConfirmedStation(mac=event.mac, authorized=True, identity=accepted[0])
+                # it is that Accept's User-Name, so no STA round trip is needed. (One Accept
+                # confirms each of the two success events once: EAP success, then, for a
+                # station new on the port, AP-STA-CONNECTED, which arrives while its PBU is in
+                # flight and would otherwise wake hostapd for a STA query just then.)
+                confirmed = ConfirmedStation(mac=event.mac, authorized=True, identity=accepted)
             elif client is not None and event.kind.name in ("AUTHORIZED", "AUTHENTICATED"):
                 with contextlib.suppress(HostapdUnavailable):
                     info = await client.sta(event.mac)
