@@ -17,6 +17,8 @@ from netlmm_aaa.dataplane.netlink_routes import (
     NetlinkRouteWriter,
     open_route_socket,
     seg6_mode,
+    station_route_message,
+    transact,
 )
 from netlmm_aaa.dataplane.port import RouteOperation
 from tests.netns.topology import lab
@@ -141,7 +143,8 @@ def test_dumps_read_only_our_table_and_seg6_modes_are_read_back() -> None:
 def test_bulk_seg6_installs_survive_enomem_and_every_ack_is_matched() -> None:
     """Thousands of seg6 routes in a few batches: the kernel refuses many with a transient
     ENOMEM (its per-CPU caches refill asynchronously); every one is retried until installed,
-    and replacing them all again (one ACK per route, read into one buffer) reports no failure."""
+    and replacing them all again (failures reported as they come, the batch closed by its last
+    request's ACK) reports no failure."""
     with lab() as lab_:
         ns = _setup(lab_)
         oif = int(lab_.ip(ns, "-o", "link", "show", "tr0").split(":")[0])
@@ -160,6 +163,39 @@ def test_bulk_seg6_installs_survive_enomem_and_every_ack_is_matched() -> None:
             assert len(writer.dump()) == len(moved) - 1000
         finally:
             writer.close()
+
+
+def test_a_batch_reports_each_failure_at_its_own_request() -> None:
+    """Only a batch's last request asks for an ACK: failures in the middle (no such device,
+    no such route) are still matched to their requests, the rest are done, and a batch that
+    fails at its end or has one request works the same."""
+    with lab() as lab_:
+        ns = _setup(lab_)
+        oif = int(lab_.ip(ns, "-o", "link", "show", "tr0").split(":")[0])
+        sock = open_route_socket(ns)
+        sock.bind((0, 0))
+        try:
+            plan = [
+                (True, "2001:db8:7:1::/64", oif),
+                (True, "2001:db8:7:2::/64", 99_999),  # ENODEV
+                (True, "2001:db8:7:3::/64", oif),
+                (False, "2001:db8:7:9::/64", oif),  # ESRCH: never installed
+                (True, "2001:db8:7:5::/64", oif),
+                (True, "2001:db8:7:6::/64", 99_999),  # the last one fails too
+            ]
+            messages = [station_route_message(install, dst, dev, ROUTE_PROTOCOL, 500 + i)
+                        for i, (install, dst, dev) in enumerate(plan)]  # fmt: skip
+            errors = transact(sock, messages, 500)
+            assert errors == [0, 19, 0, 3, 0, 19]  # ENODEV 19, ESRCH 3
+            routes = lab_.ip(ns, "-6", "route", "show", "proto", str(ROUTE_PROTOCOL))
+            assert [f"2001:db8:7:{n}::/64" in routes for n in (1, 2, 3, 5, 6)] == [
+                True, False, True, True, False]  # fmt: skip
+            one = [station_route_message(False, "2001:db8:7:1::/64", oif, ROUTE_PROTOCOL, 900)]
+            assert transact(sock, one, 900) == [0]
+            assert transact(sock, one, 900) == [3]
+            assert transact(sock, [], 902) == []
+        finally:
+            sock.close()
 
 
 def test_gre_mode_fails_clearly_without_ip6gre() -> None:
