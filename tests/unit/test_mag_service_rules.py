@@ -1,14 +1,21 @@
-"""The MAG confirms hostapd's success events from the Access-Accept its RADIUS relay just passed:
-each of the two success events once per Accept, never after a new authentication began, a
-failure, a disconnection or the expiry, and never for another station."""
+"""Rules of the MAG daemon around its core.
+
+It confirms hostapd's success events from the Access-Accept its RADIUS relay just passed: each of
+the two success events once per Accept, never after a new authentication began, a failure, a
+disconnection or the expiry, and never for another station. And while an isolated PBU awaits its
+answer, the station queue pauses, bounded in time and in how often."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import tomllib
 
+import pytest
+
 from netlmm_aaa.config import parse_mag_config
 from netlmm_aaa.core.events import StationEvent, StationEventKind
+from netlmm_aaa.services import mag_service
 from netlmm_aaa.services.mag_service import MagService
 from netlmm_aaa.wire.radius_auth import MobilityProfile
 from tests.conftest import REPO
@@ -71,3 +78,28 @@ def test_an_expired_accept_confirms_nothing() -> None:
     service._accepted[MAC] = (name, time.monotonic() - 0.001, left)
     assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) is None
     assert MAC not in service._accepted
+
+
+@pytest.mark.asyncio
+async def test_the_station_queue_pauses_for_an_isolated_pbus_answer_only() -> None:
+    service = _service()
+    # No answer: the pause ends by itself at the limit.
+    service._expect_answer()
+    assert service._answer is not None
+    started = time.monotonic()
+    await service._hold_for_answer()
+    waited = time.monotonic() - started
+    assert mag_service._HOLD_LIMIT * 0.9 <= waited < 1.0
+    assert service._answer is None
+    # A second PBU within the spacing does not pause the queue again (a busy MAG never waits).
+    service._expect_answer()
+    assert service._answer is None
+    # After the spacing, a PBU pauses it again, and its answer ends the pause at once.
+    await asyncio.sleep(mag_service._HOLD_SPACING)
+    service._expect_answer()
+    assert service._answer is not None
+    service._answered()
+    started = time.monotonic()
+    await service._hold_for_answer()
+    assert time.monotonic() - started < mag_service._HOLD_LIMIT
+    assert service._answer is None
