@@ -3,7 +3,7 @@
 CN pings the MN's home addresses through the LMA -> MAG tunnel; after a PBU from MAG2 the route
 moves and pings flow again; tshark checks the encapsulation on the transport; kill -9 of the LMA
 and a restart restore the binding and reconcile the kernel routes; a PBU over IPv4/UDP 5436 is
-accepted.
+accepted; the work the LMA defers after a PBA (revocation, store records) keeps its order.
 """
 
 from __future__ import annotations
@@ -178,6 +178,49 @@ def test_registration_handover_restart_and_ipv4_transport(tmp_path: Path) -> Non
             assert missing.returncode == 1
             assert "no binding" in missing.stderr
             assert CN_V4  # (CN addresses are used by the pings above)
+        finally:
+            mag1.close()
+            mag2.close()
+
+
+def test_deferred_followups_keep_the_order_of_events(tmp_path: Path) -> None:
+    """The LMA answers a handover's PBU at once and sends the revocation and the store records a
+    moment later; an event arriving in that moment (here the new MAG's de-registration, sent
+    without waiting) must find them already out: the old MAG gets its BRI, and the store ends
+    with the de-registered binding, its changes in the order they happened."""
+    import sqlite3
+
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build()
+        t.attach("mag1")
+        t.write_config()
+        t.start_lma()
+        mag1 = t.mag_socket("mag1")
+        mag2 = t.mag_socket("mag2")
+        try:
+            t.send(mag1, "mag1", _now_pbu(1, hi=1))
+            assert t.receive(mag1, "mag1", ProxyBindingAcknowledgement).status == 0
+            t.move_mn("mag1", "mag2")
+            t.send(mag2, "mag2", _now_pbu(1, hi=3))
+            assert t.receive(mag2, "mag2", ProxyBindingAcknowledgement).status == 0
+            t.send(mag2, "mag2", _now_pbu(2, hi=3, lifetime=0))
+            assert t.receive(mag2, "mag2", ProxyBindingAcknowledgement).status == 0
+            bri = t.receive(mag1, "mag1", BindingRevocationIndication)
+            assert find_option(bri, MobileNodeIdentifierOption) == MobileNodeIdentifierOption(ALICE)
+            assert t.lma_control({"command": "flush"}) is not None
+            with sqlite3.connect(tmp_path / "lma.db") as db:
+                row = db.execute("SELECT mag, deregistered FROM lma_bindings WHERE mn_id = ?",
+                                 (ALICE.decode(),)).fetchone()  # fmt: skip
+                changes = db.execute(
+                    "SELECT change, mag, at FROM binding_changes WHERE mn_id = ? ORDER BY id",
+                    (ALICE.decode(),)).fetchall()  # fmt: skip
+                moves = db.execute("SELECT from_mag, to_mag, at FROM handovers WHERE mn_id = ?",
+                                   (ALICE.decode(),)).fetchall()  # fmt: skip
+            assert row == ("mag2", 1)
+            assert [c[:2] for c in changes] == [("created", "mag1"), ("deregistered", "mag2")]
+            assert [m[:2] for m in moves] == [("mag1", "mag2")]
+            assert changes[0][2] <= moves[0][2] <= changes[1][2]
         finally:
             mag1.close()
             mag2.close()
