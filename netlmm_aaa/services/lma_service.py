@@ -132,7 +132,7 @@ class LmaService:
         self._last_arrival = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._followups: _Plan | None = None
+        self._followups: list[_Plan] = []
         self._followup_timer: asyncio.TimerHandle | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -361,7 +361,6 @@ class LmaService:
         """Feed events to the core and carry out all their actions (one batch)."""
         assert self.core is not None
         async with self._lock:
-            self._send_followups()
             started = time.perf_counter()
             actions: list[LmaAction] = []
             handle = self.core.handle
@@ -389,7 +388,6 @@ class LmaService:
         right here, in the socket's callback, the few routes of one binding programmed inline;
         this spares the queue's hop through the event loop (0.13-0.27 ms measured per PBU)."""
         assert self.core is not None
-        self._send_followups()
         started = time.perf_counter()
         plan = self._plan(self.core.handle(event, self.clock()))
         self.processed += 1
@@ -458,10 +456,13 @@ class LmaService:
                     audit.fields["route_switch_ms"] = switched_ms
 
     def _finish(self, plan: _Plan) -> None:
-        """Routes are in place (or failed): answers go out, then the records to the store."""
+        """Routes are in place (or failed): answers go out, then the records to the store,
+        after those of earlier messages whose follow-ups still wait (see ``_answer_first``)."""
         assert self.store is not None
         for send in plan.sends:
             self._send(send)
+        if self._followups:
+            self._send_followups()
         if plan.stores or plan.deletes or plan.audits:
             self.store.submit(store=plan.stores, delete=plan.deletes, audit=plan.audits)
 
@@ -469,25 +470,27 @@ class LmaService:
         """The answer to a lone message (the PBA of a handover) leaves now; the rest of its
         work (a revocation to the old MAG, the store submission) follows ``_FOLLOWUP_DELAY``
         later, so that the MAG waiting for that answer, the old MAG and this LMA's store do
-        not all compete for the CPUs in the instant the answer travels. Any later event sends
-        the follow-ups first (``_send_followups``): order is kept."""
+        not all compete for the CPUs in the instant the answer travels. A message arriving
+        meanwhile gets its answer first too; the deferred work of both is carried out in the
+        order of the messages (each plan's store submission after the one before)."""
         if not plan.sends:
             self._finish(plan)
             return
         self._send(plan.sends[0])
         del plan.sends[0]
         if plan.sends or plan.stores or plan.deletes or plan.audits:
-            self._followups = plan
-            self._followup_timer = asyncio.get_running_loop().call_later(
-                _FOLLOWUP_DELAY, self._send_followups
-            )
+            self._followups.append(plan)
+            if self._followup_timer is None:
+                self._followup_timer = asyncio.get_running_loop().call_later(
+                    _FOLLOWUP_DELAY, self._send_followups
+                )
 
     def _send_followups(self) -> None:
-        plan, self._followups = self._followups, None
+        plans, self._followups = self._followups, []
         if self._followup_timer is not None:
             self._followup_timer.cancel()
             self._followup_timer = None
-        if plan is not None:
+        for plan in plans:
             self._finish(plan)
 
     def _send(self, send: SendMessage) -> None:
