@@ -11,7 +11,7 @@ from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.models import AuditEvent, SignalingRecord
-from netlmm_aaa.persistence.store import _MULTI_ROWS, SqlStore
+from netlmm_aaa.persistence.store import _MULTI_ROWS, SqlStore, _PeriodicCollection
 from tests.databases import database_url, postgresql_server  # noqa: F401
 
 
@@ -330,3 +330,14 @@ def _done_within(future, seconds: float) -> bool:  # type: ignore[no-untyped-def
         return True
     except concurrent.futures.TimeoutError:
         return False
+
+
+def test_the_writer_collects_garbage_on_a_clock_not_per_allocation() -> None:
+    calls: list[int] = []
+    collect = _PeriodicCollection(lambda: calls.append(1), 60.0)
+    assert not collect(1000.0)  # the first batch starts the clock
+    assert not collect(1059.9)
+    assert collect(1060.0) and len(calls) == 1
+    assert not collect(1061.0)  # not again before another interval has passed
+    assert collect(1200.0) and len(calls) == 2
+    assert not collect(1259.0)
