@@ -204,6 +204,39 @@ def test_documented_views_agree_with_the_reports(reports: Reports) -> None:
     assert everything == reports.submitted  # type: ignore[attr-defined]  # nothing lost
 
 
+def test_trail_and_location_trail_use_the_partial_per_node_index(reports: Reports) -> None:
+    """``ix_station_events_mn_id_at`` holds the trail's events only (migration 0006): the
+    trail report and the ``until`` look-up of ``location_trail`` must still be served by it,
+    not by a scan of every station event."""
+    from netlmm_aaa.persistence.models import TRAIL_EVENTS_SQL
+
+    trail = (
+        "SELECT at FROM station_events WHERE mn_id = 'alice@example.org'"
+        f" AND {TRAIL_EVENTS_SQL} ORDER BY at, id"
+    )
+    view = "SELECT since, until FROM location_trail WHERE mn_id = 'alice@example.org'"
+    with reports.engine.connect() as c:
+        if reports.engine.dialect.name == "sqlite":
+            plans = [
+                " | ".join(str(r[-1]) for r in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}"))
+                for q in (trail, view)
+            ]
+        else:  # a few rows: forbid the scans so that the plan shows whether the index applies
+            c.exec_driver_sql("SET enable_seqscan = off")
+            c.exec_driver_sql("SET enable_bitmapscan = off")
+            plans = [
+                " | ".join(str(r[0]) for r in c.exec_driver_sql(f"EXPLAIN {q}"))
+                for q in (trail, view)
+            ]
+        rows = c.exec_driver_sql(
+            "SELECT COUNT(*), SUM(CASE WHEN event = 'attached' THEN 1 ELSE 0 END)"
+            " FROM station_events WHERE mn_id = 'alice@example.org'"
+        ).one()
+    assert all("ix_station_events_mn_id_at" in plan for plan in plans), plans
+    assert rows[1] > 0  # attachments are stored (in the table), just not in that index
+    assert len(reports.trail("alice@example.org")[0].rows) == 3
+
+
 class _RawOnly(Reports):
     """The same reports computed from the rows alone (no hourly rollup)."""
 
