@@ -341,3 +341,66 @@ def test_the_writer_collects_garbage_on_a_clock_not_per_allocation() -> None:
     assert not collect(1061.0)  # not again before another interval has passed
     assert collect(1200.0) and len(calls) == 2
     assert not collect(1259.0)
+
+
+@pytest.mark.postgresql
+def test_postgresql_binary_copy_keeps_every_value_and_refuses_what_does_not_fit(
+    postgresql_server: str,  # noqa: F811
+) -> None:
+    """PostgreSQL rows go as binary COPY: timestamps to the microsecond, floats, integers,
+    NULLs, non-ASCII text and JSON details come back exactly. A row the binary form cannot
+    carry is refused whole, never written with a wrong value (the binary int4 dumper would keep
+    the low 32 bits of a larger integer), and its table falls back to text COPY."""
+    from tests.databases import fresh_postgresql_database
+
+    from netlmm_aaa.persistence import migrate
+    from netlmm_aaa.persistence.store import _BinaryCopyRefused, _RowWriter
+
+    url = fresh_postgresql_database(postgresql_server)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    writer = _RowWriter(engine, "mag1")
+    at = 1_700_000_000.123457
+    records = [
+        RecordAudit(kind="pba", utc=at, mn_id="zoë@example.org".encode(), peer="lma1",
+                    fields={"status": 0, "sequence": 65535, "handoff_indicator": 2,
+                            "lifetime": 3600, "rtt_ms": 0.4375, "event_to_ack_ms": 1.5}),
+        RecordAudit(kind="pba", utc=at + 1, mn_id=None, peer="lma1",
+                    fields={"status": 130, "sequence": 7, "reason": "tab\there"}),
+        RecordAudit(kind="something_else", utc=at + 2, peer="x",
+                    fields={"note": "ünïcode", "n": [1, 2]}),
+    ]  # fmt: skip
+    try:
+        writer.commit_with_retry(writer.prepare([
+            ("a", r.utc, r.kind, r.mn_id, r.peer, r.fields) for r in records
+        ]))  # fmt: skip
+        assert writer.text_copy == set()  # all of it went binary
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT EXTRACT(EPOCH FROM at), mn_id, sequence, status, handoff_indicator,"
+                " lifetime, rtt_ms, event_to_ack_ms, reason FROM signaling ORDER BY at"
+            ).all()
+            details = c.exec_driver_sql("SELECT kind, details FROM audit_events").all()
+        assert float(rows[0][0]) == pytest.approx(at, abs=1e-6)
+        assert tuple(rows[0][1:]) == ("zoë@example.org", 65535, 0, 2, 3600, 0.4375, 1.5, None)
+        assert tuple(rows[1][1:4]) == (None, 7, 130) and rows[1][8] == "tab\there"
+        assert [tuple(d) for d in details] == [("something_else", {"note": "ünïcode", "n": [1, 2]})]
+
+        # An integer beyond int4: refused before anything is sent, nothing written.
+        huge = [("a", at + 3, "pba", b"big@example.org", "lma1", {"sequence": 2**32 + 5})]
+        with pytest.raises(_BinaryCopyRefused, match="sequence"):
+            writer.commit(writer.prepare(huge))
+        assert writer.text_copy == {"signaling"}
+        # A value of another type than its column's: the retry writes it as text COPY, which
+        # the server converts ("7" into an integer column), so nothing is lost.
+        writer.text_copy.clear()
+        odd = [("a", at + 4, "pba", b"odd@example.org", "lma1", {"sequence": "7"})]
+        writer.commit_with_retry(writer.prepare(odd))
+        assert writer.text_copy == {"signaling"}
+        with engine.connect() as c:
+            kept = c.exec_driver_sql("SELECT mn_id, sequence FROM signaling ORDER BY at").all()
+        assert [tuple(k) for k in kept] == [
+            ("zoë@example.org", 65535), (None, 7), ("odd@example.org", 7)
+        ]  # fmt: skip
+    finally:
+        engine.dispose()
