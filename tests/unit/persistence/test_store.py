@@ -404,3 +404,39 @@ def test_postgresql_binary_copy_keeps_every_value_and_refuses_what_does_not_fit(
         ]  # fmt: skip
     finally:
         engine.dispose()
+
+
+def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_url: str) -> None:  # noqa: F811
+    """On SQLite the node goes into the statements as a literal (not a bound value): a name
+    with a quote is escaped, and every table's row gets it in its ``node`` column."""
+    from netlmm_aaa.persistence.store import _AUDIT_COLUMNS, _NODE_COLUMN, _TABLE_COLUMNS
+
+    assert _AUDIT_COLUMNS[_NODE_COLUMN] == "node"
+    assert all(columns[_NODE_COLUMN] == "node" for columns in _TABLE_COLUMNS.values())
+    engine = make_engine(database_url)
+    node = "o'mag; --"
+    store = SqlStore(engine, node)
+    t = 1_700_000_000.0
+    records = [
+        RecordAudit(kind="accounting", utc=t, mn_id=b"a@example.org", peer="nas1",
+                    fields={"status": 1, "session_id": "S1"}),
+        RecordAudit(kind="station_attached", utc=t + 1, mn_id=b"a@example.org",
+                    fields={"mac": "02:00:00:00:00:01"}),
+        RecordAudit(kind="pba", utc=t + 2, mn_id=b"a@example.org", peer="lma1",
+                    fields={"status": 0, "sequence": 1}),
+        RecordAudit(kind="binding_created", utc=t + 3, mn_id=b"a@example.org", peer="mag1"),
+        RecordAudit(kind="handover", utc=t + 4, mn_id=b"a@example.org", peer="mag2",
+                    fields={"from_mag": "mag1", "to_mag": "mag2", "route_switch_ms": 0.5}),
+        RecordAudit(kind="something_else", utc=t + 5, peer="x", fields={"n": 1}),
+    ]  # fmt: skip
+    try:
+        store.submit(audit=records).result(30)
+        with engine.connect() as c:
+            nodes = {
+                table: c.exec_driver_sql(f"SELECT DISTINCT node FROM {table}").scalars().all()
+                for table in (*_TABLE_COLUMNS, "audit_events")
+            }
+        assert nodes == {table: [node] for table in nodes}
+    finally:
+        store.close()
+        engine.dispose()
