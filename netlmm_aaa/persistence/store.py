@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from itertools import chain, repeat
+from operator import is_, itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -365,9 +367,6 @@ class _RowWriter:
         when = self.when
         dumps = json.dumps
         node = self.node
-        # SQLite: the node is written as a literal in the statements (one bound value less per
-        # row, each bound with the GIL held); its place in the rows is None until then.
-        row_node: Any = None if self.sqlite else node
         kinds = self.kinds
         names: dict[bytes, str] = {}
         times: dict[float, Any] = {}
@@ -388,9 +387,9 @@ class _RowWriter:
                 report = kinds.get(kind)
                 if report is not None:
                     table, build = report
-                    typed.setdefault(table, []).append(build(row_node, at, mn, peer, fields))
+                    typed.setdefault(table, []).append(build(node, at, mn, peer, fields))
                 else:
-                    audits.append((at, row_node, kind, mn, peer, dumps(fields, default=str)))
+                    audits.append((at, node, kind, mn, peer, dumps(fields, default=str)))
             else:
                 latest[item[1]] = item  # the last write of a binding in the batch wins
         upserts = [self._binding_row(i) for i in latest.values() if i[0] == "u"]
@@ -403,9 +402,9 @@ class _RowWriter:
             # interpreter's switch interval (measured: a commit 7 s alone took 120 s beside a
             # busy thread when it also flattened the rows).
             if audits:
-                inserts += _multi_row_inserts("audit_events", _AUDIT_COLUMNS, audits, node)
+                inserts += _multi_row_inserts("audit_events", _AUDIT_COLUMNS, audits)
             for table, rows in typed.items():
-                inserts += _multi_row_inserts(table, _TABLE_COLUMNS[table], rows, node)
+                inserts += _multi_row_inserts(table, _TABLE_COLUMNS[table], rows)
             # The rollup too: hundreds of one-row upserts per batch gave the GIL up and waited
             # to win it back hundreds of times (a fifth of the store's throughput).
             inserts += _rollup_upserts([(*k, *v) for k, v in sorted(rollup.items())])
@@ -912,63 +911,102 @@ _AUDIT_COLUMNS = ("at", "node", "kind", "mn_id", "peer", "details")
 # SQLite's 32,766 variables; fewer, longer statements mean fewer GIL hand-offs per commit.
 _MULTI_ROWS = 1024
 
+_NODE_COLUMN = 1  # the writing node's place in every audit table's row (NOT NULL)
+_LITERAL_COLUMNS: dict[str, tuple[int, ...]] = {
+    "audit_events": (_NODE_COLUMN, 2),  # kind
+    "accounting_records": (_NODE_COLUMN, 3),  # outcome
+    "station_events": (_NODE_COLUMN, 2),  # event
+    "signaling": (_NODE_COLUMN, 3, 4),  # message, direction
+    "binding_changes": (_NODE_COLUMN, 2),  # change
+    "handovers": (_NODE_COLUMN,),
+}
+"""SQLite: per table, the columns whose values come from the code, not from the network (the
+writing node and the names of events, outcomes, messages): a handful of distinct strings,
+written into the statements as literals instead of bound per row."""
+
 
 def _multi_row_inserts(
-    table: str, columns: tuple[str, ...], rows: list[_Row], node: str
+    table: str, columns: tuple[str, ...], rows: list[_Row]
 ) -> list[tuple[str, list[Any]]]:
     """SQLite: ``rows`` as multi-row ``INSERT ... VALUES (...), (...)`` statements with their
     flat parameter lists; these cost the SQLite VM and the driver far less per row than one
     statement per row.
 
-    Rows are grouped by which of their values are None and those are written as ``NULL`` in the
-    statement instead of bound: Python's sqlite3 module runs its adapter look-up for every
-    bound None (about 1 us each, holding the GIL), and audit rows are full of them. The second
-    column of every audit table is the writing node: the rows carry None there and the
-    statements ``node`` as a literal (filled-store rate +6% in an A/B of six runs each)."""
-    groups: dict[tuple[bool, ...], list[_Row]] = {}
+    Rows are grouped by their *shape*: which of their values are None, and the values of the
+    table's ``_LITERAL_COLUMNS``. None values are written as ``NULL`` and the literal columns'
+    values as quoted literals in the statement instead of bound: Python's sqlite3 module binds
+    each value with the GIL held (about 1 us for a None, which runs its adapter look-up), and
+    audit rows are full of both. Each shape's bound values are picked out of the rows by an
+    ``itemgetter`` (C code, no Python loop per value)."""
+    literal = _LITERAL_COLUMNS[table]
+    literals_of = _picker(literal)
+    groups: dict[tuple[Any, ...], list[_Row]] = {}
     for row in rows:
-        shape = tuple([value is None for value in row])
+        # One flat tuple (which values are None, then the literal values): unpacking into a
+        # tuple display is faster than building and hashing nested tuples (measured).
+        shape = (*map(is_, row, _NONES), *literals_of(row))
         group = groups.get(shape)
         if group is None:
             groups[shape] = [row]
         else:
             group.append(row)
     statements: list[tuple[str, list[Any]]] = []
+    width = len(columns)
     for shape, group in groups.items():
-        one, full = _shape_sql(table, columns, shape, node)
+        one, full, bound = _shape_sql(table, columns, shape[:width], shape[width:])
+        flat = chain.from_iterable
         whole = len(group) - len(group) % _MULTI_ROWS
         for start in range(0, whole, _MULTI_ROWS):
-            chunk = group[start : start + _MULTI_ROWS]
-            statements.append((full, [v for row in chunk for v in row if v is not None]))
+            statements.append((full, list(flat(map(bound, group[start : start + _MULTI_ROWS])))))
         rest = group[whole:]
         if rest:
             head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-            values = [v for row in rest for v in row if v is not None]
-            statements.append((head + ", ".join([one] * len(rest)), values))
+            statements.append((head + ", ".join([one] * len(rest)), list(flat(map(bound, rest)))))
     return statements
 
 
-_SHAPES: dict[tuple[str, tuple[bool, ...], str], tuple[str, str]] = {}
-_NODE_COLUMN = 1  # the writing node's place in every audit table's row (NOT NULL)
+_NONES = repeat(None)
+_Shape = tuple[str, tuple[bool, ...], tuple[Any, ...]]
+_SHAPES: dict[_Shape, tuple[str, str, Callable[[_Row], tuple[Any, ...]]]] = {}
+
+
+def _picker(index: tuple[int, ...]) -> Callable[[_Row], tuple[Any, ...]]:
+    """What returns a row's values at ``index`` as a tuple (C code for two or more)."""
+    if len(index) > 1:
+        return itemgetter(*index)
+
+    def pick(row: _Row) -> tuple[Any, ...]:  # itemgetter of one index returns no tuple
+        return tuple([row[i] for i in index])
+
+    return pick
+
+
+def _sql_literal(value: Any) -> str:
+    """A literal column's value as SQL: NULL, or a quoted string (quotes doubled)."""
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _shape_sql(
-    table: str, columns: tuple[str, ...], shape: tuple[bool, ...], node: str
-) -> tuple[str, str]:
-    """One row's ``(?, NULL, 'node', ...)`` for ``shape`` and the full ``_MULTI_ROWS``
-    statement."""
-    known = _SHAPES.get((table, shape, node))
+    table: str, columns: tuple[str, ...], nulls: tuple[bool, ...], values: tuple[Any, ...]
+) -> tuple[str, str, Callable[[_Row], tuple[Any, ...]]]:
+    """For one shape (see ``_multi_row_inserts``): one row's ``(?, 'node', NULL, ...)``, the
+    full ``_MULTI_ROWS`` statement, and what picks a row's bound values out of it."""
+    key = (table, nulls, values)
+    known = _SHAPES.get(key)
     if known is None:
         if len(_SHAPES) > 4096:  # bounded: the row builders make a few shapes per table
             _SHAPES.clear()
-        literal = "'" + node.replace("'", "''") + "'"
+        literal = dict(zip(_LITERAL_COLUMNS[table], values, strict=True))
         marks = [
-            (literal if i == _NODE_COLUMN else "NULL") if null else "?"
-            for i, null in enumerate(shape)
+            _sql_literal(literal[i]) if i in literal else "NULL" if null else "?"
+            for i, null in enumerate(nulls)
         ]
         one = "(" + ", ".join(marks) + ")"
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        known = _SHAPES[(table, shape, node)] = (one, head + ", ".join([one] * _MULTI_ROWS))
+        bound = _picker(tuple(i for i, mark in enumerate(marks) if mark == "?"))
+        known = _SHAPES[key] = (one, head + ", ".join([one] * _MULTI_ROWS), bound)
     return known
 
 

@@ -407,12 +407,27 @@ def test_postgresql_binary_copy_keeps_every_value_and_refuses_what_does_not_fit(
 
 
 def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_url: str) -> None:  # noqa: F811
-    """On SQLite the node goes into the statements as a literal (not a bound value): a name
-    with a quote is escaped, and every table's row gets it in its ``node`` column."""
-    from netlmm_aaa.persistence.store import _AUDIT_COLUMNS, _NODE_COLUMN, _TABLE_COLUMNS
+    """On SQLite the node and the names of events go into the statements as literals (not
+    bound values): a name with a quote is escaped, and every table's row gets the node in its
+    ``node`` column and its event's name in the right column."""
+    from netlmm_aaa.persistence.store import (
+        _AUDIT_COLUMNS,
+        _LITERAL_COLUMNS,
+        _NODE_COLUMN,
+        _TABLE_COLUMNS,
+    )
 
     assert _AUDIT_COLUMNS[_NODE_COLUMN] == "node"
     assert all(columns[_NODE_COLUMN] == "node" for columns in _TABLE_COLUMNS.values())
+    literal_names = {
+        table: [(_TABLE_COLUMNS.get(table) or _AUDIT_COLUMNS)[i] for i in index]
+        for table, index in _LITERAL_COLUMNS.items()
+    }
+    assert literal_names == {
+        "audit_events": ["node", "kind"], "accounting_records": ["node", "outcome"],
+        "station_events": ["node", "event"], "signaling": ["node", "message", "direction"],
+        "binding_changes": ["node", "change"], "handovers": ["node"],
+    }  # fmt: skip
     engine = make_engine(database_url)
     node = "o'mag; --"
     store = SqlStore(engine, node)
@@ -428,6 +443,9 @@ def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_ur
         RecordAudit(kind="handover", utc=t + 4, mn_id=b"a@example.org", peer="mag2",
                     fields={"from_mag": "mag1", "to_mag": "mag2", "route_switch_ms": 0.5}),
         RecordAudit(kind="something_else", utc=t + 5, peer="x", fields={"n": 1}),
+        RecordAudit(kind="it's odd", utc=t + 6, peer="x", fields={"n": 2}),
+        RecordAudit(kind="accounting_rejected", utc=t + 7, peer="nas1",
+                    fields={"reason": "bad authenticator"}),
     ]  # fmt: skip
     try:
         store.submit(audit=records).result(30)
@@ -436,7 +454,24 @@ def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_ur
                 table: c.exec_driver_sql(f"SELECT DISTINCT node FROM {table}").scalars().all()
                 for table in (*_TABLE_COLUMNS, "audit_events")
             }
+            names = {
+                table: [
+                    tuple(r)
+                    for r in c.exec_driver_sql(
+                        f"SELECT {', '.join(columns[1:])} FROM {table} ORDER BY at"
+                    ).all()
+                ]
+                for table, columns in literal_names.items()
+                if len(columns) > 1
+            }
         assert nodes == {table: [node] for table in nodes}
+        assert names == {
+            "audit_events": [("something_else",), ("it's odd",)],
+            "accounting_records": [("accepted",), ("rejected",)],
+            "station_events": [("attached",)],
+            "signaling": [("PBU", "sent")],
+            "binding_changes": [("created",)],
+        }
     finally:
         store.close()
         engine.dispose()
