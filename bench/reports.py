@@ -12,7 +12,8 @@ retransmitted and forged accounting now and then. Records go through the daemons
 in batches of 20,000, committed by its writer process as in the daemons) on the fresh database
 and again on the filled one (at rest: analysed and checkpointed), against the database's raw
 bulk insert (DBAPI ``executemany`` of rows of the same shape into a bare table, no indexes) in
-the same run.
+the same run. Each is the median of ``--insert-samples`` such samples (one sample moves by a
+fifth between runs on a noisy machine); the samples are in ``*_samples``.
 
 Then it times ``report handovers`` (every handover of the month: percentiles overall, per MAG
 pair, per hour) against its baseline, one plain scan of the handover rows, and ``report trail``
@@ -265,9 +266,10 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     migrate.upgrade(url)
     site = Site(args.mobile_nodes, args.mags, args.aps_per_mag)
     # One daemon's store on a fresh database first (these records stay, part of the N).
-    insert_rows = min(args.rows, 500_000)
-    fresh_rate = store_insert_rate(url, site, insert_rows)
-    filled = fill(url, args.rows - insert_rows, site, args.days, not args.quiet)
+    samples = max(1, args.insert_samples)
+    insert_rows = min(args.rows // samples, 500_000)
+    fresh_rates = [store_insert_rate(url, site, insert_rows) for _ in range(samples)]
+    filled = fill(url, args.rows - insert_rows * samples, site, args.days, not args.quiet)
     engine = make_engine(url)
     # The month of records is at rest before anything is timed, as a store that old would be:
     # statistics gathered and the bulk fill's write-ahead log checkpointed (otherwise the
@@ -297,16 +299,24 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
             extra[f"{name}_s"] = round(timed(getattr(reports, name), 1)[0], 3)
     engine.dispose()
     # Again on the filled database, after the reports (its records would add to what they read).
-    rate = store_insert_rate(url, site, insert_rows)
-    baseline = raw_insert_rate(url, insert_rows)
+    # Each sample of the store is followed by one of the raw baseline, so both see the same
+    # phase of a noisy machine.
+    rates, baselines = [], []
+    for _ in range(samples):
+        rates.append(store_insert_rate(url, site, insert_rows))
+        baselines.append(raw_insert_rate(url, insert_rows))
+    rate, baseline = statistics.median(rates), statistics.median(baselines)
     return {
-        "rows": filled["rows"] + insert_rows,
+        "rows": filled["rows"] + insert_rows * samples,
         "handovers": tables[0].rows[0][0],
         "fill_rows_per_s": round(filled["rows"] / filled["store_seconds"]),
-        "insert_rows_per_s_fresh": round(fresh_rate),
+        "insert_rows_per_s_fresh": round(statistics.median(fresh_rates)),
         "insert_rows_per_s": round(rate),
         "raw_insert_rows_per_s": round(baseline),
         "insert_ratio": round(rate / baseline, 3),
+        "insert_rows_per_s_fresh_samples": [round(r) for r in fresh_rates],
+        "insert_rows_per_s_samples": [round(r) for r in rates],
+        "raw_insert_rows_per_s_samples": [round(r) for r in baselines],
         "handovers_report_s": round(handovers_s, 3),
         "handovers_scan_s": round(scan_s, 3),
         "handovers_report_vs_scan": round(handovers_s / scan_s, 3) if scan_s else None,
@@ -340,6 +350,8 @@ def main() -> None:
     parser.add_argument("--aps-per-mag", type=int, default=4)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--insert-samples", type=int, default=3,
+                        help="samples of 500,000 records per insert figure (median reported)")
     parser.add_argument("--skip-other-reports", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
