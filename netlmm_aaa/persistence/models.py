@@ -160,6 +160,10 @@ TRAIL_EVENTS_SQL = "event IN (" + ", ".join(f"'{e}'" for e in TRAIL_EVENTS) + ")
 """The condition of ``ix_station_events_mn_id_at``; a query that names it, verbatim, can use
 that index (SQLite matches a partial index's condition term by term)."""
 
+MAG_PBU_SQL = "message = 'PBU' AND direction = 'sent'"
+"""The condition of ``ix_signaling_node_sequence``: the PBUs a MAG sent and got answered, the
+rows ``handover_timings`` joins; a query that names it verbatim can use that index."""
+
 
 class StationEvent(Base):
     """A station's life at a MAG: attached, registered (PBA accepted), detached, rejected."""
@@ -216,7 +220,15 @@ class SignalingRecord(Base):
 
     __table_args__ = (
         Index("ix_signaling_at", "at"),
-        Index("ix_signaling_node_sequence", "node", "sequence"),
+        # Partial: only the MAGs' own PBUs, which ``handover_timings`` looks up by sequence
+        # (an LMA's answered PBUs carry all its MAGs' sequences: random insertion points).
+        Index(
+            "ix_signaling_node_sequence",
+            "node",
+            "sequence",
+            sqlite_where=text(MAG_PBU_SQL),
+            postgresql_where=text(MAG_PBU_SQL),
+        ),
     )
 
 

@@ -237,6 +237,38 @@ def test_trail_and_location_trail_use_the_partial_per_node_index(reports: Report
     assert len(reports.trail("alice@example.org")[0].rows) == 3
 
 
+def test_handover_timings_uses_the_partial_sequence_index(reports: Reports) -> None:
+    """``ix_signaling_node_sequence`` holds the MAGs' answered PBUs only (migration 0007): the
+    join of ``handover_timings`` must still find them through it, and the index must not
+    hold the other signaling rows (which are stored all the same)."""
+    from netlmm_aaa.persistence.models import MAG_PBU_SQL
+
+    query = "SELECT pbu_to_pba_ms FROM handover_timings WHERE mn_id = 'alice@example.org'"
+    with reports.engine.connect() as c:
+        if reports.engine.dialect.name == "sqlite":
+            plan = " | ".join(
+                str(r[-1]) for r in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")
+            )
+            condition = c.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_signaling_node_sequence'"
+            ).scalar()
+        else:
+            c.exec_driver_sql("SET enable_seqscan = off")
+            c.exec_driver_sql("SET enable_bitmapscan = off")
+            plan = " | ".join(str(r[0]) for r in c.exec_driver_sql(f"EXPLAIN {query}"))
+            condition = c.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_signaling_node_sequence'"
+            ).scalar()
+        others = c.exec_driver_sql(
+            f"SELECT COUNT(*) FROM signaling WHERE NOT ({MAG_PBU_SQL})"
+        ).scalar()
+        timings = [t[0] for t in c.exec_driver_sql(query).all()]
+    assert "ix_signaling_node_sequence" in plan, plan
+    assert "PBU" in str(condition) and "sent" in str(condition), condition
+    assert others > 0  # the LMA's received PBUs are stored (in the table), not in that index
+    assert timings and all(t == pytest.approx(4.0) for t in timings)
+
+
 class _RawOnly(Reports):
     """The same reports computed from the rows alone (no hourly rollup)."""
 
