@@ -13,7 +13,9 @@ in batches of 20,000, committed by its writer process as in the daemons) on the 
 and again on the filled one (at rest: analysed and checkpointed), against the database's raw
 bulk insert (DBAPI ``executemany`` of rows of the same shape into a bare table, no indexes) in
 the same run. Each is the median of ``--insert-samples`` such samples (one sample moves by a
-fifth between runs on a noisy machine); the samples are in ``*_samples``.
+fifth between runs on a noisy machine); the samples are in ``*_samples``. Records are written
+in time order as the daemons write them: the samples continue one synthetic timeline and the
+filled month lies before it.
 
 Then it times ``report handovers`` (every handover of the month: percentiles overall, per MAG
 pair, per hour) against its baseline, one plain scan of the handover rows, and ``report trail``
@@ -48,6 +50,7 @@ from netlmm_aaa.reports.queries import Reports  # noqa: E402
 from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
 
 DAY = 86400.0
+_FOLLOW_UP = 300.0  # a move's accounting Interim-Update comes this much later
 
 
 class Site:
@@ -63,6 +66,12 @@ class Site:
         self.where: dict[int, tuple[str, str]] = {}
         self.moves = [0] * mobile_nodes
         self.session = 0
+        # The timeline: the store-insert samples continue it (``clock``), and the month of the
+        # fill ends where it starts (``origin``), so that every record is written in time
+        # order, as a daemon writes them (samples restarting from the wall clock would write
+        # into the middle of the previous ones' synthetic minutes and make each index's
+        # insertions random instead of appends: measured -25% over six samples).
+        self.origin = self.clock = time.time()
 
     def _next_sequence(self, mag: str) -> int:
         self.sequence[mag] = (self.sequence[mag] + 1) & 0xFFFF
@@ -109,7 +118,7 @@ class Site:
                         peer=mag, fields={"mac": mac, "interface": "acc0",
                                           "ap": ap.replace("-", ":"), "ssid": "Corp",
                                           "prefixes": [prefix], "ipv4": ipv4}),
-            RecordAudit(kind="accounting", utc=t + 300, mn_id=mn, peer=f"nas-{mag}",
+            RecordAudit(kind="accounting", utc=t + _FOLLOW_UP, mn_id=mn, peer=f"nas-{mag}",
                         fields={**acct, "status": 3}),
         ]  # fmt: skip
         if r.random() < 0.02:
@@ -155,7 +164,7 @@ def fill(url: str, rows: int, site: Site, days: float, progress: bool) -> dict[s
     stores: dict[str, SqlStore] = {}
     written = handovers = 0
     store_seconds = 0.0
-    start = time.time() - days * DAY
+    start = site.origin - days * DAY - _FOLLOW_UP - 1.0  # the month before the samples' records
     # ~11 records per move: spread the moves over the period.
     step = days * DAY / max(1, rows / 11)
     t = start
@@ -207,11 +216,12 @@ def store_insert_rate(url: str, site: Site, rows: int, batch: int = 20_000) -> f
     """Rows/s one daemon's store sustains on the filled database: realistic records of all
     kinds (one node's view), submitted in group-commit sized batches, until all committed."""
     records: list[RecordAudit] = []
-    t = time.time()
+    t = site.clock
     while len(records) < rows:
         for node_records in site.move(t).values():
             records.extend(node_records)
         t += 0.05
+    site.clock = t + _FOLLOW_UP + 1.0  # after the last record's interim update
     engine = make_engine(url)
     store = SqlStore(engine, "mag-bench", process=True, lma=True)  # as the daemons run it
     # A daemon starts its writer process once; its start-up (a fresh interpreter importing
