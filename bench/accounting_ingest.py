@@ -96,8 +96,9 @@ def _ours(url: str, port: int, ready: Any) -> None:
     from netlmm_aaa.persistence.database import make_engine
     from netlmm_aaa.persistence.store import SqlStore
     from netlmm_aaa.services.accounting import StoreThenAcknowledge
-    from netlmm_aaa.services.runtime import settle_heap
+    from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
 
+    quick_thread_switches()  # as the MAG daemon does
     migrate.upgrade(url)
     store = SqlStore(make_engine(url), "mag-bench", process=True)
 

@@ -12,7 +12,8 @@
   i.e. after the record is durably stored (RFC 2866 §2). The socket is bound without
   SO_REUSEPORT, so a second listener on the same port fails loudly.
 - Speed: a readable socket is drained (up to a burst) in one event-loop callback, and the
-  acknowledgements of a committed batch reach the loop in one wake-up, not one per record.
+  answers of a committed batch leave from the thread that saw the commit (no wake-up of the
+  event loop between the commit and the answers).
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ class AccountingListener:
         self._duplicate = duplicate  # a retransmission of a record already taken
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending_acks: list[Key] = []
-        self._pending_lock = threading.Lock()
+        # Guards _seen: the event loop reads and extends it, a store thread acknowledges.
+        self._lock = threading.Lock()
         # key -> list of (datagram, addr) waiting for the acknowledgement; None once acked.
         self._seen: OrderedDict[Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
         self._remember = remember
@@ -161,19 +162,24 @@ class AccountingListener:
             self._rejected(source, exc.reason, str(exc))
             return
         key = request.idempotency_key(nas.name)
-        if key in self._seen:
+        seen = self._seen
+        with self._lock:
+            known = key in seen
+            if known:
+                waiting = seen[key]
+                if waiting is not None:  # its record is not committed yet: answered with it
+                    waiting.append((data, addr))
+            else:
+                seen[key] = [(data, addr)]
+                while len(seen) > self._remember:
+                    seen.popitem(last=False)
+        if known:
             self.duplicates += 1
             if self._duplicate is not None:
                 self._duplicate(nas, request)
-            waiting = self._seen[key]
             if waiting is None:
                 self._answer(data, addr, nas)  # already stored: answer this copy now
-            else:
-                waiting.append((data, addr))
             return
-        self._seen[key] = [(data, addr)]
-        while len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
         self._deliver(AccountingReceived(nas=nas, request=request, key=key, data=data))
 
     def _check_identity(self, nas: Nas, request: AccountingRequest) -> None:
@@ -205,36 +211,29 @@ class AccountingListener:
                 )
 
     def acknowledge_threadsafe(self, keys: list[Key]) -> None:
-        """:meth:`acknowledge` from another thread (the store's): keys committed meanwhile are
-        answered together in one call on the event loop."""
-        with self._pending_lock:
-            first = not self._pending_acks
-            self._pending_acks.extend(keys)
-        if first and self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: nothing to answer
-                self._loop.call_soon_threadsafe(self._acknowledge_pending)
-
-    def _acknowledge_pending(self) -> None:
-        with self._pending_lock:
-            keys, self._pending_acks = self._pending_acks, []
+        """:meth:`acknowledge` for many keys, from any thread: the store's thread calls it once
+        their records are committed, and the answers leave from that thread at once (a hop
+        to the event loop cost every answer a wake-up, ~1 ms at the median under load)."""
         for key in keys:
             self.acknowledge(key)
 
     def acknowledge(self, key: Key) -> int:
         """The record for ``key`` is stored: answer every copy received. Returns how many."""
-        waiting = self._seen.get(key)
-        if not waiting:
-            return 0
+        with self._lock:
+            waiting = self._seen.get(key)
+            if not waiting:
+                return 0
+            self._seen[key] = None  # later copies are answered on arrival
         nas = self._nases[_source(waiting[0][1])]
         for data, addr in waiting:
             self._answer(data, addr, nas)
-        self._seen[key] = None
         return len(waiting)
 
     def _answer(self, data: bytes, addr: _Addr, nas: Nas) -> None:
-        if self._sock is not None:
+        sock = self._sock  # close() may run on the event loop meanwhile
+        if sock is not None:
             try:
-                self._sock.sendto(encode_accounting_response(data, nas.secret), addr)
+                sock.sendto(encode_accounting_response(data, nas.secret), addr)
             except OSError as exc:  # full buffer, unreachable: the NAS will retransmit
                 self.unsent += 1
                 log.debug("accounting response to %s not sent: %s", addr[0], exc)

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -60,7 +59,7 @@ from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore, mn_id_text
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
-from netlmm_aaa.services.runtime import bulk_loading, settle_heap
+from netlmm_aaa.services.runtime import bulk_loading, quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.radius_accounting import AcctStatusType
 
@@ -153,9 +152,7 @@ class LmaService:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        # The store and netlink threads must not hold the GIL for the default 5 ms while a
-        # PBU waits: switch often, so signalling latency stays sub-millisecond.
-        sys.setswitchinterval(0.0005)
+        quick_thread_switches()
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)

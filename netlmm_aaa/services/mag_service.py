@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import logging
 import signal
-import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -52,7 +51,7 @@ from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.accounting import StoreThenAcknowledge, accounting_audit
-from netlmm_aaa.services.runtime import settle_heap
+from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
@@ -154,7 +153,7 @@ class MagService:
         )
 
     async def run(self) -> None:
-        sys.setswitchinterval(0.0005)
+        quick_thread_switches()
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)

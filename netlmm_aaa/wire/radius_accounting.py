@@ -18,6 +18,7 @@ import hmac
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from netlmm_aaa.core.errors import NetlmmError
 from netlmm_aaa.wire.hostapd_events import HostapdLineError, normalize_mac
@@ -309,12 +310,39 @@ def _mac(text: str) -> str:
     return normalize_mac(text)
 
 
+@functools.lru_cache(maxsize=256)
+def _hmac_md5_pads(key: bytes) -> tuple[Any, Any]:
+    """The MD5 states after the inner and the outer padded key (RFC 2104), per shared secret."""
+    if len(key) > 64:
+        key = hashlib.md5(key).digest()
+    key = key.ljust(64, b"\0")
+    return (
+        hashlib.md5(bytes(b ^ 0x36 for b in key)),
+        hashlib.md5(bytes(b ^ 0x5C for b in key)),
+    )
+
+
+def hmac_md5(key: bytes, message: bytes) -> bytes:
+    """HMAC-MD5 (RFC 2104) of ``message``, as ``hmac.digest(key, message, "md5")``, from the
+    key's padded MD5 states kept per secret. Half the cost, and unlike that single-shot call
+    (which releases the GIL around OpenSSL's HMAC for any size) it keeps the GIL for a
+    RADIUS-sized message: a request no longer waits for the store's threads to hand the
+    interpreter back after each Message-Authenticator check."""
+    inner, outer = _hmac_md5_pads(key)
+    inner = inner.copy()
+    inner.update(message)
+    outer = outer.copy()
+    outer.update(inner.digest())
+    digest: bytes = outer.digest()
+    return digest
+
+
 def _message_authenticator_ok(data: bytes, secret: bytes, at: int) -> bool:
     """RFC 3579 §3.2 for an Accounting-Request: HMAC-MD5 over the packet with the Request
     Authenticator and the Message-Authenticator value (at offset ``at``) zeroed."""
     value = data[at : at + 16]
     packet = data[:4] + _ZERO16 + data[20:at] + _ZERO16 + data[at + 16 :]
-    return hmac.compare_digest(hmac.digest(secret, packet, "md5"), value)
+    return hmac.compare_digest(hmac_md5(secret, packet), value)
 
 
 def encode_accounting_response(request: bytes, secret: bytes) -> bytes:
@@ -354,7 +382,7 @@ def sign_accounting_request(request: bytes, identifier: int, secret: bytes) -> b
         position += size
     if ma_at >= 0:
         attributes[ma_at : ma_at + 16] = bytes(16)
-        digest = hmac.new(secret, header + bytes(16) + attributes, hashlib.md5).digest()
+        digest = hmac_md5(secret, header + bytes(16) + attributes)
         attributes[ma_at : ma_at + 16] = digest
     authenticator = hashlib.md5(header + bytes(16) + attributes + secret).digest()
     return header + authenticator + bytes(attributes)

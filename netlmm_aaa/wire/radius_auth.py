@@ -26,6 +26,7 @@ from netlmm_aaa.wire.radius_accounting import (
     MESSAGE_AUTHENTICATOR,
     USER_NAME,
     RadiusError,
+    hmac_md5,
     walk_attributes,
 )
 
@@ -89,7 +90,7 @@ def _hmac(data: bytes, authenticator: bytes, at: int, secret: bytes) -> bytes:
     packet = bytearray(data)
     packet[4:20] = authenticator
     packet[at : at + 16] = bytes(16)
-    return hmac.new(secret, bytes(packet), hashlib.md5).digest()
+    return hmac_md5(secret, bytes(packet))
 
 
 def check_access_request(data: bytes, secret: bytes) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import threading
+import time
 
 import pytest
 
@@ -59,6 +61,41 @@ def test_ack_only_after_acknowledge_and_retransmissions_count_once() -> None:
             assert await _exchange(port, build(START, secret=b"guess"), wait=0.3) is None
             listener.datagram(build(START), ("192.0.2.99", 1813))
             assert [r[1] for r in rejected] == ["bad_authenticator", "unknown_nas"]
+        finally:
+            listener.close()
+
+    asyncio.run(run())
+
+
+def test_answers_leave_from_the_committing_thread() -> None:
+    # The store's thread acknowledges a committed batch and the answers leave from it, the
+    # event loop busy elsewhere; a copy that arrived before the commit is answered with it.
+    async def run() -> None:
+        received: list[AccountingReceived] = []
+        listener = AccountingListener(
+            [Nas("mag1", "127.0.0.1", b"s3cret")], deliver=received.append,
+            rejected=lambda *r: None,
+        )  # fmt: skip
+        _, port = await listener.start("127.0.0.1", 0)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as nas:
+                nas.setblocking(False)
+                nas.connect(("127.0.0.1", port))
+                nas.send(build(START, ident=1))
+                nas.send(build(START, ident=2))  # a retransmission before the commit
+                await asyncio.sleep(0.2)
+                assert len(received) == 1
+                assert listener.duplicates == 1
+                store_thread = threading.Thread(
+                    target=listener.acknowledge_threadsafe, args=([received[0].key],)
+                )
+                store_thread.start()
+                store_thread.join()
+                time.sleep(0.05)  # the loop stays blocked: only that thread could answer
+                answers = [nas.recv(4096), nas.recv(4096)]
+            assert sorted(a[1] for a in answers) == [1, 2]
+            assert all(a[0] == 5 for a in answers)  # Accounting-Response
+            assert listener.acknowledge(received[0].key) == 0  # answered once
         finally:
             listener.close()
 

@@ -10,12 +10,15 @@ import struct
 import subprocess
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from netlmm_aaa.wire.radius_accounting import (
     AcctStatusType,
     RadiusError,
     decode_accounting_request,
     encode_accounting_response,
+    hmac_md5,
 )
 
 SECRET = b"s3cret"
@@ -258,3 +261,10 @@ def test_authenticators_and_response_agree_with_pyrad() -> None:
 
 # In the hardening suite (security-tests.md R1, R7, R8, R9: the accounting decoder).
 pytestmark = pytest.mark.hardening
+
+
+@given(key=st.binary(min_size=0, max_size=200), message=st.binary(max_size=4096))
+def test_hmac_md5_is_rfc2104_hmac_md5(key: bytes, message: bytes) -> None:
+    # Keys longer than MD5's 64-octet block are hashed first (RFC 2104 §2); messages past
+    # 2,048 octets take hashlib's other (GIL-releasing) path.
+    assert hmac_md5(key, message) == hmac.new(key, message, hashlib.md5).digest()
