@@ -5,9 +5,9 @@
 FreeRADIUS's ``radclient -p 128`` sends N Accounting-Request Starts (802.1X sessions, distinct
 Acct-Session-Ids, Event-Timestamp, Message-Authenticator) to
 
-* ours: the MAG's accounting path (``AccountingListener`` + ``SqlStore`` in a writer process,
-  exactly as ``netlmm-aaa mag`` runs them): verify, de-duplicate, commit the audit record, and
-  only then send the Accounting-Response;
+* ours: the MAG's accounting path (``AccountingListener`` + ``SqlStore`` committing on a
+  thread, exactly as ``netlmm-aaa mag`` runs them): verify, de-duplicate, commit the audit
+  record, and only then send the Accounting-Response;
 * FreeRADIUS 3.2, started by the bench on loopback with its own configuration directory and
   non-default ports, with its default accounting (the ``detail`` file).
 
@@ -94,7 +94,7 @@ def radclient(port: int, path: Path, parallel: int) -> tuple[float, float]:
 
 
 def _ours(url: str, port: int, ready: Any) -> None:
-    """The MAG's accounting path, in its own process (its own event loop and writer process)."""
+    """The MAG's accounting path, in its own process (its own event loop and store thread)."""
     from netlmm_aaa.adapters.radius_accounting_listener import (
         AccountingListener,
         AccountingReceived,
@@ -108,7 +108,7 @@ def _ours(url: str, port: int, ready: Any) -> None:
 
     quick_thread_switches()  # as the MAG daemon does
     migrate.upgrade(url)
-    store = SqlStore(make_engine(url), "mag-bench", process=True)
+    store = SqlStore(make_engine(url), "mag-bench")  # a thread, as in the MAG daemon
 
     async def main() -> None:
         stop = asyncio.Event()

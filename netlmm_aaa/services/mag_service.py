@@ -157,7 +157,12 @@ class MagService:
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
-        self.store = SqlStore(engine, config.name, process=True)
+        # Commits on a thread of this process, not in a writer process as the LMA's: a MAG
+        # writes hundreds of records a second, not tens of thousands, and each accounting
+        # answer then skips two pipe hops and their pickling (in the same rounds against
+        # FreeRADIUS, bench/accounting_ingest.py: 1.11 against 0.92-1.03 for the writer
+        # process at 20,000 requests; 0.94 against 0.85 at 3,000).
+        self.store = SqlStore(engine, config.name)
         self.store.observers.append(self.metrics.observe)
         self.store.observers.append(log_audit)
         metrics_server = (
