@@ -110,6 +110,8 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
             mode=config.policy.tunnel_mode,
             local_address=config.address,
             device=config.transport_device,
+            peers=[peer.tunnel_address for peer in config.policy.peers],
+            backend=config.backend,
         )
     service = LmaService(config, dataplane)
     try:
@@ -224,6 +226,26 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"netlmm-aaa mag: {exc} (raw sockets and routes need root / CAP_NET_ADMIN)", file=err)
         return 3
     return 0
+
+
+def _dataplane_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from netlmm_aaa.dataplane.backend_probe import auto_choice, probe_backends
+
+    try:
+        probes = probe_backends()
+    except OSError as exc:
+        print(f"netlmm-aaa dataplane probe: {exc} (needs root to create a network namespace)",
+              file=err)  # fmt: skip
+        return 2
+    choice = auto_choice(probes)
+    if args.json:
+        print(json.dumps({"backends": {p.backend: {"available": p.available, "reason": p.reason}
+                                       for p in probes}, "auto": choice}), file=out)  # fmt: skip
+    else:
+        for p in probes:
+            print(f"{p.backend:8} {'yes' if p.available else 'no ':3}  {p.reason}", file=out)
+        print(f"auto     -> {choice or 'nothing: no encapsulating backend works here'}", file=out)
+    return 0 if choice else 1
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -430,6 +452,19 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "html":
             p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.set_defaults(handler=_report)
+
+    dataplane = sub.add_parser("dataplane", help="the kernel's tunnel data plane")
+    dataplane_sub = dataplane.add_subparsers(dest="dataplane_command", required=True,
+                                             metavar="SUBCOMMAND")  # fmt: skip
+    probe = dataplane_sub.add_parser(
+        "probe",
+        help="which tunnel backends this kernel supports (root)",
+        description="Opens every tunnel backend with one binding route in a scratch network "
+        "namespace and prints one line per backend with the reason, then what backend = "
+        '"auto" would choose. Exit status 1 when no encapsulating backend works.',
+    )
+    probe.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    dataplane.set_defaults(handler=_dataplane_probe)
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")

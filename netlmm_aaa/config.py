@@ -22,6 +22,7 @@ from netlmm_aaa.core.lma_policy import (
     TunnelMode,
     UnknownMobileNodes,
 )
+from netlmm_aaa.dataplane.tunnel_backend import Backend
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +34,8 @@ class LmaConfig:
     ipv4_address: str | None
     transport_device: str
     dataplane: str
+    backend: Backend = Backend.AUTO
+    """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
     database: str
     control_socket: str
     metrics_listen: str | None
@@ -182,6 +185,7 @@ _LMA: _Schema = {
     "ipv4_address": (_ipv4, None),
     "transport_device": (_str, _REQUIRED),
     "tunnel_mode": (_choice("ip6ip6", "gre", "routing"), "ip6ip6"),
+    "backend": (_choice(*(b.value for b in Backend)), "auto"),
     "dataplane": (_choice("linux", "none"), "linux"),
     "database": (_str, "sqlite:///netlmm-lma.db"),
     "control_socket": (_str, "/run/netlmm-aaa/lma.sock"),
@@ -314,6 +318,8 @@ class MagConfig:
     lma_address: str
     transport_device: str
     tunnel_mode: TunnelMode
+    backend: Backend = Backend.AUTO
+    """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
     access_interfaces: tuple[str, ...]
     ipv4_router: str | None
     ipv4: bool
@@ -346,6 +352,7 @@ _MAG_SECTION: _Schema = {
     "lma_address": (_ipv6, _REQUIRED),
     "transport_device": (_str, _REQUIRED),
     "tunnel_mode": (_choice("ip6ip6", "routing"), "ip6ip6"),
+    "backend": (_choice(*(b.value for b in Backend)), "auto"),
     "access_interfaces": (_list_of(_str), _REQUIRED),
     "ipv4_router": (_ipv4, None),
     "ipv4": (_bool, True),
@@ -470,6 +477,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         lma_address=mag["lma_address"],
         transport_device=mag["transport_device"],
         tunnel_mode=TunnelMode(mag["tunnel_mode"]),
+        backend=Backend(mag["backend"]),
         access_interfaces=tuple(mag["access_interfaces"]),
         ipv4_router=mag["ipv4_router"],
         ipv4=mag["ipv4"],
@@ -642,6 +650,7 @@ def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
         ipv4_address=lma["ipv4_address"],
         transport_device=lma["transport_device"],
         dataplane=lma["dataplane"],
+        backend=Backend(lma["backend"]),
         database=lma["database"],
         control_socket=lma["control_socket"],
         metrics_listen=lma["metrics_listen"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ from netlmm_aaa.testbed.pmip import (
     LMA_V4,
     LMAA,
     MAG_ADDR,
+    METRICS_PORT,
     MN_V4,
     MN_V6,
     REPO,
@@ -82,6 +84,7 @@ access_interfaces = ["acc0"]
 ipv4_router = "{router}"
 access_technology = 3
 database = "sqlite:///{db}"
+metrics_listen = "127.0.0.1:{metrics}"
 
 [[mag.hostapd]]
 control = "{ctrl}/acc0"
@@ -196,6 +199,7 @@ class HandoverBed:
         self.at = "mag1"
         self.wpa = self.tmp / "wpa"
         self.capture = self.tmp / "mn.pcap"
+        self.transport = self.tmp / "transport.pcap"
 
     def serving(self) -> str | None:
         reply: Any = self.t.lma_control({"command": "bindings"}, quiet=True)
@@ -229,7 +233,8 @@ class HandoverBed:
             ctrl = tmp / f"hostapd-{mag}"
             mag_config = tmp / f"{mag}.toml"
             text = MAG.format(mag=mag, pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
-                              db=tmp / f"{mag}.db", ctrl=ctrl, radius=LMA_V4)  # fmt: skip
+                              db=tmp / f"{mag}.db", ctrl=ctrl, radius=LMA_V4,
+                              metrics=METRICS_PORT)  # fmt: skip
             mag_config.write_text(text)
             mag_log = tmp / f"{mag}.log"
             with mag_log.open("ab") as log:
@@ -262,6 +267,11 @@ class HandoverBed:
     def handover(self) -> dict[str, Any]:
         """Move the MN to the other MAG under a 1 packet/ms probe; returns the measurements."""
         target = "mag2" if self.at == "mag1" else "mag1"
+        # The transport link, for the encapsulation the downlink really travels in.
+        dumper = self.lab.spawn(self.t.ns["tn"], ["tcpdump", "-i", "br0", "-U", "-w",
+                                                  str(self.transport), "ip6"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(0.5)
         probe = _Probe(self.t.ns["cn"], self.t.ns["mn"])
         probe.start()
         time.sleep(0.5)
@@ -281,6 +291,8 @@ class HandoverBed:
                  interval=0.01)  # fmt: skip
         time.sleep(0.5)
         probe.stop()
+        dumper.terminate()
+        dumper.wait(timeout=10)
         if not moved:
             raise TestbedUnavailable(f"the binding did not move to {target}")
         self.at = target
@@ -313,6 +325,29 @@ class HandoverBed:
             "downlink_lost": len(lost),
             "downlink_sent": len(probe.sent),
         }
+
+    def data_plane(self, serving: str) -> dict[str, Any]:
+        """What each daemon reports of its data plane (its /metrics), and the downlink
+        packets the capture of the transport link shows tunnelled from the LMA to ``serving``,
+        by outer next header."""
+        nodes: dict[str, Any] = {}
+        for role in ("lma", "mag1", "mag2"):
+            found = re.search(r'netlmm_dataplane_info\{[^}]*backend="([^"]+)",mode="([^"]+)"',
+                              self.t.scrape(role))  # fmt: skip
+            nodes[role] = {"backend": found.group(1), "mode": found.group(2)} if found else None
+        outer: dict[str, int] = {}
+        source = socket.inet_pton(socket.AF_INET6, LMAA)
+        target = socket.inet_pton(socket.AF_INET6, MAG_ADDR[serving])
+        with self.transport.open("rb") as stream:
+            for frame in read_frames(stream):
+                ip6 = frame.data[14:]
+                if (
+                    frame.data[12:14] == b"\x86\xdd"
+                    and ip6[8:24] == source
+                    and ip6[24:40] == target
+                ):
+                    outer[str(ip6[6])] = outer.get(str(ip6[6]), 0) + 1
+        return {**nodes, "lma_to_serving_mag_packets_by_next_header": outer}
 
     def mobility_messages_from_mn(self) -> int:
         self.lab.exec(self.t.ns["mn"], "sync")
@@ -376,11 +411,16 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
             "downlink_lost": result["downlink_lost"],
             "downlink_sent": result["downlink_sent"],
             "mn_mobility_messages": mobility,
+            "data_plane": bed.data_plane(result["to"]),
         }
         progress(f"MN address before {MN_V6}, after {MN_V6}: "
                  f"{'unchanged' if summary['address_unchanged'] else 'CHANGED'}")  # fmt: skip
         for name, value in steps.items():
             progress(f"  {name.replace('_', ' ')}: {value} ms")
+        plane = summary["data_plane"]
+        progress(f"data plane: LMA {plane['lma']}, MAGs {plane['mag1']} / {plane['mag2']}; "
+                 "tunnelled LMA -> new MAG packets by next header: "
+                 f"{plane['lma_to_serving_mag_packets_by_next_header']}")  # fmt: skip
         progress(f"downlink packets lost during the handover: {result['downlink_lost']}; "
                  f"mobility messages sent by the MN: {mobility}")  # fmt: skip
         if as_json:

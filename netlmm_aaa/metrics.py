@@ -19,6 +19,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5
 _HELP = {
     "netlmm_ready": ("gauge", "1 once the daemon has started and serves"),
     "netlmm_start_time_seconds": ("gauge", "Unix time the daemon started"),
+    "netlmm_dataplane_info": (
+        "gauge", "1, labelled with the tunnel backend and forwarding mode in use"),
     "netlmm_bindings": ("gauge", "LMA: binding cache entries; MAG: registered stations"),
     "netlmm_audit_records_total": ("counter", "audit records written, by kind"),
     "netlmm_pbu_total": ("counter", "PBU exchanges by role and PBA status"),
@@ -84,6 +86,10 @@ class Metrics:
 
     def set_ready(self) -> None:
         self.gauges[("netlmm_ready", ())] = 1
+
+    def set_dataplane(self, backend: str, mode: str) -> None:
+        """Export which tunnel backend and forwarding mode the data plane runs."""
+        self.gauges[("netlmm_dataplane_info", (("backend", backend), ("mode", mode)))] = 1
 
     def observe(self, records: Iterable[RecordAudit]) -> None:
         """Account for audit records (called with everything the daemon submits to its store)."""

@@ -16,6 +16,10 @@ class RecordingDataPlane:
         self.operations: list[RouteOperation] = []
         self.started = False
 
+    @property
+    def backend_name(self) -> str:
+        return "recording"
+
     async def start(self) -> None:
         self.started = True
 

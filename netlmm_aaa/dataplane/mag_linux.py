@@ -2,10 +2,11 @@
 
 Once, at start-up:
 
-- decapsulation at our Proxy-CoA, exactly as at the LMA (``ipproto 41/4`` -> End.DX6/End.DX4);
+- the tunnel backend the kernel offers (:mod:`netlmm_aaa.dataplane.tunnel_backend`), whose
+  receiver decapsulates at our Proxy-CoA what our LMAs send, exactly as at the LMA;
 - the uplink tunnel: a table (100 by default) whose default routes, IPv6 and IPv4, go to the LMA
-  (``encap seg6 mode encap.red segs <LMAA>``, i.e. IPv6-in-IPv6 / IPv4-in-IPv6; or plain routes
-  via the LMAA in ``routing`` mode);
+  (IPv6-in-IPv6 / IPv4-in-IPv6 through the backend; or plain routes via the LMAA in ``routing``
+  mode);
 - per access interface: the same router on every MAG (RFC 6543): MAC 00:00:5e:00:52:13 and
   link-local fe80::200:5eff:fe00:5213, plus the IPv4 default router, configured *before* the link
   comes up (an MN's first neighbour solicitation must not go unanswered).
@@ -23,6 +24,7 @@ import asyncio
 import errno
 import os
 import socket
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,19 +33,18 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from netlmm_aaa.core.actions import StationBinding
 from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.backend_probe import open_backend
 from netlmm_aaa.dataplane.ingress_filter import IngressFilter
-from netlmm_aaa.dataplane.linux_pyroute2 import (
-    ROUTE_PROTOCOL,
-    probe_seg6,
-    setup_decapsulation,
-)
 from netlmm_aaa.dataplane.netlink_routes import (
+    ROUTE_PROTOCOL,
+    NetlinkRouteWriter,
     open_route_socket,
     source_rule_message,
     station_route_message,
     transact,
 )
 from netlmm_aaa.dataplane.port import DataPlaneError
+from netlmm_aaa.dataplane.tunnel_backend import Backend, TunnelBackend
 
 #: RFC 6543: the MAC and link-local address every MAG presents on its access links.
 FIXED_MAG_MAC = "00:00:5e:00:52:13"
@@ -63,6 +64,8 @@ class MagLinuxDataPlane:
         lma_address: str,
         device: str,
         ipv4_router: str | None = None,
+        peers: Collection[str] = (),
+        backend: Backend = Backend.AUTO,
         netns: str | None = None,
         uplink_table: int = UPLINK_TABLE,
         ingress_filter: bool = True,
@@ -70,6 +73,11 @@ class MagLinuxDataPlane:
         if mode is TunnelMode.GRE:
             raise DataPlaneError("the gre forwarding mode is not programmed by this version")
         self.mode = mode
+        self.peers = tuple(sorted({lma_address, *peers}))
+        """The LMAs' addresses: the only tunnel sources the receiver decapsulates from."""
+        self.requested_backend = backend
+        self.tunnel: TunnelBackend | None = None
+        self._uplink: NetlinkRouteWriter | None = None
         self.proxy_coa = proxy_coa
         self.lma_address = lma_address
         self.device = device
@@ -86,6 +94,11 @@ class MagLinuxDataPlane:
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def backend_name(self) -> str:
+        """The tunnel backend in use (after :meth:`start`)."""
+        return self.tunnel.name if self.tunnel is not None else "none"
 
     async def start(self) -> None:
         await self._run(self._start)
@@ -119,6 +132,11 @@ class MagLinuxDataPlane:
         if self._nl is not None:
             self._nl.close()
             self._nl = None
+        if self._uplink is not None:
+            self._uplink.close()
+            self._uplink = None
+        if self.tunnel is not None:
+            self.tunnel.close()
         self._executor.shutdown(wait=True)
 
     # ------------------------------------------------------------------ worker thread
@@ -139,19 +157,16 @@ class MagLinuxDataPlane:
         if self.ingress is not None:
             self.ingress.start()
         self._oif = links[0]
-        if self.mode is TunnelMode.IP6IP6:
-            probe_seg6(self._ipr, self._oif, self.lma_address, self._nl)
-            setup_decapsulation(self._ipr, self._oif, self.proxy_coa)
-            encap = {"type": "seg6", "mode": "encap.red", "segs": [self.lma_address]}
-            for family in (socket.AF_INET6, socket.AF_INET):
-                self._ipr.route("replace", dst="default", family=family, table=self.table,
-                                oif=self._oif, encap=encap, proto=ROUTE_PROTOCOL)  # fmt: skip
-        else:
-            self._ipr.route("replace", dst="default", family=socket.AF_INET6, table=self.table,
-                            gateway=self.lma_address, proto=ROUTE_PROTOCOL)  # fmt: skip
-            self._ipr.route("replace", dst="default", family=socket.AF_INET, table=self.table,
-                            oif=self._oif, proto=ROUTE_PROTOCOL,
-                            via={"family": socket.AF_INET6, "addr": self.lma_address})  # fmt: skip
+        self.tunnel = open_backend(self.requested_backend, self.mode, ipr=self._ipr,
+                                   netns=self.netns, oif=self._oif,
+                                   local_address=self.proxy_coa, peers=self.peers)  # fmt: skip
+        self._uplink = NetlinkRouteWriter(open_route_socket(self.netns), oif=self._oif,
+                                          table=self.table, protocol=ROUTE_PROTOCOL,
+                                          tunnel=self.tunnel)  # fmt: skip
+        failures = self._uplink.replace([("::/0", self.lma_address),
+                                         ("0.0.0.0/0", self.lma_address)])  # fmt: skip
+        if failures:
+            raise DataPlaneError(f"the uplink table's default routes: {failures[0]}")
 
     def _index(self, interface: str) -> int:
         links = self._ipr.link_lookup(ifname=interface)

@@ -6,7 +6,9 @@ For bulk work (thousands of bindings, restart reconciliation) this writer builds
 or RTM_DELROUTE from fixed templates (only the destination, the endpoint and the sequence number
 change), sends up to ~64 KiB of them per ``sendmsg`` and matches the ACKs by sequence number.
 Transient ENOMEM (seg6 state is allocated with GFP_ATOMIC and fails under bulk load) is retried
-after a short pause; any other error is reported per route.
+after a short pause; any other error is reported per route. What a route carries toward its
+endpoint (a gateway, an encapsulation) comes from the tunnel backend
+(:mod:`netlmm_aaa.dataplane.tunnel_backend`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from netlmm_aaa.dataplane.tunnel_backend import TunnelBackend
+
+#: ``rtm_protocol`` of the routes we own (a value no routing daemon in iproute2's rt_protos uses).
+ROUTE_PROTOCOL = 213
 NETLINK_ROUTE = 0
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
@@ -41,9 +49,6 @@ RTA_TABLE = 15
 RTA_VIA = 18
 RTA_ENCAP_TYPE = 21
 RTA_ENCAP = 22
-LWTUNNEL_ENCAP_SEG6 = 5
-SEG6_IPTUNNEL_SRH = 1
-SEG6_IPTUN_MODE_ENCAP_RED = 3
 RTN_UNICAST = 1
 RT_TABLE_MAIN = 254
 FRA_SRC = 2
@@ -58,6 +63,7 @@ _FIB_RULE_HDR = struct.Struct("=BBBBBBBBI")
 _NLA = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _FLAGS = struct.Struct("=H")
+_ENCAP_TYPE = struct.Struct("=H")
 _BATCH_BYTES = 60_000
 _ACK_BUFFER = 1 << 16
 _RETRY_PAUSE = 0.001  # doubled per round, up to _RETRY_PAUSE_MAX: seconds in all
@@ -65,19 +71,10 @@ _RETRY_PAUSE_MAX = 0.1
 _DUMP_BUFFER = 1 << 20
 
 
-def _nla(kind: int, payload: bytes) -> bytes:
+def nla(kind: int, payload: bytes) -> bytes:
+    """A netlink attribute: header, payload, padding to 4 octets."""
     pad = b"\x00" * (-len(payload) % 4)
     return _NLA.pack(4 + len(payload), kind) + payload + pad
-
-
-def _seg6_encap(segment: bytes) -> bytes:
-    # struct seg6_iptunnel_encap { int mode; struct ipv6_sr_hdr srh; } with one segment:
-    # nexthdr 0, hdrlen 2 ((8 + 16) / 8 - 1), type 4, segments_left 0, first_segment 0, flags 0,
-    # tag 0, then the segment. encap.red drops the SRH on the wire when there is one segment.
-    srh = struct.pack("=iBBBBBBH", SEG6_IPTUN_MODE_ENCAP_RED, 0, 2, 4, 0, 0, 0, 0) + segment
-    return _nla(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_SEG6)) + _nla(
-        RTA_ENCAP, _nla(SEG6_IPTUNNEL_SRH, srh)
-    )
 
 
 def transact(sock: socket.socket, messages: Sequence[bytes], first: int) -> list[int]:
@@ -99,10 +96,16 @@ def transact(sock: socket.socket, messages: Sequence[bytes], first: int) -> list
         pos += len(message)
     flags = _FLAGS.unpack_from(data, pos + 6)[0]
     _FLAGS.pack_into(data, pos + 6, flags | NLM_F_ACK)
+    # Each datagram ends on a message boundary: the kernel ignores a message cut in two (and
+    # with it the ACK that closes the batch).
     view = memoryview(data)
-    while view:
-        sent = sock.send(view[:_BATCH_BYTES])
-        view = view[sent:]
+    start = end = 0
+    for message in messages:
+        if end - start + len(message) > _BATCH_BYTES and end > start:
+            sock.send(view[start:end])
+            start = end
+        end += len(message)
+    sock.send(view[start:end])
     errors = [0] * count
     # Each answer is its own datagram of a few dozen bytes (an error's echoes its request): one
     # small buffer serves them all.
@@ -135,16 +138,16 @@ def strict_dumps(sock: socket.socket) -> None:
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
 
 
-def _dump_request(family: int, table: int, protocol: int, seq: int) -> bytes:
+def route_dump_request(family: int, table: int, protocol: int, seq: int) -> bytes:
     """RTM_GETROUTE dump of ``family`` limited (under :func:`strict_dumps`) to ``table`` and
     ``protocol`` (0: any)."""
     body = _RTMSG.pack(family, 0, 0, 0, table if table < 256 else 0, protocol, 0, 0, 0)
     if table >= 256:
-        body += _nla(RTA_TABLE, struct.pack("=I", table))
+        body += nla(RTA_TABLE, struct.pack("=I", table))
     return _NLMSGHDR.pack(16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
-def _dump(sock: socket.socket, request: bytes, seq: int) -> Iterator[tuple[bytes, int, int]]:
+def route_dump(sock: socket.socket, request: bytes, seq: int) -> Iterator[tuple[bytes, int, int]]:
     """Send a dump ``request`` and yield (buffer, start, end) of each RTM_NEWROUTE reply."""
     sock.send(request)
     scratch = bytearray(_DUMP_BUFFER)
@@ -168,48 +171,16 @@ def _dump(sock: socket.socket, request: bytes, seq: int) -> Iterator[tuple[bytes
             pos += (length + 3) & ~3
 
 
-def seg6_mode(sock: socket.socket, table: int, destination: str) -> int | None:
-    """The seg6 encapsulation mode the kernel reports for route ``destination`` (IPv6) in
-    ``table`` (SEG6_IPTUN_MODE_*), or None when there is no such seg6 route. ``sock``: a bound
-    NETLINK_ROUTE socket; :func:`strict_dumps` keeps the dump to that one table."""
-    strict_dumps(sock)
-    _, wanted, wanted_length = _parse(destination)
-    seq = 0x7FFF_0000 | (os.getpid() & 0xFFFF)
-    mode: int | None = None
-    for buf, start, end in _dump(sock, _dump_request(socket.AF_INET6, table, 0, seq), seq):
-        _fa, dst_len, _s, _t, route_table, _p, _sc, _ty, _f = _RTMSG.unpack_from(buf, start)
-        pos = start + _RTMSG.size
-        dst, encap = b"", b""
-        while pos + 4 <= end:
-            nla_len, nla_type = _NLA.unpack_from(buf, pos)
-            if nla_len < 4:
-                break
-            kind = nla_type & 0x3FFF
-            if kind == RTA_DST:
-                dst = buf[pos + 4 : pos + nla_len]
-            elif kind == RTA_TABLE:
-                route_table = struct.unpack_from("=I", buf, pos + 4)[0]
-            elif kind == RTA_ENCAP:
-                encap = buf[pos + 4 : pos + nla_len]
-            pos += (nla_len + 3) & ~3
-        if route_table != table or dst_len != wanted_length or dst.ljust(16, b"\0") != wanted:
-            continue
-        if len(encap) >= 8:
-            inner_len, inner_type = _NLA.unpack_from(encap, 0)
-            if (inner_type & 0x3FFF) == SEG6_IPTUNNEL_SRH and inner_len >= 8:
-                mode = struct.unpack_from("=i", encap, 4)[0]
-    return mode
-
-
 def open_route_socket(netns: str | None) -> socket.socket:
-    """A NETLINK_ROUTE socket, in network namespace ``netns`` when given."""
+    """A NETLINK_ROUTE socket, in network namespace ``netns`` when given. Its reads time out
+    after 30 s (an answer the kernel never sends is an error, not a hung daemon)."""
     if netns is None:
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-    from pyroute2 import netns as pr_netns
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+    else:
+        from pyroute2 import netns as pr_netns
 
-    sock: socket.socket = pr_netns.create_socket(
-        netns, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE
-    )
+        sock = pr_netns.create_socket(netns, socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+    sock.settimeout(30.0)
     return sock
 
 
@@ -218,11 +189,11 @@ def station_route_message(
 ) -> bytes:
     """RTM_NEWROUTE (create or replace) / RTM_DELROUTE of ``destination`` on link ``oif`` in the
     main table: a registered station's downlink on its access link."""
-    family, address, length = _parse(destination)
+    family, address, length = parse_destination(destination)
     body = _RTMSG.pack(family, length, 0, 0, RT_TABLE_MAIN, protocol, 0, RTN_UNICAST, 0)
-    attrs = _nla(RTA_DST, address) + _nla(RTA_OIF, struct.pack("=i", oif))
+    attrs = nla(RTA_DST, address) + nla(RTA_OIF, struct.pack("=i", oif))
     if prefsrc is not None:
-        attrs += _nla(RTA_PREFSRC, socket.inet_pton(family, prefsrc))
+        attrs += nla(RTA_PREFSRC, socket.inet_pton(family, prefsrc))
     flags = NLM_F_REQUEST | NLM_F_ACK
     if install:
         flags |= NLM_F_REPLACE | NLM_F_CREATE
@@ -236,14 +207,14 @@ def source_rule_message(
 ) -> bytes:
     """RTM_NEWRULE / RTM_DELRULE ``from <source> iif <iifname> lookup <table>`` at
     ``priority`` (adding an existing rule fails with EEXIST, as ``ip rule add`` does)."""
-    family, address, length = _parse(source)
+    family, address, length = parse_destination(source)
     body = _FIB_RULE_HDR.pack(family, 0, length, 0, table if table < 256 else 252, 0, 0,
                               FR_ACT_TO_TBL, 0)  # fmt: skip
     attrs = (
-        _nla(FRA_SRC, address)
-        + _nla(FRA_IIFNAME, iifname.encode() + b"\x00")
-        + _nla(FRA_PRIORITY, struct.pack("=I", priority))
-        + _nla(FRA_TABLE, struct.pack("=I", table))
+        nla(FRA_SRC, address)
+        + nla(FRA_IIFNAME, iifname.encode() + b"\x00")
+        + nla(FRA_PRIORITY, struct.pack("=I", priority))
+        + nla(FRA_TABLE, struct.pack("=I", table))
     )
     flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | 0x200 if install else 0)  # 0x200 EXCL
     payload = body + attrs
@@ -262,7 +233,7 @@ class RouteFailure:
         return f"{self.destination}: {os.strerror(self.error)} (errno {self.error})"
 
 
-def _parse(destination: str) -> tuple[int, bytes, int]:
+def parse_destination(destination: str) -> tuple[int, bytes, int]:
     address, _, length = destination.partition("/")
     if ":" in address:
         return socket.AF_INET6, socket.inet_pton(socket.AF_INET6, address), int(length or 128)
@@ -270,19 +241,16 @@ def _parse(destination: str) -> tuple[int, bytes, int]:
 
 
 class NetlinkRouteWriter:
-    """Installs and deletes unicast routes in one table, tagged with one ``rtm_protocol``.
-
-    ``encap=True``: ``encap seg6 mode encap.red segs <endpoint> dev <oif>``;
-    ``encap=False``: plain routes via the endpoint (IPv6 gateway, or an IPv6 via for IPv4).
-    """
+    """Installs and deletes unicast routes in one table, tagged with one ``rtm_protocol``, each
+    toward an endpoint the way ``tunnel`` carries traffic there."""
 
     def __init__(self, sock: socket.socket, *, oif: int, table: int, protocol: int,
-                 encap: bool) -> None:  # fmt: skip
+                 tunnel: TunnelBackend) -> None:  # fmt: skip
         self.sock = sock
         self.oif = oif
         self.table = table
         self.protocol = protocol
-        self.encap = encap
+        self.tunnel = tunnel
         self._seq = 1
         self.enomem_retries = 0
         self._endpoints: dict[bytes, str] = {}
@@ -300,8 +268,9 @@ class NetlinkRouteWriter:
 
     @classmethod
     def open(cls, *, netns: str | None, oif: int, table: int, protocol: int,
-             encap: bool) -> NetlinkRouteWriter:  # fmt: skip
-        return cls(open_route_socket(netns), oif=oif, table=table, protocol=protocol, encap=encap)
+             tunnel: TunnelBackend) -> NetlinkRouteWriter:  # fmt: skip
+        return cls(open_route_socket(netns), oif=oif, table=table, protocol=protocol,
+                   tunnel=tunnel)  # fmt: skip
 
     def close(self) -> None:
         self.sock.close()
@@ -309,21 +278,15 @@ class NetlinkRouteWriter:
     # ---------------------------------------------------------------- message building
 
     def _message(self, kind: int, destination: str, endpoint: bytes | None, seq: int) -> bytes:
-        family, address, length = _parse(destination)
+        family, address, length = parse_destination(destination)
         table = self.table if self.table < 256 else 252
         body = _RTMSG.pack(family, length, 0, 0, table, self.protocol, 0, RTN_UNICAST, 0)
-        attrs = _nla(RTA_DST, address)
+        attrs = nla(RTA_DST, address)
         if self.table >= 256:
-            attrs += _nla(RTA_TABLE, struct.pack("=I", self.table))
+            attrs += nla(RTA_TABLE, struct.pack("=I", self.table))
         if kind == RTM_NEWROUTE:
             assert endpoint is not None
-            if self.encap:
-                attrs += _nla(RTA_OIF, struct.pack("=i", self.oif)) + _seg6_encap(endpoint)
-            elif family == socket.AF_INET6:
-                attrs += _nla(RTA_GATEWAY, endpoint)
-            else:
-                attrs += _nla(RTA_OIF, struct.pack("=i", self.oif))
-                attrs += _nla(RTA_VIA, struct.pack("=H", socket.AF_INET6) + endpoint)
+            attrs += self.tunnel.route_attributes(family, self.oif, endpoint)
             flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE
         else:
             flags = NLM_F_REQUEST | NLM_F_ACK
@@ -386,8 +349,8 @@ class NetlinkRouteWriter:
         for family in (socket.AF_INET6, socket.AF_INET):
             seq = self._seq
             self._seq = (seq + 1) & 0x7FFF_FFFF or 1
-            request = _dump_request(family, self.table, self.protocol, seq)
-            for buffer, start, end in _dump(self.sock, request, seq):
+            request = route_dump_request(family, self.table, self.protocol, seq)
+            for buffer, start, end in route_dump(self.sock, request, seq):
                 entry = self._parse_route(buffer, start, end)
                 if entry is not None:
                     routes[entry[0]] = entry[1]
@@ -402,6 +365,8 @@ class NetlinkRouteWriter:
         pos = start + _RTMSG.size
         dst = b""
         endpoint = b""
+        encap_type = -1
+        encap = b""
         unpack = _NLA.unpack_from
         while pos + 4 <= end:
             nla_len, nla_type = unpack(buf, pos)
@@ -410,11 +375,10 @@ class NetlinkRouteWriter:
             kind = nla_type & 0x3FFF
             if kind == RTA_DST:
                 dst = buf[pos + 4 : pos + nla_len]
-            elif kind == RTA_ENCAP:
-                inner_len, inner_type = unpack(buf, pos + 4)
-                # seg6_iptunnel_encap: int mode, then the SRH (8 octets) and the segments.
-                if (inner_type & 0x3FFF) == SEG6_IPTUNNEL_SRH and inner_len >= 4 + 4 + 8 + 16:
-                    endpoint = buf[pos + 20 : pos + 36]
+            elif kind == RTA_ENCAP_TYPE:
+                encap_type = _ENCAP_TYPE.unpack_from(buf, pos + 4)[0]
+            elif kind == RTA_ENCAP:  # the kernel puts it before its RTA_ENCAP_TYPE
+                encap = buf[pos + 4 : pos + nla_len]
             elif kind == RTA_TABLE:
                 table = _U32.unpack_from(buf, pos + 4)[0]
             elif kind == RTA_GATEWAY and nla_len == 20:
@@ -424,6 +388,8 @@ class NetlinkRouteWriter:
             pos += (nla_len + 3) & ~3
         if table != self.table:
             return None
+        if encap:
+            endpoint = self.tunnel.route_endpoint(encap_type, encap) or b""
         target = self._endpoints.get(endpoint)
         if target is None:
             target = socket.inet_ntop(socket.AF_INET6, endpoint) if endpoint else ""

@@ -40,6 +40,10 @@ class DataPlaneError(Exception):
 class DataPlane(Protocol):
     """Programs the LMA side: one route per home prefix / IPv4 HoA toward the serving MAG."""
 
+    @property
+    def backend_name(self) -> str:
+        """The tunnel backend in use once started (``ebpf``, ``seg6``, ``routing``...)."""
+
     async def start(self) -> None:
         """Check kernel features and set up decapsulation; raise DataPlaneError if impossible."""
 

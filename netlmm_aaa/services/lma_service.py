@@ -185,6 +185,7 @@ class LmaService:
                 policy = replace(policy, mobile_nodes=policy.mobile_nodes + tuple(sql_policies))
             self.core = LocalMobilityAnchor(policy)
             await self.dataplane.start()
+            self.metrics.set_dataplane(self.dataplane.backend_name, policy.tunnel_mode.value)
             now = self.clock()
             # Route installs are left to the reconciliation just below, which touches only the
             # routes that are actually missing or wrong.

@@ -110,6 +110,8 @@ class MagService:
             lma_address=config.lma_address,
             device=config.transport_device,
             ipv4_router=config.ipv4_router,
+            peers=[selection.lma_address for selection in config.lma_selection],
+            backend=config.backend,
             ingress_filter=config.ingress_filter,
         )
         self._mh: MobilityHeaderSocket | None = None
@@ -183,6 +185,7 @@ class MagService:
             )
         )
         await self.dataplane.start()
+        self.metrics.set_dataplane(self.dataplane.backend_name, config.tunnel_mode.value)
         for interface in config.access_interfaces:
             await self.dataplane.prepare_access_interface(interface)
         loop = asyncio.get_running_loop()

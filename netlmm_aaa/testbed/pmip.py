@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,6 +51,8 @@ class PmipLab:
     ns: dict[str, str] = field(default_factory=dict)
     lma_proc: subprocess.Popen[bytes] | None = None
     config_path: Path | None = None
+    backend: str = ""
+    """The tunnel backend the stand-in MAGs use (set by :meth:`build`)."""
 
     # ------------------------------------------------------------------ topology
     def build(self, *, mag_dataplane: bool = False, patch_panel: bool = False) -> None:
@@ -111,52 +114,60 @@ class PmipLab:
         L.ip(mn, "route", "add", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
 
     def _mag_transport(self, mag: str) -> None:
+        """A stand-in MAG's transport: its tunnel to the LMA through the project's own tunnel
+        backend (the one ``auto`` picks on this kernel), uplink rules by iproute2."""
+        from pyroute2 import IPRoute
+
+        from netlmm_aaa.core.lma_policy import TunnelMode
+        from netlmm_aaa.dataplane.backend_probe import open_backend
+        from netlmm_aaa.dataplane.netlink_routes import (
+            ROUTE_PROTOCOL,
+            NetlinkRouteWriter,
+            open_route_socket,
+        )
+        from netlmm_aaa.dataplane.tunnel_backend import Backend
+
         L, ns, pcoa = self.lab, self.ns[mag], MAG_ADDR[mag]
         L.ip(ns, "-6", "addr", "add", f"{pcoa}/64", "dev", "tr0", "nodad")
         L.ip(ns, "addr", "add", f"{MAG_V4[mag]}/24", "dev", "tr0")
-        # Uplink: everything from the MN's addresses into the tunnel to the LMA.
-        for fam in ("-6", "-4"):
-            L.ip(ns, fam, "route", "add", "default", "encap", "seg6", "mode", "encap.red", "segs",
-                 LMAA, "dev", "tr0", "table", "100")  # fmt: skip
-        # Downlink decapsulation at the Proxy-CoA (RFC 5213 wire format, §3.3 of dataplane.md).
-        L.ip(ns, "-6", "rule", "add", "pref", "500", "table", "local")
-        L.ip(ns, "-6", "rule", "del", "pref", "0")
-        L.ip(
-            ns,
-            "-6",
-            "rule",
-            "add",
-            "pref",
-            "100",
-            "to",
-            f"{pcoa}/128",
-            "ipproto",
-            "41",
-            "table",
-            "200",
-        )
-        L.ip(
-            ns,
-            "-6",
-            "rule",
-            "add",
-            "pref",
-            "101",
-            "to",
-            f"{pcoa}/128",
-            "ipproto",
-            "4",
-            "table",
-            "201",
-        )
-        L.ip(ns, "-6", "route", "add", f"{pcoa}/128", "encap", "seg6local", "action", "End.DX6",
-             "nh6", "::", "dev", "tr0", "table", "200")  # fmt: skip
-        L.ip(ns, "-6", "route", "add", f"{pcoa}/128", "encap", "seg6local", "action", "End.DX4",
-             "nh4", "0.0.0.0", "dev", "tr0", "table", "201")  # fmt: skip
+        with IPRoute(netns=ns, groups=0, flags=0) as ipr:
+            oif = ipr.link_lookup(ifname="tr0")[0]
+            tunnel = open_backend(Backend.AUTO, TunnelMode.IP6IP6, ipr=ipr, netns=ns, oif=oif,
+                                  local_address=pcoa, peers=(LMAA,))  # fmt: skip
+            self.backend = tunnel.name
+            writer = NetlinkRouteWriter(open_route_socket(ns), oif=oif, table=100,
+                                        protocol=ROUTE_PROTOCOL, tunnel=tunnel)  # fmt: skip
+            try:
+                # Uplink: everything from the MN's addresses into the tunnel to the LMA.
+                failed = writer.replace([("::/0", LMAA), ("0.0.0.0/0", LMAA)])
+            finally:
+                writer.close()
+                tunnel.close()
+            if failed:
+                raise RuntimeError(f"{mag} uplink: {failed}")
         L.ip(ns, "-6", "rule", "add", "pref", "1000", "from", HNP, "iif", "acc0", "table", "100")
         L.ip(
             ns, "rule", "add", "pref", "1000", "from", f"{MN_V4}/32", "iif", "acc0", "table", "100"
         )
+
+    def route_peer(self, role: str, destination: str, table: str = "main") -> str | None:
+        """The tunnel peer (or gateway) of the route to ``destination`` in namespace ``role``,
+        read from iproute2's text, whatever the backend: seg6 ``segs 1 [ PEER ]``, eBPF
+        ``encap bpf xmit netlmm/1/LOCAL>PEER``, or ``via PEER``."""
+        family = "-6" if ":" in destination else "-4"
+        text = " ".join(
+            self.lab.ip(self.ns[role], family, "route", "show", "table", table, destination).split()
+        )
+        patterns = (
+            r"encap seg6 mode encap\.red segs 1 \[ (\S+) \]",
+            r"encap bpf xmit netlmm/\d+/\S+?>(\S+)",
+            r"via (?:inet6 )?(\S+)",
+        )
+        for pattern in patterns:
+            found = re.search(pattern, text)
+            if found:
+                return found.group(1)
+        return None
 
     def attach(self, mag: str) -> None:
         """The MAG side of an attachment: fixed router addresses first, then up, then routes."""

@@ -12,6 +12,7 @@ from netlmm_aaa.cli import main
 from netlmm_aaa.config import load_lma_config, parse_lma_config
 from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.tunnel_backend import Backend
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "lma-lab.toml"
@@ -25,6 +26,10 @@ def test_example_loads() -> None:
     config = load_lma_config(EXAMPLE)
     assert config.address == "2001:db8:ff::1"
     assert config.policy.tunnel_mode is TunnelMode.IP6IP6
+    assert config.backend is Backend.AUTO
+    doc = _doc()
+    doc["lma"]["backend"] = "ebpf"
+    assert parse_lma_config(doc).backend is Backend.EBPF
     assert [p.name for p in config.policy.peers] == ["mag1", "mag2"]
     assert config.policy.peers[0].tunnel_address == "2001:db8:ff::11"
     assert config.policy.mobile_nodes[0].mn_id == b"alice@example.org"
@@ -39,6 +44,7 @@ def test_example_loads() -> None:
             "lma.address: 'not-an-address' is not an IPv6 address",
         ),
         (("lma", "tunnel_mode"), "vxlan", "lma.tunnel_mode: 'vxlan' must be one of"),
+        (("lma", "backend"), "ip6gre", "lma.backend: 'ip6gre' must be one of"),
         (("lma", "pools", "prefix"), "2001:db8::/300", "lma.pools.prefix:"),
         (("lma", "pools", "prefix_length"), 16, "lma.pools.prefix_length: 16 is shorter"),
         (("lma", "pools", "ipv4_default_router"), "10.9.9.9", "is not inside 203.0.113.0/24"),
@@ -137,6 +143,13 @@ def test_mag_example_and_errors(tmp_path: Path) -> None:
     config = load_mag_config(REPO / "examples" / "mag-lab.toml")
     assert (config.proxy_coa, config.access_interfaces, config.nases[0].secret) == (
         "2001:db8:ff::11", ("acc0",), b"change-me")  # fmt: skip
+    assert config.backend is Backend.AUTO
+    doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    doc["mag"]["backend"] = "seg6"
+    assert parse_mag_config(doc).backend is Backend.SEG6
+    doc["mag"]["backend"] = "ip6gre"
+    with pytest.raises(ConfigError, match=r"mag.backend: 'ip6gre' must be one of"):
+        parse_mag_config(doc)
     doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
     doc["mag"]["nas"][0]["interface"] = "eth9"
     with pytest.raises(

@@ -1,0 +1,156 @@
+"""Which tunnel backend the running kernel offers, and the choice a daemon makes.
+
+A daemon opens its backend on its own transport device: an explicit ``backend`` that the kernel
+lacks fails start-up naming the missing feature; ``auto`` tries :data:`AUTO_ORDER` and keeps the
+first that opens, logging why the others did not. ``netlmm-aaa dataplane probe`` runs the same
+opening, plus one route, for every backend in a scratch network namespace, so what it prints is
+what a daemon on this kernel would find.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from collections.abc import Collection
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pr_netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.netlink_routes import (
+    ROUTE_PROTOCOL,
+    NetlinkRouteWriter,
+    open_route_socket,
+)
+from netlmm_aaa.dataplane.port import DataPlaneError
+from netlmm_aaa.dataplane.tunnel_backend import (
+    AUTO_ORDER,
+    Backend,
+    BackendProbe,
+    PlainRoutes,
+    TunnelBackend,
+)
+from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel
+from netlmm_aaa.dataplane.tunnel_seg6 import Seg6Tunnel
+
+log = logging.getLogger(__name__)
+
+_PROBE_LOCAL = "2001:db8:ffff::1"
+_PROBE_PEER = "2001:db8:ffff::2"
+
+
+def make_backend(backend: Backend, netns: str | None) -> TunnelBackend:
+    """A new, unopened backend of kind ``backend`` (not ``auto``)."""
+    if backend is Backend.EBPF:
+        return EbpfTunnel()
+    if backend is Backend.SEG6:
+        return Seg6Tunnel(netns)
+    raise ValueError(f"not a concrete backend: {backend.value}")
+
+
+def open_backend(
+    requested: Backend,
+    mode: TunnelMode,
+    *,
+    ipr: Any,
+    netns: str | None,
+    oif: int,
+    local_address: str,
+    peers: Collection[str],
+) -> TunnelBackend:
+    """The opened backend for forwarding ``mode`` (see the module docstring)."""
+    if mode is TunnelMode.ROUTING:
+        return PlainRoutes()
+    if mode is TunnelMode.GRE:
+        raise DataPlaneError(
+            "the gre forwarding mode is negotiated in signalling (RFC 5845 keys), but this "
+            "version programs only the ip6ip6 and routing data planes; use one of those"
+        )
+    candidates = AUTO_ORDER if requested is Backend.AUTO else (requested,)
+    refusals: list[str] = []
+    for candidate in candidates:
+        backend = make_backend(candidate, netns)
+        try:
+            backend.open(ipr, oif, local_address, peers)
+        except DataPlaneError as exc:
+            backend.close()
+            if requested is not Backend.AUTO:
+                raise
+            refusals.append(f"{candidate.value}: {exc}")
+            log.info("tunnel backend %s unavailable: %s", candidate.value, exc)
+            continue
+        if requested is Backend.AUTO:
+            log.warning("tunnel backend: %s (chosen by auto; %s)", backend.name,
+                        "; ".join(refusals) or "first in order")  # fmt: skip
+        else:
+            log.warning("tunnel backend: %s (configured)", backend.name)
+        return backend
+    raise DataPlaneError("no tunnel backend works on this kernel: " + "; ".join(refusals))
+
+
+def _probe_ip6tnl(ipr: Any) -> BackendProbe:
+    """ip6tnl is not a backend of this version yet; say whether the kernel has it."""
+    name = "nlmmprobe6"
+    try:
+        ipr.link("add", ifname=name, kind="ip6tnl", ip6tnl_collect_metadata=True,
+                 ip6tnl_proto=0)  # fmt: skip
+    except NetlinkError as exc:
+        why = ("the kernel has no ip6tnl (CONFIG_IPV6_TUNNEL)" if exc.code == errno.EOPNOTSUPP
+               else f"creating a flow-based ip6tnl device failed: {exc}")  # fmt: skip
+        return BackendProbe("ip6tnl", False, why)
+    ipr.link("del", ifname=name)
+    return BackendProbe("ip6tnl", False, "the kernel has flow-based ip6tnl, but this version "
+                        "does not program it yet")  # fmt: skip
+
+
+def _probe_one(backend: Backend, ipr: Any, netns: str, oif: int) -> BackendProbe:
+    tunnel = make_backend(backend, netns)
+    try:
+        tunnel.open(ipr, oif, _PROBE_LOCAL, (_PROBE_PEER,))
+        writer = NetlinkRouteWriter(open_route_socket(netns), oif=oif, table=254,
+                                    protocol=ROUTE_PROTOCOL, tunnel=tunnel)  # fmt: skip
+        try:
+            failures = writer.replace([("2001:db8:fffe::/64", _PROBE_PEER)])
+            routes = writer.dump()
+        finally:
+            writer.close()
+    except DataPlaneError as exc:
+        return BackendProbe(backend.value, False, str(exc).split("\n", 1)[0])
+    finally:
+        tunnel.close()
+    if failures:
+        return BackendProbe(backend.value, False, f"a binding route failed: {failures[0]}")
+    if routes.get("2001:db8:fffe::/64") != _PROBE_PEER:
+        return BackendProbe(backend.value, False, f"a binding route did not read back: {routes}")
+    return BackendProbe(backend.value, True, "receiver and binding route work")
+
+
+def probe_backends() -> list[BackendProbe]:
+    """Every backend, tried in a scratch network namespace (needs root)."""
+    name = f"nlmm-probe-{os.getpid()}"
+    pr_netns.create(name)
+    try:
+        with IPRoute(netns=name, groups=0, flags=0) as ipr:
+            ipr.link("add", ifname="probe0", kind="veth", peer="probe1")
+            oif = ipr.link_lookup(ifname="probe0")[0]
+            for index in (oif, ipr.link_lookup(ifname="probe1")[0]):
+                ipr.link("set", index=index, state="up")
+            ipr.addr("add", index=oif, address=_PROBE_LOCAL, prefixlen=64, flags=0x02)
+            found = [_probe_ip6tnl(ipr)]
+            found += [_probe_one(b, ipr, name, oif) for b in AUTO_ORDER]
+        found.append(BackendProbe("routing", True, "plain routes (the routing forwarding mode)"))
+        return found
+    finally:
+        with contextlib.suppress(OSError):
+            pr_netns.remove(name)
+
+
+def auto_choice(probes: Collection[BackendProbe]) -> str | None:
+    """What ``auto`` would choose given ``probes``."""
+    order = [b.value for b in AUTO_ORDER]
+    usable = [p.backend for p in probes if p.available and p.backend in order]
+    return min(usable, key=order.index) if usable else None

@@ -1,0 +1,104 @@
+"""How a binding's route reaches its peer: the tunnel backend behind both data planes.
+
+One model for every kernel (RFC 5213 §6.10, RFC 5844): per binding a route toward the peer
+(LMA: home prefix and IPv4 HoA toward the serving MAG; MAG: the uplink table's default routes
+toward the LMA) and one decapsulating receiver per node that accepts tunnels only from
+configured peers. A backend is the kernel mechanism that does it:
+
+- ``ebpf``: LWT_XMIT programs on the routes, a tc ingress program as receiver
+  (:mod:`.tunnel_ebpf`);
+- ``seg6``: ``encap seg6 mode encap.red`` routes, End.DX6/End.DX4 as receiver
+  (:mod:`.tunnel_seg6`);
+- ``routing``: plain routes via the peer, no tunnel (the ``routing`` forwarding mode).
+
+All put the same octets on the wire (next header 41 / 4). The route writer
+(:class:`~.netlink_routes.NetlinkRouteWriter`) asks the backend for each route's attributes and
+to read a dumped route's endpoint back; :mod:`.backend_probe` says which backends the running
+kernel offers and picks one.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from netlmm_aaa.dataplane.netlink_routes import RTA_GATEWAY, RTA_OIF, RTA_VIA, nla
+
+
+class Backend(Enum):
+    """The ``backend`` configuration key: which kernel mechanism carries ``ip6ip6`` tunnels."""
+
+    #: probe the running kernel and take the first that works, in the order below
+    AUTO = "auto"
+    #: eBPF LWT encapsulation + tc decapsulation (CONFIG_LWTUNNEL_BPF, CONFIG_NET_CLS_BPF)
+    EBPF = "ebpf"
+    #: seg6 encap.red + End.DX6/End.DX4 (CONFIG_IPV6_SEG6_LWTUNNEL)
+    SEG6 = "seg6"
+
+
+#: What ``auto`` tries, in order.
+AUTO_ORDER = (Backend.EBPF, Backend.SEG6)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendProbe:
+    """Whether the running kernel can carry tunnels with one backend, and why (not)."""
+
+    backend: str
+    available: bool
+    reason: str
+
+
+class TunnelBackend(Protocol):
+    """The kernel mechanism of one node's tunnels (see the module docstring)."""
+
+    name: str
+    """``ebpf``, ``seg6`` or ``routing``: logged, exported in /metrics, reported by the demo."""
+
+    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+        """Set up the receiver on transport device ``oif`` for tunnels to ``local_address``
+        from ``peers`` (and anything routes need). Raises DataPlaneError naming what the
+        kernel lacks. ``ipr``: a pyroute2 IPRoute in the node's namespace."""
+
+    def set_peers(self, peers: Collection[str]) -> None:
+        """Accept tunnels from exactly these peers from now on."""
+
+    def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
+        """The netlink attributes of a route toward ``endpoint`` (16 octets) on ``oif``."""
+
+    def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:
+        """The endpoint of a dumped route with this ``RTA_ENCAP_TYPE`` / ``RTA_ENCAP`` payload,
+        or None when it is not one this backend (in its current form) would have written."""
+
+    def close(self) -> None:
+        """Release file descriptors (routes and the receiver stay: they are forwarding state)."""
+
+
+class PlainRoutes:
+    """The ``routing`` forwarding mode: routes via the peer, no tunnel, no receiver."""
+
+    name = "routing"
+
+    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+        """Nothing to set up."""
+
+    def set_peers(self, peers: Collection[str]) -> None:
+        """No receiver: nothing to filter."""
+
+    def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
+        if family == socket.AF_INET6:
+            return nla(RTA_GATEWAY, endpoint)
+        # An IPv4 destination via an IPv6 next hop (RFC 5549 style, Linux 5.2+).
+        return nla(RTA_OIF, struct.pack("=i", oif)) + nla(
+            RTA_VIA, struct.pack("=H", socket.AF_INET6) + endpoint
+        )
+
+    def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:
+        return None
+
+    def close(self) -> None:
+        """Nothing held."""

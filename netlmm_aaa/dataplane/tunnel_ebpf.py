@@ -1,0 +1,251 @@
+"""The ``ebpf`` tunnel backend: eBPF programs on routes and on tc ingress.
+
+Needs ``CONFIG_BPF_SYSCALL``, ``CONFIG_LWTUNNEL_BPF``, ``CONFIG_NET_CLS_BPF`` and clsact
+(``CONFIG_NET_SCH_INGRESS``), Linux 5.2 or later; no ip6tnl, GRE or seg6, no toolchain (the
+programs are assembled in Python, :mod:`.bpf_programs`).
+
+Encapsulation: one LWT_XMIT program per peer, loaded on first use and shared by every route
+toward that peer (``encap bpf xmit <program> headroom 40``, so the kernel lowers those routes'
+MTU by the outer header and path MTU discovery works). The route's program name is ours to
+choose and comes back in route dumps: ``netlmm/<version>/<local>><peer>``, so a restarted
+daemon reads each route's peer from its name and keeps the routes whose program is current
+(the kernel keeps a program while a route uses it); a route whose name names another version
+or local address reads as pointing nowhere, and reconciliation rewrites it.
+
+Receiver: the decapsulation program on the transport device's clsact ingress hook (direct
+action), with the configured peers in a hash map it consults for every tunnel packet; a
+restarted daemon replaces the filter (same priority and handle) with a fresh program and map.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import struct
+from collections.abc import Collection
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from netlmm_aaa.dataplane.bpf_programs import (
+    COUNTER_DECAPSULATED,
+    COUNTER_UNKNOWN_PEER,
+    COUNTERS,
+    ENCAPSULATION_HEADROOM,
+    decapsulation_program,
+    encapsulation_program,
+)
+from netlmm_aaa.dataplane.bpf_syscall import (
+    BpfError,
+    MapType,
+    ProgramType,
+    create_map,
+    delete_element,
+    load_program,
+    lookup_element,
+    update_element,
+)
+from netlmm_aaa.dataplane.netlink_routes import RTA_ENCAP, RTA_ENCAP_TYPE, RTA_OIF, nla
+from netlmm_aaa.dataplane.port import DataPlaneError
+
+LWTUNNEL_ENCAP_BPF = 6
+LWT_BPF_PROG_FD = 1
+LWT_BPF_PROG_NAME = 2
+LWT_BPF_XMIT = 3
+LWT_BPF_XMIT_HEADROOM = 4
+NLA_F_NESTED = 0x8000
+#: Bumped whenever the encapsulation program changes, so reconciliation replaces old routes.
+PROGRAM_VERSION = 1
+#: The kernel's names of our programs and maps (15 characters at most).
+ENCAP_NAME = "nlmm_encap"
+DECAP_NAME = "nlmm_decap"
+#: Our tc filter on the transport device's ingress: priority and handle.
+FILTER_PRIORITY = 0xC0DE
+FILTER_HANDLE = 1
+CLSACT_INGRESS = 0xFFFFFFF2
+MAX_PEERS = 4096
+PROBE_TABLE = 25214
+PROBE_PREFIX = "2001:db8:ffff:fffe::/64"
+_NLA = struct.Struct("=HH")
+_PEER_VALUE = struct.pack("=I", 1)
+
+
+def route_name(local: str, peer: str) -> str:
+    """The name our routes give the program toward ``peer`` (returned by route dumps)."""
+    return f"netlmm/{PROGRAM_VERSION}/{local}>{peer}"
+
+
+def _nested(payload: bytes, wanted: int) -> bytes | None:
+    pos = 0
+    while pos + 4 <= len(payload):
+        length, kind = _NLA.unpack_from(payload, pos)
+        if length < 4:
+            return None
+        if kind & 0x3FFF == wanted:
+            return payload[pos + 4 : pos + length]
+        pos += (length + 3) & ~3
+    return None
+
+
+class EbpfTunnel:
+    """The ``ebpf`` backend (see the module docstring)."""
+
+    name = "ebpf"
+
+    def __init__(self) -> None:
+        self.local = ""
+        self._programs: dict[bytes, int] = {}
+        self._attributes: dict[tuple[int, bytes], bytes] = {}
+        self._names: dict[bytes, bytes | None] = {}
+        self._peers: set[str] = set()
+        self._peers_map = -1
+        self._counters_map = -1
+
+    # ------------------------------------------------------------------ set-up
+
+    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+        self.local = local_address
+        # Routes first: nothing is left behind when the kernel cannot do them.
+        self._probe_route(ipr, oif)
+        try:
+            self._peers_map = create_map(MapType.HASH, 16, 4, MAX_PEERS, "nlmm_peers")
+            self._counters_map = create_map(MapType.ARRAY, 4, 8, COUNTERS, "nlmm_counters")
+            decap = load_program(
+                decapsulation_program(local_address, self._peers_map, self._counters_map),
+                ProgramType.SCHED_CLS,
+                DECAP_NAME,
+            )
+        except BpfError as exc:
+            raise DataPlaneError(
+                f"the ebpf backend could not load its decapsulation program: {exc}"
+                + (f"\n{exc.verifier_log}" if exc.verifier_log else "")
+            ) from exc
+        self.set_peers(peers)
+        try:
+            self._attach(ipr, oif, decap)
+        finally:
+            os.close(decap)  # the filter holds the program
+
+    def _probe_route(self, ipr: Any, oif: int) -> None:
+        try:
+            fd = load_program(encapsulation_program(self.local, self.local), ProgramType.LWT_XMIT,
+                              ENCAP_NAME)  # fmt: skip
+        except BpfError as exc:
+            raise DataPlaneError(
+                "the ebpf backend needs the bpf(2) system call with LWT_XMIT programs "
+                f"(CONFIG_BPF_SYSCALL, CONFIG_LWTUNNEL_BPF): {exc}"
+            ) from exc
+        try:
+            encap = {"fd": fd, "name": route_name(self.local, self.local),
+                     "headroom": ENCAPSULATION_HEADROOM}  # fmt: skip
+            ipr.route("replace", dst=PROBE_PREFIX, oif=oif, table=PROBE_TABLE,
+                      encap={"type": "bpf", "xmit": encap})  # fmt: skip
+            ipr.route("del", dst=PROBE_PREFIX, oif=oif, table=PROBE_TABLE)
+        except NetlinkError as exc:
+            raise DataPlaneError(
+                "the ebpf backend needs eBPF lightweight tunnels (CONFIG_LWTUNNEL_BPF): "
+                f"the kernel refused an 'encap bpf' route: {exc}"
+            ) from exc
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _attach(ipr: Any, oif: int, decap: int) -> None:
+        try:
+            ipr.tc("add", "clsact", oif)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise DataPlaneError(
+                    f"the ebpf backend needs the clsact qdisc (CONFIG_NET_SCH_INGRESS): {exc}"
+                ) from exc
+        try:
+            ipr.tc("replace-filter", "bpf", oif, FILTER_HANDLE, fd=decap, name=DECAP_NAME,
+                   parent=CLSACT_INGRESS, prio=FILTER_PRIORITY, classid=1,
+                   direct_action=True)  # fmt: skip
+        except NetlinkError as exc:
+            raise DataPlaneError(
+                f"the ebpf backend needs BPF tc filters (CONFIG_NET_CLS_BPF): {exc}"
+            ) from exc
+
+    def set_peers(self, peers: Collection[str]) -> None:
+        wanted = set(peers)
+        if len(wanted) > MAX_PEERS:
+            raise DataPlaneError(f"at most {MAX_PEERS} tunnel peers, {len(wanted)} configured")
+        for peer in wanted - self._peers:
+            update_element(self._peers_map, socket.inet_pton(socket.AF_INET6, peer), _PEER_VALUE)
+        for peer in self._peers - wanted:
+            delete_element(self._peers_map, socket.inet_pton(socket.AF_INET6, peer))
+        self._peers = wanted
+
+    # ------------------------------------------------------------------ routes
+
+    def _program(self, endpoint: bytes) -> int:
+        fd = self._programs.get(endpoint)
+        if fd is None:
+            peer = socket.inet_ntop(socket.AF_INET6, endpoint)
+            try:
+                fd = load_program(encapsulation_program(self.local, peer), ProgramType.LWT_XMIT,
+                                  ENCAP_NAME)  # fmt: skip
+            except BpfError as exc:
+                raise DataPlaneError(f"loading the encapsulation toward {peer}: {exc}") from exc
+            self._programs[endpoint] = fd
+        return fd
+
+    def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
+        key = (oif, endpoint)
+        attributes = self._attributes.get(key)
+        if attributes is None:
+            name = route_name(self.local, socket.inet_ntop(socket.AF_INET6, endpoint))
+            xmit = nla(LWT_BPF_PROG_FD, struct.pack("=I", self._program(endpoint))) + nla(
+                LWT_BPF_PROG_NAME, name.encode() + b"\0"
+            )
+            encap = nla(LWT_BPF_XMIT | NLA_F_NESTED, xmit) + nla(
+                LWT_BPF_XMIT_HEADROOM, struct.pack("=I", ENCAPSULATION_HEADROOM)
+            )
+            attributes = (
+                nla(RTA_OIF, struct.pack("=i", oif))
+                + nla(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_BPF))
+                + nla(RTA_ENCAP | NLA_F_NESTED, encap)
+            )
+            self._attributes[key] = attributes
+        return attributes
+
+    def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:
+        if encap_type != LWTUNNEL_ENCAP_BPF:
+            return None
+        xmit = _nested(encap, LWT_BPF_XMIT)
+        name = _nested(xmit, LWT_BPF_PROG_NAME) if xmit is not None else None
+        if name is None:
+            return None
+        if name in self._names:
+            return self._names[name]
+        prefix = route_name(self.local, "").encode()
+        endpoint: bytes | None = None
+        text = name.rstrip(b"\0")
+        if text.startswith(prefix):
+            with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
+                endpoint = socket.inet_pton(socket.AF_INET6, text[len(prefix) :].decode())
+        if len(self._names) < 4096:
+            self._names[name] = endpoint
+        return endpoint
+
+    # ------------------------------------------------------------------ state
+
+    def counters(self) -> dict[str, int]:
+        """Tunnel packets decapsulated, and dropped for coming from an unknown peer."""
+        out = {}
+        for label, slot in (("decapsulated", COUNTER_DECAPSULATED),
+                            ("unknown_peer", COUNTER_UNKNOWN_PEER)):  # fmt: skip
+            value = lookup_element(self._counters_map, struct.pack("=I", slot), 8)
+            out[label] = struct.unpack("=Q", value)[0] if value else 0
+        return out
+
+    def close(self) -> None:
+        for fd in (*self._programs.values(), self._peers_map, self._counters_map):
+            if fd >= 0:
+                os.close(fd)
+        self._programs.clear()
+        self._attributes.clear()
+        self._peers_map = self._counters_map = -1

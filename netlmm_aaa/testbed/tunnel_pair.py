@@ -1,0 +1,203 @@
+"""One LMA and one MAG joined by a tunnel, each programmed by the project's own data plane.
+
+    CN cn0 ---- cn0 LMA tr0 ====== tr0 MAG acc0 ---- mn0 MN
+
+The LMA side is :class:`~netlmm_aaa.dataplane.linux_pyroute2.LinuxDataPlane` with one binding
+(home prefix and IPv4 HoA toward the MAG), the MAG side
+:class:`~netlmm_aaa.dataplane.mag_linux.MagLinuxDataPlane` with that station installed, both on
+the tunnel backend asked for. Used by the data-plane tests and ``bench/dataplane.py``; addresses
+are documentation ranges, namespaces carry the lab's random suffix.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from netlmm_aaa.core.actions import BindingSnapshot, StationBinding
+from netlmm_aaa.core.events import Transport
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.linux_pyroute2 import LinuxDataPlane
+from netlmm_aaa.dataplane.mag_linux import FIXED_MAG_LINK_LOCAL, MagLinuxDataPlane
+from netlmm_aaa.dataplane.port import RouteOperation
+from netlmm_aaa.dataplane.tunnel_backend import Backend
+from netlmm_aaa.testbed.netns import Lab
+
+LMAA = "2001:db8:ff::1"
+PROXY_COA = "2001:db8:ff::2"
+UNKNOWN_PEER = "2001:db8:ff::99"
+HNP = "2001:db8:1:1::/64"
+MN_V6 = "2001:db8:1:1::100"
+MN_V4 = "203.0.113.10"
+ROUTER_V4 = "203.0.113.1"
+CN_V6 = "2001:db8:c::2"
+CN_V4 = "198.51.100.2"
+MN_ID = b"alice@example.org"
+
+
+def binding(proxy_coa: str = PROXY_COA) -> BindingSnapshot:
+    """The MN's binding as the LMA core would hand it to the data plane."""
+    return BindingSnapshot(
+        mn_id=MN_ID, home_network_prefixes=(HNP,), ipv4_home_address=MN_V4, mag="mag",
+        proxy_coa=proxy_coa, signalling_address=proxy_coa, transport=Transport.IPV6,
+        link_layer_identifier=b"", access_technology=4, lifetime=3600, registered_utc=0.0,
+        refreshed_utc=0.0, last_handover_utc=None, last_sequence=1, last_timestamp=None,
+    )  # fmt: skip
+
+
+@dataclass
+class TunnelPair:
+    """The four namespaces and both data planes (started)."""
+
+    lab: Lab
+    mode: TunnelMode
+    backend: Backend
+    ns: dict[str, str] = field(default_factory=dict)
+    lma: LinuxDataPlane | None = None
+    mag: MagLinuxDataPlane | None = None
+
+    def build(self) -> None:
+        """Namespaces, links and addresses (no tunnel yet)."""
+        L = self.lab
+        for role in ("lma", "mag", "mn", "cn"):
+            self.ns[role] = L.ns(role)
+        lma, mag, mn, cn = (self.ns[r] for r in ("lma", "mag", "mn", "cn"))
+        L.veth(lma, "tr0", mag, "tr0", mtu=1500)
+        L.veth(lma, "cn0", cn, "cn0", mtu=1500)
+        L.veth(mag, "acc0", mn, "mn0", mtu=1500)
+        for role in ("lma", "mag"):
+            L.sysctl(self.ns[role], "ipv6/conf/all/forwarding", "1")
+            L.sysctl(self.ns[role], "ipv4/ip_forward", "1")
+        L.ip(lma, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
+        L.ip(mag, "-6", "addr", "add", f"{PROXY_COA}/64", "dev", "tr0", "nodad")
+        L.ip(lma, "-6", "addr", "add", "2001:db8:c::1/64", "dev", "cn0", "nodad")
+        L.ip(lma, "addr", "add", "198.51.100.1/24", "dev", "cn0")
+        L.ip(cn, "-6", "addr", "add", f"{CN_V6}/64", "dev", "cn0", "nodad")
+        L.ip(cn, "addr", "add", f"{CN_V4}/24", "dev", "cn0")
+        L.ip(cn, "-6", "route", "add", "default", "via", "2001:db8:c::1")
+        L.ip(cn, "route", "add", "default", "via", "198.51.100.1")
+        L.ip(mn, "-6", "addr", "add", f"{MN_V6}/64", "dev", "mn0", "nodad")
+        L.ip(mn, "addr", "add", f"{MN_V4}/24", "dev", "mn0")
+
+    def mn_mac(self) -> str:
+        text = self.lab.ip(self.ns["mn"], "link", "show", "mn0")
+        return text.split("link/ether ")[1].split()[0]
+
+    async def start(self) -> None:
+        """Both data planes on the backend, the binding at the LMA, the station at the MAG."""
+        self.lma = LinuxDataPlane(mode=self.mode, local_address=LMAA, device="tr0",
+                                  peers=(PROXY_COA,), backend=self.backend,
+                                  netns=self.ns["lma"])  # fmt: skip
+        await self.lma.start()
+        await self.lma.apply([RouteOperation(binding(), True)])
+        self.mag = MagLinuxDataPlane(mode=self.mode, proxy_coa=PROXY_COA, lma_address=LMAA,
+                                     device="tr0", ipv4_router=ROUTER_V4, backend=self.backend,
+                                     netns=self.ns["mag"], ingress_filter=False)  # fmt: skip
+        await self.mag.start()
+        await self.mag.prepare_access_interface("acc0")
+        await self.mag.install(StationBinding(
+            mac=self.mn_mac(), mn_id=MN_ID, interface="acc0", home_network_prefixes=(HNP,),
+            ipv4_home_address=MN_V4, lma_address=LMAA))  # fmt: skip
+        mn = self.ns["mn"]
+        self.lab.ip(mn, "-6", "route", "replace", "default", "via", FIXED_MAG_LINK_LOCAL,
+                    "dev", "mn0")  # fmt: skip
+        self.lab.ip(mn, "route", "replace", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
+
+    async def close(self) -> None:
+        for plane in (self.mag, self.lma):
+            if plane is not None:
+                await plane.close()
+        self.lma = self.mag = None
+
+    # ------------------------------------------------------------------ traffic
+
+    def ping(self, source: str, destination: str, count: int = 3, size: int = 56) -> bool:
+        run = subprocess.run(
+            ["ip", "netns", "exec", self.ns[source], "ping", "-c", str(count), "-i", "0.2",
+             "-W", "2", "-s", str(size), destination],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        return run.returncode == 0
+
+    def bulk_tcp(self, sender: str, receiver: str, destination: str, mebibytes: int,
+                 port: int = 5001) -> dict[str, float]:  # fmt: skip
+        """Send ``mebibytes`` over TCP from namespace ``sender`` to ``destination`` (served in
+        ``receiver``); the receiver's byte count, the seconds and the rate."""
+        server = self.lab.spawn(
+            self.ns[receiver], [sys.executable, "-m", "netlmm_aaa.testbed.bulk_tcp", "serve",
+                                str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            assert server.stdout is not None
+            server.stdout.readline()  # "ready"
+            run = subprocess.run(
+                ["ip", "netns", "exec", self.ns[sender], sys.executable, "-m",
+                 "netlmm_aaa.testbed.bulk_tcp", "send", destination, str(port), str(mebibytes)],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])
+            return result
+        finally:
+            self.stop(server)
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes]) -> None:
+        """End a process started here and close its pipes."""
+        if proc.poll() is None:
+            proc.terminate()
+        proc.communicate(timeout=10)
+
+    def capture(
+        self, role: str, device: str, path: str, expression: str
+    ) -> subprocess.Popen[bytes]:
+        """Start tcpdump writing ``path``; returns once it listens (:meth:`stop` ends it)."""
+        proc = self.lab.spawn(self.ns[role], ["tcpdump", "-i", device, "-U", "-n", "-w", path,
+                                              expression],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # "listening on ..." once the socket is open
+            if b"listening" in proc.stderr.readline():
+                break
+        return proc
+
+    def inject_tunnelled_udp(self, outer_source: str, payload: bytes, port: int) -> None:
+        """From the LMA's namespace, put on the transport link an IPv6-in-IPv6 packet from
+        ``outer_source`` to the MAG, carrying UDP from the CN to the MN (scapy builds it)."""
+        code = (
+            "import sys\n"
+            "from scapy.all import Ether, IPv6, UDP, sendp, conf, get_if_hwaddr\n"
+            "conf.verb = 0\n"
+            "outer, mac, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]\n"
+            f"frame = Ether(src=get_if_hwaddr('tr0'), dst=mac) / IPv6(src=outer, "
+            f"dst='{PROXY_COA}') / IPv6(src='{CN_V6}', dst='{MN_V6}') / "
+            "UDP(sport=4000, dport=port) / bytes.fromhex(data)\n"
+            "sendp(frame, iface='tr0')\n"
+        )
+        mac = self.lab.ip(self.ns["mag"], "link", "show", "tr0").split("link/ether ")[1].split()[0]
+        self.lab.exec(self.ns["lma"], sys.executable, "-c", code, outer_source, mac, str(port),
+                      payload.hex())  # fmt: skip
+
+    def listen_udp(self, port: int, seconds: float) -> subprocess.Popen[bytes]:
+        """A UDP receiver on the MN's home address; its output: one hex payload per line."""
+        code = (
+            "import socket, sys, time\n"
+            "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+            f"s.bind(('{MN_V6}', {port})); print('ready', flush=True)\n"
+            f"end = time.monotonic() + {seconds}\n"
+            "while (left := end - time.monotonic()) > 0:\n"
+            "    s.settimeout(left)\n"
+            "    try:\n"
+            "        print(s.recv(2048).hex(), flush=True)\n"
+            "    except TimeoutError:\n"
+            "        break\n"
+        )
+        proc = self.lab.spawn(self.ns["mn"], [sys.executable, "-c", code],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        return proc

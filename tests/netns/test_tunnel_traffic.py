@@ -1,0 +1,137 @@
+"""Real traffic through the LMA-MAG tunnel, per tunnel backend this kernel has: ping and bulk TCP
+for the IPv6 home prefix and the IPv4 home address in both directions, the encapsulation
+judged by tshark on the transport link, and tunnel packets from an unknown peer dropped.
+
+Both ends are the project's own data planes (:mod:`netlmm_aaa.testbed.tunnel_pair`)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.backend_probe import auto_choice
+from netlmm_aaa.dataplane.tunnel_backend import Backend
+from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel
+from netlmm_aaa.testbed.tunnel_pair import (
+    CN_V4,
+    CN_V6,
+    LMAA,
+    MN_V4,
+    MN_V6,
+    PROXY_COA,
+    UNKNOWN_PEER,
+    TunnelPair,
+)
+from tests.conftest import require_backend
+from tests.netns.topology import lab
+
+pytestmark = [pytest.mark.netns, pytest.mark.tshark]
+
+ENCAPSULATING = [pytest.param(Backend.EBPF, id="ebpf"), pytest.param(Backend.SEG6, id="seg6")]
+
+
+def test_an_encapsulating_backend_runs_on_this_kernel(tunnel_backends: dict[str, object]) -> None:
+    """The run never passes with no tunnel tested: some backend must work here."""
+    assert auto_choice(tunnel_backends.values()) is not None, tunnel_backends  # type: ignore[arg-type]
+
+
+def _outer_headers(tshark: str, capture: Path, display: str) -> list[tuple[str, str, str]]:
+    """(next header, outer source, outer destination) of the matching packets."""
+    out = subprocess.run(
+        [tshark, "-r", str(capture), "-Y", display, "-T", "fields", "-e", "ipv6.nxt",
+         "-e", "ipv6.src", "-e", "ipv6.dst"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    rows = []
+    for line in out.splitlines():
+        nxt, src, dst = (field.split(",")[0] for field in line.split("\t"))
+        rows.append((nxt, src, dst))
+    return rows
+
+
+@pytest.mark.parametrize("backend", ENCAPSULATING)
+def test_traffic_through_the_tunnel(
+    backend: Backend, tunnel_backends: dict[str, object], tshark: str, tmp_path: Path
+) -> None:
+    require_backend(tunnel_backends, backend.value)
+    with lab() as L:
+        pair = TunnelPair(L, TunnelMode.IP6IP6, backend)
+        pair.build()
+
+        async def scenario() -> None:
+            await pair.start()
+            try:
+                assert pair.lma is not None and pair.lma.backend_name == backend.value
+                capture = tmp_path / "transport.pcap"
+                dumper = pair.capture("mag", "tr0", str(capture), "ip6")
+                for source, destination in (("cn", MN_V6), ("cn", MN_V4), ("mn", CN_V6),
+                                            ("mn", CN_V4)):  # fmt: skip
+                    assert pair.ping(source, destination), f"ping {source} -> {destination}"
+                # Path MTU: a full-size packet gets a Packet Too Big, then passes.
+                pair.ping("cn", MN_V6, count=1, size=1452)
+                assert pair.ping("cn", MN_V6, count=2, size=1452), "IPv6 at the path MTU"
+                transfers = {}
+                for sender, receiver, destination in (
+                    ("cn", "mn", MN_V6), ("cn", "mn", MN_V4),
+                    ("mn", "cn", CN_V6), ("mn", "cn", CN_V4),
+                ):  # fmt: skip
+                    result = pair.bulk_tcp(sender, receiver, destination, 16)
+                    transfers[(sender, destination)] = result
+                    assert result.get("received") == 16 << 20, (sender, destination, result)
+                time.sleep(0.3)
+                pair.stop(dumper)
+                down = {(LMAA, PROXY_COA)}
+                up = {(PROXY_COA, LMAA)}
+                v6 = _outer_headers(tshark, capture, "icmpv6.type == 128")
+                v4 = _outer_headers(tshark, capture, "icmp.type == 8")
+                assert {(s, d) for _, s, d in v6} == down | up, v6
+                assert {n for n, _, _ in v6} == {"41"}, v6
+                assert {(s, d) for _, s, d in v4} == down | up, v4
+                assert {n for n, _, _ in v4} == {"4"}, v4
+                # Every IPv4 TCP segment (the GSO path) left as IPv4-in-IPv6, both ways.
+                tcp4 = _outer_headers(tshark, capture, "ip && tcp.len > 1000")
+                assert tcp4 and {n for n, _, _ in tcp4} == {"4"}, tcp4[:5]
+                assert {(s, d) for _, s, d in tcp4} == down | up
+                tcp6 = _outer_headers(tshark, capture, "ipv6.nxt == 41 && tcp.len > 1000")
+                assert {(s, d) for _, s, d in tcp6} == down | up
+            finally:
+                await pair.close()
+
+        asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("backend", ENCAPSULATING)
+def test_tunnel_packets_from_an_unknown_peer_are_dropped(
+    backend: Backend, tunnel_backends: dict[str, object]
+) -> None:
+    """The same tunnelled datagram reaches the MN from the LMA's address and not from an
+    address that is no configured peer (an attacker on the transport network)."""
+    require_backend(tunnel_backends, backend.value)
+    with lab() as L:
+        pair = TunnelPair(L, TunnelMode.IP6IP6, backend)
+        pair.build()
+
+        async def scenario() -> None:
+            await pair.start()
+            try:
+                listener = pair.listen_udp(7777, seconds=3.0)
+                pair.inject_tunnelled_udp(UNKNOWN_PEER, b"forged", 7777)
+                pair.inject_tunnelled_udp(LMAA, b"genuine", 7777)
+                out, _ = listener.communicate(timeout=15)
+                received = [bytes.fromhex(line) for line in out.decode().split()]
+                assert received == [b"genuine"], received
+                assert pair.mag is not None
+                tunnel = pair.mag.tunnel
+                if isinstance(tunnel, EbpfTunnel):
+                    counters = tunnel.counters()
+                    assert counters["unknown_peer"] == 1, counters
+                    assert counters["decapsulated"] >= 1, counters
+            finally:
+                await pair.close()
+
+        asyncio.run(scenario())
