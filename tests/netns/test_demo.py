@@ -9,13 +9,16 @@ import sys
 
 import pytest
 
+from netlmm_aaa.dataplane.backend_probe import auto_choice
 from tests.conftest import REPO
 from tests.netns.topology import require_netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
 
-def test_demo_reports_an_unchanged_address_and_cleans_up() -> None:
+def test_demo_reports_an_unchanged_address_and_cleans_up(
+    tunnel_backends: dict[str, object],
+) -> None:
     require_netns()
     before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     result = subprocess.run(
@@ -34,5 +37,13 @@ def test_demo_reports_an_unchanged_address_and_cleans_up() -> None:
     assert 0 < steps["total"] < 5000
     assert steps["event_to_route_switched"] is not None
     assert 0 <= summary["downlink_lost"] < summary["downlink_sent"]
+    # Every daemon runs the backend auto picks here, and the downlink crossed the transport
+    # in IPv6-in-IPv6 from the LMA to the new MAG (the demo's own capture).
+    chosen = auto_choice(tunnel_backends.values())  # type: ignore[arg-type]
+    plane = summary["data_plane"]
+    for node in ("lma", "mag1", "mag2"):
+        assert plane[node] == {"backend": chosen, "mode": "ip6ip6"}, plane
+    tunnelled = plane["lma_to_serving_mag_packets_by_next_header"].get("41", 0)
+    assert tunnelled >= 100, plane  # the probe runs 0.5 s at 1 packet/ms after the move
     after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert after == before  # every namespace it made is gone
