@@ -9,7 +9,7 @@ PBUs for N distinct MN-IDs with up to ``--window`` outstanding and waits for eve
 leaves the LMA only after its route is in the kernel, so PBAs received = bindings installed.
 Before that, ``--rtt-samples`` registrations one at a time give the single-registration RTT
 (PBU sent -> PBA received, route installed). ``ip -6 -force -batch`` then installs N routes of
-the same kind in a fresh namespace (failed lines retried, as ENOMEM strikes bulk seg6 installs).
+the same kind (the LMA's tunnel backend, see bench/ip_batch.py) in a fresh namespace.
 ``--restart`` kills the LMA with SIGKILL and times the restart until it answers again with every
 binding reloaded and the kernel reconciled. ``--rss-bindings`` measures the resident memory of the
 LMA core holding that many bindings (in a child process). Needs root. Final line: JSON.
@@ -18,6 +18,7 @@ LMA core holding that many bindings (in a child process). Needs root. Final line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -40,6 +41,8 @@ from netlmm_aaa.wire.mobility_header import (  # noqa: E402
     IPPROTO_MH,
     encode_mobility_header,
 )
+from bench.ip_batch import install, pinned_encapsulation, route_lines  # noqa: E402
+from netlmm_aaa.dataplane.backend_probe import auto_choice, probe_backends  # noqa: E402
 from tests.lma_support import ZERO_HNP, pbu  # noqa: E402
 from tests.netns.topology import Lab  # noqa: E402
 
@@ -173,38 +176,17 @@ def drive(
     return time.perf_counter() - start, accepted, rtts, retransmits
 
 
-def ip_batch(lab: Lab, count: int, tmp: Path) -> float:
+def ip_batch(lab: Lab, count: int, tmp: Path, backend: str) -> float:
     ns = lab.ns("ipb")
     peer = lab.ns("ipbp")
     lab.veth(ns, "tr0", peer, "tr0")
     lab.ip(ns, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
-    lines = [
-        f"route replace {ipaddress.IPv6Address((0x20010DB8_2000 << 80) | (i << 64))}/64 "
-        f"encap seg6 mode encap.red segs {MAG} dev tr0 proto 213"
-        for i in range(count)
-    ]
-    batch = tmp / "routes.batch"
-    start = time.perf_counter()
-    remaining = lines
-    for _ in range(20):
-        batch.write_text("\n".join(remaining) + "\n")
-        subprocess.run(["ip", "-n", ns, "-6", "-force", "-batch", str(batch)],
-                       capture_output=True, check=False)  # fmt: skip
-        installed = set(
-            subprocess.run(
-                ["ip", "-n", ns, "-6", "route", "show", "proto", "213"],
-                capture_output=True,
-                text=True,
-            ).stdout.split("\n")
-        )
-        have = {line.split()[0] for line in installed if line}
-        remaining = [line for line in lines if line.split()[2] not in have]
-        if not remaining:
-            break
-    elapsed = time.perf_counter() - start
-    if remaining:
-        raise RuntimeError(f"ip -batch left {len(remaining)} routes uninstalled")
-    return elapsed
+    destinations = [f"{ipaddress.IPv6Address((0x20010DB8_2000 << 80) | (i << 64))}/64"
+                    for i in range(count)]  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        pinned = (stack.enter_context(pinned_encapsulation(LMAA, MAG))
+                  if backend == "ebpf" else None)  # fmt: skip
+        return install(lab, ns, route_lines(backend, destinations, MAG, "tr0", pinned), tmp)
 
 
 def rss_of_bindings(count: int) -> dict[str, float]:
@@ -294,8 +276,10 @@ def main(argv: list[str] | None = None) -> int:
                 if "bindings" in line or "ready" in line:
                     progress(f"  lma: {line.strip()}")
         mag.close()
-        progress(f"ip -batch: {args.bindings} routes")
-        batch_seconds = ip_batch(lab, args.bindings, tmp)
+        backend = auto_choice(probe_backends()) or "routing"
+        result["backend"] = backend
+        progress(f"ip -batch: {args.bindings} routes ({backend})")
+        batch_seconds = ip_batch(lab, args.bindings, tmp, backend)
         result["ip_batch_routes_per_s"] = round(args.bindings / batch_seconds)
         result["ratio"] = round((args.bindings / seconds) / (args.bindings / batch_seconds), 3)
         if args.rss_bindings:
