@@ -430,8 +430,8 @@ class LocalMobilityAnchor:
             entry.last_timestamp = snap.last_timestamp
             entry.gre_key_downlink = snap.gre_key_downlink
             entry.gre_key_uplink = snap.gre_key_uplink
-            if snap.gre_key_downlink is not None:
-                self._gre_key = max(self._gre_key, snap.gre_key_downlink)
+            if snap.gre_key_uplink is not None:  # the keys we assigned (RFC 5845 §3)
+                self._gre_key = max(self._gre_key, snap.gre_key_uplink)
             if snap.ipv4_home_address is not None:
                 self._hold_block(snap.ipv4_home_address, snap.mn_id)
             self._bindings[snap.mn_id] = entry
@@ -733,8 +733,13 @@ class LocalMobilityAnchor:
         # Step 13: transport features, then the binding cache.
         if int(message.flags) & _F_FLAG and not policy.accept_forced_udp_encapsulation:
             raise _Reject(BindingStatus.ADMINISTRATIVELY_PROHIBITED, "F flag (UDP encapsulation)")
-        if policy.tunnel_mode is TunnelMode.GRE and pbu.gre_key is None and message.lifetime:
-            raise _Reject(BindingStatus.GRE_KEY_OPTION_REQUIRED, "GRE tunnelling needs a GRE key")
+        if (
+            policy.tunnel_mode is TunnelMode.GRE
+            and (pbu.gre_key is None or pbu.gre_key.key is None)
+            and message.lifetime
+        ):
+            raise _Reject(BindingStatus.GRE_KEY_OPTION_REQUIRED,
+                          "GRE tunnelling needs the MAG's downlink GRE key")  # fmt: skip
         if message.lifetime == 0:
             if entry is None:
                 return _Entry(mn_id), BindingInput.STRAY_DEREGISTRATION
@@ -769,9 +774,12 @@ class LocalMobilityAnchor:
             entry.registered_utc = now.utc
             self._bindings[entry.mn_id] = entry
         if self.policy.tunnel_mode is TunnelMode.GRE:
+            # RFC 5845 §3: the MAG names the key we use toward it (downlink) in its PBU; we
+            # assign the key it uses toward us (uplink) and return it in the PBA.
+            assert pbu.gre_key is not None
+            entry.gre_key_downlink = pbu.gre_key.key
             self._gre_key = (self._gre_key % 0xFFFF_FFFF) + 1
-            entry.gre_key_downlink = self._gre_key
-            entry.gre_key_uplink = pbu.gre_key.key if pbu.gre_key else None
+            entry.gre_key_uplink = self._gre_key
         entry.pending = None
         entry.state = BindingState.ACTIVE
         snapshot = entry.snapshot()
@@ -803,8 +811,16 @@ class LocalMobilityAnchor:
                 raise
             entry.ipv4_home_address = ipv4
         self._accept_into(entry, pbu, now)
+        new_key = (
+            self.policy.tunnel_mode is TunnelMode.GRE
+            and pbu.gre_key is not None
+            and pbu.gre_key.key != entry.gre_key_downlink
+        )
+        if new_key:  # the MAG changed the downlink key of the session (RFC 5845 §3.2)
+            assert pbu.gre_key is not None
+            entry.gre_key_downlink = pbu.gre_key.key
         snapshot = entry.snapshot()
-        if added_ipv4:
+        if added_ipv4 or new_key:
             actions.append(InstallBindingRoutes(binding=snapshot))
         actions.append(StoreBinding(binding=snapshot))
         self._reply(pbu, BindingStatus.ACCEPTED, entry.lifetime, entry, now, actions)
@@ -827,7 +843,9 @@ class LocalMobilityAnchor:
         self._accept_into(entry, pbu, now)
         entry.last_handover_utc = now.utc
         if self.policy.tunnel_mode is TunnelMode.GRE:
-            entry.gre_key_uplink = pbu.gre_key.key if pbu.gre_key else None
+            # The new MAG's downlink key; the session's uplink key stays ours (RFC 5845 §3.1).
+            assert pbu.gre_key is not None
+            entry.gre_key_downlink = pbu.gre_key.key
         snapshot = entry.snapshot()
         actions.append(
             InstallBindingRoutes(binding=snapshot, previous_proxy_coa=old_peer.tunnel_address)
@@ -1221,7 +1239,7 @@ class LocalMobilityAnchor:
         if accepted and pbu.gre_key is not None and not gre_mode:
             status = BindingStatus.GRE_KEY_OPTION_NOT_REQUIRED
         elif accepted and gre_mode and entry is not None and message.lifetime:
-            options.append(GreKeyOption(entry.gre_key_downlink))
+            options.append(GreKeyOption(entry.gre_key_uplink))
             if int(message.flags) & BindingUpdateFlag.T:
                 status = BindingStatus.GRE_TUNNELING_BUT_TLV_HEADER_NOT_SUPPORTED
         if pbu.ipv4_request is not None:

@@ -30,6 +30,7 @@ from netlmm_aaa.core.options import (
 from tests.lma_support import (
     ALICE,
     MAG1_ADDR,
+    MAG2_ADDR,
     T0,
     ZERO_HNP,
     installs,
@@ -213,17 +214,62 @@ def test_gre_key_not_required_is_status_2_and_binding_made() -> None:
     assert lma.binding_state(ALICE) is BindingState.ACTIVE
 
 
-def test_gre_mode_returns_a_downlink_key() -> None:
+def test_gre_keys_go_in_the_rfc_5845_directions() -> None:
+    """RFC 5845 §3: the MAG's PBU names the downlink key (the LMA uses it toward the MAG); the
+    LMA assigns the uplink key (the MAG uses it toward the LMA) and returns it in the PBA. The
+    route the LMA installs carries the downlink key."""
     lma = make_lma(tunnel_mode=TunnelMode.GRE)
     actions = receive(lma, pbu(extra=(GreKeyOption(77),)))
     reply = pba(actions)
     assert reply.status == S.ACCEPTED
     key = find_option(reply, GreKeyOption)
-    assert key is not None
-    assert key.key is not None
+    assert key is not None and key.key is not None and key.key != 77
     binding = lma.binding(ALICE)
     assert binding is not None
-    assert (binding.gre_key_uplink, binding.gre_key_downlink) == (77, key.key)
+    assert (binding.gre_key_downlink, binding.gre_key_uplink) == (77, key.key)
+    [install] = installs(actions)
+    assert install.binding.gre_key_downlink == 77
+    # Another node gets another uplink key.
+    other = pba(receive(lma, pbu(mn_id=b"bob@example.org", extra=(GreKeyOption(78),))))
+    other_key = find_option(other, GreKeyOption)
+    assert other_key is not None and other_key.key not in (None, key.key)
+
+
+def test_gre_handover_takes_the_new_mags_downlink_key_and_keeps_the_uplink_key() -> None:
+    lma = make_lma(tunnel_mode=TunnelMode.GRE)
+    first = find_option(pba(receive(lma, pbu(extra=(GreKeyOption(77),)))), GreKeyOption)
+    assert first is not None
+    actions = receive(lma, pbu(1, hi=2, extra=(GreKeyOption(500),)), source=MAG2_ADDR)
+    reply = pba(actions)
+    assert reply.status == S.ACCEPTED
+    assert find_option(reply, GreKeyOption) == first
+    [install] = installs(actions)
+    assert (install.binding.proxy_coa, install.binding.gre_key_downlink) == (MAG2_ADDR, 500)
+    assert install.binding.gre_key_uplink == first.key
+    # A refresh that changes the downlink key moves the route to the new key.
+    refresh = receive(lma, pbu(2, hi=5, extra=(GreKeyOption(501),)), source=MAG2_ADDR)
+    assert pba(refresh).status == S.ACCEPTED
+    assert [i.binding.gre_key_downlink for i in installs(refresh)] == [501]
+    same = receive(lma, pbu(3, hi=5, extra=(GreKeyOption(501),)), source=MAG2_ADDR)
+    assert installs(same) == []
+
+
+def test_gre_mode_needs_the_downlink_key_itself() -> None:
+    lma = make_lma(tunnel_mode=TunnelMode.GRE)
+    assert pba(receive(lma, pbu(extra=(GreKeyOption(None),)))).status == (
+        S.GRE_KEY_OPTION_REQUIRED)  # fmt: skip
+
+
+def test_restored_uplink_keys_are_not_assigned_again() -> None:
+    lma = make_lma(tunnel_mode=TunnelMode.GRE)
+    receive(lma, pbu(extra=(GreKeyOption(77),)))
+    saved = lma.binding(ALICE)
+    assert saved is not None
+    restarted = make_lma(tunnel_mode=TunnelMode.GRE)
+    restarted.restore([saved], T0)
+    reply = pba(receive(restarted, pbu(mn_id=b"bob@example.org", extra=(GreKeyOption(9),))))
+    key = find_option(reply, GreKeyOption)
+    assert key is not None and key.key != saved.gre_key_uplink
 
 
 def test_pba_over_udp_goes_back_to_the_source_port() -> None:
