@@ -351,7 +351,7 @@ _MAG_SECTION: _Schema = {
     "proxy_coa": (_ipv6, _REQUIRED),
     "lma_address": (_ipv6, _REQUIRED),
     "transport_device": (_str, _REQUIRED),
-    "tunnel_mode": (_choice("ip6ip6", "routing"), "ip6ip6"),
+    "tunnel_mode": (_choice("ip6ip6", "gre", "routing"), "ip6ip6"),
     "backend": (_choice(*(b.value for b in Backend)), "auto"),
     "access_interfaces": (_list_of(_str), _REQUIRED),
     "ipv4_router": (_ipv4, None),

@@ -86,8 +86,8 @@ class Pair:
         return effects
 
 
-def make_pair(**mag_changes: Any) -> Pair:
-    lma = make_lma()
+def make_pair(lma_changes: dict[str, Any] | None = None, **mag_changes: Any) -> Pair:
+    lma = make_lma(**(lma_changes or {}))
     mags = {
         name: MobileAccessGateway(
             MagPolicy(name=name, proxy_coa=addr, lma_address=LMAA, **mag_changes)

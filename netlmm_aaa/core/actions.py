@@ -51,6 +51,12 @@ class BindingSnapshot:
     """True while held after a de-registration (RFC 5213 §5.3.5): no routes, deleted soon."""
 
 
+def tunnel_endpoint(address: str, gre_key: int | None = None) -> str:
+    """How the data plane names the far end of a tunnel: the peer's address, followed by
+    `` key K`` when packets toward it carry a GRE key (RFC 5845)."""
+    return address if gre_key is None else f"{address} key {gre_key}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendMessage:
     """Send a mobility message."""
@@ -145,6 +151,10 @@ class StationBinding:
     """Where its uplink traffic is tunnelled."""
     ipv4_prefix_length: int = 32
     """The length of its IPv4 home network (from the PBA's IPv4 Home Address Reply)."""
+    gre_key_downlink: int | None = None
+    """GRE mode (RFC 5845): the key we assigned, which the LMA's packets to us carry."""
+    gre_key_uplink: int | None = None
+    """GRE mode: the key the LMA assigned, which our packets toward it carry."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

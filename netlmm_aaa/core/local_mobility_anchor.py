@@ -77,6 +77,7 @@ from netlmm_aaa.core.actions import (
     RemoveBindingRoutes,
     SendMessage,
     StoreBinding,
+    tunnel_endpoint,
 )
 from netlmm_aaa.core.address_pools import AddressPool, PoolExhausted, ipv6_prefix_value
 from netlmm_aaa.core.addresses import format_ipv4, format_ipv6_network, pack_ipv4
@@ -466,6 +467,17 @@ class LocalMobilityAnchor:
         """Every binding cache entry, as snapshots."""
         return [entry.snapshot() for entry in self._bindings.values()]
 
+    def active_uplink_keys(self) -> dict[int, str]:
+        """GRE mode: the uplink keys of the active bindings -> the serving MAG's tunnel address
+        (the only source a packet with that key is accepted from)."""
+        return {
+            entry.gre_key_uplink: entry.peer.tunnel_address
+            for entry in self._bindings.values()
+            if entry.state is BindingState.ACTIVE
+            and entry.peer is not None
+            and entry.gre_key_uplink is not None
+        }
+
     def active_routes(self) -> dict[str, str]:
         """The routes the active bindings need: destination (prefix, IPv4 HoA as /32) ->
         serving MAG's tunnel address (a restart reconciles the kernel against this; no
@@ -475,7 +487,7 @@ class LocalMobilityAnchor:
         for entry in self._bindings.values():
             if entry.state is not active or entry.peer is None:
                 continue
-            target = entry.peer.tunnel_address
+            target = tunnel_endpoint(entry.peer.tunnel_address, entry.gre_key_downlink)
             for prefix in entry.prefixes:
                 routes[prefix] = target
             if entry.ipv4_home_address is not None:

@@ -84,6 +84,7 @@ from netlmm_aaa.core.messages import (
 )
 from netlmm_aaa.core.options import (
     AccessTechnologyTypeOption,
+    GreKeyOption,
     HandoffIndicatorOption,
     HomeNetworkPrefixOption,
     IPv4HomeAddressReplyOption,
@@ -131,6 +132,9 @@ class MagPolicy:
     """Request an IPv4 home address (RFC 5844) for every station."""
     restart_counter: int = 0
     """Our own RFC 5847 restart counter (persisted by the daemon)."""
+    gre: bool = False
+    """GRE tunnelling (RFC 5845): each PBU carries the downlink key we assign the station, and
+    a PBA must return the uplink key the LMA assigned, else the registration fails."""
 
 
 class StationState(Enum):
@@ -148,6 +152,8 @@ class _Entry:
         "attached_at",
         "deadline",
         "granted",
+        "gre_downlink",
+        "gre_uplink",
         "hnps",
         "interface",
         "ipv4",
@@ -166,8 +172,10 @@ class _Entry:
         "timestamp_retries",
     )
 
-    def __init__(self, event: StationAttached, lma: str) -> None:
+    def __init__(self, event: StationAttached, lma: str, gre_downlink: int | None) -> None:
         self.mac = event.mac
+        self.gre_downlink = gre_downlink
+        self.gre_uplink: int | None = None
         self.mn_id = event.mn_id
         self.interface = event.interface
         self.lma = lma
@@ -197,6 +205,8 @@ class _Entry:
             ipv4_home_address=self.ipv4,
             ipv4_prefix_length=self.ipv4_prefix_length,
             lma_address=self.lma,
+            gre_key_downlink=self.gre_downlink,
+            gre_key_uplink=self.gre_uplink,
         )
 
 
@@ -212,6 +222,9 @@ class MobileAccessGateway:
         self._count = 0
         self._lma_restart_counter: int | None = None
         self._last_timestamp = 0
+        self._gre_key = 0
+        self._gre_keys: set[int] = set()
+        """Downlink GRE keys of our stations (each names one station's packets from the LMA)."""
 
     # ------------------------------------------------------------------ public interface
 
@@ -307,7 +320,7 @@ class MobileAccessGateway:
         if entry is not None:
             # The MAC now belongs to another identity (or was leaving): withdraw the old one.
             self._forget(entry, now, actions, "station_replaced", withdraw=True)
-        entry = _Entry(event, event.lma_address or self.policy.lma_address)
+        entry = _Entry(event, event.lma_address or self.policy.lma_address, self._new_gre_key())
         entry.attached_at = now.monotonic
         self._stations[event.mac] = entry
         actions.append(
@@ -370,6 +383,8 @@ class MobileAccessGateway:
                 if address
                 else IPv4HomeAddressRequestOption()
             )
+        if entry.gre_downlink is not None:
+            options.append(GreKeyOption(entry.gre_downlink))
         return tuple(options)
 
     def _send_pbu(
@@ -482,6 +497,17 @@ class MobileAccessGateway:
             self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
             return
         entry.timestamp_retries = 0
+        uplink = next((o.key for o in pba.options if type(o) is GreKeyOption), None)
+        if pba.accepted and entry.gre_downlink is not None and uplink is None:
+            # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
+            actions.append(RecordAudit(kind="pba_dropped", utc=now.utc, peer=event.source,
+                                       mn_id=entry.mn_id,
+                                       fields={"reason": "GRE mode: no uplink GRE key",
+                                               "sequence": pba.sequence,
+                                               "status": int(pba.status)}))  # fmt: skip
+            kind = "registration_rejected" if first else "refresh_rejected"
+            self._forget(entry, now, actions, kind, withdraw=not first)
+            return
         if not pba.accepted:
             if entry.state is StationState.REGISTERING:
                 self._forget(entry, now, actions, "registration_rejected", withdraw=False)
@@ -494,7 +520,8 @@ class MobileAccessGateway:
             if type(o) is HomeNetworkPrefixOption
         )
         reply4 = next((o for o in pba.options if type(o) is IPv4HomeAddressReplyOption), None)
-        changed = hnps != entry.hnps
+        changed = hnps != entry.hnps or uplink != entry.gre_uplink
+        entry.gre_uplink = uplink
         entry.hnps = hnps
         if reply4 is not None and reply4.status < 128:
             new4 = format_ipv4(reply4.address)
@@ -670,6 +697,16 @@ class MobileAccessGateway:
         self._count += 1
         heapq.heappush(self._timers, (deadline, self._count, entry.mac))
 
+    def _new_gre_key(self) -> int | None:
+        """A downlink GRE key no station of ours holds (GRE mode), else None."""
+        if not self.policy.gre:
+            return None
+        while True:
+            self._gre_key = self._gre_key % 0xFFFF_FFFF + 1
+            if self._gre_key not in self._gre_keys:
+                self._gre_keys.add(self._gre_key)
+                return self._gre_key
+
     def _forget(
         self,
         entry: _Entry,
@@ -685,6 +722,8 @@ class MobileAccessGateway:
         if entry.outstanding is not None:
             self._by_sequence.pop(entry.outstanding.sequence, None)
         self._stations.pop(entry.mac, None)
+        if entry.gre_downlink is not None:
+            self._gre_keys.discard(entry.gre_downlink)
         actions.append(
             RecordAudit(
                 kind=kind,

@@ -65,15 +65,16 @@ def open_backend(
     """The opened backend for forwarding ``mode`` (see the module docstring)."""
     if mode is TunnelMode.ROUTING:
         return PlainRoutes()
-    if mode is TunnelMode.GRE:
-        raise DataPlaneError(
-            "the gre forwarding mode is negotiated in signalling (RFC 5845 keys), but this "
-            "version programs only the ip6ip6 and routing data planes; use one of those"
-        )
     candidates = AUTO_ORDER if requested is Backend.AUTO else (requested,)
     refusals: list[str] = []
     for candidate in candidates:
         backend = make_backend(candidate, netns)
+        if mode is TunnelMode.GRE and not backend.carries_gre:
+            refusal = f"the {candidate.value} backend cannot carry GRE (RFC 5845)"
+            if requested is not Backend.AUTO:
+                raise DataPlaneError(f'{refusal}; use backend = "ebpf" or "auto"')
+            refusals.append(refusal)
+            continue
         try:
             backend.open(ipr, oif, local_address, peers)
         except DataPlaneError as exc:

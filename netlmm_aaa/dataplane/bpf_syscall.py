@@ -102,11 +102,15 @@ def load_program(bytecode: bytes, program_type: ProgramType, name: str) -> int:
         return fd  # refused without the log, accepted with it: a transient failure
 
 
+#: ``map_flags``: allocate hash entries on insertion, not all at creation.
+BPF_F_NO_PREALLOC = 1
+
+
 def create_map(map_type: MapType, key_size: int, value_size: int, max_entries: int,
-               name: str) -> int:  # fmt: skip
+               name: str, flags: int = 0) -> int:  # fmt: skip
     """A new map; its file descriptor."""
     attr = ctypes.create_string_buffer(72)
-    struct.pack_into("=IIIII", attr, 0, map_type, key_size, value_size, max_entries, 0)
+    struct.pack_into("=IIIII", attr, 0, map_type, key_size, value_size, max_entries, flags)
     struct.pack_into("=16s", attr, 28, _name(name))
     return _syscall(Command.MAP_CREATE, attr, f"creating BPF map {name}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from netlmm_aaa.core.actions import BindingSnapshot
+from netlmm_aaa.core.actions import BindingSnapshot, tunnel_endpoint
 from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation
 
 
@@ -31,12 +31,14 @@ class RecordingDataPlane:
             self.operations.append(op)
             for destination in destinations(op.binding):
                 if op.install:
-                    self.routes[destination] = op.binding.proxy_coa
+                    self.routes[destination] = endpoint_of(op.binding)
                 else:
                     self.routes.pop(destination, None)
         return True
 
-    async def reconcile(self, routes: Mapping[str, str]) -> ReconcileReport:
+    async def reconcile(
+        self, routes: Mapping[str, str], uplink_keys: Mapping[int, str] | None = None
+    ) -> ReconcileReport:
         wanted = routes
         added = sum(1 for d in wanted if d not in self.routes)
         replaced = sum(1 for d, v in wanted.items() if d in self.routes and self.routes[d] != v)
@@ -49,9 +51,15 @@ class RecordingDataPlane:
         self.started = False
 
 
+def endpoint_of(binding: BindingSnapshot) -> str:
+    """Where a binding's routes lead: its serving MAG's tunnel address, with the downlink GRE
+    key in GRE mode."""
+    return tunnel_endpoint(binding.proxy_coa, binding.gre_key_downlink)
+
+
 def routes_of(bindings: Iterable[BindingSnapshot]) -> dict[str, str]:
-    """The routes ``bindings`` need: destination -> serving MAG's tunnel address."""
-    return {d: b.proxy_coa for b in bindings for d in destinations(b)}
+    """The routes ``bindings`` need: destination -> :func:`endpoint_of`."""
+    return {d: endpoint_of(b) for b in bindings for d in destinations(b)}
 
 
 def destinations(binding: BindingSnapshot) -> list[str]:

@@ -7,8 +7,9 @@ Forwarding modes (``TunnelMode``, RFC 4831 goal 11):
   to probe; :mod:`netlmm_aaa.dataplane.tunnel_backend`), with one receiver on the transport
   device that decapsulates tunnels from the configured MAGs only.
 - ``routing``: plain routes to the Proxy-CoA, no tunnel (the transport must route home prefixes).
-- ``gre``: negotiated in signalling (RFC 5845 keys); start-up says this version does not
-  program it.
+- ``gre``: GRE in IPv6 with the keys negotiated in signalling (RFC 5845): each binding's route
+  carries the MAG's downlink key, and the receiver accepts a binding's uplink key only from its
+  serving MAG (backends that carry GRE: ``ebpf``).
 
 All netlink work runs on one worker thread, so the event loop never blocks on it; route
 operations of one batch are sent back to back. Transient ENOMEM (seg6 state is allocated with
@@ -27,7 +28,7 @@ from pyroute2 import IPRoute
 
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.backend_probe import open_backend
-from netlmm_aaa.dataplane.in_memory import destinations
+from netlmm_aaa.dataplane.in_memory import destinations, endpoint_of
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
@@ -70,6 +71,11 @@ class LinuxDataPlane:
         self._oif = 0
         self.enomem_retries = 0
 
+    def _receiver_peers(self) -> tuple[str, ...]:
+        # In GRE mode only GRE with a key we handed out is decapsulated: no peer's plain
+        # IP-in-IPv6.
+        return () if self.mode is TunnelMode.GRE else self.peers
+
     @property
     def backend_name(self) -> str:
         """The tunnel backend in use (after :meth:`start`)."""
@@ -97,7 +103,12 @@ class LinuxDataPlane:
         self._apply(list(operations))
         return True
 
-    async def reconcile(self, routes: Mapping[str, str]) -> ReconcileReport:
+    async def reconcile(
+        self, routes: Mapping[str, str], uplink_keys: Mapping[int, str] | None = None
+    ) -> ReconcileReport:
+        if uplink_keys:
+            assert self.tunnel is not None
+            await self._run(self.tunnel.accept_gre_keys, uplink_keys)
         return await self._run(self._reconcile, routes)  # type: ignore[no-any-return]
 
     async def routes(self) -> dict[str, str]:
@@ -133,9 +144,10 @@ class LinuxDataPlane:
         if not links:
             raise DataPlaneError(f"transport device {self.device!r} does not exist")
         self._oif = links[0]
-        self.tunnel = open_backend(self.requested_backend, self.mode, ipr=self._ipr,
-                                   netns=self.netns, oif=self._oif,
-                                   local_address=self.local_address, peers=self.peers)  # fmt: skip
+        self.tunnel = open_backend(
+            self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
+            local_address=self.local_address, peers=self._receiver_peers(),
+        )  # fmt: skip
         self._writer = NetlinkRouteWriter(open_route_socket(self.netns), oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,
                                           tunnel=self.tunnel)  # fmt: skip
@@ -144,14 +156,22 @@ class LinuxDataPlane:
         # Later operations on the same destination win (a handover right after a registration
         # in one batch); the kernel then gets one message per destination.
         final: dict[str, str | None] = {}
+        keys: dict[int, str | None] = {}
         for op in operations:
             for destination in destinations(op.binding):
                 final.pop(destination, None)
-                final[destination] = op.binding.proxy_coa if op.install else None
+                final[destination] = endpoint_of(op.binding) if op.install else None
+            if op.binding.gre_key_uplink is not None:
+                keys.pop(op.binding.gre_key_uplink, None)
+                keys[op.binding.gre_key_uplink] = op.binding.proxy_coa if op.install else None
+        assert self.tunnel is not None
+        # The MAG may send with its uplink key as soon as it has the PBA: accepted first.
+        self.tunnel.accept_gre_keys({k: p for k, p in keys.items() if p is not None})
         self._write(
             [(d, t) for d, t in final.items() if t is not None],
             [d for d, t in final.items() if t is None],
         )
+        self.tunnel.forget_gre_keys([k for k, p in keys.items() if p is None])
 
     def _write(self, replace: list[tuple[str, str]], delete: list[str]) -> None:
         assert self._writer is not None

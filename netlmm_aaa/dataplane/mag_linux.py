@@ -31,7 +31,7 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netlmm_aaa.core.actions import StationBinding
+from netlmm_aaa.core.actions import StationBinding, tunnel_endpoint
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.backend_probe import open_backend
 from netlmm_aaa.dataplane.ingress_filter import IngressFilter
@@ -50,6 +50,8 @@ from netlmm_aaa.dataplane.tunnel_backend import Backend, TunnelBackend
 FIXED_MAG_MAC = "00:00:5e:00:52:13"
 FIXED_MAG_LINK_LOCAL = "fe80::200:5eff:fe00:5213"
 UPLINK_TABLE = 100
+#: GRE mode: stations' own uplink tables are numbered from here.
+GRE_TABLE_BASE = 0x4E4C_0000
 UPLINK_RULE_PRIORITY = 1000
 
 
@@ -70,8 +72,6 @@ class MagLinuxDataPlane:
         uplink_table: int = UPLINK_TABLE,
         ingress_filter: bool = True,
     ) -> None:
-        if mode is TunnelMode.GRE:
-            raise DataPlaneError("the gre forwarding mode is not programmed by this version")
         self.mode = mode
         self.peers = tuple(sorted({lma_address, *peers}))
         """The LMAs' addresses: the only tunnel sources the receiver decapsulates from."""
@@ -91,9 +91,17 @@ class MagLinuxDataPlane:
         self._seq = 1
         self._oif = 0
         self._links: dict[str, int] = {}
+        self._tables: dict[str, int] = {}
+        """GRE mode: each registered station's uplink table, by MAC."""
+        self._free_tables: list[int] = []
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _receiver_peers(self) -> tuple[str, ...]:
+        # In GRE mode only GRE with a key we handed out is decapsulated: no peer's plain
+        # IP-in-IPv6.
+        return () if self.mode is TunnelMode.GRE else self.peers
 
     @property
     def backend_name(self) -> str:
@@ -157,16 +165,50 @@ class MagLinuxDataPlane:
         if self.ingress is not None:
             self.ingress.start()
         self._oif = links[0]
-        self.tunnel = open_backend(self.requested_backend, self.mode, ipr=self._ipr,
-                                   netns=self.netns, oif=self._oif,
-                                   local_address=self.proxy_coa, peers=self.peers)  # fmt: skip
+        self.tunnel = open_backend(
+            self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
+            local_address=self.proxy_coa, peers=self._receiver_peers(),
+        )  # fmt: skip
         self._uplink = NetlinkRouteWriter(open_route_socket(self.netns), oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,
                                           tunnel=self.tunnel)  # fmt: skip
+        if self.mode is TunnelMode.GRE:
+            return  # each station's uplink table carries its own key (see _station)
         failures = self._uplink.replace([("::/0", self.lma_address),
                                          ("0.0.0.0/0", self.lma_address)])  # fmt: skip
         if failures:
             raise DataPlaneError(f"the uplink table's default routes: {failures[0]}")
+
+    def _station_table(self, station: StationBinding) -> int:
+        """The uplink table of ``station``'s source rules: the shared one, or in GRE mode one
+        of its own (its uplink key is its own), allocated on install and freed on removal."""
+        if self.mode is not TunnelMode.GRE:
+            return self.table
+        table = self._tables.get(station.mac)
+        if table is None:
+            table = self._free_tables.pop() if self._free_tables else (
+                GRE_TABLE_BASE + len(self._tables))  # fmt: skip
+            self._tables[station.mac] = table
+        return table
+
+    def _gre_uplink(self, station: StationBinding, table: int, install: bool) -> None:
+        """GRE mode: the station's uplink table (default routes toward its LMA with the uplink
+        key the LMA gave) and our downlink key, accepted from that LMA only."""
+        assert self._uplink is not None and self.tunnel is not None
+        defaults = ["::/0", "0.0.0.0/0"]
+        if install:
+            if station.gre_key_uplink is None or station.gre_key_downlink is None:
+                raise DataPlaneError(f"station {station.mac}: GRE mode without its GRE keys")
+            self.tunnel.accept_gre_keys({station.gre_key_downlink: station.lma_address})
+            target = tunnel_endpoint(station.lma_address, station.gre_key_uplink)
+            failures = self._uplink.replace([(d, target) for d in defaults], table=table)
+        else:
+            if station.gre_key_downlink is not None:
+                self.tunnel.forget_gre_keys([station.gre_key_downlink])
+            failures = self._uplink.delete(defaults, table=table)
+            self._free_tables.append(self._tables.pop(station.mac, table))
+        if failures:
+            raise DataPlaneError(f"station {station.mac} uplink table {table}: {failures[0]}")
 
     def _index(self, interface: str) -> int:
         links = self._ipr.link_lookup(ifname=interface)
@@ -226,13 +268,17 @@ class MagLinuxDataPlane:
             blocks.append(f"{station.ipv4_home_address}/32")
         # Routes and rules in one netlink batch, acknowledged per message: pyroute2 took 1-5 ms
         # a call here (a registering station's downlink waited ~10 ms for four of them).
+        table = self._station_table(station) if rules else self.table
+        gre = rules and self.mode is TunnelMode.GRE
+        if gre and install:  # the table is filled before any rule leads into it
+            self._gre_uplink(station, table, True)
         messages: list[bytes] = []
         what: list[tuple[str, str]] = []
         seq = self._seq
         for block in blocks:
             prefsrc = self.ipv4_router if ":" not in block else None
             route = (install, block, index or 0, ROUTE_PROTOCOL)
-            rule = (install, block, station.interface, self.table, UPLINK_RULE_PRIORITY)
+            rule = (install, block, station.interface, table, UPLINK_RULE_PRIORITY)
             if install:
                 messages.append(station_route_message(*route, seq + len(messages), prefsrc))
                 what.append(("route", block))
@@ -257,6 +303,8 @@ class MagLinuxDataPlane:
         )
         failed = [(w, code) for w, code in zip(what, errors, strict=True)
                   if code and (w[0], code) not in harmless]  # fmt: skip
+        if gre and not install:
+            self._gre_uplink(station, table, False)
         if failed:
             self._links.pop(station.interface, None)  # the interface may be another now
             (kind, block), code = failed[0]

@@ -222,6 +222,27 @@ def source_rule_message(
     return _NLMSGHDR.pack(16 + len(payload), kind, flags, seq, 0) + payload
 
 
+#: A route request: (RTM_NEWROUTE | RTM_DELROUTE, destination, endpoint octets, table).
+_Item = tuple[int, str, bytes | None, int]
+_KEY = struct.Struct(">I")
+
+
+def endpoint_octets(endpoint: str) -> bytes:
+    """``ADDRESS`` -> its 16 octets; ``ADDRESS key K`` -> 16 octets and the key (4, network
+    order), as backends receive a route's endpoint."""
+    address, _, key = endpoint.partition(" key ")
+    octets = socket.inet_pton(socket.AF_INET6, address)
+    return octets + _KEY.pack(int(key)) if key else octets
+
+
+def endpoint_text(octets: bytes) -> str:
+    """The inverse of :func:`endpoint_octets` ('' for no endpoint)."""
+    if not octets:
+        return ""
+    address = socket.inet_ntop(socket.AF_INET6, octets[:16])
+    return f"{address} key {_KEY.unpack_from(octets, 16)[0]}" if len(octets) == 20 else address
+
+
 @dataclass(frozen=True, slots=True)
 class RouteFailure:
     """A route the kernel refused (after ENOMEM retries)."""
@@ -277,13 +298,14 @@ class NetlinkRouteWriter:
 
     # ---------------------------------------------------------------- message building
 
-    def _message(self, kind: int, destination: str, endpoint: bytes | None, seq: int) -> bytes:
+    def _message(self, item: _Item, seq: int) -> bytes:
+        kind, destination, endpoint, table = item
         family, address, length = parse_destination(destination)
-        table = self.table if self.table < 256 else 252
-        body = _RTMSG.pack(family, length, 0, 0, table, self.protocol, 0, RTN_UNICAST, 0)
+        body = _RTMSG.pack(family, length, 0, 0, table if table < 256 else 252, self.protocol,
+                           0, RTN_UNICAST, 0)  # fmt: skip
         attrs = nla(RTA_DST, address)
-        if self.table >= 256:
-            attrs += nla(RTA_TABLE, struct.pack("=I", self.table))
+        if table >= 256:
+            attrs += nla(RTA_TABLE, struct.pack("=I", table))
         if kind == RTM_NEWROUTE:
             assert endpoint is not None
             attrs += self.tunnel.route_attributes(family, self.oif, endpoint)
@@ -295,22 +317,25 @@ class NetlinkRouteWriter:
 
     # ---------------------------------------------------------------- public API
 
-    def replace(self, routes: Sequence[tuple[str, str]]) -> list[RouteFailure]:
-        """Install or replace ``(destination, endpoint)`` routes. Returns the failures."""
-        items: list[tuple[int, str, bytes | None]] = [
-            (RTM_NEWROUTE, d, socket.inet_pton(socket.AF_INET6, e)) for d, e in routes
-        ]
+    def replace(self, routes: Sequence[tuple[str, str]],
+                table: int | None = None) -> list[RouteFailure]:  # fmt: skip
+        """Install or replace ``(destination, endpoint)`` routes (endpoint: as
+        :func:`~netlmm_aaa.core.actions.tunnel_endpoint` names it), in our table or ``table``.
+        Returns the failures."""
+        where = self.table if table is None else table
+        items: list[_Item] = [(RTM_NEWROUTE, d, endpoint_octets(e), where) for d, e in routes]
         return self._run(items)
 
-    def delete(self, destinations: Sequence[str]) -> list[RouteFailure]:
+    def delete(self, destinations: Sequence[str], table: int | None = None) -> list[RouteFailure]:
         """Delete routes; ones already absent (ESRCH/ENOENT) are not failures."""
-        return self._run([(RTM_DELROUTE, d, None) for d in destinations])
+        where = self.table if table is None else table
+        return self._run([(RTM_DELROUTE, d, None, where) for d in destinations])
 
-    def _run(self, items: list[tuple[int, str, bytes | None]]) -> list[RouteFailure]:
+    def _run(self, items: list[_Item]) -> list[RouteFailure]:
         failures: list[RouteFailure] = []
         pending = items
         for attempt in range(50):
-            retry: list[tuple[int, str, bytes | None]] = []
+            retry: list[_Item] = []
             for start in range(0, len(pending), 512):
                 chunk = pending[start : start + 512]
                 for item, error in zip(chunk, self._send_batch(chunk), strict=True):
@@ -327,15 +352,12 @@ class NetlinkRouteWriter:
             self.enomem_retries += len(retry)
             pending = retry
             time.sleep(min(_RETRY_PAUSE * (1 << attempt), _RETRY_PAUSE_MAX))
-        failures.extend(RouteFailure(d, errno.ENOMEM) for _, d, _ in pending)
+        failures.extend(RouteFailure(item[1], errno.ENOMEM) for item in pending)
         return failures
 
-    def _send_batch(self, chunk: list[tuple[int, str, bytes | None]]) -> list[int]:
+    def _send_batch(self, chunk: list[_Item]) -> list[int]:
         first = self._seq
-        messages = [
-            self._message(kind, destination, endpoint, first + offset)
-            for offset, (kind, destination, endpoint) in enumerate(chunk)
-        ]
+        messages = [self._message(item, first + offset) for offset, item in enumerate(chunk)]
         self._seq = (first + len(chunk)) & 0x7FFF_FFFF or 1
         return transact(self.sock, messages, first)
 
@@ -392,7 +414,7 @@ class NetlinkRouteWriter:
             endpoint = self.tunnel.route_endpoint(encap_type, encap) or b""
         target = self._endpoints.get(endpoint)
         if target is None:
-            target = socket.inet_ntop(socket.AF_INET6, endpoint) if endpoint else ""
+            target = endpoint_text(endpoint)
             if len(self._endpoints) < 4096:
                 self._endpoints[endpoint] = target
         address = socket.inet_ntop(

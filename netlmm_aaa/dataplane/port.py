@@ -54,10 +54,13 @@ class DataPlane(Protocol):
         """Carry out a few route operations at once, on the caller's thread, if that is cheap
         (tens of microseconds) and nothing else is in progress; False: use :meth:`apply`."""
 
-    async def reconcile(self, routes: Mapping[str, str]) -> ReconcileReport:
+    async def reconcile(
+        self, routes: Mapping[str, str], uplink_keys: Mapping[int, str] | None = None
+    ) -> ReconcileReport:
         """Make the kernel's routes of ours exactly ``routes`` (destination -> serving MAG's
-        tunnel address; :func:`~netlmm_aaa.dataplane.in_memory.routes_of` builds it from
-        bindings, the LMA core's ``active_routes`` from its binding cache)."""
+        tunnel endpoint; :func:`~netlmm_aaa.dataplane.in_memory.routes_of` builds it from
+        bindings, the LMA core's ``active_routes`` from its binding cache), and in GRE mode
+        accept exactly the ``uplink_keys`` (key -> the MAG that may use it)."""
 
     async def close(self) -> None:
         """Release resources (routes stay: they are the bindings' forwarding state)."""

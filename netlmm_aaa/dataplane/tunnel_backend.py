@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -58,6 +58,8 @@ class TunnelBackend(Protocol):
 
     name: str
     """``ebpf``, ``seg6`` or ``routing``: logged, exported in /metrics, reported by the demo."""
+    carries_gre: bool
+    """Whether routes may name GRE keys (endpoints of 20 octets) and keys may be accepted."""
 
     def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
         """Set up the receiver on transport device ``oif`` for tunnels to ``local_address``
@@ -67,8 +69,15 @@ class TunnelBackend(Protocol):
     def set_peers(self, peers: Collection[str]) -> None:
         """Accept tunnels from exactly these peers from now on."""
 
+    def accept_gre_keys(self, keys: Mapping[int, str]) -> None:
+        """GRE: accept packets with these keys, each from the one peer it names (RFC 5845)."""
+
+    def forget_gre_keys(self, keys: Collection[int]) -> None:
+        """GRE: no longer accept these keys."""
+
     def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
-        """The netlink attributes of a route toward ``endpoint`` (16 octets) on ``oif``."""
+        """The netlink attributes of a route toward ``endpoint`` on ``oif`` (16 octets of
+        address, and 4 of GRE key in network order when the route carries one)."""
 
     def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:
         """The endpoint of a dumped route with this ``RTA_ENCAP_TYPE`` / ``RTA_ENCAP`` payload,
@@ -82,6 +91,7 @@ class PlainRoutes:
     """The ``routing`` forwarding mode: routes via the peer, no tunnel, no receiver."""
 
     name = "routing"
+    carries_gre = False
 
     def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
         """Nothing to set up."""
@@ -89,12 +99,19 @@ class PlainRoutes:
     def set_peers(self, peers: Collection[str]) -> None:
         """No receiver: nothing to filter."""
 
+    def accept_gre_keys(self, keys: Mapping[int, str]) -> None:
+        """No tunnel, no keys."""
+
+    def forget_gre_keys(self, keys: Collection[int]) -> None:
+        """No tunnel, no keys."""
+
     def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
+        gateway = endpoint[:16]
         if family == socket.AF_INET6:
-            return nla(RTA_GATEWAY, endpoint)
+            return nla(RTA_GATEWAY, gateway)
         # An IPv4 destination via an IPv6 next hop (RFC 5549 style, Linux 5.2+).
         return nla(RTA_OIF, struct.pack("=i", oif)) + nla(
-            RTA_VIA, struct.pack("=H", socket.AF_INET6) + endpoint
+            RTA_VIA, struct.pack("=H", socket.AF_INET6) + gateway
         )
 
     def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:

@@ -4,17 +4,20 @@ Needs ``CONFIG_BPF_SYSCALL``, ``CONFIG_LWTUNNEL_BPF``, ``CONFIG_NET_CLS_BPF`` an
 (``CONFIG_NET_SCH_INGRESS``), Linux 5.2 or later; no ip6tnl, GRE or seg6, no toolchain (the
 programs are assembled in Python, :mod:`.bpf_programs`).
 
-Encapsulation: one LWT_XMIT program per peer, loaded on first use and shared by every route
-toward that peer (``encap bpf xmit <program> headroom 40``, so the kernel lowers those routes'
-MTU by the outer header and path MTU discovery works). The route's program name is ours to
-choose and comes back in route dumps: ``netlmm/<version>/<local>><peer>``, so a restarted
-daemon reads each route's peer from its name and keeps the routes whose program is current
-(the kernel keeps a program while a route uses it); a route whose name names another version
-or local address reads as pointing nowhere, and reconciliation rewrites it.
+Encapsulation: one LWT_XMIT program per peer (per peer and key in GRE mode), loaded on first use
+and shared by every route toward that peer (``encap bpf xmit <program> headroom 40``, 48 with
+GRE, so the kernel lowers those routes' MTU by the outer headers and path MTU discovery works).
+A GRE key costs a program of its own (~4 KiB of kernel memory and ~0.1 ms to load) per binding.
+The route's program name is ours to choose and comes back in route dumps:
+``netlmm/<version>/<local>><peer>[/<key>]``, so a restarted daemon reads each route's peer (and
+key) from its name and keeps the routes whose program is current (the kernel keeps a program
+while a route uses it); a route whose name names another version or local address reads as
+pointing nowhere, and reconciliation rewrites it.
 
 Receiver: the decapsulation program on the transport device's clsact ingress hook (direct
-action), with the configured peers in a hash map it consults for every tunnel packet; a
-restarted daemon replaces the filter (same priority and handle) with a fresh program and map.
+action), with the configured peers in a hash map and the GRE keys we handed out (key -> the one
+peer that may use it) in another; a restarted daemon replaces the filter (same priority and
+handle) with a fresh program and maps, and accepts its bindings' keys again.
 """
 
 from __future__ import annotations
@@ -24,20 +27,23 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from netlmm_aaa.dataplane.bpf_programs import (
     COUNTER_DECAPSULATED,
+    COUNTER_UNKNOWN_KEY,
     COUNTER_UNKNOWN_PEER,
     COUNTERS,
     ENCAPSULATION_HEADROOM,
+    GRE_ENCAPSULATION_HEADROOM,
     decapsulation_program,
     encapsulation_program,
 )
 from netlmm_aaa.dataplane.bpf_syscall import (
+    BPF_F_NO_PREALLOC,
     BpfError,
     MapType,
     ProgramType,
@@ -66,15 +72,17 @@ FILTER_PRIORITY = 0xC0DE
 FILTER_HANDLE = 1
 CLSACT_INGRESS = 0xFFFFFFF2
 MAX_PEERS = 4096
+MAX_GRE_KEYS = 1 << 22
 PROBE_TABLE = 25214
 PROBE_PREFIX = "2001:db8:ffff:fffe::/64"
 _NLA = struct.Struct("=HH")
 _PEER_VALUE = struct.pack("=I", 1)
 
 
-def route_name(local: str, peer: str) -> str:
+def route_name(local: str, peer: str, gre_key: int | None = None) -> str:
     """The name our routes give the program toward ``peer`` (returned by route dumps)."""
-    return f"netlmm/{PROGRAM_VERSION}/{local}>{peer}"
+    name = f"netlmm/{PROGRAM_VERSION}/{local}>{peer}"
+    return name if gre_key is None else f"{name}/{gre_key}"
 
 
 def _nested(payload: bytes, wanted: int) -> bytes | None:
@@ -93,10 +101,12 @@ class EbpfTunnel:
     """The ``ebpf`` backend (see the module docstring)."""
 
     name = "ebpf"
+    carries_gre = True
 
     def __init__(self) -> None:
         self.local = ""
         self._programs: dict[bytes, int] = {}
+        self._keys_map = -1
         self._attributes: dict[tuple[int, bytes], bytes] = {}
         self._names: dict[bytes, bytes | None] = {}
         self._peers: set[str] = set()
@@ -112,8 +122,12 @@ class EbpfTunnel:
         try:
             self._peers_map = create_map(MapType.HASH, 16, 4, MAX_PEERS, "nlmm_peers")
             self._counters_map = create_map(MapType.ARRAY, 4, 8, COUNTERS, "nlmm_counters")
+            self._keys_map = create_map(MapType.HASH, 4, 16, MAX_GRE_KEYS, "nlmm_gre_keys",
+                                        BPF_F_NO_PREALLOC)  # fmt: skip
             decap = load_program(
-                decapsulation_program(local_address, self._peers_map, self._counters_map),
+                decapsulation_program(
+                    local_address, self._peers_map, self._keys_map, self._counters_map
+                ),
                 ProgramType.SCHED_CLS,
                 DECAP_NAME,
             )
@@ -179,37 +193,52 @@ class EbpfTunnel:
             delete_element(self._peers_map, socket.inet_pton(socket.AF_INET6, peer))
         self._peers = wanted
 
+    def accept_gre_keys(self, keys: Mapping[int, str]) -> None:
+        for key, peer in keys.items():
+            update_element(self._keys_map, key.to_bytes(4, "big"),
+                           socket.inet_pton(socket.AF_INET6, peer))  # fmt: skip
+
+    def forget_gre_keys(self, keys: Collection[int]) -> None:
+        for key in keys:
+            delete_element(self._keys_map, key.to_bytes(4, "big"))
+
     # ------------------------------------------------------------------ routes
+
+    @staticmethod
+    def _split(endpoint: bytes) -> tuple[str, int | None]:
+        peer = socket.inet_ntop(socket.AF_INET6, endpoint[:16])
+        return peer, int.from_bytes(endpoint[16:20], "big") if len(endpoint) == 20 else None
 
     def _program(self, endpoint: bytes) -> int:
         fd = self._programs.get(endpoint)
         if fd is None:
-            peer = socket.inet_ntop(socket.AF_INET6, endpoint)
+            peer, key = self._split(endpoint)
             try:
-                fd = load_program(encapsulation_program(self.local, peer), ProgramType.LWT_XMIT,
-                                  ENCAP_NAME)  # fmt: skip
+                fd = load_program(encapsulation_program(self.local, peer, key),
+                                  ProgramType.LWT_XMIT, ENCAP_NAME)  # fmt: skip
             except BpfError as exc:
                 raise DataPlaneError(f"loading the encapsulation toward {peer}: {exc}") from exc
             self._programs[endpoint] = fd
         return fd
 
     def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
-        key = (oif, endpoint)
-        attributes = self._attributes.get(key)
+        attributes = self._attributes.get((oif, endpoint))
         if attributes is None:
-            name = route_name(self.local, socket.inet_ntop(socket.AF_INET6, endpoint))
+            peer, gre_key = self._split(endpoint)
+            name = route_name(self.local, peer, gre_key)
+            headroom = ENCAPSULATION_HEADROOM if gre_key is None else GRE_ENCAPSULATION_HEADROOM
             xmit = nla(LWT_BPF_PROG_FD, struct.pack("=I", self._program(endpoint))) + nla(
                 LWT_BPF_PROG_NAME, name.encode() + b"\0"
             )
             encap = nla(LWT_BPF_XMIT | NLA_F_NESTED, xmit) + nla(
-                LWT_BPF_XMIT_HEADROOM, struct.pack("=I", ENCAPSULATION_HEADROOM)
+                LWT_BPF_XMIT_HEADROOM, struct.pack("=I", headroom)
             )
             attributes = (
                 nla(RTA_OIF, struct.pack("=i", oif))
                 + nla(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_BPF))
                 + nla(RTA_ENCAP | NLA_F_NESTED, encap)
             )
-            self._attributes[key] = attributes
+            self._attributes[(oif, endpoint)] = attributes
         return attributes
 
     def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:
@@ -225,8 +254,10 @@ class EbpfTunnel:
         endpoint: bytes | None = None
         text = name.rstrip(b"\0")
         if text.startswith(prefix):
-            with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
-                endpoint = socket.inet_pton(socket.AF_INET6, text[len(prefix) :].decode())
+            with contextlib.suppress(OSError, UnicodeDecodeError, ValueError, OverflowError):
+                peer, slash, key = text[len(prefix) :].decode().partition("/")
+                suffix = int(key).to_bytes(4, "big") if slash else b""
+                endpoint = socket.inet_pton(socket.AF_INET6, peer) + suffix
         if len(self._names) < 4096:
             self._names[name] = endpoint
         return endpoint
@@ -234,18 +265,21 @@ class EbpfTunnel:
     # ------------------------------------------------------------------ state
 
     def counters(self) -> dict[str, int]:
-        """Tunnel packets decapsulated, and dropped for coming from an unknown peer."""
+        """Tunnel packets decapsulated, and dropped for coming from an unknown peer or with a
+        GRE key not handed to their sender."""
         out = {}
         for label, slot in (("decapsulated", COUNTER_DECAPSULATED),
-                            ("unknown_peer", COUNTER_UNKNOWN_PEER)):  # fmt: skip
+                            ("unknown_peer", COUNTER_UNKNOWN_PEER),
+                            ("unknown_key", COUNTER_UNKNOWN_KEY)):  # fmt: skip
             value = lookup_element(self._counters_map, struct.pack("=I", slot), 8)
             out[label] = struct.unpack("=Q", value)[0] if value else 0
         return out
 
     def close(self) -> None:
-        for fd in (*self._programs.values(), self._peers_map, self._counters_map):
+        for fd in (*self._programs.values(), self._peers_map, self._counters_map,
+                   self._keys_map):  # fmt: skip
             if fd >= 0:
                 os.close(fd)
         self._programs.clear()
         self._attributes.clear()
-        self._peers_map = self._counters_map = -1
+        self._peers_map = self._counters_map = self._keys_map = -1

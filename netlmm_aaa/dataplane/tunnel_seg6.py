@@ -16,7 +16,7 @@ import contextlib
 import os
 import socket
 import struct
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -190,6 +190,7 @@ class Seg6Tunnel:
     """The ``seg6`` backend (see the module docstring)."""
 
     name = "seg6"
+    carries_gre = False
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
@@ -210,8 +211,15 @@ class Seg6Tunnel:
     def set_peers(self, peers: Collection[str]) -> None:
         setup_decapsulation(self._ipr, self._oif, self._local, peers)
 
+    def accept_gre_keys(self, keys: Mapping[int, str]) -> None:
+        if keys:
+            raise DataPlaneError("the seg6 backend carries no GRE")
+
+    def forget_gre_keys(self, keys: Collection[int]) -> None:
+        """Never accepted any."""
+
     def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
-        return nla(RTA_OIF, struct.pack("=i", oif)) + seg6_encapsulation(endpoint)
+        return nla(RTA_OIF, struct.pack("=i", oif)) + seg6_encapsulation(endpoint[:16])
 
     def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None:
         # seg6_iptunnel_encap after its attribute header: int mode, the SRH (8), the segments.

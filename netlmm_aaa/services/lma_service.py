@@ -190,7 +190,9 @@ class LmaService:
             # Route installs are left to the reconciliation just below, which touches only the
             # routes that are actually missing or wrong.
             await self._execute(self.core.restore(saved, now, install_routes=False))
-            report = await self.dataplane.reconcile(self.core.active_routes())
+            report = await self.dataplane.reconcile(
+                self.core.active_routes(), self.core.active_uplink_keys()
+            )
             active = self.core.active_count()
         self.store.submit(
             audit=[

@@ -40,6 +40,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.dhcpv4_server import DhcpDecision, DhcpMessageType, DhcpRequest
 from netlmm_aaa.core.events import StationAttached, StationEvent, TimerFired
+from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.messages import ProxyBindingUpdate
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway, StationState
 from netlmm_aaa.core.security_events import SecurityEvents
@@ -182,6 +183,7 @@ class MagService:
                 access_technology=config.access_technology,
                 ipv4=config.ipv4,
                 restart_counter=counter,
+                gre=config.tunnel_mode is TunnelMode.GRE,
             )
         )
         await self.dataplane.start()

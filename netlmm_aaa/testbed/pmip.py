@@ -198,7 +198,7 @@ class PmipLab:
         self.attach(dst)
 
     # ------------------------------------------------------------------ LMA daemon
-    def write_config(self, **extra: str) -> Path:
+    def write_config(self, tunnel_mode: str = "ip6ip6") -> Path:
         db = self.tmp / "lma.db"
         sock = self.tmp / "lma.sock"
         text = f"""
@@ -207,6 +207,7 @@ name = "lma1"
 address = "{LMAA}"
 ipv4_address = "{LMA_V4}"
 transport_device = "tr0"
+tunnel_mode = "{tunnel_mode}"
 database = "sqlite:///{db}"
 control_socket = "{sock}"
 metrics_listen = "127.0.0.1:{METRICS_PORT}"

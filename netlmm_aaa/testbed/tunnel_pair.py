@@ -36,15 +36,20 @@ ROUTER_V4 = "203.0.113.1"
 CN_V6 = "2001:db8:c::2"
 CN_V4 = "198.51.100.2"
 MN_ID = b"alice@example.org"
+#: GRE mode: the key the MAG assigned (LMA -> MAG) and the one the LMA assigned (MAG -> LMA).
+DOWNLINK_KEY = 0x0000_1234
+UPLINK_KEY = 0x8765_4321
 
 
-def binding(proxy_coa: str = PROXY_COA) -> BindingSnapshot:
+def binding(proxy_coa: str = PROXY_COA, gre: bool = False) -> BindingSnapshot:
     """The MN's binding as the LMA core would hand it to the data plane."""
     return BindingSnapshot(
         mn_id=MN_ID, home_network_prefixes=(HNP,), ipv4_home_address=MN_V4, mag="mag",
         proxy_coa=proxy_coa, signalling_address=proxy_coa, transport=Transport.IPV6,
         link_layer_identifier=b"", access_technology=4, lifetime=3600, registered_utc=0.0,
         refreshed_utc=0.0, last_handover_utc=None, last_sequence=1, last_timestamp=None,
+        gre_key_downlink=DOWNLINK_KEY if gre else None,
+        gre_key_uplink=UPLINK_KEY if gre else None,
     )  # fmt: skip
 
 
@@ -92,7 +97,8 @@ class TunnelPair:
                                   peers=(PROXY_COA,), backend=self.backend,
                                   netns=self.ns["lma"])  # fmt: skip
         await self.lma.start()
-        await self.lma.apply([RouteOperation(binding(), True)])
+        gre = self.mode is TunnelMode.GRE
+        await self.lma.apply([RouteOperation(binding(gre=gre), True)])
         self.mag = MagLinuxDataPlane(mode=self.mode, proxy_coa=PROXY_COA, lma_address=LMAA,
                                      device="tr0", ipv4_router=ROUTER_V4, backend=self.backend,
                                      netns=self.ns["mag"], ingress_filter=False)  # fmt: skip
@@ -100,7 +106,9 @@ class TunnelPair:
         await self.mag.prepare_access_interface("acc0")
         await self.mag.install(StationBinding(
             mac=self.mn_mac(), mn_id=MN_ID, interface="acc0", home_network_prefixes=(HNP,),
-            ipv4_home_address=MN_V4, lma_address=LMAA))  # fmt: skip
+            ipv4_home_address=MN_V4, lma_address=LMAA,
+            gre_key_downlink=DOWNLINK_KEY if gre else None,
+            gre_key_uplink=UPLINK_KEY if gre else None))  # fmt: skip
         mn = self.ns["mn"]
         self.lab.ip(mn, "-6", "route", "replace", "default", "via", FIXED_MAG_LINK_LOCAL,
                     "dev", "mn0")  # fmt: skip
@@ -165,22 +173,31 @@ class TunnelPair:
                 break
         return proc
 
-    def inject_tunnelled_udp(self, outer_source: str, payload: bytes, port: int) -> None:
-        """From the LMA's namespace, put on the transport link an IPv6-in-IPv6 packet from
-        ``outer_source`` to the MAG, carrying UDP from the CN to the MN (scapy builds it)."""
+    def inject_tunnelled_udp(self, packets: list[tuple[str, bytes, int | None]],
+                             port: int) -> None:  # fmt: skip
+        """From the LMA's namespace, put on the transport link, in this order, tunnelled UDP
+        datagrams from the CN to the MN's ``port``: per ``(outer source, payload, GRE key)`` an
+        IPv6-in-IPv6 packet (key None) or GRE with that key, to the MAG (scapy builds them)."""
         code = (
             "import sys\n"
-            "from scapy.all import Ether, IPv6, UDP, sendp, conf, get_if_hwaddr\n"
+            "from scapy.all import Ether, GRE, IPv6, UDP, sendp, conf, get_if_hwaddr\n"
             "conf.verb = 0\n"
-            "outer, mac, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]\n"
-            f"frame = Ether(src=get_if_hwaddr('tr0'), dst=mac) / IPv6(src=outer, "
-            f"dst='{PROXY_COA}') / IPv6(src='{CN_V6}', dst='{MN_V6}') / "
-            "UDP(sport=4000, dport=port) / bytes.fromhex(data)\n"
-            "sendp(frame, iface='tr0')\n"
+            "mac, port = sys.argv[1], int(sys.argv[2])\n"
+            "frames = []\n"
+            "for spec in sys.argv[3:]:\n"
+            "    outer, data, key = spec.split(',')\n"
+            f"    inner = IPv6(src='{CN_V6}', dst='{MN_V6}') / UDP(sport=4000, dport=port) / "
+            "bytes.fromhex(data)\n"
+            "    if key != '-':\n"
+            "        inner = GRE(key_present=1, key=int(key), proto=0x86DD) / inner\n"
+            "    frames.append(Ether(src=get_if_hwaddr('tr0'), dst=mac) / IPv6(src=outer, "
+            f"dst='{PROXY_COA}') / inner)\n"
+            "sendp(frames, iface='tr0', inter=0.05)\n"
         )
         mac = self.lab.ip(self.ns["mag"], "link", "show", "tr0").split("link/ether ")[1].split()[0]
-        self.lab.exec(self.ns["lma"], sys.executable, "-c", code, outer_source, mac, str(port),
-                      payload.hex())  # fmt: skip
+        specs = [f"{source},{payload.hex()},{'-' if key is None else key}"
+                 for source, payload, key in packets]  # fmt: skip
+        self.lab.exec(self.ns["lma"], sys.executable, "-c", code, mac, str(port), *specs)
 
     def listen_udp(self, port: int, seconds: float) -> subprocess.Popen[bytes]:
         """A UDP receiver on the MN's home address; its output: one hex payload per line."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -300,14 +301,62 @@ def test_a_batch_reports_each_failure_at_its_own_request() -> None:
             sock.close()
 
 
-def test_gre_mode_says_it_is_not_programmed() -> None:
-    """GRE keys are negotiated in signalling, but no backend of this version programs GRE
-    tunnels yet: start-up refuses clearly instead of forwarding without the keys."""
+def test_gre_routes_carry_the_downlink_key_and_keys_reconcile(
+    tunnel_backends: dict[str, object],
+) -> None:
+    """GRE mode (RFC 5845): a binding's routes carry its MAG's downlink key (in the kernel's
+    route, read back by the dump), a new key replaces the route, reconciliation after a restart
+    keeps routes whose key is right and fixes the others."""
+    require_backend(tunnel_backends, "ebpf")
+
+    async def run(ns: str, lab_) -> None:  # type: ignore[no-untyped-def]
+        def keyed(downlink: int, uplink: int, mag: str = "2001:db8:ff::11") -> BindingSnapshot:
+            return replace(_binding("alice", "2001:db8:1:1::/64", mag, "203.0.113.10"),
+                           gre_key_downlink=downlink, gre_key_uplink=uplink)  # fmt: skip
+
+        dp = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
+                            backend=Backend.AUTO)  # fmt: skip
+        await dp.start()
+        try:
+            assert dp.backend_name == "ebpf"
+            await dp.apply([RouteOperation(keyed(77, 9001), True)])
+            assert await dp.routes() == {
+                "2001:db8:1:1::/64": "2001:db8:ff::11 key 77",
+                "203.0.113.10/32": "2001:db8:ff::11 key 77",
+            }
+            text = _route_text(lab_, ns, "2001:db8:1:1::/64")
+            assert f"encap bpf xmit {route_name(LMAA, '2001:db8:ff::11', 77)}" in text, text
+            # Handover: the new MAG's key.
+            await dp.apply([RouteOperation(keyed(500, 9001, "2001:db8:ff::12"), True)])
+            assert set((await dp.routes()).values()) == {"2001:db8:ff::12 key 500"}
+        finally:
+            await dp.close()
+        restarted = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0",
+                                   netns=ns)  # fmt: skip
+        await restarted.start()
+        try:
+            wanted = routes_of([keyed(500, 9001, "2001:db8:ff::12")])
+            report = await restarted.reconcile(wanted, {9001: "2001:db8:ff::12"})
+            assert (report.added, report.replaced, report.kept) == (0, 0, 2)
+            wanted = routes_of([keyed(501, 9001, "2001:db8:ff::12")])
+            report = await restarted.reconcile(wanted, {9001: "2001:db8:ff::12"})
+            assert (report.replaced, report.kept) == (2, 0)
+            assert set((await restarted.routes()).values()) == {"2001:db8:ff::12 key 501"}
+        finally:
+            await restarted.close()
+
+    with lab() as lab_:
+        ns = _setup(lab_)
+        asyncio.run(run(ns, lab_))
+
+
+def test_gre_mode_refuses_a_backend_that_cannot_carry_it() -> None:
     with lab() as lab_:
         ns = _setup(lab_)
 
         async def run() -> str:
-            dp = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns)
+            dp = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
+                                backend=Backend.SEG6)  # fmt: skip
             try:
                 await dp.start()
                 return "started"
@@ -316,8 +365,7 @@ def test_gre_mode_says_it_is_not_programmed() -> None:
             finally:
                 await dp.close()
 
-        outcome = asyncio.run(run())
-        assert "programs only the ip6ip6 and routing data planes" in outcome, outcome
+        assert "the seg6 backend cannot carry GRE" in asyncio.run(run())
 
 
 def test_missing_device_is_a_clear_error() -> None:

@@ -28,12 +28,13 @@ from netlmm_aaa.core.codes import AccessTechnologyType
 from netlmm_aaa.core.events import MobilityMessageReceived, StationAttached
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway, StationState
-from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
+from netlmm_aaa.dataplane.mag_linux import GRE_TABLE_BASE, MagLinuxDataPlane
 from netlmm_aaa.wire.mobility_header import (
     IPPROTO_MH,
     decode_mobility_header,
     encode_mobility_header,
 )
+from tests.conftest import require_backend
 from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V4, MN_V6, ROUTER_V4, PmipLab
 from tests.netns.topology import lab
 
@@ -47,13 +48,13 @@ def _now() -> Now:
 
 
 class MagHarness:
-    def __init__(self, name: str, ns: str) -> None:
+    def __init__(self, name: str, ns: str, mode: TunnelMode) -> None:
         self.name = name
         self.core = MobileAccessGateway(MagPolicy(
             name=name, proxy_coa=MAG_ADDR[name], lma_address=LMAA,
-            access_technology=AccessTechnologyType.IEEE_802_3,
+            access_technology=AccessTechnologyType.IEEE_802_3, gre=mode is TunnelMode.GRE,
         ))  # fmt: skip
-        self.dp = MagLinuxDataPlane(mode=TunnelMode.IP6IP6, proxy_coa=MAG_ADDR[name],
+        self.dp = MagLinuxDataPlane(mode=mode, proxy_coa=MAG_ADDR[name],
                                     lma_address=LMAA, device="tr0", ipv4_router=ROUTER_V4,
                                     netns=ns)  # fmt: skip
         self.sock = pr_netns.create_socket(ns, socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
@@ -92,17 +93,22 @@ class MagHarness:
         return True
 
 
-def test_mag_core_and_dataplane_with_the_lma(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [TunnelMode.IP6IP6, TunnelMode.GRE], ids=["ip6ip6", "gre"])
+def test_mag_core_and_dataplane_with_the_lma(
+    mode: TunnelMode, tmp_path: Path, tunnel_backends: dict[str, object]
+) -> None:
+    if mode is TunnelMode.GRE:
+        require_backend(tunnel_backends, "ebpf")  # the backend that carries GRE
     with lab() as L:
         t = PmipLab(L, tmp_path)
         t.build(mag_dataplane=True)
-        t.write_config()
+        t.write_config(tunnel_mode=mode.value)
         t.start_lma()
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
 
         async def scenario() -> None:
-            mag1 = MagHarness("mag1", t.ns["mag1"])
-            mag2 = MagHarness("mag2", t.ns["mag2"])
+            mag1 = MagHarness("mag1", t.ns["mag1"], mode)
+            mag2 = MagHarness("mag2", t.ns["mag2"], mode)
             await mag1.dp.start()
             await mag2.dp.start()
             try:
@@ -116,8 +122,16 @@ def test_mag_core_and_dataplane_with_the_lma(tmp_path: Path) -> None:
                 assert station.home_network_prefixes == (HNP,)
                 assert station.ipv4_home_address == MN_V4
                 rules = L.ip(t.ns["mag1"], "-6", "rule", "show")
-                assert f"from {HNP} iif acc0 lookup 100" in rules
-                assert f"from {MN_V4} iif acc0 lookup 100" in L.ip(t.ns["mag1"], "rule", "show")
+                if mode is TunnelMode.GRE:  # the station's own uplink table, with its key
+                    assert station.gre_key_uplink is not None
+                    table = str(GRE_TABLE_BASE)
+                    uplink = L.ip(t.ns["mag1"], "-6", "route", "show", "table", table)
+                    assert f">{LMAA}/{station.gre_key_uplink} " in uplink, uplink
+                else:
+                    table = "100"
+                assert f"from {HNP} iif acc0 lookup {table}" in rules, rules
+                assert f"from {MN_V4} iif acc0 lookup {table}" in L.ip(t.ns["mag1"], "rule",
+                                                                       "show")  # fmt: skip
                 downlink = L.ip(t.ns["mag1"], "route", "show", f"{MN_V4}/32")
                 assert "dev acc0" in downlink and "src" in downlink, downlink
                 assert await asyncio.to_thread(t.ping, "cn", MN_V6), "IPv6 through MAG1"

@@ -20,11 +20,13 @@ from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel
 from netlmm_aaa.testbed.tunnel_pair import (
     CN_V4,
     CN_V6,
+    DOWNLINK_KEY,
     LMAA,
     MN_V4,
     MN_V6,
     PROXY_COA,
     UNKNOWN_PEER,
+    UPLINK_KEY,
     TunnelPair,
 )
 from tests.conftest import require_backend
@@ -32,7 +34,13 @@ from tests.netns.topology import lab
 
 pytestmark = [pytest.mark.netns, pytest.mark.tshark]
 
-ENCAPSULATING = [pytest.param(Backend.EBPF, id="ebpf"), pytest.param(Backend.SEG6, id="seg6")]
+#: (backend, forwarding mode): every encapsulating backend with IPv6/IPv4-in-IPv6, and GRE where
+#: the backend carries it.
+ENCAPSULATING = [
+    pytest.param(Backend.EBPF, TunnelMode.IP6IP6, id="ebpf"),
+    pytest.param(Backend.SEG6, TunnelMode.IP6IP6, id="seg6"),
+    pytest.param(Backend.EBPF, TunnelMode.GRE, id="ebpf-gre"),
+]
 
 
 def test_an_encapsulating_backend_runs_on_this_kernel(tunnel_backends: dict[str, object]) -> None:
@@ -41,26 +49,28 @@ def test_an_encapsulating_backend_runs_on_this_kernel(tunnel_backends: dict[str,
 
 
 def _outer_headers(tshark: str, capture: Path, display: str) -> list[tuple[str, str, str]]:
-    """(next header, outer source, outer destination) of the matching packets."""
+    """(next header, outer source, outer destination) of the matching packets; with GRE the
+    next header reads ``47/<key>``."""
     out = subprocess.run(
         [tshark, "-r", str(capture), "-Y", display, "-T", "fields", "-e", "ipv6.nxt",
-         "-e", "ipv6.src", "-e", "ipv6.dst"],
+         "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "gre.key"],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     rows = []
     for line in out.splitlines():
-        nxt, src, dst = (field.split(",")[0] for field in line.split("\t"))
-        rows.append((nxt, src, dst))
+        nxt, src, dst, key = (field.split(",")[0] for field in line.split("\t"))
+        rows.append((f"{nxt}/{int(key, 0)}" if key else nxt, src, dst))
     return rows
 
 
-@pytest.mark.parametrize("backend", ENCAPSULATING)
+@pytest.mark.parametrize(("backend", "mode"), ENCAPSULATING)
 def test_traffic_through_the_tunnel(
-    backend: Backend, tunnel_backends: dict[str, object], tshark: str, tmp_path: Path
-) -> None:
+    backend: Backend, mode: TunnelMode, tunnel_backends: dict[str, object], tshark: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
     require_backend(tunnel_backends, backend.value)
     with lab() as L:
-        pair = TunnelPair(L, TunnelMode.IP6IP6, backend)
+        pair = TunnelPair(L, mode, backend)
         pair.build()
 
         async def scenario() -> None:
@@ -89,39 +99,51 @@ def test_traffic_through_the_tunnel(
                 up = {(PROXY_COA, LMAA)}
                 v6 = _outer_headers(tshark, capture, "icmpv6.type == 128")
                 v4 = _outer_headers(tshark, capture, "icmp.type == 8")
-                assert {(s, d) for _, s, d in v6} == down | up, v6
-                assert {n for n, _, _ in v6} == {"41"}, v6
-                assert {(s, d) for _, s, d in v4} == down | up, v4
-                assert {n for n, _, _ in v4} == {"4"}, v4
-                # Every IPv4 TCP segment (the GSO path) left as IPv4-in-IPv6, both ways.
                 tcp4 = _outer_headers(tshark, capture, "ip && tcp.len > 1000")
-                assert tcp4 and {n for n, _, _ in tcp4} == {"4"}, tcp4[:5]
-                assert {(s, d) for _, s, d in tcp4} == down | up
-                tcp6 = _outer_headers(tshark, capture, "ipv6.nxt == 41 && tcp.len > 1000")
-                assert {(s, d) for _, s, d in tcp6} == down | up
+                tcp6 = _outer_headers(tshark, capture, "ipv6.nxt != 58 && tcp.len > 1000 && !ip")
+                for rows in (v6, v4, tcp4, tcp6):
+                    assert {(s, d) for _, s, d in rows} == down | up, rows[:5]
+                if mode is TunnelMode.GRE:
+                    # RFC 5845: toward the MAG the MAG's downlink key, toward the LMA the
+                    # LMA's uplink key, whatever the inner family (TCP segments included).
+                    for rows in (v6, v4, tcp4, tcp6):
+                        keys = {(s, n) for n, s, _ in rows}
+                        assert keys == {(LMAA, f"47/{DOWNLINK_KEY}"),
+                                        (PROXY_COA, f"47/{UPLINK_KEY}")}, keys  # fmt: skip
+                else:
+                    assert {n for n, _, _ in v6} == {"41"}, v6
+                    assert {n for n, _, _ in v4} == {"4"}, v4
+                    # Every IPv4 TCP segment (the GSO path) left as IPv4-in-IPv6, both ways.
+                    assert tcp4 and {n for n, _, _ in tcp4} == {"4"}, tcp4[:5]
+                    assert {n for n, _, _ in tcp6} == {"41"}, tcp6[:5]
             finally:
                 await pair.close()
 
         asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("backend", ENCAPSULATING)
+@pytest.mark.parametrize(("backend", "mode"), ENCAPSULATING)
 def test_tunnel_packets_from_an_unknown_peer_are_dropped(
-    backend: Backend, tunnel_backends: dict[str, object]
+    backend: Backend, mode: TunnelMode, tunnel_backends: dict[str, object]
 ) -> None:
     """The same tunnelled datagram reaches the MN from the LMA's address and not from an
-    address that is no configured peer (an attacker on the transport network)."""
+    address that is no configured peer (an attacker on the transport network); in GRE mode
+    neither with a key we never handed out, nor with the right key from another source."""
     require_backend(tunnel_backends, backend.value)
     with lab() as L:
-        pair = TunnelPair(L, TunnelMode.IP6IP6, backend)
+        pair = TunnelPair(L, mode, backend)
         pair.build()
 
         async def scenario() -> None:
             await pair.start()
             try:
-                listener = pair.listen_udp(7777, seconds=3.0)
-                pair.inject_tunnelled_udp(UNKNOWN_PEER, b"forged", 7777)
-                pair.inject_tunnelled_udp(LMAA, b"genuine", 7777)
+                gre = mode is TunnelMode.GRE
+                key = DOWNLINK_KEY if gre else None
+                listener = pair.listen_udp(7777, seconds=6.0)
+                packets = [(UNKNOWN_PEER, b"forged", key)]
+                if gre:
+                    packets += [(LMAA, b"wrong key", UPLINK_KEY), (LMAA, b"no key", None)]
+                pair.inject_tunnelled_udp([*packets, (LMAA, b"genuine", key)], 7777)
                 out, _ = listener.communicate(timeout=15)
                 received = [bytes.fromhex(line) for line in out.decode().split()]
                 assert received == [b"genuine"], received
@@ -129,7 +151,11 @@ def test_tunnel_packets_from_an_unknown_peer_are_dropped(
                 tunnel = pair.mag.tunnel
                 if isinstance(tunnel, EbpfTunnel):
                     counters = tunnel.counters()
-                    assert counters["unknown_peer"] == 1, counters
+                    if gre:  # forged and wrong key; no GRE at all is no peer's in GRE mode
+                        assert (counters["unknown_key"], counters["unknown_peer"]) == (2, 1), (
+                            counters)  # fmt: skip
+                    else:
+                        assert counters["unknown_peer"] == 1, counters
                     assert counters["decapsulated"] >= 1, counters
             finally:
                 await pair.close()

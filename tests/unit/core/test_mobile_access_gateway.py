@@ -22,7 +22,9 @@ from netlmm_aaa.core.messages import (
     find_option,
 )
 from netlmm_aaa.core.mobile_access_gateway import StationState
+from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.options import (
+    GreKeyOption,
     HandoffIndicatorOption,
     MobileNodeIdentifierOption,
     RestartCounterOption,
@@ -54,6 +56,39 @@ def test_attach_registers_and_installs_routes() -> None:
     [pbu] = _pbus(pair)
     assert find_option(pbu, HandoffIndicatorOption) == HandoffIndicatorOption(3)
     assert find_option(pbu, MobileNodeIdentifierOption) == MobileNodeIdentifierOption(ALICE)
+
+
+def test_gre_keys_are_negotiated_in_the_rfc_5845_directions() -> None:
+    """The MAG names a downlink key per station in its PBU; the LMA's PBA returns the uplink
+    key; the station's routes carry both, matching the LMA's binding. A handover to the other
+    MAG installs its own downlink key and the same uplink key; each station has its own key."""
+    pair = make_pair({"tunnel_mode": TunnelMode.GRE}, gre=True)
+    effects = pair.attach("mag1")
+    [(_, install)] = _of(effects, InstallStationRoutes)
+    [pbu] = _pbus(pair)
+    sent = find_option(pbu, GreKeyOption)
+    binding = pair.lma.binding(ALICE)
+    assert sent is not None and binding is not None
+    assert install.station.gre_key_downlink == sent.key == binding.gre_key_downlink
+    assert install.station.gre_key_uplink == binding.gre_key_uplink is not None
+    other = pair.attach("mag1", mac="02:88:00:00:aa:02", mn_id=b"bob@example.org")
+    [(_, second)] = _of(other, InstallStationRoutes)
+    assert second.station.gre_key_downlink != install.station.gre_key_downlink
+    pair.now = pair.now.after(5)
+    [(who, at_mag2)] = _of(pair.attach("mag2"), InstallStationRoutes)
+    after = pair.lma.binding(ALICE)
+    assert who == "mag2" and after is not None and after.mag == "mag2"
+    assert at_mag2.station.gre_key_downlink == after.gre_key_downlink
+    assert at_mag2.station.gre_key_uplink == install.station.gre_key_uplink
+
+
+def test_a_gre_pba_without_an_uplink_key_fails_the_registration() -> None:
+    pair = make_pair(gre=True)  # the LMA runs ip6ip6: it answers 2 and returns no key
+    effects = pair.attach("mag1")
+    assert _of(effects, InstallStationRoutes) == []
+    assert pair.mags["mag1"].station_state(MN_MAC) is None
+    dropped = [a for _, a in pair.log if type(a) is RecordAudit and a.kind == "pba_dropped"]
+    assert dropped and dropped[0].fields["reason"] == "GRE mode: no uplink GRE key"
 
 
 def test_reauthentication_sends_nothing() -> None:

@@ -109,6 +109,15 @@ def test_encapsulation_bakes_in_both_addresses_and_the_protocol_checks() -> None
     assert imm16_of(b"\x86\xdd") in immediates and imm16_of(b"\x08\x00") in immediates
 
 
+def test_gre_encapsulation_carries_the_key_and_the_k_bit_only() -> None:
+    code = encapsulation_program("2001:db8:ff::1", "2001:db8:ff::2", 0x12345678)
+    immediates = [imm & 0xFFFFFFFF for _, _, _, imm in _insns(code)]
+    assert struct.unpack("<I", bytes.fromhex("12345678"))[0] in immediates  # the key, in order
+    assert imm16_of(b"\x20\x00") in immediates  # flags: K set, C/S/version clear
+    assert 47 in immediates and 48 in immediates  # next header GRE, 48 octets pushed
+    assert code != encapsulation_program("2001:db8:ff::1", "2001:db8:ff::2", 0x12345679)
+
+
 def _can_load_bpf() -> str | None:
     if os.geteuid() != 0:
         return "loading BPF programs needs root (CAP_BPF)"
@@ -119,15 +128,19 @@ def _can_load_bpf() -> str | None:
 def test_the_verifier_accepts_both_programs() -> None:
     encap = load_program(encapsulation_program("2001:db8:ff::1", "2001:db8:ff::2"),
                          ProgramType.LWT_XMIT, "nlmm_encap")  # fmt: skip
+    gre = load_program(encapsulation_program("2001:db8:ff::1", "2001:db8:ff::2", 0xFFFF_FFFF),
+                       ProgramType.LWT_XMIT, "nlmm_encap")  # fmt: skip
+    os.close(gre)
     peers = create_map(MapType.HASH, 16, 4, 16, "nlmm_peers")
+    keys = create_map(MapType.HASH, 4, 16, 16, "nlmm_gre_keys")
     counters = create_map(MapType.ARRAY, 4, 8, COUNTERS, "nlmm_counters")
     try:
-        decap = load_program(decapsulation_program("2001:db8:ff::1", peers, counters),
+        decap = load_program(decapsulation_program("2001:db8:ff::1", peers, keys, counters),
                              ProgramType.SCHED_CLS, "nlmm_decap")  # fmt: skip
         try:
             info = program_info(decap)
             assert (info.type, info.name) == (ProgramType.SCHED_CLS, "nlmm_decap")
-            assert len(info.map_ids) == 2
+            assert len(info.map_ids) == 3
         finally:
             os.close(decap)
         assert program_info(encap).name == "nlmm_encap"
@@ -135,7 +148,7 @@ def test_the_verifier_accepts_both_programs() -> None:
         assert lookup_element(peers, socket.inet_pton(socket.AF_INET6, "2001:db8:ff::2"), 4)
         assert lookup_element(peers, bytes(16), 4) is None
     finally:
-        for fd in (encap, peers, counters):
+        for fd in (encap, peers, keys, counters):
             os.close(fd)
 
 
@@ -160,6 +173,10 @@ def test_route_names_read_back_as_the_peer_only_when_current() -> None:
     current = _dumped_encap(route_name("2001:db8:ff::1", "2001:db8:ff::11"))
     assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, current) == peer
     assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, current) == peer  # cached
+    keyed = _dumped_encap(route_name("2001:db8:ff::1", "2001:db8:ff::11", 0xFFFF_FFFF))
+    assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, keyed) == peer + b"\xff" * 4
+    too_big = _dumped_encap(route_name("2001:db8:ff::1", "2001:db8:ff::11", 1 << 32))
+    assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, too_big) is None
     for stale in ("netlmm/0/2001:db8:ff::1>2001:db8:ff::11",  # another program version
                   "netlmm/1/2001:db8:ff::7>2001:db8:ff::11",  # another local address
                   "netlmm/1/2001:db8:ff::1>not-an-address", "pmip_to_b"):  # fmt: skip
