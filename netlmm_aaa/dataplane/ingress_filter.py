@@ -9,23 +9,17 @@ send from any routable address, and neither reaches the tunnel or the MAG's rout
 DHCP and ARP keep working. The pairs live in two sets (``ether_addr . ipv6_addr`` with prefix
 intervals, ``ether_addr . ipv4_addr``) updated per registered station.
 
-Programmed through libnftables in-process (a command costs ~0.1 ms, so a registering station
-does not wait for a program to start), or the ``nft`` program when the filter is for another
-namespace (tests); both from the Debian package ``nftables``. The kernel needs nf_tables with
+Programmed through :class:`~netlmm_aaa.dataplane.nftables.Nftables` (libnftables in-process, so
+a registering station does not wait for a program to start). The kernel needs nf_tables with
 the netdev family (Linux 5.6+ for concatenated intervals).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import re
-import shutil
-import subprocess
-from typing import Any
 
 from netlmm_aaa.core.actions import StationBinding
-from netlmm_aaa.dataplane.port import DataPlaneError
+from netlmm_aaa.dataplane.nftables import Nftables
 
 TABLE = "netlmm_mag"
 
@@ -39,59 +33,22 @@ class IngressFilter:
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self._lib: Any = None
-        self._ctx: Any = None
-
-    def _open_library(self) -> None:
-        name = ctypes.util.find_library("nftables")
-        if name is None or self.netns:
-            return
-        lib = ctypes.CDLL(name)
-        lib.nft_ctx_new.restype = ctypes.c_void_p
-        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
-        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
-        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
-        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
-        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
-        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
-        ctx = lib.nft_ctx_new(0)
-        lib.nft_ctx_buffer_output(ctx)
-        lib.nft_ctx_buffer_error(ctx)
-        self._lib, self._ctx = lib, ctx
-
-    def _nft(self, script: str, *, check: bool = True) -> bool:
-        if self._lib is not None:
-            ok = self._lib.nft_run_cmd_from_buffer(self._ctx, script.encode()) == 0
-            error = (self._lib.nft_ctx_get_error_buffer(self._ctx) or b"").decode().strip()
-        else:
-            argv = ["nft", "-f", "-"]
-            if self.netns:
-                argv = ["ip", "netns", "exec", self.netns, *argv]
-            run = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=30)
-            ok, error = run.returncode == 0, run.stderr.strip()
-        if not ok and check:
-            raise DataPlaneError(f"nft: {error or 'failed'}")
-        return bool(ok)
+        self._nft = Nftables(netns)
 
     def start(self) -> None:
         """A fresh, empty table (a previous run's pairs are gone: stations register again)."""
-        self._open_library()
-        if self._lib is None and shutil.which("nft") is None:
-            raise DataPlaneError(
-                "ingress filtering needs the nft program (Debian package nftables); install it "
-                "or set [mag] ingress_filter = false"
-            )
-        self._nft(f"table netdev {TABLE} {{}}\ndelete table netdev {TABLE}\n"
-                  f"table netdev {TABLE} {{\n"
-                  "  set stations6 { type ether_addr . ipv6_addr; flags interval; }\n"
-                  "  set stations4 { type ether_addr . ipv4_addr; }\n"
-                  "}\n")  # fmt: skip
+        self._nft.run(f"table netdev {TABLE} {{}}\ndelete table netdev {TABLE}\n"
+                      f"table netdev {TABLE} {{\n"
+                      "  set stations6 { type ether_addr . ipv6_addr; flags interval; }\n"
+                      "  set stations4 { type ether_addr . ipv4_addr; }\n"
+                      "}\n",
+                      missing="ingress filtering needs the nft program (Debian package "
+                      "nftables); install it or set [mag] ingress_filter = false")  # fmt: skip
 
     def prepare(self, interface: str) -> None:
         """Validate sources on ``interface`` from now on."""
         chain = _chain(interface)
-        self._nft(
+        self._nft.run(
             f"add chain netdev {TABLE} {chain} {{ type filter hook ingress device "
             f'"{interface}" priority 0; policy accept; }}\n'
             f"add rule netdev {TABLE} {chain} ip6 saddr != {{ ::, fe80::/10 }} "
@@ -113,17 +70,14 @@ class IngressFilter:
         """The station's own addresses pass from its MAC."""
         elements = self._elements(station)
         if elements:
-            self._nft("\n".join("add " + line for line in elements.splitlines()) + "\n")
+            self._nft.run("\n".join("add " + line for line in elements.splitlines()) + "\n")
 
     def revoke(self, station: StationBinding) -> None:
         """No longer (missing pairs are fine: the station may never have been allowed)."""
         for line in self._elements(station).splitlines():
-            self._nft(f"delete {line}\n", check=False)
+            self._nft.run(f"delete {line}\n", check=False)
 
     def dropped(self, interface: str) -> int:
         """Packets dropped on ``interface`` so far (both rules)."""
-        argv = ["nft", "list", "chain", "netdev", TABLE, _chain(interface)]
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+        out = self._nft.output("list", "chain", "netdev", TABLE, _chain(interface))
         return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
