@@ -12,7 +12,6 @@ from typing import Any
 
 from netlmm_aaa.dataplane.port import DataPlaneError
 
-
 _MISSING = "nftables needs the nft program (Debian package nftables)"
 
 
