@@ -31,8 +31,6 @@ class Command(IntEnum):
     MAP_DELETE_ELEM = 3
     PROG_LOAD = 5
     OBJ_PIN = 6
-    PROG_GET_NEXT_ID = 11
-    PROG_GET_FD_BY_ID = 13
     OBJ_GET_INFO_BY_FD = 15
 
 
@@ -75,6 +73,17 @@ def _syscall(command: Command, attr: ctypes.Array[ctypes.c_char], what: str) -> 
     return result
 
 
+def _syscall_unless_missing(command: Command, attr: ctypes.Array[ctypes.c_char],
+                            what: str) -> int | None:  # fmt: skip
+    """:func:`_syscall`, but None where the kernel answers ENOENT (no such element)."""
+    try:
+        return _syscall(command, attr, what)
+    except BpfError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
 def _name(name: str) -> bytes:
     return name.encode()[: OBJECT_NAME_LENGTH - 1].ljust(OBJECT_NAME_LENGTH, b"\0")
 
@@ -115,45 +124,33 @@ def create_map(map_type: MapType, key_size: int, value_size: int, max_entries: i
     return _syscall(Command.MAP_CREATE, attr, f"creating BPF map {name}")
 
 
-def _element(command: Command, map_fd: int, key: bytes, value: bytes | None, what: str) -> None:
+def _element(command: Command, map_fd: int, key: bytes, value: ctypes.Array[ctypes.c_char] | None,
+             what: str) -> int | None:  # fmt: skip
+    """A map element command on ``key`` (and ``value``); None when the key is absent."""
     key_buffer = ctypes.create_string_buffer(key, len(key))
-    value_buffer = ctypes.create_string_buffer(value or b"\0", max(len(value or b""), 1))
     attr = ctypes.create_string_buffer(32)
     struct.pack_into("=IIQQQ", attr, 0, map_fd, 0, ctypes.addressof(key_buffer),
-                     ctypes.addressof(value_buffer) if value is not None else 0, 0)  # fmt: skip
-    _syscall(command, attr, what)
+                     ctypes.addressof(value) if value is not None else 0, 0)  # fmt: skip
+    return _syscall_unless_missing(command, attr, what)
 
 
 def update_element(map_fd: int, key: bytes, value: bytes) -> None:
     """Insert or overwrite ``key``."""
-    _element(Command.MAP_UPDATE_ELEM, map_fd, key, value, "updating a BPF map")
+    buffer = ctypes.create_string_buffer(value, len(value))
+    _element(Command.MAP_UPDATE_ELEM, map_fd, key, buffer, "updating a BPF map")
 
 
 def delete_element(map_fd: int, key: bytes) -> bool:
     """Remove ``key``; False when it was not there."""
-    try:
-        _element(Command.MAP_DELETE_ELEM, map_fd, key, None, "deleting from a BPF map")
-    except BpfError as exc:
-        if exc.errno == errno.ENOENT:
-            return False
-        raise
-    return True
+    done = _element(Command.MAP_DELETE_ELEM, map_fd, key, None, "deleting from a BPF map")
+    return done is not None
 
 
 def lookup_element(map_fd: int, key: bytes, value_size: int) -> bytes | None:
     """The value stored under ``key``, or None."""
-    key_buffer = ctypes.create_string_buffer(key, len(key))
-    value_buffer = ctypes.create_string_buffer(value_size)
-    attr = ctypes.create_string_buffer(32)
-    struct.pack_into("=IIQQQ", attr, 0, map_fd, 0, ctypes.addressof(key_buffer),
-                     ctypes.addressof(value_buffer), 0)  # fmt: skip
-    try:
-        _syscall(Command.MAP_LOOKUP_ELEM, attr, "reading a BPF map")
-    except BpfError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
-    return value_buffer.raw
+    buffer = ctypes.create_string_buffer(value_size)
+    found = _element(Command.MAP_LOOKUP_ELEM, map_fd, key, buffer, "reading a BPF map")
+    return buffer.raw if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,35 +179,6 @@ def program_info(fd: int) -> ProgramInfo:
     count = min(struct.unpack_from("=I", info, 52)[0], 16)
     name = info.raw[64 : 64 + OBJECT_NAME_LENGTH].split(b"\0", 1)[0].decode(errors="replace")
     return ProgramInfo(prog_id, kind, name, tag, tuple(map_ids[:count]))
-
-
-def program_ids() -> list[int]:
-    """The ids of every program loaded in the kernel."""
-    ids: list[int] = []
-    attr = ctypes.create_string_buffer(16)
-    current = 0
-    while True:
-        struct.pack_into("=II", attr, 0, current, 0)
-        try:
-            _syscall(Command.PROG_GET_NEXT_ID, attr, "listing BPF programs")
-        except BpfError as exc:
-            if exc.errno == errno.ENOENT:
-                return ids
-            raise
-        current = struct.unpack_from("=I", attr, 4)[0]
-        ids.append(current)
-
-
-def program_by_id(prog_id: int) -> int | None:
-    """A file descriptor for program ``prog_id``, or None if it is gone."""
-    attr = ctypes.create_string_buffer(16)
-    struct.pack_into("=I", attr, 0, prog_id)
-    try:
-        return _syscall(Command.PROG_GET_FD_BY_ID, attr, "opening a BPF program")
-    except BpfError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
 
 
 def pin_object(fd: int, path: str) -> None:
