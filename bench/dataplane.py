@@ -44,7 +44,6 @@ from netlmm_aaa.dataplane.backend_probe import make_backend, probe_backends  # n
 from netlmm_aaa.dataplane.netlink_routes import (  # noqa: E402
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
-    open_route_socket,
 )
 from netlmm_aaa.dataplane.tunnel_backend import AUTO_ORDER, Backend  # noqa: E402
 from netlmm_aaa.testbed.netns import Lab  # noqa: E402
@@ -75,7 +74,7 @@ def ours(lab: Lab, backend: Backend, destinations: list[str]) -> dict[str, float
     with IPRoute(netns=ns, groups=0, flags=0) as ipr:
         oif = ipr.link_lookup(ifname="tr0")[0]
         tunnel.open(ipr, oif, LOCAL, (PEER,))
-    writer = NetlinkRouteWriter(open_route_socket(ns), oif=oif, table=254,
+    writer = NetlinkRouteWriter.open(netns=ns, oif=oif, table=254,
                                 protocol=ROUTE_PROTOCOL, tunnel=tunnel)  # fmt: skip
     try:
         usage = resource.getrusage(resource.RUSAGE_THREAD)

@@ -24,7 +24,6 @@ from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
-    open_route_socket,
 )
 from netlmm_aaa.dataplane.port import DataPlaneError
 from netlmm_aaa.dataplane.tunnel_backend import (
@@ -112,7 +111,7 @@ def _probe_one(backend: Backend, ipr: Any, netns: str, oif: int) -> BackendProbe
     tunnel = make_backend(backend, netns)
     try:
         tunnel.open(ipr, oif, _PROBE_LOCAL, (_PROBE_PEER,))
-        writer = NetlinkRouteWriter(open_route_socket(netns), oif=oif, table=254,
+        writer = NetlinkRouteWriter.open(netns=netns, oif=oif, table=254,
                                     protocol=ROUTE_PROTOCOL, tunnel=tunnel)  # fmt: skip
         try:
             failures = writer.replace([("2001:db8:fffe::/64", _PROBE_PEER)])

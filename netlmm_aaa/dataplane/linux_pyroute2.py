@@ -32,7 +32,6 @@ from netlmm_aaa.dataplane.in_memory import destinations, endpoint_of
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
-    open_route_socket,
 )
 from netlmm_aaa.dataplane.port import DataPlaneError, ReconcileReport, RouteOperation
 from netlmm_aaa.dataplane.tunnel_backend import Backend, TunnelBackend
@@ -148,7 +147,7 @@ class LinuxDataPlane:
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
             local_address=self.local_address, peers=self._receiver_peers(),
         )  # fmt: skip
-        self._writer = NetlinkRouteWriter(open_route_socket(self.netns), oif=self._oif,
+        self._writer = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,
                                           tunnel=self.tunnel)  # fmt: skip
 

@@ -169,7 +169,7 @@ class MagLinuxDataPlane:
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
             local_address=self.proxy_coa, peers=self._receiver_peers(),
         )  # fmt: skip
-        self._uplink = NetlinkRouteWriter(open_route_socket(self.netns), oif=self._oif,
+        self._uplink = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,
                                           tunnel=self.tunnel)  # fmt: skip
         if self.mode is TunnelMode.GRE:

@@ -123,7 +123,6 @@ class PmipLab:
         from netlmm_aaa.dataplane.netlink_routes import (
             ROUTE_PROTOCOL,
             NetlinkRouteWriter,
-            open_route_socket,
         )
         from netlmm_aaa.dataplane.tunnel_backend import Backend
 
@@ -135,7 +134,7 @@ class PmipLab:
             tunnel = open_backend(Backend.AUTO, TunnelMode.IP6IP6, ipr=ipr, netns=ns, oif=oif,
                                   local_address=pcoa, peers=(LMAA,))  # fmt: skip
             self.backend = tunnel.name
-            writer = NetlinkRouteWriter(open_route_socket(ns), oif=oif, table=100,
+            writer = NetlinkRouteWriter.open(netns=ns, oif=oif, table=100,
                                         protocol=ROUTE_PROTOCOL, tunnel=tunnel)  # fmt: skip
             try:
                 # Uplink: everything from the MN's addresses into the tunnel to the LMA.

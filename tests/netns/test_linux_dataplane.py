@@ -160,7 +160,7 @@ def test_ebpf_routes_of_another_program_version_or_address_are_rewritten(
         oif = int(lab_.ip(ns, "-o", "link", "show", "tr0").split(":")[0])
         other = EbpfTunnel()
         other.local = "2001:db8:ff::7"  # a former address of this LMA
-        writer = NetlinkRouteWriter(open_route_socket(ns), oif=oif, table=254,
+        writer = NetlinkRouteWriter.open(netns=ns, oif=oif, table=254,
                                     protocol=ROUTE_PROTOCOL, tunnel=other)  # fmt: skip
         try:
             assert writer.replace([("2001:db8:1:1::/64", "2001:db8:ff::11")]) == []
