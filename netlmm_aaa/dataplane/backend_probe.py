@@ -10,7 +10,6 @@ what a daemon on this kernel would find.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 from collections.abc import Collection
@@ -18,7 +17,6 @@ from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
-from pyroute2.netlink.exceptions import NetlinkError
 
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.netlink_routes import (
@@ -34,6 +32,7 @@ from netlmm_aaa.dataplane.tunnel_backend import (
     TunnelBackend,
 )
 from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel
+from netlmm_aaa.dataplane.tunnel_ip6tnl import Ip6tnlTunnel
 from netlmm_aaa.dataplane.tunnel_seg6 import Seg6Tunnel
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,10 @@ _PROBE_LOCAL = "2001:db8:ffff::1"
 _PROBE_PEER = "2001:db8:ffff::2"
 
 
-def make_backend(backend: Backend, netns: str | None) -> TunnelBackend:
-    """A new, unopened backend of kind ``backend`` (not ``auto``)."""
+def make_backend(backend: Backend, netns: str | None, gre: bool = False) -> TunnelBackend:
+    """A new, unopened backend of kind ``backend`` (not ``auto``), for GRE or not."""
+    if backend is Backend.IP6TNL:
+        return Ip6tnlTunnel(netns, gre)
     if backend is Backend.EBPF:
         return EbpfTunnel()
     if backend is Backend.SEG6:
@@ -67,7 +68,7 @@ def open_backend(
     candidates = AUTO_ORDER if requested is Backend.AUTO else (requested,)
     refusals: list[str] = []
     for candidate in candidates:
-        backend = make_backend(candidate, netns)
+        backend = make_backend(candidate, netns, mode is TunnelMode.GRE)
         if mode is TunnelMode.GRE and not backend.carries_gre:
             refusal = f"the {candidate.value} backend cannot carry GRE (RFC 5845)"
             if requested is not Backend.AUTO:
@@ -92,23 +93,8 @@ def open_backend(
     raise DataPlaneError("no tunnel backend works on this kernel: " + "; ".join(refusals))
 
 
-def _probe_ip6tnl(ipr: Any) -> BackendProbe:
-    """ip6tnl is not a backend of this version yet; say whether the kernel has it."""
-    name = "nlmmprobe6"
-    try:
-        ipr.link("add", ifname=name, kind="ip6tnl", ip6tnl_collect_metadata=True,
-                 ip6tnl_proto=0)  # fmt: skip
-    except NetlinkError as exc:
-        why = ("the kernel has no ip6tnl (CONFIG_IPV6_TUNNEL)" if exc.code == errno.EOPNOTSUPP
-               else f"creating a flow-based ip6tnl device failed: {exc}")  # fmt: skip
-        return BackendProbe("ip6tnl", False, why)
-    ipr.link("del", ifname=name)
-    return BackendProbe("ip6tnl", False, "the kernel has flow-based ip6tnl, but this version "
-                        "does not program it yet")  # fmt: skip
-
-
 def _probe_one(backend: Backend, ipr: Any, netns: str, oif: int) -> BackendProbe:
-    tunnel = make_backend(backend, netns)
+    tunnel = make_backend(backend, netns, gre=False)
     try:
         tunnel.open(ipr, oif, _PROBE_LOCAL, (_PROBE_PEER,))
         writer = NetlinkRouteWriter.open(netns=netns, oif=oif, table=254,
@@ -140,8 +126,7 @@ def probe_backends() -> list[BackendProbe]:
             for index in (oif, ipr.link_lookup(ifname="probe1")[0]):
                 ipr.link("set", index=index, state="up")
             ipr.addr("add", index=oif, address=_PROBE_LOCAL, prefixlen=64, flags=0x02)
-            found = [_probe_ip6tnl(ipr)]
-            found += [_probe_one(b, ipr, name, oif) for b in AUTO_ORDER]
+            found = [_probe_one(b, ipr, name, oif) for b in AUTO_ORDER]
         found.append(BackendProbe("routing", True, "plain routes (the routing forwarding mode)"))
         return found
     finally:

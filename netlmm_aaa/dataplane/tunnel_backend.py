@@ -5,13 +5,15 @@ One model for every kernel (RFC 5213 §6.10, RFC 5844): per binding a route towa
 toward the LMA) and one decapsulating receiver per node that accepts tunnels only from
 configured peers. A backend is the kernel mechanism that does it:
 
+- ``ip6tnl``: flow-based ip6tnl / ip6gre devices, ``encap ip6`` routes, an nftables peer filter
+  (:mod:`.tunnel_ip6tnl`);
 - ``ebpf``: LWT_XMIT programs on the routes, a tc ingress program as receiver
   (:mod:`.tunnel_ebpf`);
 - ``seg6``: ``encap seg6 mode encap.red`` routes, End.DX6/End.DX4 as receiver
   (:mod:`.tunnel_seg6`);
 - ``routing``: plain routes via the peer, no tunnel (the ``routing`` forwarding mode).
 
-All put the same octets on the wire (next header 41 / 4). The route writer
+All put the same octets on the wire (next header 41 / 4, or 47 with RFC 5845 keys). The route writer
 (:class:`~.netlink_routes.NetlinkRouteWriter`) asks the backend for each route's attributes and
 to read a dumped route's endpoint back; :mod:`.backend_probe` says which backends the running
 kernel offers and picks one.
@@ -34,6 +36,8 @@ class Backend(Enum):
 
     #: probe the running kernel and take the first that works, in the order below
     AUTO = "auto"
+    #: flow-based ip6tnl / ip6gre devices (CONFIG_IPV6_TUNNEL, CONFIG_IPV6_GRE)
+    IP6TNL = "ip6tnl"
     #: eBPF LWT encapsulation + tc decapsulation (CONFIG_LWTUNNEL_BPF, CONFIG_NET_CLS_BPF)
     EBPF = "ebpf"
     #: seg6 encap.red + End.DX6/End.DX4 (CONFIG_IPV6_SEG6_LWTUNNEL)
@@ -41,7 +45,7 @@ class Backend(Enum):
 
 
 #: What ``auto`` tries, in order.
-AUTO_ORDER = (Backend.EBPF, Backend.SEG6)
+AUTO_ORDER = (Backend.IP6TNL, Backend.EBPF, Backend.SEG6)
 
 
 @dataclass(frozen=True, slots=True)
