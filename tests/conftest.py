@@ -60,11 +60,15 @@ def tunnel_backends() -> dict[str, Any]:
 
 
 def require_backend(backends: dict[str, Any], name: str) -> None:
-    """Skip, naming what the kernel lacks, unless backend ``name`` works here."""
+    """Skip, naming what the kernel lacks, unless backend ``name`` works here; fail instead
+    when ``NETLMM_REQUIRE_BACKENDS`` (comma-separated) names it (the stock-kernel lane)."""
     probe = backends.get(name)
     if probe is None or not probe.available:
-        pytest.skip(f"tunnel backend {name} is not available on this kernel: "
-                    f"{probe.reason if probe else 'not probed'}")  # fmt: skip
+        why = (f"tunnel backend {name} is not available on this kernel: "
+               f"{probe.reason if probe else 'not probed'}")  # fmt: skip
+        if name in os.environ.get("NETLMM_REQUIRE_BACKENDS", "").split(","):
+            pytest.fail(why)
+        pytest.skip(why)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

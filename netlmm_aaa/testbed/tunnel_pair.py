@@ -60,6 +60,8 @@ class TunnelPair:
     lab: Lab
     mode: TunnelMode
     backend: Backend
+    mag_backend: Backend | None = None
+    """The MAG's backend when it differs from the LMA's (interoperation)."""
     ns: dict[str, str] = field(default_factory=dict)
     lma: LinuxDataPlane | None = None
     mag: MagLinuxDataPlane | None = None
@@ -100,7 +102,8 @@ class TunnelPair:
         gre = self.mode is TunnelMode.GRE
         await self.lma.apply([RouteOperation(binding(gre=gre), True)])
         self.mag = MagLinuxDataPlane(mode=self.mode, proxy_coa=PROXY_COA, lma_address=LMAA,
-                                     device="tr0", ipv4_router=ROUTER_V4, backend=self.backend,
+                                     device="tr0", ipv4_router=ROUTER_V4,
+                                     backend=self.mag_backend or self.backend,
                                      netns=self.ns["mag"], ingress_filter=False)  # fmt: skip
         await self.mag.start()
         await self.mag.prepare_access_interface("acc0")
@@ -199,8 +202,9 @@ class TunnelPair:
                  for source, payload, key in packets]  # fmt: skip
         self.lab.exec(self.ns["lma"], sys.executable, "-c", code, mac, str(port), *specs)
 
-    def listen_udp(self, port: int, seconds: float) -> subprocess.Popen[bytes]:
-        """A UDP receiver on the MN's home address; its output: one hex payload per line."""
+    def listen_udp(self, port: int, seconds: float, last: bytes) -> subprocess.Popen[bytes]:
+        """A UDP receiver on the MN's home address, until it receives ``last`` or ``seconds``
+        pass; its output: one hex payload per line."""
         code = (
             "import socket, sys, time\n"
             "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
@@ -209,8 +213,11 @@ class TunnelPair:
             "while (left := end - time.monotonic()) > 0:\n"
             "    s.settimeout(left)\n"
             "    try:\n"
-            "        print(s.recv(2048).hex(), flush=True)\n"
+            "        data = s.recv(2048)\n"
             "    except TimeoutError:\n"
+            "        break\n"
+            "    print(data.hex(), flush=True)\n"
+            f"    if data == {last!r}:\n"
             "        break\n"
         )
         proc = self.lab.spawn(self.ns["mn"], [sys.executable, "-c", code],

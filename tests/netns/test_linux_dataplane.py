@@ -23,6 +23,7 @@ from netlmm_aaa.dataplane.netlink_routes import (
     transact,
 )
 from netlmm_aaa.dataplane.port import RouteOperation
+from netlmm_aaa.dataplane.backend_probe import make_backend
 from netlmm_aaa.dataplane.tunnel_backend import Backend, PlainRoutes, TunnelBackend
 from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel, route_name
 from netlmm_aaa.dataplane.tunnel_seg6 import SEG6_IPTUN_MODE_ENCAP_RED, Seg6Tunnel, seg6_mode
@@ -31,6 +32,7 @@ from tests.netns.topology import lab
 
 #: (forwarding mode, backend) pairs of the contract; the ids name the backend.
 CONTRACT = [
+    pytest.param(TunnelMode.IP6IP6, Backend.IP6TNL, id="ip6tnl"),
     pytest.param(TunnelMode.IP6IP6, Backend.EBPF, id="ebpf"),
     pytest.param(TunnelMode.IP6IP6, Backend.SEG6, id="seg6"),
     pytest.param(TunnelMode.ROUTING, Backend.AUTO, id="routing"),
@@ -98,6 +100,9 @@ def test_install_replace_remove_reconcile_and_restart(
                 text = _route_text(lab_, ns, destination)
                 if backend is Backend.SEG6:
                     assert "encap seg6 mode encap.red segs 1 [ 2001:db8:ff::11 ]" in text
+                elif backend is Backend.IP6TNL:
+                    assert "encap ip6 id 0 src 2001:db8:ff::1 dst 2001:db8:ff::11" in text, text
+                    assert "dev nlmm6tnl0" in text
                 elif backend is Backend.EBPF:
                     assert f"encap bpf xmit {route_name(LMAA, '2001:db8:ff::11')}" in text
                 else:
@@ -107,6 +112,9 @@ def test_install_replace_remove_reconcile_and_restart(
                 rules = lab_.ip(ns, "-6", "rule", "show")
                 assert "from 2001:db8:ff::11 to 2001:db8:ff::1 ipproto ipv6" in rules, rules
                 assert "End.DX6" in lab_.ip(ns, "-6", "route", "show", "table", "200")
+            if backend is Backend.IP6TNL:
+                nft = lab_.exec(ns, "nft", "list", "table", "ip6", "netlmm_tunnel")
+                assert "2001:db8:ff::11" in nft and "2001:db8:ff::12" in nft, nft
             if backend is Backend.EBPF:
                 filters = lab_.exec(ns, "tc", "filter", "show", "dev", "tr0", "ingress")
                 assert "nlmm_decap" in filters and "direct-action" in filters, filters
@@ -233,7 +241,7 @@ def test_seg6_modes_are_read_back(tunnel_backends: dict[str, object]) -> None:
             sock.close()
 
 
-@pytest.mark.parametrize("backend", ["ebpf", "seg6"])
+@pytest.mark.parametrize("backend", ["ip6tnl", "ebpf", "seg6"])
 def test_bulk_installs_survive_enomem_and_every_ack_is_matched(
     backend: str, tunnel_backends: dict[str, object]
 ) -> None:
@@ -245,7 +253,7 @@ def test_bulk_installs_survive_enomem_and_every_ack_is_matched(
     with lab() as lab_:
         ns = _setup(lab_)
         oif = int(lab_.ip(ns, "-o", "link", "show", "tr0").split(":")[0])
-        tunnel: TunnelBackend = EbpfTunnel() if backend == "ebpf" else Seg6Tunnel(ns)
+        tunnel: TunnelBackend = make_backend(Backend(backend), ns)
         from pyroute2 import IPRoute
 
         with IPRoute(netns=ns, groups=0, flags=0) as ipr:
@@ -301,13 +309,14 @@ def test_a_batch_reports_each_failure_at_its_own_request() -> None:
             sock.close()
 
 
+@pytest.mark.parametrize("backend", [Backend.IP6TNL, Backend.EBPF], ids=["ip6tnl", "ebpf"])
 def test_gre_routes_carry_the_downlink_key_and_keys_reconcile(
-    tunnel_backends: dict[str, object],
+    backend: Backend, tunnel_backends: dict[str, object]
 ) -> None:
     """GRE mode (RFC 5845): a binding's routes carry its MAG's downlink key (in the kernel's
     route, read back by the dump), a new key replaces the route, reconciliation after a restart
     keeps routes whose key is right and fixes the others."""
-    require_backend(tunnel_backends, "ebpf")
+    require_backend(tunnel_backends, backend.value)
 
     async def run(ns: str, lab_) -> None:  # type: ignore[no-untyped-def]
         def keyed(downlink: int, uplink: int, mag: str = "2001:db8:ff::11") -> BindingSnapshot:
@@ -315,24 +324,27 @@ def test_gre_routes_carry_the_downlink_key_and_keys_reconcile(
                            gre_key_downlink=downlink, gre_key_uplink=uplink)  # fmt: skip
 
         dp = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
-                            backend=Backend.AUTO)  # fmt: skip
+                            backend=backend)  # fmt: skip
         await dp.start()
         try:
-            assert dp.backend_name == "ebpf"
+            assert dp.backend_name == backend.value
             await dp.apply([RouteOperation(keyed(77, 9001), True)])
             assert await dp.routes() == {
                 "2001:db8:1:1::/64": "2001:db8:ff::11 key 77",
                 "203.0.113.10/32": "2001:db8:ff::11 key 77",
             }
             text = _route_text(lab_, ns, "2001:db8:1:1::/64")
-            assert f"encap bpf xmit {route_name(LMAA, '2001:db8:ff::11', 77)}" in text, text
+            if backend is Backend.EBPF:
+                assert f"encap bpf xmit {route_name(LMAA, '2001:db8:ff::11', 77)}" in text, text
+            else:
+                assert f"encap ip6 id 77 src {LMAA} dst 2001:db8:ff::11" in text, text
             # Handover: the new MAG's key.
             await dp.apply([RouteOperation(keyed(500, 9001, "2001:db8:ff::12"), True)])
             assert set((await dp.routes()).values()) == {"2001:db8:ff::12 key 500"}
         finally:
             await dp.close()
         restarted = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0",
-                                   netns=ns)  # fmt: skip
+                                   netns=ns, backend=backend)  # fmt: skip
         await restarted.start()
         try:
             wanted = routes_of([keyed(500, 9001, "2001:db8:ff::12")])

@@ -17,6 +17,7 @@ from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.backend_probe import auto_choice
 from netlmm_aaa.dataplane.tunnel_backend import Backend
 from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel
+from netlmm_aaa.dataplane.tunnel_ip6tnl import Ip6tnlTunnel
 from netlmm_aaa.testbed.tunnel_pair import (
     CN_V4,
     CN_V6,
@@ -37,8 +38,10 @@ pytestmark = [pytest.mark.netns, pytest.mark.tshark]
 #: (backend, forwarding mode): every encapsulating backend with IPv6/IPv4-in-IPv6, and GRE where
 #: the backend carries it.
 ENCAPSULATING = [
+    pytest.param(Backend.IP6TNL, TunnelMode.IP6IP6, id="ip6tnl"),
     pytest.param(Backend.EBPF, TunnelMode.IP6IP6, id="ebpf"),
     pytest.param(Backend.SEG6, TunnelMode.IP6IP6, id="seg6"),
+    pytest.param(Backend.IP6TNL, TunnelMode.GRE, id="ip6tnl-gre"),
     pytest.param(Backend.EBPF, TunnelMode.GRE, id="ebpf-gre"),
 ]
 
@@ -50,17 +53,33 @@ def test_an_encapsulating_backend_runs_on_this_kernel(tunnel_backends: dict[str,
 
 def _outer_headers(tshark: str, capture: Path, display: str) -> list[tuple[str, str, str]]:
     """(next header, outer source, outer destination) of the matching packets; with GRE the
-    next header reads ``47/<key>``."""
+    next header reads ``47/<key>``. An outer fragment header is looked through (the next header
+    it names), so the tunnel protocol is checked on fragmented packets too."""
     out = subprocess.run(
         [tshark, "-r", str(capture), "-Y", display, "-T", "fields", "-e", "ipv6.nxt",
-         "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "gre.key"],
+         "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "gre.key", "-e", "ipv6.fraghdr.nxt"],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     rows = []
     for line in out.splitlines():
-        nxt, src, dst, key = (field.split(",")[0] for field in line.split("\t"))
+        nxt, src, dst, key, after_fragment = (field.split(",")[0] for field in line.split("\t"))
+        if nxt == "44":
+            nxt = after_fragment
         rows.append((f"{nxt}/{int(key, 0)}" if key else nxt, src, dst))
     return rows
+
+
+def _outer_fragments(tshark: str, capture: Path) -> list[tuple[str, str]]:
+    """(frame number, outer source) of the captured packets whose *outer* header is an IPv6
+    fragment: a tunnel whose MTU is right never fragments. (A fragmented inner packet, which a
+    sender makes after a Packet Too Big, is fine.)"""
+    out = subprocess.run(
+        [tshark, "-r", str(capture), "-Y", "ipv6.nxt == 44", "-T", "fields", "-e", "ipv6.nxt",
+         "-e", "frame.number", "-e", "ipv6.src"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    rows = [[field.split(",")[0] for field in line.split("\t")] for line in out.splitlines()]
+    return [(number, source) for nxt, number, source in rows if nxt == "44"]
 
 
 @pytest.mark.parametrize(("backend", "mode"), ENCAPSULATING)
@@ -101,6 +120,7 @@ def test_traffic_through_the_tunnel(
                 v4 = _outer_headers(tshark, capture, "icmp.type == 8")
                 tcp4 = _outer_headers(tshark, capture, "ip && tcp.len > 1000")
                 tcp6 = _outer_headers(tshark, capture, "ipv6.nxt != 58 && tcp.len > 1000 && !ip")
+                assert not (fragments := _outer_fragments(tshark, capture)), fragments[:10]
                 for rows in (v6, v4, tcp4, tcp6):
                     assert {(s, d) for _, s, d in rows} == down | up, rows[:5]
                 if mode is TunnelMode.GRE:
@@ -139,24 +159,81 @@ def test_tunnel_packets_from_an_unknown_peer_are_dropped(
             try:
                 gre = mode is TunnelMode.GRE
                 key = DOWNLINK_KEY if gre else None
-                listener = pair.listen_udp(7777, seconds=6.0)
+                # Generous: the injector imports scapy, slow under emulation (the QEMU lane).
+                listener = pair.listen_udp(7777, seconds=120.0, last=b"genuine")
                 packets = [(UNKNOWN_PEER, b"forged", key)]
                 if gre:
                     packets += [(LMAA, b"wrong key", UPLINK_KEY), (LMAA, b"no key", None)]
                 pair.inject_tunnelled_udp([*packets, (LMAA, b"genuine", key)], 7777)
-                out, _ = listener.communicate(timeout=15)
+                out, _ = listener.communicate(timeout=150)
                 received = [bytes.fromhex(line) for line in out.decode().split()]
                 assert received == [b"genuine"], received
                 assert pair.mag is not None
                 tunnel = pair.mag.tunnel
-                if isinstance(tunnel, EbpfTunnel):
+                if isinstance(tunnel, EbpfTunnel | Ip6tnlTunnel):
                     counters = tunnel.counters()
                     if gre:  # forged and wrong key; no GRE at all is no peer's in GRE mode
                         assert (counters["unknown_key"], counters["unknown_peer"]) == (2, 1), (
                             counters)  # fmt: skip
                     else:
                         assert counters["unknown_peer"] == 1, counters
-                    assert counters["decapsulated"] >= 1, counters
+                    if isinstance(tunnel, EbpfTunnel):
+                        assert counters["decapsulated"] >= 1, counters
+            finally:
+                await pair.close()
+
+        asyncio.run(scenario())
+
+
+#: Known defect (Debian 12's 6.1, in the QEMU lane): an eBPF end there fragments forwarded IPv4
+#: (docs/dataplane.md), and IPv4 TCP in fragmented GRE from it to ip6gre stalls; pings and IPv6
+#: pass. Not strict: a kernel without the quirk passes.
+_EBPF_GRE_ON_OLD_KERNELS = pytest.mark.xfail(
+    reason="eBPF GRE end on a kernel that fragments forwarded IPv4 (6.1): IPv4 TCP stalls",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [pytest.param(TunnelMode.IP6IP6, id="ip6ip6"),
+     pytest.param(TunnelMode.GRE, id="gre", marks=_EBPF_GRE_ON_OLD_KERNELS)],
+)  # fmt: skip
+def test_ebpf_and_ip6tnl_ends_interoperate(
+    mode: TunnelMode, tunnel_backends: dict[str, object], tshark: str, tmp_path: Path
+) -> None:
+    """An eBPF LMA and an ip6tnl MAG (the same octets on the wire): pings and TCP for both
+    families, in both directions. The ip6tnl end never fragments; the eBPF end may, on kernels
+    whose LWT rerouting reads a forwarded IPv4 packet's control block as IPv6's (Debian 12's
+    6.1: forwarded IPv4 leaves as fragments of at most 1280 octets, see docs/dataplane.md), and
+    the ip6tnl receiver takes them: that is what this checks there."""
+    require_backend(tunnel_backends, "ebpf")
+    require_backend(tunnel_backends, "ip6tnl")
+    with lab() as L:
+        pair = TunnelPair(L, mode, Backend.EBPF, mag_backend=Backend.IP6TNL)
+        pair.build()
+
+        async def scenario() -> None:
+            await pair.start()
+            try:
+                assert pair.lma is not None and pair.mag is not None
+                assert (pair.lma.backend_name, pair.mag.backend_name) == ("ebpf", "ip6tnl")
+                capture = tmp_path / "interop.pcap"
+                dumper = pair.capture("mag", "tr0", str(capture), "ip6")
+                for source, destination in (("cn", MN_V6), ("cn", MN_V4), ("mn", CN_V6),
+                                            ("mn", CN_V4)):  # fmt: skip
+                    assert pair.ping(source, destination), f"ping {source} -> {destination}"
+                for destination in (MN_V6, MN_V4):
+                    result = pair.bulk_tcp("cn", "mn", destination, 8)
+                    assert result.get("received") == 8 << 20, (destination, result)
+                time.sleep(0.3)
+                pair.stop(dumper)
+                fragments = _outer_fragments(tshark, capture)
+                assert {source for _, source in fragments} <= {LMAA}, fragments[:10]
+                echoes = _outer_headers(tshark, capture, "icmpv6.type == 128 || icmp.type == 8")
+                expected = ({"47/" + str(DOWNLINK_KEY), "47/" + str(UPLINK_KEY)}
+                            if mode is TunnelMode.GRE else {"41", "4"})  # fmt: skip
+                assert {n for n, _, _ in echoes} == expected, echoes
             finally:
                 await pair.close()
 
