@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import json
 import os
@@ -38,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from pyroute2 import IPRoute  # noqa: E402
 
-from bench.ip_batch import install, pinned_encapsulation, route_lines  # noqa: E402
+from bench.ip_batch import baseline_lines, install  # noqa: E402
 from netlmm_aaa.core.lma_policy import TunnelMode  # noqa: E402
 from netlmm_aaa.dataplane.backend_probe import make_backend, probe_backends  # noqa: E402
 from netlmm_aaa.dataplane.netlink_routes import (  # noqa: E402
@@ -95,10 +94,7 @@ def ours(lab: Lab, backend: Backend, destinations: list[str]) -> dict[str, float
 
 def baseline(lab: Lab, backend: Backend, destinations: list[str], tmp: Path) -> float:
     ns = _namespace(lab, "bi")
-    with contextlib.ExitStack() as stack:
-        pinned = (stack.enter_context(pinned_encapsulation(LOCAL, PEER))
-                  if backend is Backend.EBPF else None)  # fmt: skip
-        lines = route_lines(backend.value, destinations, PEER, "tr0", pinned)
+    with baseline_lines(ns, backend.value, destinations, LOCAL, PEER) as lines:
         return len(destinations) / install(lab, ns, lines, tmp)
 
 

@@ -3,6 +3,8 @@ the same kind as our writer's, in a fresh namespace, for a given tunnel backend.
 
 - ``seg6``: ``encap seg6 mode encap.red segs PEER`` (lines refused with a transient ENOMEM are
   retried, as our writer does);
+- ``ip6tnl``: ``encap ip6 dst PEER src LOCAL hoplimit 64`` through the flow-based device (created
+  by the caller, as our backend creates it);
 - ``ebpf``: ``encap bpf xmit pinned PATH headroom 40``, the project's own encapsulation program
   pinned on a private bpf file system, shared by every route as our writer shares it (with
   ``obj FILE`` iproute2 would load and verify a program per route: a slower, unequal baseline);
@@ -19,8 +21,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pyroute2 import IPRoute
+
 from netlmm_aaa.dataplane.bpf_programs import ENCAPSULATION_HEADROOM, encapsulation_program
 from netlmm_aaa.dataplane.bpf_syscall import ProgramType, load_program, pin_object
+from netlmm_aaa.dataplane.tunnel_ip6tnl import Ip6tnlTunnel
 from netlmm_aaa.testbed.netns import Lab
 
 
@@ -40,11 +45,30 @@ def pinned_encapsulation(local: str, peer: str) -> Iterator[str]:
         mount.rmdir()
 
 
+@contextlib.contextmanager
+def baseline_lines(ns: str, backend: str, destinations: list[str], local: str,
+                   peer: str) -> Iterator[list[str]]:  # fmt: skip
+    """The ``ip -batch`` lines for ``backend`` in ``ns`` (whose ``tr0`` holds ``local``), with
+    what they need in place: the pinned program (ebpf) or the flow-based device (ip6tnl)."""
+    with contextlib.ExitStack() as stack:
+        pinned, device = None, "tr0"
+        if backend == "ebpf":
+            pinned = stack.enter_context(pinned_encapsulation(local, peer))
+        elif backend == "ip6tnl":
+            tunnel = Ip6tnlTunnel(ns)
+            with IPRoute(netns=ns, groups=0, flags=0) as ipr:
+                tunnel.open(ipr, ipr.link_lookup(ifname="tr0")[0], local, (peer,))
+            device = tunnel.device
+        yield route_lines(backend, destinations, peer, device, pinned, local)
+
+
 def route_lines(backend: str, destinations: list[str], peer: str, device: str,
-                pinned: str | None = None) -> list[str]:  # fmt: skip
+                pinned: str | None = None, local: str | None = None) -> list[str]:  # fmt: skip
     """``ip -batch`` lines installing ``destinations`` toward ``peer`` the way ``backend`` does."""
     if backend == "seg6":
         how = f"encap seg6 mode encap.red segs {peer}"
+    elif backend == "ip6tnl":
+        how = f"encap ip6 dst {peer} src {local} hoplimit 64"
     elif backend == "ebpf":
         how = f"encap bpf xmit pinned {pinned} headroom {ENCAPSULATION_HEADROOM}"
     else:

@@ -18,7 +18,6 @@ LMA core holding that many bindings (in a child process). Needs root. Final line
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
 import json
 import os
@@ -37,12 +36,12 @@ sys.path.insert(0, str(REPO))
 
 from pyroute2 import netns as pr_netns  # noqa: E402
 
+from bench.ip_batch import baseline_lines, install  # noqa: E402
+from netlmm_aaa.dataplane.backend_probe import auto_choice, probe_backends  # noqa: E402
 from netlmm_aaa.wire.mobility_header import (  # noqa: E402
     IPPROTO_MH,
     encode_mobility_header,
 )
-from bench.ip_batch import install, pinned_encapsulation, route_lines  # noqa: E402
-from netlmm_aaa.dataplane.backend_probe import auto_choice, probe_backends  # noqa: E402
 from tests.lma_support import ZERO_HNP, pbu  # noqa: E402
 from tests.netns.topology import Lab  # noqa: E402
 
@@ -183,10 +182,8 @@ def ip_batch(lab: Lab, count: int, tmp: Path, backend: str) -> float:
     lab.ip(ns, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
     destinations = [f"{ipaddress.IPv6Address((0x20010DB8_2000 << 80) | (i << 64))}/64"
                     for i in range(count)]  # fmt: skip
-    with contextlib.ExitStack() as stack:
-        pinned = (stack.enter_context(pinned_encapsulation(LMAA, MAG))
-                  if backend == "ebpf" else None)  # fmt: skip
-        return install(lab, ns, route_lines(backend, destinations, MAG, "tr0", pinned), tmp)
+    with baseline_lines(ns, backend, destinations, LMAA, MAG) as lines:
+        return install(lab, ns, lines, tmp)
 
 
 def rss_of_bindings(count: int) -> dict[str, float]:
