@@ -2,7 +2,9 @@
 # initramfs.sh KVER OUT: a busybox initramfs for Debian's kernel KVER whose /init loads the
 # virtio and 9p modules, mounts the host's root read-only (9p tag "hostroot"), and runs the
 # command given as `netlmm_cmd=PATH` on the kernel command line inside it (with writable /tmp,
-# /run and /var/tmp), prints "GUEST-EXIT <status>" and powers off.
+# /run and /var/tmp), prints "GUEST-EXIT <status>" and powers off. `netlmm_keep=DIR` (the
+# checkout) stays visible when it lies under one of those fresh tmpfs mounts: CI clones
+# into /tmp as often as not.
 set -eu
 KVER=$1; OUT=$2
 MODS=/lib/modules/$KVER/kernel
@@ -26,9 +28,13 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose ho
   echo "GUEST-EXIT 125 (the host root did not mount over 9p)"; poweroff -f
 fi
 cmd=$(sed -n 's/.*netlmm_cmd=\([^ ]*\).*/\1/p' /proc/cmdline)
+keep=$(sed -n 's/.*netlmm_keep=\([^ ]*\).*/\1/p' /proc/cmdline)
 exec chroot /host /bin/sh -c "mount -t proc proc /proc; mount -t sysfs sys /sys;
-  mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp; mount -t tmpfs run /run;
-  mount -t tmpfs vartmp /var/tmp; mkdir -p /run/netns; sh $cmd; echo GUEST-EXIT \$?;
+  mount -t devtmpfs dev /dev; mkdir /dev/netlmm-keep;
+  case '$keep' in /tmp/*|/run/*|/var/tmp/*) mount --bind '$keep' /dev/netlmm-keep;; esac;
+  mount -t tmpfs tmp /tmp; mount -t tmpfs run /run; mount -t tmpfs vartmp /var/tmp;
+  case '$keep' in /tmp/*|/run/*|/var/tmp/*) mkdir -p '$keep'; mount --bind /dev/netlmm-keep '$keep';; esac;
+  mkdir -p /run/netns; sh $cmd; echo GUEST-EXIT \$?;
   echo o > /proc/sysrq-trigger; sleep 60"
 INIT
 chmod +x "$WORK/init"
