@@ -111,6 +111,10 @@ class Lab:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=5)
+            # A test that failed half-way leaves its pipes open (an unraisable ResourceWarning).
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
         for name in reversed(self.namespaces):
             # Kill anything still running inside (started by tools we called), then delete.
             pids = sh("ip", "netns", "pids", name, check=False).split()
