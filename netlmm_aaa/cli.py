@@ -208,6 +208,7 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
 
     from netlmm_aaa.config import load_mag_config
+    from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
     from netlmm_aaa.dataplane.port import DataPlaneError
     from netlmm_aaa.services.mag_service import MagService
 
@@ -217,8 +218,18 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"netlmm-aaa mag: configuration error: {exc}", file=err)
         return 2
     _setup_logging(args.verbose, args.log_format)
+    dataplane = MagLinuxDataPlane(
+        mode=config.tunnel_mode,
+        proxy_coa=config.proxy_coa,
+        lma_address=config.lma_address,
+        device=config.transport_device,
+        ipv4_router=config.ipv4_router,
+        peers=[selection.lma_address for selection in config.lma_selection],
+        backend=config.backend,
+        ingress_filter=config.ingress_filter,
+    )
     try:
-        asyncio.run(MagService(config).run())
+        asyncio.run(MagService(config, dataplane).run())
     except DataPlaneError as exc:
         print(f"netlmm-aaa mag: data plane: {exc}", file=err)
         return 3

@@ -22,6 +22,7 @@ from netlmm_aaa.core.lma_policy import (
     TunnelMode,
     UnknownMobileNodes,
 )
+from netlmm_aaa.core.lma_selection import LmaSelection
 from netlmm_aaa.dataplane.tunnel_backend import Backend
 
 
@@ -286,15 +287,6 @@ class RadiusRelay:
     server_secret: bytes
     profile_ttl: int
     """Seconds a profile waits for its station's attachment."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LmaSelection:
-    """Nodes of an NAI realm (and its subdomains) register with this LMA, unless their RADIUS
-    profile names one."""
-
-    realm: str
-    lma_address: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from netlmm_aaa.core.errors import UnknownMessageTypeError, WireFormatError
 from netlmm_aaa.core.events import (
-    LmaEvent,
     MalformedPacketReceived,
     MobilityMessageReceived,
     Transport,
@@ -36,7 +35,8 @@ IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 _MAX_PER_WAKEUP = 256
 
-Deliver = Callable[[LmaEvent], None]
+Deliver = Callable[[MobilityMessageReceived | MalformedPacketReceived], None]
+"""Where decoded messages (and what failed to decode) go: the LMA's or the MAG's core."""
 _SO_RCVBUFFORCE = 33
 _RECEIVE_BUFFER = 16 << 20  # room for bursts of thousands of PBUs (each skb costs ~1 KiB)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlmm_aaa.core.events import Transport
+from netlmm_aaa.core.events import MobilityMessageReceived, StationEvent, Transport
 from netlmm_aaa.core.messages import MobilityMessage
 
 
@@ -57,6 +57,10 @@ def tunnel_endpoint(address: str, gre_key: int | None = None) -> str:
     return address if gre_key is None else f"{address} key {gre_key}"
 
 
+MH_UDP_PORT = 5436
+"""RFC 5844 §4: mobility messages over IPv4 travel in UDP to and from this port."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendMessage:
     """Send a mobility message."""
@@ -69,8 +73,20 @@ class SendMessage:
     """Source address to use (the PBU's destination for a PBA), or None for the default."""
     transport: Transport = Transport.IPV6
     """IPv6 MH or IPv4/UDP 5436."""
-    destination_port: int = 5436
+    destination_port: int = MH_UDP_PORT
     """UDP destination port (UDP transport only)."""
+
+
+def reply_to(event: MobilityMessageReceived, message: MobilityMessage) -> SendMessage:
+    """``message`` back to where ``event`` came from, from the address it was sent to, over
+    the same transport (to its UDP source port over IPv4)."""
+    return SendMessage(
+        message=message,
+        destination=event.source,
+        source=event.destination,
+        transport=event.transport,
+        destination_port=event.source_port or MH_UDP_PORT,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +200,49 @@ class DeauthenticateStation:
     """Its access interface."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareDownlink:
+    """The Access-Accept named the station's home prefix: make its downlink ready before the
+    PBA returns (routes toward the access link, no uplink yet)."""
+
+    station: StationBinding
+    """The station as its profile describes it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawDownlink:
+    """Undo (part of) a :class:`PrepareDownlink` that no registration took over."""
+
+    station: StationBinding
+    """What to withdraw."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryStation:
+    """Ask hostapd on ``interface`` about the station (``STA <mac>``) and report the answer
+    as :class:`~.events.StationQueried` with the same ``event`` and ``via_hook``."""
+
+    interface: str
+    event: StationEvent
+    via_hook: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefuseHookLine:
+    """A hook datagram that moves nothing (counted with the rejected input, not per line)."""
+
+    line: str
+    reason: str
+
+
 MagAction = (
-    SendMessage | InstallStationRoutes | RemoveStationRoutes | DeauthenticateStation | RecordAudit
+    SendMessage
+    | InstallStationRoutes
+    | RemoveStationRoutes
+    | DeauthenticateStation
+    | RecordAudit
+    | PrepareDownlink
+    | WithdrawDownlink
+    | QueryStation
+    | RefuseHookLine
 )

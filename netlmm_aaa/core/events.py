@@ -153,10 +153,101 @@ class StationDetached:
     """The station's MAC."""
 
 
+# ------------------------------------------------------------------------------------------------
+# What the MAG daemon's adapters report, before the intake decides whether a station is attached.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfirmedStation:
+    """What hostapd's ``STA <mac>`` (or its station list) says about one station."""
+
+    mac: str
+    authorized: bool
+    identity: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingSession:
+    """The parts of an accounting request that decide attachment."""
+
+    nas: str
+    status: int  # 1 Start, 2 Stop, 3 Interim-Update, 7 Accounting-On, 8 Accounting-Off
+    mac: str | None
+    user_name: str | None
+    chargeable_user_identity: bytes | None
+    authentic: int | None  # 1 RADIUS
+    interface: str
+    called_station_id: str | None = None  # "AP-MAC:SSID" (RFC 3580 3.20)
+    session_id: str | None = None  # Acct-Session-Id
+    event_timestamp: int | None = None  # Event-Timestamp (POSIX seconds)
+    delay_time: int = 0  # Acct-Delay-Time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessProfile:
+    """The RFC 6572 mobility attributes of an Access-Accept (all optional)."""
+
+    user_name: bytes | None = None
+    home_network_prefix: str | None = None
+    ipv4_home_address: str | None = None
+    lma_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessAcceptRelayed:
+    """Our RADIUS relay passed an Access-Accept for ``mac`` to the NAS serving ``interface``
+    (None: a NAS with no access interface of ours)."""
+
+    mac: str
+    interface: str | None
+    profile: AccessProfile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationEventReported:
+    """hostapd reported ``event`` on ``interface``: on its control socket, or through the
+    hook script (``via_hook``: only a trigger, never proof)."""
+
+    interface: str
+    event: StationEvent
+    via_hook: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationQueried:
+    """hostapd's answer to the :class:`~.actions.QueryStation` the core asked for (``station``
+    None: hostapd does not know the station, or did not answer)."""
+
+    interface: str
+    event: StationEvent
+    via_hook: bool
+    station: ConfirmedStation | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationsListed:
+    """hostapd's full station list for ``interface`` (after every (re)attach to it)."""
+
+    interface: str
+    stations: tuple[ConfirmedStation, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingReported:
+    """An accounting request from one of our NASes (already authenticated and recorded)."""
+
+    session: AccountingSession
+
+
 MagEvent = (
     StationAttached
     | StationDetached
     | MobilityMessageReceived
     | MalformedPacketReceived
     | TimerFired
+    | AccessAcceptRelayed
+    | StationEventReported
+    | StationQueried
+    | StationsListed
+    | AccountingReported
 )

@@ -1,28 +1,36 @@
-"""The Mobile Access Gateway's signalling, sans-IO (RFC 5213 §6).
+"""The Mobile Access Gateway, sans-IO (RFC 5213 §6): every MAG input in, actions out.
 
 Rules / theory of operation
 ===========================
 
-Fed :class:`~.events.StationAttached` / :class:`~.events.StationDetached` (built from
-802.1X-authenticated hostapd events or RADIUS accounting: network-access security is the only trust
-placed in the node), mobility messages from the LMA and timer ticks; returns actions.
+Fed what the MAG's adapters report (hostapd events and station lists, RADIUS accounting, the
+Access-Accepts our relay passed), mobility messages from the LMA and timer ticks, with ``now``;
+returns actions for the runner to carry out in order. The :class:`~.station_intake.StationIntake`
+decides when an 802.1X station counts as attached and under which MN-ID (network-access security
+is the only trust placed in the node); this class keeps the binding update list.
 
-Binding update list (one entry per station MAC):
+Binding update list (one entry per station MAC; ``_TRANSITIONS`` is the table, an unlisted pair is
+an :class:`~.errors.InvalidTransition`):
 
-=============  ==============  ============================================  =============
-state          input           action                                        next state
-=============  ==============  ============================================  =============
-(none)         ATTACH          PBU (lifetime requested)                      REGISTERING
-REGISTERING    PBA_ACCEPTED    routes + RAs for the granted prefixes         REGISTERED
-REGISTERING    PBA_REJECTED    audit; nothing installed                      (none)
-REGISTERING    RETRANSMIT_DUE  PBU again, timeout doubled (§6.9.4)           REGISTERING
-REGISTERED     REFRESH_DUE     PBU (re-registration, HI=5)                   REFRESHING
-REFRESHING     PBA_ACCEPTED    new lifetime                                  REGISTERED
-REFRESHING     RETRANSMIT_DUE  PBU again                                     REFRESHING
-any bound      DETACH          routes withdrawn, PBU lifetime 0              DEREGISTERING
-DEREGISTERING  PBA_ACCEPTED    forget                                        (none)
-any            REVOKED         BRA; routes withdrawn; deauthenticate         (none)
-=============  ==============  ============================================  =============
+=============  ===================  ===================================  =============
+state          input                action                               next state
+=============  ===================  ===================================  =============
+ABSENT         ATTACH               PBU (HI 3, lifetime requested)       REGISTERING
+REGISTERING    PBA_ACCEPTED         routes + RAs for the granted HNPs    REGISTERED
+REFRESHING     PBA_ACCEPTED         new lifetime (routes if changed)     REGISTERED
+REGISTERING    PBA_REJECTED         audit; nothing installed             ABSENT
+REFRESHING     PBA_REJECTED         routes withdrawn (gone at the LMA)   ABSENT
+REG./REFR.     PBA_NO_GRE_KEY       as PBA_REJECTED (RFC 5845 §3)        ABSENT
+REG./REFR.     PBA_STALE_TIMESTAMP  PBU again, fresh timestamp (156)     (same)
+REG./REFR./DE  RETRANSMIT_DUE       PBU again, timeout doubled (§6.9.4)  (same)
+REG./REFR./DE  UNANSWERED           audit; routes withdrawn if bound     ABSENT
+REGISTERED     REFRESH_DUE          PBU (HI 5)                           REFRESHING
+REGISTERED     LMA_RESTARTED        PBU (HI 5): the LMA may have lost it REFRESHING
+REG./REFR.     DETACH               routes withdrawn if bound, PBU 0     DEREGISTERING
+DEREGISTERING  PBA_ANY              forget                               ABSENT
+any present    REPLACED             routes withdrawn (another identity)  ABSENT
+any present    REVOKED              BRA; deauthenticate; routes out      ABSENT
+=============  ===================  ===================================  =============
 
 - The Handoff Indicator: 3 ("between MAGs, same interface") for every attachment with a
   link-layer identifier. By RFC 5213 §5.4.1 the LMA treats it as a handover when a binding exists
@@ -36,178 +44,92 @@ any            REVOKED         BRA; routes withdrawn; deauthenticate         (no
 - A Binding Revocation Indication from our LMA for a station we serve: acknowledged, the station's
   routes withdrawn and the station deauthenticated (hostapd never notices a wired station that
   silently moved, so the old MAG must drop it; that also closes its accounting session).
+- An Access-Accept naming the station's prefix prepares its downlink ahead of the PBA
+  (:mod:`.early_downlink`); the deadline sits in this class's timer heap.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from enum import Enum, auto
-from typing import Any
+from typing import Any, assert_never
 
 from netlmm_aaa.core.actions import (
     DeauthenticateStation,
     InstallStationRoutes,
     MagAction,
+    QueryStation,
     RecordAudit,
+    RefuseHookLine,
     RemoveStationRoutes,
     SendMessage,
     StationBinding,
+    reply_to,
 )
-from netlmm_aaa.core.addresses import format_ipv4, format_ipv6_network
+from netlmm_aaa.core.binding_update_list import (
+    NO_CAUSE,
+    SERVING,
+    WAITING,
+    BulEntry,
+    Cause,
+    StationInput,
+    StationState,
+)
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
-    AccessTechnologyType,
-    BindingAcknowledgementFlag,
     BindingStatus,
     HandoffIndicator,
     RevocationStatus,
 )
 from netlmm_aaa.core.dhcpv4_server import Lease
+from netlmm_aaa.core.early_downlink import EarlyDownlinks
+from netlmm_aaa.core.errors import InvalidTransition
 from netlmm_aaa.core.events import (
+    AccessAcceptRelayed,
+    AccountingReported,
     MagEvent,
     MalformedPacketReceived,
     MobilityMessageReceived,
     StationAttached,
     StationDetached,
+    StationEventReported,
+    StationQueried,
+    StationsListed,
     TimerFired,
 )
+from netlmm_aaa.core.mag_policy import MagPolicy
 from netlmm_aaa.core.messages import (
     LIFETIME_UNIT_SECONDS,
     BindingRevocationAcknowledgement,
     BindingRevocationIndication,
     Heartbeat,
     ProxyBindingAcknowledgement,
-    ProxyBindingUpdate,
-    lifetime_to_units,
 )
 from netlmm_aaa.core.options import (
-    AccessTechnologyTypeOption,
     GreKeyOption,
-    HandoffIndicatorOption,
-    HomeNetworkPrefixOption,
-    IPv4HomeAddressReplyOption,
-    IPv4HomeAddressRequestOption,
     MobileNodeIdentifierOption,
-    MobileNodeLinkLayerIdentifierOption,
     MobilityOption,
     RestartCounterOption,
-    TimestampOption,
 )
-from netlmm_aaa.core.sequence_numbers import next_sequence
+from netlmm_aaa.core.pbu_exchange import PbuBuilder, handoff_indicator, pba_problem, read_grant
+from netlmm_aaa.core.station_intake import ReportOutput, StationIntake
 
 log = logging.getLogger(__name__)
 
-_ZERO_HNP = HomeNetworkPrefixOption(bytes(16), 0)
+
+class _Timer(Enum):
+    """What a deadline in the timer heap is for."""
+
+    STATION = auto()
+    """The entry's retransmission or refresh (``BulEntry.deadline``)."""
+    EARLY_DOWNLINK = auto()
+    """A downlink prepared from an Access-Accept that no registration took over yet."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MagPolicy:
-    """What the MAG core decides with."""
-
-    name: str
-    """This MAG's name (audit trail)."""
-    proxy_coa: str
-    """Our address toward the LMA (IPv6)."""
-    lma_address: str
-    """The LMA, unless a station's profile names another."""
-    lifetime: int = 3600
-    """Requested binding lifetime, seconds."""
-    refresh_fraction: float = 0.8
-    """Re-register when this share of the granted lifetime has passed."""
-    initial_bindack_timeout: float = 1.0
-    """INITIAL_BINDACK_TIMEOUT (RFC 6275 §12), seconds."""
-    max_bindack_timeout: float = 32.0
-    """MAX_BINDACK_TIMEOUT, seconds."""
-    max_retransmissions: int = 6
-    """Give up (and audit) after this many retransmissions of one PBU."""
-    timestamp_retries: int = 3
-    """Register again (fresh timestamp) this many times after a PBA with status 156."""
-    access_technology: int = AccessTechnologyType.IEEE_802_11
-    """ATT of our access links (4: 802.11; 3: 802.3 for wired 802.1X)."""
-    use_timestamps: bool = True
-    """Send the Timestamp option (RFC 5213 §5.5); else sequence numbers only."""
-    ipv4: bool = True
-    """Request an IPv4 home address (RFC 5844) for every station."""
-    restart_counter: int = 0
-    """Our own RFC 5847 restart counter (persisted by the daemon)."""
-    gre: bool = False
-    """GRE tunnelling (RFC 5845): each PBU carries the downlink key we assign the station, and
-    a PBA must return the uplink key the LMA assigned, else the registration fails."""
-
-
-class StationState(Enum):
-    """Binding update list entry state."""
-
-    REGISTERING = auto()
-    REGISTERED = auto()
-    REFRESHING = auto()
-    DEREGISTERING = auto()
-
-
-class _Entry:
-    __slots__ = (
-        "ap",
-        "attached_at",
-        "deadline",
-        "granted",
-        "gre_downlink",
-        "gre_uplink",
-        "hnps",
-        "interface",
-        "ipv4",
-        "ipv4_prefix_length",
-        "lma",
-        "mac",
-        "mn_id",
-        "outstanding",
-        "profile_hnp",
-        "profile_ipv4",
-        "retransmissions",
-        "sent",
-        "ssid",
-        "state",
-        "timeout",
-        "timestamp_retries",
-    )
-
-    def __init__(self, event: StationAttached, lma: str, gre_downlink: int | None) -> None:
-        self.mac = event.mac
-        self.gre_downlink = gre_downlink
-        self.gre_uplink: int | None = None
-        self.mn_id = event.mn_id
-        self.interface = event.interface
-        self.lma = lma
-        self.profile_hnp = event.home_network_prefix
-        self.profile_ipv4 = event.ipv4_home_address
-        self.ap = event.ap
-        self.ssid = event.ssid
-        self.attached_at = 0.0  # monotonic time of the authenticated-station event
-        self.state = StationState.REGISTERING
-        self.outstanding: ProxyBindingUpdate | None = None
-        self.sent = 0.0
-        self.timeout = 0.0
-        self.retransmissions = 0
-        self.timestamp_retries = 0
-        self.deadline = 0.0
-        self.granted = 0
-        self.hnps: tuple[str, ...] = ()
-        self.ipv4: str | None = None
-        self.ipv4_prefix_length = 32
-
-    def binding(self) -> StationBinding:
-        return StationBinding(
-            mac=self.mac,
-            mn_id=self.mn_id,
-            interface=self.interface,
-            home_network_prefixes=self.hnps,
-            ipv4_home_address=self.ipv4,
-            ipv4_prefix_length=self.ipv4_prefix_length,
-            lma_address=self.lma,
-            gre_key_downlink=self.gre_downlink,
-            gre_key_uplink=self.gre_uplink,
-        )
+Actions = list[MagAction]
+_Handler = Callable[["MobileAccessGateway", BulEntry, Cause, Now, list[MagAction]], None]
 
 
 class MobileAccessGateway:
@@ -215,13 +137,19 @@ class MobileAccessGateway:
 
     def __init__(self, policy: MagPolicy) -> None:
         self.policy = policy
-        self._stations: dict[str, _Entry] = {}
-        self._by_sequence: dict[int, _Entry] = {}
-        self._sequence = 0
-        self._timers: list[tuple[float, int, str]] = []
+        self.intake = StationIntake(
+            policy.name,
+            replay_window=policy.accounting_replay_window,
+            profile_ttl=policy.profile_ttl,
+            lma_selection=policy.lma_selection,
+        )
+        self._stations: dict[str, BulEntry] = {}
+        self._by_sequence: dict[int, BulEntry] = {}
+        self._pbus = PbuBuilder(policy)
+        self._timers: list[tuple[float, int, _Timer, str]] = []
         self._count = 0
+        self._early = EarlyDownlinks()
         self._lma_restart_counter: int | None = None
-        self._last_timestamp = 0
         self._gre_key = 0
         self._gre_keys: set[int] = set()
         """Downlink GRE keys of our stations (each names one station's packets from the LMA)."""
@@ -229,8 +157,19 @@ class MobileAccessGateway:
     # ------------------------------------------------------------------ public interface
 
     def handle(self, event: MagEvent, now: Now) -> list[MagAction]:
-        actions: list[MagAction] = []
+        actions: Actions = []
         match event:
+            case StationEventReported():
+                self._intake(self.intake.on_reported(event, now), now, actions)
+            case StationQueried():
+                self._intake(self.intake.on_queried(event, now), now, actions)
+            case AccountingReported():
+                self._intake(self.intake.on_accounting(event.session, now), now, actions)
+            case StationsListed():
+                outputs = self.intake.on_resync(event.interface, list(event.stations), now)
+                self._intake(outputs, now, actions)
+            case AccessAcceptRelayed():
+                self._access_accept(event, now, actions)
             case StationAttached():
                 self._attach(event, now, actions)
             case StationDetached():
@@ -248,6 +187,10 @@ class MobileAccessGateway:
                 )
             case TimerFired():
                 self._timers_due(now, actions)
+            case _:
+                assert_never(event)
+        if self._early:
+            actions.extend(self._early.sweep(self._registering, now.monotonic))
         return actions
 
     def announce_restart(self, now: Now) -> list[MagAction]:
@@ -271,9 +214,12 @@ class MobileAccessGateway:
 
     def next_deadline(self) -> float | None:
         while self._timers:
-            deadline, _, mac = self._timers[0]
-            entry = self._stations.get(mac)
-            if entry is not None and entry.deadline == deadline:
+            deadline, _, kind, mac = self._timers[0]
+            if kind is _Timer.STATION:
+                entry = self._stations.get(mac)
+                if entry is not None and entry.deadline == deadline:
+                    return deadline
+            elif self._early.deadline(mac) == deadline:
                 return deadline
             heapq.heappop(self._timers)
         return None
@@ -301,28 +247,91 @@ class MobileAccessGateway:
             return None
         return Lease(address=entry.ipv4, prefix_length=entry.ipv4_prefix_length)
 
+    # ------------------------------------------------------------------ transitions
+
+    _TRANSITIONS: dict[tuple[StationState, StationInput], tuple[_Handler, StationState]]
+
+    def _transition(
+        self,
+        entry: BulEntry,
+        what: StationInput,
+        cause: Cause,
+        now: Now,
+        actions: Actions,
+    ) -> None:
+        try:
+            handler, next_state = self._TRANSITIONS[(entry.state, what)]
+        except KeyError:
+            raise InvalidTransition(
+                f"station {entry.mac} in state {entry.state.name} cannot take {what.name}"
+            ) from None
+        handler(self, entry, cause, now, actions)
+        entry.state = next_state
+        if next_state is StationState.ABSENT and self._stations.get(entry.mac) is entry:
+            self._forget(entry)
+
     # ------------------------------------------------------------------ stations
 
-    def _attach(self, event: StationAttached, now: Now, actions: list[MagAction]) -> None:
-        entry = self._stations.get(event.mac)
-        if (
-            entry is not None
-            and entry.mn_id == event.mn_id
-            and entry.state
-            in (
-                StationState.REGISTERED,
-                StationState.REFRESHING,
-                StationState.REGISTERING,
+    def _intake(self, outputs: Sequence[ReportOutput], now: Now, actions: Actions) -> None:
+        for out in outputs:
+            match out:
+                case StationAttached():
+                    self._attach(out, now, actions)
+                case StationDetached():
+                    self._detach(out, now, actions)
+                case RecordAudit() | QueryStation() | RefuseHookLine():
+                    actions.append(out)
+                case _:
+                    assert_never(out)
+
+    def _access_accept(self, event: AccessAcceptRelayed, now: Now, actions: Actions) -> None:
+        """The relay passed an Access-Accept: the intake keeps its profile, and a profile that
+        names the station's prefix readies its downlink before the station is reported."""
+        profile = event.profile
+        if event.interface and profile.home_network_prefix and event.mac not in self._stations:
+            deadline = now.monotonic + self.policy.profile_ttl
+            prepared = self._early.prepare(
+                StationBinding(
+                    mac=event.mac,
+                    mn_id=profile.user_name or b"",
+                    interface=event.interface,
+                    home_network_prefixes=(profile.home_network_prefix,),
+                    ipv4_home_address=profile.ipv4_home_address,
+                    lma_address=profile.lma_address or self.policy.lma_address,
+                ),
+                deadline,
             )
-        ):
+            if prepared is not None:
+                actions.append(prepared)
+                self._arm(_Timer.EARLY_DOWNLINK, event.mac, deadline)
+        self.intake.on_access_accept(event, now)
+
+    def _registering(self, mac: str) -> bool | None:
+        state = self.station_state(mac)
+        return None if state is None else state in WAITING
+
+    def _attach(self, event: StationAttached, now: Now, actions: Actions) -> None:
+        entry = self._stations.get(event.mac)
+        if entry is not None and entry.mn_id == event.mn_id and entry.state in WAITING:
             # A re-authentication (EAP-SUCCESS2 of a known station): still registered, no PBU.
             return
         if entry is not None:
             # The MAC now belongs to another identity (or was leaving): withdraw the old one.
-            self._forget(entry, now, actions, "station_replaced", withdraw=True)
-        entry = _Entry(event, event.lma_address or self.policy.lma_address, self._new_gre_key())
+            self._transition(entry, StationInput.REPLACED, NO_CAUSE, now, actions)
+        entry = BulEntry(event, event.lma_address or self.policy.lma_address, self._new_gre_key())
         entry.attached_at = now.monotonic
         self._stations[event.mac] = entry
+        self._transition(entry, StationInput.ATTACH, Cause(attached=event), now, actions)
+
+    def _detach(self, event: StationDetached, now: Now, actions: Actions) -> None:
+        entry = self._stations.get(event.mac)
+        if entry is None or entry.state is StationState.DEREGISTERING:
+            return
+        self._transition(entry, StationInput.DETACH, NO_CAUSE, now, actions)
+
+    def _on_attach(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        event = cause.attached
+        assert event is not None
         actions.append(
             RecordAudit(
                 kind="station_attached",
@@ -339,13 +348,9 @@ class MobileAccessGateway:
         )
         self._send_pbu(entry, HandoffIndicator.SAME_INTERFACE, self.policy.lifetime, now, actions)
 
-    def _detach(self, event: StationDetached, now: Now, actions: list[MagAction]) -> None:
-        entry = self._stations.get(event.mac)
-        if entry is None or entry.state is StationState.DEREGISTERING:
-            return
-        if entry.state in (StationState.REGISTERED, StationState.REFRESHING):
+    def _on_detach(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        if entry.state in SERVING:
             actions.append(RemoveStationRoutes(station=entry.binding()))
-        entry.state = StationState.DEREGISTERING
         actions.append(
             RecordAudit(
                 kind="station_detached",
@@ -359,59 +364,28 @@ class MobileAccessGateway:
 
     # ------------------------------------------------------------------ PBU / PBA
 
-    def _pbu_options(self, entry: _Entry, hi: int, now: Now) -> tuple[MobilityOption, ...]:
-        options: list[MobilityOption] = [MobileNodeIdentifierOption(entry.mn_id)]
-        if entry.hnps:
-            options.extend(HomeNetworkPrefixOption.from_network(p) for p in entry.hnps)
-        elif entry.profile_hnp:
-            options.append(HomeNetworkPrefixOption.from_network(entry.profile_hnp))
-        else:
-            options.append(_ZERO_HNP)
-        options.append(HandoffIndicatorOption(hi))
-        options.append(AccessTechnologyTypeOption(self.policy.access_technology))
-        options.append(MobileNodeLinkLayerIdentifierOption.from_mac(entry.mac))
-        if self.policy.use_timestamps:
-            # Strictly increasing even within one clock tick: the LMA refuses a timestamp that
-            # is not newer than the last one it accepted for the node (157).
-            stamp = max(TimestampOption.from_seconds(now.utc).timestamp, self._last_timestamp + 1)
-            self._last_timestamp = stamp
-            options.append(TimestampOption(stamp))
-        if self.policy.ipv4:
-            address = entry.ipv4 or entry.profile_ipv4
-            options.append(
-                IPv4HomeAddressRequestOption.from_address(address)
-                if address
-                else IPv4HomeAddressRequestOption()
-            )
-        if entry.gre_downlink is not None:
-            options.append(GreKeyOption(entry.gre_downlink))
-        return tuple(options)
-
     def _send_pbu(
         self,
-        entry: _Entry,
+        entry: BulEntry,
         hi: int,
         lifetime: int,
         now: Now,
-        actions: list[MagAction],
+        actions: Actions,
         retransmission: bool = False,
     ) -> None:
         if entry.outstanding is not None:
             self._by_sequence.pop(entry.outstanding.sequence, None)
-        self._sequence = next_sequence(self._sequence)
-        pbu = ProxyBindingUpdate(
-            self._sequence, lifetime_to_units(lifetime), options=self._pbu_options(entry, hi, now)
-        )
+        pbu = self._pbus.build(entry, hi, lifetime, now)
         entry.outstanding = pbu
         entry.sent = now.monotonic if not retransmission else entry.sent
         self._by_sequence[pbu.sequence] = entry
         if not retransmission:
             entry.timeout = self.policy.initial_bindack_timeout
             entry.retransmissions = 0
-        self._arm(entry, now.monotonic + entry.timeout)
+        self._arm_station(entry, now.monotonic + entry.timeout)
         actions.append(SendMessage(message=pbu, destination=entry.lma))
 
-    def _message(self, event: MobilityMessageReceived, now: Now, actions: list[MagAction]) -> None:
+    def _message(self, event: MobilityMessageReceived, now: Now, actions: Actions) -> None:
         message = event.message
         if type(message) is ProxyBindingAcknowledgement:
             self._pba(event, message, now, actions)
@@ -434,18 +408,11 @@ class MobileAccessGateway:
         event: MobilityMessageReceived,
         pba: ProxyBindingAcknowledgement,
         now: Now,
-        actions: list[MagAction],
+        actions: Actions,
     ) -> None:
+        """Check the PBA against its PBU (§6.9.1.2), audit it, and classify it."""
         entry = self._by_sequence.get(pba.sequence)
-        problem = None
-        if entry is None or entry.outstanding is None:
-            problem = "no outstanding PBU with this sequence number"
-        elif event.source != entry.lma:
-            problem = f"from {event.source}, not the LMA {entry.lma}"
-        elif not int(pba.flags) & BindingAcknowledgementFlag.P:
-            problem = "P flag clear"
-        else:
-            problem = _echo_mismatch(entry.outstanding, pba)
+        problem = pba_problem(entry, pba, event.source)
         if problem is not None or entry is None:
             actions.append(
                 RecordAudit(
@@ -462,7 +429,7 @@ class MobileAccessGateway:
         entry.outstanding = None
         rtt_ms = round((now.monotonic - entry.sent) * 1000, 3)
         first = entry.state is StationState.REGISTERING
-        hi = next((o.indicator for o in pbu.options if type(o) is HandoffIndicatorOption), None)
+        hi = handoff_indicator(pbu)
         actions.append(
             RecordAudit(
                 kind="pba",
@@ -475,7 +442,7 @@ class MobileAccessGateway:
                     "lifetime": pba.lifetime_seconds,
                     "rtt_ms": rtt_ms,
                     "retransmissions": entry.retransmissions,
-                    "handoff_indicator": int(hi) if hi is not None else None,
+                    "handoff_indicator": hi,
                     "event_to_ack_ms": (
                         round((now.monotonic - entry.attached_at) * 1000, 3) if first else None
                     ),
@@ -483,57 +450,61 @@ class MobileAccessGateway:
             )
         )
         if entry.state is StationState.DEREGISTERING:
-            self._forget(entry, now, actions, "station_deregistered", withdraw=False)
-            return
-        if (
+            what = StationInput.PBA_ANY
+        elif (
             pba.status == BindingStatus.TIMESTAMP_MISMATCH
             and entry.timestamp_retries < self.policy.timestamp_retries
         ):
-            # RFC 5213 §6.9.1.2: our PBU arrived outside the LMA's TimestampValidityWindow
-            # (a queue at either end, or clock skew): register again, a limited number of
-            # times, with a fresh timestamp and sequence number.
-            entry.timestamp_retries += 1
-            hi = next(o.indicator for o in pbu.options if type(o) is HandoffIndicatorOption)
-            self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
-            return
-        entry.timestamp_retries = 0
-        uplink = next((o.key for o in pba.options if type(o) is GreKeyOption), None)
-        if pba.accepted and entry.gre_downlink is not None and uplink is None:
-            # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
-            actions.append(RecordAudit(kind="pba_dropped", utc=now.utc, peer=event.source,
-                                       mn_id=entry.mn_id,
-                                       fields={"reason": "GRE mode: no uplink GRE key",
-                                               "sequence": pba.sequence,
-                                               "status": int(pba.status)}))  # fmt: skip
-            kind = "registration_rejected" if first else "refresh_rejected"
-            self._forget(entry, now, actions, kind, withdraw=not first)
-            return
-        if not pba.accepted:
-            if entry.state is StationState.REGISTERING:
-                self._forget(entry, now, actions, "registration_rejected", withdraw=False)
-            else:  # a refresh was refused: the binding is gone at the LMA
-                self._forget(entry, now, actions, "refresh_rejected", withdraw=True)
-            return
-        hnps = tuple(
-            format_ipv6_network(o.prefix, o.prefix_length)
-            for o in pba.options
-            if type(o) is HomeNetworkPrefixOption
-        )
-        reply4 = next((o for o in pba.options if type(o) is IPv4HomeAddressReplyOption), None)
-        changed = hnps != entry.hnps or uplink != entry.gre_uplink
-        entry.gre_uplink = uplink
-        entry.hnps = hnps
-        if reply4 is not None and reply4.status < 128:
-            new4 = format_ipv4(reply4.address)
-            changed = changed or new4 != entry.ipv4
-            entry.ipv4 = new4
-            if 0 < reply4.prefix_length <= 32:
-                entry.ipv4_prefix_length = reply4.prefix_length
-        entry.state = StationState.REGISTERED
+            what = StationInput.PBA_STALE_TIMESTAMP
+        elif not pba.accepted:
+            what = StationInput.PBA_REJECTED
+        elif entry.gre_downlink is not None and not any(
+            type(o) is GreKeyOption for o in pba.options
+        ):
+            what = StationInput.PBA_NO_GRE_KEY
+        else:
+            what = StationInput.PBA_ACCEPTED
+        if what is not StationInput.PBA_STALE_TIMESTAMP:
+            entry.timestamp_retries = 0
+        self._transition(entry, what, Cause(pba=pba, pbu=pbu, source=event.source), now, actions)
+
+    def _on_stale_timestamp(
+        self, entry: BulEntry, cause: Cause, now: Now, actions: Actions
+    ) -> None:
+        # RFC 5213 §6.9.1.2: our PBU arrived outside the LMA's TimestampValidityWindow (a queue
+        # at either end, or clock skew): register again, a limited number of times, with a
+        # fresh timestamp and sequence number.
+        pbu = cause.pbu
+        assert pbu is not None
+        entry.timestamp_retries += 1
+        hi = handoff_indicator(pbu)
+        assert hi is not None
+        self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
+
+    def _on_accepted(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        pba = cause.pba
+        assert pba is not None
+        first = entry.state is StationState.REGISTERING
+        grant = read_grant(pba)
+        changed = grant.hnps != entry.hnps or grant.uplink_key != entry.gre_uplink
+        entry.gre_uplink = grant.uplink_key
+        entry.hnps = grant.hnps
+        if grant.ipv4 is not None:
+            changed = changed or grant.ipv4 != entry.ipv4
+            entry.ipv4 = grant.ipv4
+            if grant.ipv4_prefix_length is not None:
+                entry.ipv4_prefix_length = grant.ipv4_prefix_length
         entry.granted = pba.lifetime_seconds
-        self._arm(entry, now.monotonic + max(1.0, entry.granted * self.policy.refresh_fraction))
+        self._arm_station(
+            entry, now.monotonic + max(1.0, entry.granted * self.policy.refresh_fraction)
+        )
         if first or changed:
-            actions.append(InstallStationRoutes(station=entry.binding()))
+            binding = entry.binding()
+            if self._early:
+                withdraw = self._early.taken_over(binding)
+                if withdraw is not None:
+                    actions.append(withdraw)
+            actions.append(InstallStationRoutes(station=binding))
             actions.append(
                 RecordAudit(
                     kind="station_registered",
@@ -551,33 +522,62 @@ class MobileAccessGateway:
                 )
             )
 
-    def _timers_due(self, now: Now, actions: list[MagAction]) -> None:
+    def _on_no_gre_key(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
+        pba = cause.pba
+        assert pba is not None
+        actions.append(RecordAudit(kind="pba_dropped", utc=now.utc, peer=cause.source,
+                                   mn_id=entry.mn_id,
+                                   fields={"reason": "GRE mode: no uplink GRE key",
+                                           "sequence": pba.sequence,
+                                           "status": int(pba.status)}))  # fmt: skip
+        self._on_rejected(entry, cause, now, actions)
+
+    def _on_rejected(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        if entry.state is StationState.REGISTERING:
+            self._farewell(entry, now, actions, "registration_rejected", withdraw=False)
+        else:  # a refresh was refused: the binding is gone at the LMA
+            self._farewell(entry, now, actions, "refresh_rejected", withdraw=True)
+
+    def _on_deregistered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        self._farewell(entry, now, actions, "station_deregistered", withdraw=False)
+
+    def _on_replaced(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        self._farewell(entry, now, actions, "station_replaced", withdraw=True)
+
+    # ------------------------------------------------------------------ timers
+
+    def _timers_due(self, now: Now, actions: Actions) -> None:
         while self._timers and self._timers[0][0] <= now.monotonic:
-            deadline, _, mac = heapq.heappop(self._timers)
+            deadline, _, kind, mac = heapq.heappop(self._timers)
+            if kind is _Timer.EARLY_DOWNLINK:
+                continue  # the sweep at the end of every input withdraws it
             entry = self._stations.get(mac)
             if entry is None or entry.deadline != deadline:
                 continue
             if entry.outstanding is not None:
                 if entry.retransmissions >= self.policy.max_retransmissions:
-                    self._forget(
-                        entry,
-                        now,
-                        actions,
-                        "pbu_unanswered",
-                        withdraw=entry.state is not StationState.REGISTERING,
-                    )
-                    continue
-                entry.retransmissions += 1
-                entry.timeout = min(entry.timeout * 2, self.policy.max_bindack_timeout)
-                pbu = entry.outstanding
-                hi = next(o.indicator for o in pbu.options if type(o) is HandoffIndicatorOption)
-                lifetime = pbu.lifetime_seconds
-                self._send_pbu(entry, hi, lifetime, now, actions, retransmission=True)
+                    self._transition(entry, StationInput.UNANSWERED, NO_CAUSE, now, actions)
+                else:
+                    self._transition(entry, StationInput.RETRANSMIT_DUE, NO_CAUSE, now, actions)
             elif entry.state is StationState.REGISTERED:
-                entry.state = StationState.REFRESHING
-                self._send_pbu(
-                    entry, HandoffIndicator.NOT_CHANGED, self.policy.lifetime, now, actions
-                )
+                self._transition(entry, StationInput.REFRESH_DUE, NO_CAUSE, now, actions)
+
+    def _on_retransmit(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        pbu = entry.outstanding
+        assert pbu is not None
+        entry.retransmissions += 1
+        entry.timeout = min(entry.timeout * 2, self.policy.max_bindack_timeout)
+        hi = handoff_indicator(pbu)
+        assert hi is not None
+        self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
+
+    def _on_unanswered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        withdraw = entry.state is not StationState.REGISTERING
+        self._farewell(entry, now, actions, "pbu_unanswered", withdraw=withdraw)
+
+    def _on_refresh(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        self._send_pbu(entry, HandoffIndicator.NOT_CHANGED, self.policy.lifetime, now, actions)
 
     # ------------------------------------------------------------------ revocation, heartbeat
 
@@ -586,7 +586,7 @@ class MobileAccessGateway:
         event: MobilityMessageReceived,
         bri: BindingRevocationIndication,
         now: Now,
-        actions: list[MagAction],
+        actions: Actions,
     ) -> None:
         mn = next((o for o in bri.options if type(o) is MobileNodeIdentifierOption), None)
         entry = None
@@ -599,17 +599,8 @@ class MobileAccessGateway:
         if entry is None or event.source != entry.lma:
             status = RevocationStatus.BINDING_DOES_NOT_EXIST
         reply_options: tuple[MobilityOption, ...] = (mn,) if mn is not None else ()
-        actions.append(
-            SendMessage(
-                message=BindingRevocationAcknowledgement(
-                    status, bri.sequence, bri.flags, reply_options
-                ),
-                destination=event.source,
-                source=event.destination,
-                transport=event.transport,
-                destination_port=event.source_port or 5436,
-            )
-        )
+        bra = BindingRevocationAcknowledgement(status, bri.sequence, bri.flags, reply_options)
+        actions.append(reply_to(event, bra))
         if status is not RevocationStatus.SUCCESS or entry is None:
             actions.append(
                 RecordAudit(
@@ -620,34 +611,26 @@ class MobileAccessGateway:
                 )
             )
             return
+        cause = Cause(trigger=int(bri.trigger))
+        self._transition(entry, StationInput.REVOKED, cause, now, actions)
+
+    def _on_revoked(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
         actions.append(DeauthenticateStation(mac=entry.mac, interface=entry.interface))
-        self._forget(
+        self._farewell(
             entry,
             now,
             actions,
             "binding_revoked",
             withdraw=entry.state is not StationState.REGISTERING,
-            fields={"trigger": int(bri.trigger)},
+            fields={"trigger": cause.trigger},
         )
 
     def _heartbeat(
-        self, event: MobilityMessageReceived, message: Heartbeat, now: Now, actions: list[MagAction]
+        self, event: MobilityMessageReceived, message: Heartbeat, now: Now, actions: Actions
     ) -> None:
         if not message.response:
-            actions.append(
-                SendMessage(
-                    message=Heartbeat(
-                        message.sequence,
-                        True,
-                        False,
-                        (RestartCounterOption(self.policy.restart_counter),),
-                    ),
-                    destination=event.source,
-                    source=event.destination,
-                    transport=event.transport,
-                    destination_port=event.source_port or 5436,
-                )
-            )
+            restart = RestartCounterOption(self.policy.restart_counter)
+            actions.append(reply_to(event, Heartbeat(message.sequence, True, False, (restart,))))
             actions.append(
                 RecordAudit(
                     kind="heartbeat_answered",
@@ -684,18 +667,18 @@ class MobileAccessGateway:
             )
             for entry in list(self._stations.values()):
                 if entry.state is StationState.REGISTERED:
-                    entry.state = StationState.REFRESHING
-                    self._send_pbu(
-                        entry, HandoffIndicator.NOT_CHANGED, self.policy.lifetime, now, actions
-                    )
+                    self._transition(entry, StationInput.LMA_RESTARTED, NO_CAUSE, now, actions)
         self._lma_restart_counter = value
 
     # ------------------------------------------------------------------ helpers
 
-    def _arm(self, entry: _Entry, deadline: float) -> None:
+    def _arm_station(self, entry: BulEntry, deadline: float) -> None:
         entry.deadline = deadline
+        self._arm(_Timer.STATION, entry.mac, deadline)
+
+    def _arm(self, kind: _Timer, mac: str, deadline: float) -> None:
         self._count += 1
-        heapq.heappush(self._timers, (deadline, self._count, entry.mac))
+        heapq.heappush(self._timers, (deadline, self._count, kind, mac))
 
     def _new_gre_key(self) -> int | None:
         """A downlink GRE key no station of ours holds (GRE mode), else None."""
@@ -707,23 +690,19 @@ class MobileAccessGateway:
                 self._gre_keys.add(self._gre_key)
                 return self._gre_key
 
-    def _forget(
+    def _farewell(
         self,
-        entry: _Entry,
+        entry: BulEntry,
         now: Now,
-        actions: list[MagAction],
+        actions: Actions,
         kind: str,
         *,
         withdraw: bool,
         fields: dict[str, Any] | None = None,
     ) -> None:
+        """The audit record (and route withdrawal) of an entry's transition to ABSENT."""
         if withdraw:
             actions.append(RemoveStationRoutes(station=entry.binding()))
-        if entry.outstanding is not None:
-            self._by_sequence.pop(entry.outstanding.sequence, None)
-        self._stations.pop(entry.mac, None)
-        if entry.gre_downlink is not None:
-            self._gre_keys.discard(entry.gre_downlink)
         actions.append(
             RecordAudit(
                 kind=kind,
@@ -734,22 +713,51 @@ class MobileAccessGateway:
             )
         )
 
-
-def _echo_mismatch(pbu: ProxyBindingUpdate, pba: ProxyBindingAcknowledgement) -> str | None:
-    """RFC 5213 §6.9.1.2: the PBA must echo the PBU's MN-ID, HI, ATT and LL-ID."""
-    for kind in (
-        MobileNodeIdentifierOption,
-        HandoffIndicatorOption,
-        AccessTechnologyTypeOption,
-        MobileNodeLinkLayerIdentifierOption,
-    ):
-        sent = next((o for o in pbu.options if type(o) is kind), None)
-        got = next((o for o in pba.options if type(o) is kind), None)
-        if sent is not None and got is not None and sent != got:
-            return f"{kind.__name__} differs from the PBU's"
-        if sent is not None and got is None and kind is MobileNodeIdentifierOption:
-            return "no MN-ID echoed"
-    return None
+    def _forget(self, entry: BulEntry) -> None:
+        if entry.outstanding is not None:
+            self._by_sequence.pop(entry.outstanding.sequence, None)
+            entry.outstanding = None
+        self._stations.pop(entry.mac, None)
+        if entry.gre_downlink is not None:
+            self._gre_keys.discard(entry.gre_downlink)
 
 
-__all__ = ["LIFETIME_UNIT_SECONDS", "MagPolicy", "MobileAccessGateway", "StationState"]
+_S = StationState
+_I = StationInput
+_M = MobileAccessGateway
+_M._TRANSITIONS = {
+    (_S.ABSENT, _I.ATTACH): (_M._on_attach, _S.REGISTERING),
+    (_S.REGISTERING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
+    (_S.REFRESHING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
+    (_S.REGISTERING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
+    (_S.REFRESHING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
+    (_S.REGISTERING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
+    (_S.REFRESHING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
+    (_S.REGISTERING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REGISTERING),
+    (_S.REFRESHING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REFRESHING),
+    (_S.REGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REGISTERING),
+    (_S.REFRESHING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REFRESHING),
+    (_S.DEREGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.DEREGISTERING),
+    (_S.REGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
+    (_S.REFRESHING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
+    (_S.DEREGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
+    (_S.REGISTERED, _I.REFRESH_DUE): (_M._on_refresh, _S.REFRESHING),
+    (_S.REGISTERED, _I.LMA_RESTARTED): (_M._on_refresh, _S.REFRESHING),
+    (_S.REGISTERING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
+    (_S.REGISTERED, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
+    (_S.REFRESHING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
+    (_S.DEREGISTERING, _I.PBA_ANY): (_M._on_deregistered, _S.ABSENT),
+    **{
+        (state, _I.REPLACED): (_M._on_replaced, _S.ABSENT) for state in _S if state is not _S.ABSENT
+    },
+    **{(state, _I.REVOKED): (_M._on_revoked, _S.ABSENT) for state in _S if state is not _S.ABSENT},
+}
+
+
+__all__ = [
+    "LIFETIME_UNIT_SECONDS",
+    "MagPolicy",
+    "MobileAccessGateway",
+    "StationInput",
+    "StationState",
+]

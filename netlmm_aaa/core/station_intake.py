@@ -25,46 +25,58 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   (a tombstone per stopped session, void for Starts dated after the Stop; a Stop that arrives
   before its Start leaves one too, so the late Start cannot resurrect it). Both are audited as
   replays; nothing moves.
+- hostapd's success events are confirmed with ``STA <mac>`` (:class:`QueryStation`), except when
+  our RADIUS relay passed the station's Access-Accept moments ago: that Accept's User-Name is
+  hostapd's identity for it, and it confirms each of the two success events (EAP success, port
+  authorized) once, until a new authentication, a failure, a disconnection or 5 s void it.
+- A hook datagram is only a trigger: its disconnection detaches only once ``STA`` shows the
+  station unauthorized or gone.
+- An Access-Accept's profile (RFC 6572 prefix, IPv4 HoA, LMA) applies to the station's next
+  attachment within ``profile_ttl``; a station whose profile names no LMA goes to the LMA of its
+  realm (:func:`select_lma`), else the configured one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import OrderedDict
-from dataclasses import dataclass
 
-from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.actions import QueryStation, RecordAudit, RefuseHookLine
 from netlmm_aaa.core.clock import Now
-from netlmm_aaa.core.events import StationAttached, StationDetached, StationEvent, StationEventKind
+from netlmm_aaa.core.events import (
+    AccessAcceptRelayed,
+    AccessProfile,
+    AccountingSession,
+    ConfirmedStation,
+    StationAttached,
+    StationDetached,
+    StationEvent,
+    StationEventKind,
+    StationEventReported,
+    StationQueried,
+)
+from netlmm_aaa.core.lma_selection import LmaSelection, select_lma
 
 _ATTACH_EVENTS = (StationEventKind.AUTHORIZED, StationEventKind.AUTHENTICATED)
 IntakeOutput = StationAttached | StationDetached | RecordAudit
+ReportOutput = IntakeOutput | QueryStation | RefuseHookLine
 
+_ACCEPT_CONFIRMS = 5.0
+"""Seconds an Access-Accept stands in for ``STA <mac>`` (hostapd reports success at once)."""
+_CACHE_LIMIT = 4096
+"""Profiles / Accepts held before expired ones are swept (a flood of Accepts stays bounded)."""
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfirmedStation:
-    """What ``STA <mac>`` confirmed about a station (from the wire parser's StationInfo)."""
-
-    mac: str
-    authorized: bool
-    identity: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AccountingSession:
-    """The parts of an accounting request that decide attachment."""
-
-    nas: str
-    status: int  # 1 Start, 2 Stop, 3 Interim-Update, 7 Accounting-On, 8 Accounting-Off
-    mac: str | None
-    user_name: str | None
-    chargeable_user_identity: bytes | None
-    authentic: int | None  # 1 RADIUS
-    interface: str
-    called_station_id: str | None = None  # "AP-MAC:SSID" (RFC 3580 3.20)
-    session_id: str | None = None  # Acct-Session-Id
-    event_timestamp: int | None = None  # Event-Timestamp (POSIX seconds)
-    delay_time: int = 0  # Acct-Delay-Time
+__all__ = [
+    "AccountingSession",
+    "ConfirmedStation",
+    "IntakeOutput",
+    "ReportOutput",
+    "StationIntake",
+    "accounting_mn_id",
+    "is_anonymous",
+    "split_called_station_id",
+]
 
 
 _HEX = frozenset("0123456789abcdef")
@@ -105,9 +117,23 @@ def accounting_mn_id(user_name: str | None, chargeable_user_identity: bytes | No
 class StationIntake:
     """Turns authenticator reports into StationAttached / StationDetached (and audit records)."""
 
-    def __init__(self, name: str, *, replay_window: float = 300.0, tombstones: int = 65536) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        replay_window: float = 300.0,
+        tombstones: int = 65536,
+        profile_ttl: float = 60.0,
+        lma_selection: tuple[LmaSelection, ...] = (),
+    ) -> None:
         self.name = name
         self.replay_window = replay_window
+        self.profile_ttl = profile_ttl
+        self.lma_selection = lma_selection
+        # MAC -> (the profile of its last Access-Accept, monotonic expiry)
+        self._profiles: dict[str, tuple[AccessProfile, float]] = {}
+        # MAC -> (that Accept's User-Name, expiry, the success events it may still confirm)
+        self._accepted: dict[str, tuple[str, float, frozenset[StationEventKind]]] = {}
         self._attached: dict[str, bytes] = {}  # MAC -> MN-ID
         self._interface: dict[str, str] = {}  # MAC -> access interface
         self._device_of: dict[bytes, str] = {}  # MN-ID -> the MAC it is attached from
@@ -118,6 +144,67 @@ class StationIntake:
 
     def attached(self, mac: str) -> bytes | None:
         return self._attached.get(mac)
+
+    def on_access_accept(self, event: AccessAcceptRelayed, now: Now) -> None:
+        """Keep the Accept's profile for the attachment that follows (hostapd's event or the
+        accounting Start, moments later) and let its User-Name confirm hostapd's success."""
+        mac, profile = event.mac, event.profile
+        expiry = now.monotonic + self.profile_ttl
+        if len(self._profiles) > _CACHE_LIMIT:
+            self._profiles = {m: e for m, e in self._profiles.items() if e[1] > now.monotonic}
+        self._profiles[mac] = (profile, expiry)
+        if profile.user_name:
+            if len(self._accepted) > _CACHE_LIMIT:
+                self._accepted = {m: e for m, e in self._accepted.items() if e[1] > now.monotonic}
+            name = profile.user_name.decode("utf-8", "replace")
+            until = min(expiry, now.monotonic + _ACCEPT_CONFIRMS)
+            self._accepted[mac] = (name, until, frozenset(_ATTACH_EVENTS))
+
+    def on_reported(self, report: StationEventReported, now: Now) -> list[ReportOutput]:
+        """A hostapd event: decided now, or after ``STA <mac>`` (:class:`QueryStation`)."""
+        event = report.event
+        if report.via_hook and event.kind is StationEventKind.DISCONNECTED:
+            return [QueryStation(interface=report.interface, event=event, via_hook=True)]
+        accepted = None if report.via_hook else self.accepted_for(event, now)
+        if accepted is not None:
+            confirmed = ConfirmedStation(mac=event.mac, authorized=True, identity=accepted)
+            return [*self.on_hostapd(event, confirmed, report.interface, now)]
+        if event.kind in _ATTACH_EVENTS:
+            return [QueryStation(interface=report.interface, event=event, via_hook=report.via_hook)]
+        return list(self.on_hostapd(event, None, report.interface, now))
+
+    def on_queried(self, answer: StationQueried, now: Now) -> list[ReportOutput]:
+        """hostapd's answer to a :class:`QueryStation`."""
+        event, station = answer.event, answer.station
+        if answer.via_hook and event.kind is StationEventKind.DISCONNECTED:
+            if station is not None and station.authorized:
+                return [RefuseHookLine(line=event.raw, reason="hostapd still reports the station")]
+            station = None
+        return list(self.on_hostapd(event, station, answer.interface, now))
+
+    def accepted_for(self, event: StationEvent, now: Now) -> str | None:
+        """The User-Name of the Access-Accept that ``event`` (a hostapd success event) reports,
+        if the relay passed one for the station moments ago and it has not confirmed an event
+        of this kind yet; any other event about the station voids the Accept."""
+        kind = event.kind
+        if kind not in _ATTACH_EVENTS:  # a new authentication, a failure, a disconnection
+            self._accepted.pop(event.mac, None)
+            return None
+        entry = self._accepted.get(event.mac)
+        if entry is None:
+            return None
+        name, expiry, left = entry
+        if expiry < now.monotonic:
+            del self._accepted[event.mac]
+            return None
+        if kind not in left:
+            return None
+        left = left - {kind}
+        if left:
+            self._accepted[event.mac] = (name, expiry, left)
+        else:
+            del self._accepted[event.mac]
+        return name
 
     def on_hostapd(
         self, event: StationEvent, confirmed: ConfirmedStation | None, interface: str, now: Now
@@ -236,7 +323,28 @@ class StationIntake:
         self._attached[mac] = mn_id
         self._device_of[mn_id] = mac
         self._interface[mac] = interface
-        return [StationAttached(mac=mac, mn_id=mn_id, interface=interface, ap=ap, ssid=ssid)]
+        attached = StationAttached(mac=mac, mn_id=mn_id, interface=interface, ap=ap, ssid=ssid)
+        out: list[IntakeOutput] = []
+        entry = self._profiles.pop(mac, None) if self._profiles else None
+        if entry is not None and entry[1] >= now.monotonic:
+            profile = entry[0]
+            out.append(RecordAudit(
+                kind="aaa_profile", utc=now.utc, mn_id=mn_id, peer=self.name,
+                fields={"mac": mac, "prefix": profile.home_network_prefix,
+                        "ipv4": profile.ipv4_home_address, "lma": profile.lma_address},
+            ))  # fmt: skip
+            attached = dataclasses.replace(
+                attached,
+                home_network_prefix=profile.home_network_prefix,
+                ipv4_home_address=profile.ipv4_home_address,
+                lma_address=profile.lma_address,
+            )
+        if attached.lma_address is None and self.lma_selection:
+            chosen = select_lma(mn_id, self.lma_selection)
+            if chosen is not None:
+                attached = dataclasses.replace(attached, lma_address=chosen)
+        out.append(attached)
+        return out
 
     def _detach(self, mac: str, now: Now, why: str) -> list[IntakeOutput]:
         self._interface.pop(mac, None)

@@ -1,10 +1,10 @@
-"""A data plane that only records: for tests of the daemon and for ``--dry-run``."""
+"""Data planes that only record: for tests of the daemons and for ``--dry-run``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from netlmm_aaa.core.actions import BindingSnapshot, tunnel_endpoint
+from netlmm_aaa.core.actions import BindingSnapshot, StationBinding, tunnel_endpoint
 from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation
 
 
@@ -68,3 +68,36 @@ def destinations(binding: BindingSnapshot) -> list[str]:
     if binding.ipv4_home_address is not None:
         out.append(f"{binding.ipv4_home_address}/32")
     return out
+
+
+class RecordingMagDataPlane:
+    """The MAG's data plane, recorded: each call as (operation, argument), in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.started = False
+
+    @property
+    def backend_name(self) -> str:
+        return "recording"
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def prepare_access_interface(self, interface: str) -> None:
+        self.calls.append(("prepare_access_interface", interface))
+
+    async def install(self, station: StationBinding) -> None:
+        self.calls.append(("install", station))
+
+    async def remove(self, station: StationBinding) -> None:
+        self.calls.append(("remove", station))
+
+    async def prepare_downlink(self, station: StationBinding) -> None:
+        self.calls.append(("prepare_downlink", station))
+
+    async def withdraw_downlink(self, station: StationBinding) -> None:
+        self.calls.append(("withdraw_downlink", station))
+
+    async def close(self) -> None:
+        self.started = False

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from netlmm_aaa.core.actions import BindingSnapshot
+from netlmm_aaa.core.actions import BindingSnapshot, StationBinding
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +64,33 @@ class DataPlane(Protocol):
 
     async def close(self) -> None:
         """Release resources (routes stay: they are the bindings' forwarding state)."""
+
+
+class MagDataPlane(Protocol):
+    """Programs the MAG side: per station, the downlink toward its access link and its uplink
+    into the tunnel toward its LMA; one decapsulating receiver for the LMAs we serve with."""
+
+    @property
+    def backend_name(self) -> str:
+        """The tunnel backend in use once started."""
+
+    async def start(self) -> None:
+        """Check kernel features and set up decapsulation; raise DataPlaneError if impossible."""
+
+    async def prepare_access_interface(self, interface: str) -> None:
+        """Make ``interface`` an access link (forwarding, no address of the node's prefixes)."""
+
+    async def install(self, station: StationBinding) -> None:
+        """Downlink and uplink of a registered station (replacing what was there)."""
+
+    async def remove(self, station: StationBinding) -> None:
+        """Undo :meth:`install`."""
+
+    async def prepare_downlink(self, station: StationBinding) -> None:
+        """The downlink only, ahead of the station's registration."""
+
+    async def withdraw_downlink(self, station: StationBinding) -> None:
+        """Undo :meth:`prepare_downlink` (or the part of it given)."""
+
+    async def close(self) -> None:
+        """Release resources."""

@@ -176,7 +176,7 @@ def test_mag_example_and_errors(tmp_path: Path) -> None:
 
 def test_mag_lma_selection_hook_and_metrics_keys() -> None:
     from netlmm_aaa.config import parse_mag_config
-    from netlmm_aaa.services.mag_service import select_lma
+    from netlmm_aaa.core.lma_selection import select_lma
 
     base = (REPO / "examples" / "mag-lab.toml").read_text()
     doc = tomllib.loads(base)

@@ -1,9 +1,6 @@
-"""Rules of the MAG daemon around its core.
-
-It confirms hostapd's success events from the Access-Accept its RADIUS relay just passed: each of
-the two success events once per Accept, never after a new authentication began, a failure, a
-disconnection or the expiry, and never for another station. And while an isolated PBU awaits its
-answer, the station queue pauses, bounded in time and in how often."""
+"""Rules of the MAG daemon around its core: while an isolated PBU awaits its answer, the station
+queue pauses, bounded in time and in how often. (The station rules are core tests:
+tests/unit/core/test_mag_station_rules.py.)"""
 
 from __future__ import annotations
 
@@ -14,70 +11,15 @@ import tomllib
 import pytest
 
 from netlmm_aaa.config import parse_mag_config
-from netlmm_aaa.core.events import StationEvent, StationEventKind
+from netlmm_aaa.dataplane.in_memory import RecordingMagDataPlane
 from netlmm_aaa.services import mag_service
 from netlmm_aaa.services.mag_service import MagService
-from netlmm_aaa.wire.radius_auth import MobilityProfile
 from tests.conftest import REPO
-
-MAC = "02:00:00:00:01:01"
-OTHER = "02:00:00:00:01:02"
 
 
 def _service() -> MagService:
     config = parse_mag_config(tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text()))
-    assert config.radius_relay is not None
-    return MagService(config)
-
-
-def _accept(service: MagService, mac: str = MAC) -> None:
-    nas = service.config.nases[0].address
-    service._profile_seen(mac, MobilityProfile(user_name=b"alice@example.org"), nas)
-
-
-def _event(kind: StationEventKind, mac: str = MAC) -> StationEvent:
-    return StationEvent(kind=kind, mac=mac)
-
-
-def test_one_accept_confirms_eap_success_then_port_authorized_once_each() -> None:
-    service = _service()
-    _accept(service)
-    assert service._accepted_for(_event(StationEventKind.AUTHENTICATED, OTHER)) is None
-    assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) == "alice@example.org"
-    assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) is None
-    assert service._accepted_for(_event(StationEventKind.AUTHORIZED)) == "alice@example.org"
-    assert service._accepted_for(_event(StationEventKind.AUTHORIZED)) is None
-    assert MAC not in service._accepted
-
-
-def test_either_order_of_the_two_success_events() -> None:
-    service = _service()
-    _accept(service)
-    assert service._accepted_for(_event(StationEventKind.AUTHORIZED)) == "alice@example.org"
-    assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) == "alice@example.org"
-    assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) is None
-
-
-def test_new_authentication_failure_or_disconnection_voids_the_accept() -> None:
-    for voiding in (
-        StationEventKind.AUTHENTICATION_STARTED,
-        StationEventKind.AUTHENTICATION_FAILED,
-        StationEventKind.DISCONNECTED,
-    ):
-        service = _service()
-        _accept(service)
-        assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) is not None
-        assert service._accepted_for(_event(voiding)) is None
-        assert service._accepted_for(_event(StationEventKind.AUTHORIZED)) is None, voiding
-
-
-def test_an_expired_accept_confirms_nothing() -> None:
-    service = _service()
-    _accept(service)
-    name, _expiry, left = service._accepted[MAC]
-    service._accepted[MAC] = (name, time.monotonic() - 0.001, left)
-    assert service._accepted_for(_event(StationEventKind.AUTHENTICATED)) is None
-    assert MAC not in service._accepted
+    return MagService(config, RecordingMagDataPlane())
 
 
 @pytest.mark.asyncio
