@@ -16,22 +16,52 @@ from collections.abc import Iterable
 from typing import Any
 
 from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.audit_kinds import AuditKind
 
 audit_log = logging.getLogger("netlmm_aaa.audit")
 
-_ROUTINE = frozenset({
-    "pbu", "pba", "accounting", "accounting_duplicate", "station_attached",
-    "station_registered", "station_detached", "station_deregistered", "binding_created",
-    "binding_deregistered", "binding_revived", "bri_sent", "bra_received", "peer_reachable",
-    "heartbeat_answered", "heartbeat_response",
-})  # fmt: skip
-_TROUBLE = frozenset({
-    "accounting_rejected", "station_rejected", "mac_identity_conflict", "malformed_packet",
-    "hook_event_rejected", "heartbeat_from_unknown_peer", "unexpected_message", "pba_dropped",
-    "bri_unmatched", "bra_unmatched", "bri_unanswered", "revocation_failed", "peer_unreachable",
-    "dataplane_error", "pbu_unanswered", "registration_rejected", "refresh_rejected",
-    "binding_error_received",
-})  # fmt: skip
+_ROUTINE = frozenset(
+    {
+        AuditKind.PBU,
+        AuditKind.PBA,
+        AuditKind.ACCOUNTING,
+        AuditKind.ACCOUNTING_DUPLICATE,
+        AuditKind.STATION_ATTACHED,
+        AuditKind.STATION_REGISTERED,
+        AuditKind.STATION_DETACHED,
+        AuditKind.STATION_DEREGISTERED,
+        AuditKind.BINDING_CREATED,
+        AuditKind.BINDING_DEREGISTERED,
+        AuditKind.BINDING_REVIVED,
+        AuditKind.BRI_SENT,
+        AuditKind.BRA_RECEIVED,
+        AuditKind.PEER_REACHABLE,
+        AuditKind.HEARTBEAT_ANSWERED,
+        AuditKind.HEARTBEAT_RESPONSE,
+    }
+)
+_TROUBLE = frozenset(
+    {
+        AuditKind.ACCOUNTING_REJECTED,
+        AuditKind.STATION_REJECTED,
+        AuditKind.MAC_IDENTITY_CONFLICT,
+        AuditKind.MALFORMED_PACKET,
+        AuditKind.HOOK_EVENT_REJECTED,
+        AuditKind.HEARTBEAT_FROM_UNKNOWN_PEER,
+        AuditKind.UNEXPECTED_MESSAGE,
+        AuditKind.PBA_DROPPED,
+        AuditKind.BRI_UNMATCHED,
+        AuditKind.BRA_UNMATCHED,
+        AuditKind.BRI_UNANSWERED,
+        AuditKind.REVOCATION_FAILED,
+        AuditKind.PEER_UNREACHABLE,
+        AuditKind.DATAPLANE_ERROR,
+        AuditKind.PBU_UNANSWERED,
+        AuditKind.REGISTRATION_REJECTED,
+        AuditKind.REFRESH_REJECTED,
+        AuditKind.BINDING_ERROR_RECEIVED,
+    }
+)
 # Fields worth a column in a log line (the rest stay in the audit store).
 _KEYS = ("status", "sequence", "session_id", "mac", "reason", "from_mag", "to_mag",
          "prefixes", "ipv4", "rtt_ms", "event_to_ack_ms", "route_switch_ms", "detail")  # fmt: skip
@@ -40,7 +70,7 @@ _KEYS = ("status", "sequence", "session_id", "mac", "reason", "from_mag", "to_ma
 def _level(record: RecordAudit) -> int:
     status = record.fields.get("status")
     if record.kind in _TROUBLE or (
-        record.kind in ("pbu", "pba") and isinstance(status, int) and status >= 128
+        record.kind in (AuditKind.PBU, AuditKind.PBA) and isinstance(status, int) and status >= 128
     ):
         return logging.WARNING
     return logging.DEBUG if record.kind in _ROUTINE else logging.INFO

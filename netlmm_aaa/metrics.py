@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.audit_kinds import AuditKind
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,21 @@ _HELP = {
 }  # fmt: skip
 
 _STATION_KINDS = {
-    "station_attached": "attached", "station_detached": "detached",
-    "station_rejected": "rejected", "station_registered": "registered",
-    "station_deregistered": "deregistered", "mac_identity_conflict": "conflict",
-    "pbu_unanswered": "pbu_unanswered", "binding_revoked": "revoked",
-}  # fmt: skip
+    AuditKind.STATION_ATTACHED: "attached",
+    AuditKind.STATION_DETACHED: "detached",
+    AuditKind.STATION_REJECTED: "rejected",
+    AuditKind.STATION_REGISTERED: "registered",
+    AuditKind.STATION_DEREGISTERED: "deregistered",
+    AuditKind.MAC_IDENTITY_CONFLICT: "conflict",
+    AuditKind.PBU_UNANSWERED: "pbu_unanswered",
+    AuditKind.BINDING_REVOKED: "revoked",
+}
+
+_ACCOUNTING_KINDS = (
+    AuditKind.ACCOUNTING,
+    AuditKind.ACCOUNTING_DUPLICATE,
+    AuditKind.ACCOUNTING_REJECTED,
+)
 
 
 def _escape(value: str) -> str:
@@ -96,9 +107,9 @@ class Metrics:
         for record in records:
             kind, fields = record.kind, record.fields
             self._inc("netlmm_audit_records_total", kind=kind)
-            if kind == "pbu":
+            if kind == AuditKind.PBU:
                 self._inc("netlmm_pbu_total", role="lma", status=fields.get("status"))
-            elif kind == "pba":
+            elif kind == AuditKind.PBA:
                 self._inc("netlmm_pbu_total", role="mag", status=fields.get("status"))
                 if fields.get("retransmissions"):
                     self._inc("netlmm_pbu_retransmissions_total", fields["retransmissions"])
@@ -108,22 +119,22 @@ class Metrics:
                     self.histograms["netlmm_registration_latency_seconds"].observe(
                         fields["event_to_ack_ms"] / 1000
                     )
-            elif kind == "handover":
+            elif kind == AuditKind.HANDOVER:
                 self._inc("netlmm_handovers_total")
                 if fields.get("route_switch_ms") is not None:
                     self.histograms["netlmm_handover_route_switch_seconds"].observe(
                         fields["route_switch_ms"] / 1000
                     )
-            elif kind in ("accounting", "accounting_duplicate", "accounting_rejected"):
+            elif kind in _ACCOUNTING_KINDS:
                 outcome = {"accounting": "accepted", "accounting_duplicate": "duplicate"}.get(
                     kind, "rejected"
                 )
                 # rejections arrive aggregated: one record per origin/reason with a count
                 self._inc("netlmm_accounting_requests_total", fields.get("count", 1),
                           outcome=outcome, reason=fields.get("reason") or "")  # fmt: skip
-            elif kind in ("peer_reachable", "peer_unreachable"):
+            elif kind in (AuditKind.PEER_REACHABLE, AuditKind.PEER_UNREACHABLE):
                 self.gauges[("netlmm_peer_up", (("peer", str(record.peer)),))] = float(
-                    kind == "peer_reachable"
+                    kind == AuditKind.PEER_REACHABLE
                 )
             if self.role == "mag" and kind in _STATION_KINDS:
                 self._inc("netlmm_station_events_total", event=_STATION_KINDS[kind])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.events import MobilityMessageReceived, StationEvent, Transport
 from netlmm_aaa.core.messages import MobilityMessage
 
@@ -127,16 +129,16 @@ class DeleteStoredBinding:
 class RecordAudit:
     """Append one record to the audit trail."""
 
-    kind: str
-    """What happened, e.g. ``pbu``, ``binding_created``, ``handover``, ``malformed_packet``."""
+    kind: AuditKind
+    """What happened (the store routes by it)."""
     utc: float
     """When (POSIX seconds)."""
     mn_id: bytes | None = None
     """Which mobile node, if any."""
     peer: str | None = None
     """Which MAG (peer name) or address."""
-    fields: dict[str, Any] = field(default_factory=dict)
-    """Details (status codes, prefixes, timings)."""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """Details (status codes, prefixes, timings); never changed once recorded."""
 
 
 LmaAction = (

@@ -81,6 +81,7 @@ from netlmm_aaa.core.actions import (
 )
 from netlmm_aaa.core.address_pools import AddressPool, PoolExhausted, ipv6_prefix_value
 from netlmm_aaa.core.addresses import format_ipv4, format_ipv6_network, pack_ipv4
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
     BindingAcknowledgementFlag,
@@ -399,7 +400,7 @@ class LocalMobilityAnchor:
                 actions.append(DeleteStoredBinding(mn_id=snap.mn_id))
                 actions.append(
                     RecordAudit(
-                        kind="binding_dropped_on_restore",
+                        kind=AuditKind.BINDING_DROPPED_ON_RESTORE,
                         utc=now.utc,
                         mn_id=snap.mn_id,
                         peer=snap.mag,
@@ -550,7 +551,7 @@ class LocalMobilityAnchor:
                 state.heartbeats_disabled = True
             actions.append(
                 RecordAudit(
-                    kind="binding_error_received",
+                    kind=AuditKind.BINDING_ERROR_RECEIVED,
                     utc=now.utc,
                     peer=peer.name if peer else event.source,
                     fields={"status": int(message.status)},
@@ -559,7 +560,7 @@ class LocalMobilityAnchor:
         else:
             actions.append(
                 RecordAudit(
-                    kind="unexpected_message",
+                    kind=AuditKind.UNEXPECTED_MESSAGE,
                     utc=now.utc,
                     peer=event.source,
                     fields={"type": type(message).__name__},
@@ -799,7 +800,7 @@ class LocalMobilityAnchor:
         actions.append(StoreBinding(binding=snapshot))
         actions.append(
             RecordAudit(
-                kind="binding_revived" if reviving else "binding_created",
+                kind=AuditKind.BINDING_REVIVED if reviving else AuditKind.BINDING_CREATED,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=entry.peer.name if entry.peer else None,
@@ -865,7 +866,7 @@ class LocalMobilityAnchor:
         actions.append(StoreBinding(binding=snapshot))
         actions.append(
             RecordAudit(
-                kind="handover",
+                kind=AuditKind.HANDOVER,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=pbu.peer.name,
@@ -902,7 +903,7 @@ class LocalMobilityAnchor:
             self._push_timer(entry.pending_deadline, "pending", entry.mn_id)
         actions.append(
             RecordAudit(
-                kind="handover_deferred",
+                kind=AuditKind.HANDOVER_DEFERRED,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=pbu.peer.name if pbu.peer else None,
@@ -927,7 +928,7 @@ class LocalMobilityAnchor:
         actions.append(StoreBinding(binding=snapshot))
         actions.append(
             RecordAudit(
-                kind="binding_deregistered",
+                kind=AuditKind.BINDING_DEREGISTERED,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=entry.peer.name if entry.peer else None,
@@ -951,7 +952,7 @@ class LocalMobilityAnchor:
         assert pbu is not None
         actions.append(
             RecordAudit(
-                kind="deregistration_ignored",
+                kind=AuditKind.DEREGISTRATION_IGNORED,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=pbu.peer.name if pbu.peer else None,
@@ -967,11 +968,11 @@ class LocalMobilityAnchor:
         """ACTIVE + EXPIRY: the lifetime ran out without a refresh."""
         snapshot = entry.snapshot()
         actions.append(RemoveBindingRoutes(binding=snapshot))
-        self._forget(entry, now, actions, "binding_expired")
+        self._forget(entry, now, actions, AuditKind.BINDING_EXPIRED)
 
     def _delete(self, entry: _Entry, pbu: _Pbu | None, now: Now, actions: list[LmaAction]) -> None:
         """DEREGISTERED + EXPIRY: MinDelayBeforeBCEDelete passed with no revival."""
-        self._forget(entry, now, actions, "binding_deleted")
+        self._forget(entry, now, actions, AuditKind.BINDING_DELETED)
 
     def _revoke(self, entry: _Entry, pbu: _Pbu | None, now: Now, actions: list[LmaAction]) -> None:
         """any + REVOCATION: the operator revoked the node (RFC 5846)."""
@@ -986,17 +987,17 @@ class LocalMobilityAnchor:
                 now,
                 actions,
             )
-        self._forget(entry, now, actions, "binding_revoked")
+        self._forget(entry, now, actions, AuditKind.BINDING_REVOKED)
 
     def _release(self, entry: _Entry, pbu: _Pbu | None, now: Now, actions: list[LmaAction]) -> None:
         """any + PEER_RESTART: the serving MAG lost its state (RFC 5847 §3)."""
         if entry.state is BindingState.ACTIVE:
             actions.append(RemoveBindingRoutes(binding=entry.snapshot()))
-        self._forget(entry, now, actions, "binding_released_peer_restart")
+        self._forget(entry, now, actions, AuditKind.BINDING_RELEASED_PEER_RESTART)
 
     # ------------------------------------------------------------------------- helpers
 
-    def _forget(self, entry: _Entry, now: Now, actions: list[LmaAction], kind: str) -> None:
+    def _forget(self, entry: _Entry, now: Now, actions: list[LmaAction], kind: AuditKind) -> None:
         for block in (*entry.prefixes, entry.ipv4_home_address):
             if block is not None:
                 self._release_block(block, entry.mn_id)
@@ -1291,7 +1292,7 @@ class LocalMobilityAnchor:
         )
         actions.append(
             RecordAudit(
-                kind="pbu",
+                kind=AuditKind.PBU,
                 utc=now.utc,
                 mn_id=pbu.mn_id.identifier if pbu.mn_id is not None else None,
                 peer=pbu.peer.name if pbu.peer is not None else event.source,
@@ -1351,7 +1352,7 @@ class LocalMobilityAnchor:
         )
         actions.append(
             RecordAudit(
-                kind="bri_sent",
+                kind=AuditKind.BRI_SENT,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=destination,
@@ -1379,7 +1380,7 @@ class LocalMobilityAnchor:
         if match is None or self._revocations[match].destination != event.source:
             actions.append(
                 RecordAudit(
-                    kind="bra_unmatched",
+                    kind=AuditKind.BRA_UNMATCHED,
                     utc=now.utc,
                     peer=event.source,
                     fields={"sequence": message.sequence},
@@ -1389,7 +1390,7 @@ class LocalMobilityAnchor:
         del self._revocations[match]
         actions.append(
             RecordAudit(
-                kind="bra_received",
+                kind=AuditKind.BRA_RECEIVED,
                 utc=now.utc,
                 mn_id=match,
                 peer=event.source,
@@ -1404,7 +1405,7 @@ class LocalMobilityAnchor:
         if entry is None:
             actions.append(
                 RecordAudit(
-                    kind="revocation_failed",
+                    kind=AuditKind.REVOCATION_FAILED,
                     utc=now.utc,
                     mn_id=event.mn_id,
                     fields={"reason": "no binding"},
@@ -1452,7 +1453,9 @@ class LocalMobilityAnchor:
         peer = self._peers_by_address.get(event.source)
         if peer is None:
             actions.append(
-                RecordAudit(kind="heartbeat_from_unknown_peer", utc=now.utc, peer=event.source)
+                RecordAudit(
+                    kind=AuditKind.HEARTBEAT_FROM_UNKNOWN_PEER, utc=now.utc, peer=event.source
+                )
             )
             return
         state = self._peer_state(peer, event.source, event.transport, now)
@@ -1471,7 +1474,7 @@ class LocalMobilityAnchor:
             )
             actions.append(
                 RecordAudit(
-                    kind="heartbeat_answered",
+                    kind=AuditKind.HEARTBEAT_ANSWERED,
                     utc=now.utc,
                     peer=peer.name,
                     fields={"sequence": message.sequence},
@@ -1485,11 +1488,13 @@ class LocalMobilityAnchor:
             state.missing = 0
             if state.unreachable:
                 state.unreachable = False
-                actions.append(RecordAudit(kind="peer_reachable", utc=now.utc, peer=peer.name))
+                actions.append(
+                    RecordAudit(kind=AuditKind.PEER_REACHABLE, utc=now.utc, peer=peer.name)
+                )
         counter = next((o for o in message.options if type(o) is RestartCounterOption), None)
         actions.append(
             RecordAudit(
-                kind="heartbeat_response",
+                kind=AuditKind.HEARTBEAT_RESPONSE,
                 utc=now.utc,
                 peer=peer.name,
                 fields={
@@ -1504,7 +1509,7 @@ class LocalMobilityAnchor:
         if state.restart_counter is not None and state.restart_counter != value:
             actions.append(
                 RecordAudit(
-                    kind="peer_restarted",
+                    kind=AuditKind.PEER_RESTARTED,
                     utc=now.utc,
                     peer=peer.name,
                     fields={"old": state.restart_counter, "new": value},
@@ -1562,7 +1567,7 @@ class LocalMobilityAnchor:
                 assert pending is not None
                 actions.append(
                     RecordAudit(
-                        kind="handover_wait_expired",
+                        kind=AuditKind.HANDOVER_WAIT_EXPIRED,
                         utc=now.utc,
                         mn_id=key,
                         peer=pending.peer.name if pending.peer else None,
@@ -1591,7 +1596,7 @@ class LocalMobilityAnchor:
                     del self._revocations[key]
                     actions.append(
                         RecordAudit(
-                            kind="bri_unanswered",
+                            kind=AuditKind.BRI_UNANSWERED,
                             utc=now.utc,
                             mn_id=key,
                             peer=outstanding.destination,
@@ -1607,7 +1612,7 @@ class LocalMobilityAnchor:
                 state.unreachable = True
                 actions.append(
                     RecordAudit(
-                        kind="peer_unreachable",
+                        kind=AuditKind.PEER_UNREACHABLE,
                         utc=now.utc,
                         peer=state.peer.name,
                         fields={"missing_heartbeats": state.missing},
@@ -1627,7 +1632,7 @@ class LocalMobilityAnchor:
         peer = self._peers_by_address.get(event.source)
         actions.append(
             RecordAudit(
-                kind="malformed_packet",
+                kind=AuditKind.MALFORMED_PACKET,
                 utc=now.utc,
                 peer=peer.name if peer else event.source,
                 fields={

@@ -68,6 +68,7 @@ from netlmm_aaa.core.actions import (
     StationBinding,
     reply_to,
 )
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.binding_update_list import (
     NO_CAUSE,
     SERVING,
@@ -179,7 +180,7 @@ class MobileAccessGateway:
             case MalformedPacketReceived():
                 actions.append(
                     RecordAudit(
-                        kind="malformed_packet",
+                        kind=AuditKind.MALFORMED_PACKET,
                         utc=now.utc,
                         peer=event.source,
                         fields={"reason": event.reason, "length": event.length},
@@ -205,7 +206,7 @@ class MobileAccessGateway:
                 destination=self.policy.lma_address,
             ),
             RecordAudit(
-                kind="restart_announced",
+                kind=AuditKind.RESTART_ANNOUNCED,
                 utc=now.utc,
                 peer=self.policy.lma_address,
                 fields={"restart_counter": self.policy.restart_counter},
@@ -334,7 +335,7 @@ class MobileAccessGateway:
         assert event is not None
         actions.append(
             RecordAudit(
-                kind="station_attached",
+                kind=AuditKind.STATION_ATTACHED,
                 utc=now.utc,
                 mn_id=event.mn_id,
                 peer=self.policy.name,
@@ -353,7 +354,7 @@ class MobileAccessGateway:
             actions.append(RemoveStationRoutes(station=entry.binding()))
         actions.append(
             RecordAudit(
-                kind="station_detached",
+                kind=AuditKind.STATION_DETACHED,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=self.policy.name,
@@ -396,7 +397,7 @@ class MobileAccessGateway:
         else:
             actions.append(
                 RecordAudit(
-                    kind="unexpected_message",
+                    kind=AuditKind.UNEXPECTED_MESSAGE,
                     utc=now.utc,
                     peer=event.source,
                     fields={"type": type(message).__name__},
@@ -416,7 +417,7 @@ class MobileAccessGateway:
         if problem is not None or entry is None:
             actions.append(
                 RecordAudit(
-                    kind="pba_dropped",
+                    kind=AuditKind.PBA_DROPPED,
                     utc=now.utc,
                     peer=event.source,
                     fields={"reason": problem, "sequence": pba.sequence, "status": int(pba.status)},
@@ -432,7 +433,7 @@ class MobileAccessGateway:
         hi = handoff_indicator(pbu)
         actions.append(
             RecordAudit(
-                kind="pba",
+                kind=AuditKind.PBA,
                 utc=now.utc,
                 mn_id=entry.mn_id,
                 peer=self.policy.name,
@@ -507,7 +508,7 @@ class MobileAccessGateway:
             actions.append(InstallStationRoutes(station=binding))
             actions.append(
                 RecordAudit(
-                    kind="station_registered",
+                    kind=AuditKind.STATION_REGISTERED,
                     utc=now.utc,
                     mn_id=entry.mn_id,
                     peer=self.policy.name,
@@ -526,7 +527,7 @@ class MobileAccessGateway:
         # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
         pba = cause.pba
         assert pba is not None
-        actions.append(RecordAudit(kind="pba_dropped", utc=now.utc, peer=cause.source,
+        actions.append(RecordAudit(kind=AuditKind.PBA_DROPPED, utc=now.utc, peer=cause.source,
                                    mn_id=entry.mn_id,
                                    fields={"reason": "GRE mode: no uplink GRE key",
                                            "sequence": pba.sequence,
@@ -535,15 +536,15 @@ class MobileAccessGateway:
 
     def _on_rejected(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
         if entry.state is StationState.REGISTERING:
-            self._farewell(entry, now, actions, "registration_rejected", withdraw=False)
+            self._farewell(entry, now, actions, AuditKind.REGISTRATION_REJECTED, withdraw=False)
         else:  # a refresh was refused: the binding is gone at the LMA
-            self._farewell(entry, now, actions, "refresh_rejected", withdraw=True)
+            self._farewell(entry, now, actions, AuditKind.REFRESH_REJECTED, withdraw=True)
 
     def _on_deregistered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        self._farewell(entry, now, actions, "station_deregistered", withdraw=False)
+        self._farewell(entry, now, actions, AuditKind.STATION_DEREGISTERED, withdraw=False)
 
     def _on_replaced(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        self._farewell(entry, now, actions, "station_replaced", withdraw=True)
+        self._farewell(entry, now, actions, AuditKind.STATION_REPLACED, withdraw=True)
 
     # ------------------------------------------------------------------ timers
 
@@ -574,7 +575,7 @@ class MobileAccessGateway:
 
     def _on_unanswered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
         withdraw = entry.state is not StationState.REGISTERING
-        self._farewell(entry, now, actions, "pbu_unanswered", withdraw=withdraw)
+        self._farewell(entry, now, actions, AuditKind.PBU_UNANSWERED, withdraw=withdraw)
 
     def _on_refresh(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
         self._send_pbu(entry, HandoffIndicator.NOT_CHANGED, self.policy.lifetime, now, actions)
@@ -604,7 +605,7 @@ class MobileAccessGateway:
         if status is not RevocationStatus.SUCCESS or entry is None:
             actions.append(
                 RecordAudit(
-                    kind="bri_unmatched",
+                    kind=AuditKind.BRI_UNMATCHED,
                     utc=now.utc,
                     peer=event.source,
                     fields={"sequence": bri.sequence},
@@ -620,7 +621,7 @@ class MobileAccessGateway:
             entry,
             now,
             actions,
-            "binding_revoked",
+            AuditKind.BINDING_REVOKED,
             withdraw=entry.state is not StationState.REGISTERING,
             fields={"trigger": cause.trigger},
         )
@@ -633,7 +634,7 @@ class MobileAccessGateway:
             actions.append(reply_to(event, Heartbeat(message.sequence, True, False, (restart,))))
             actions.append(
                 RecordAudit(
-                    kind="heartbeat_answered",
+                    kind=AuditKind.HEARTBEAT_ANSWERED,
                     utc=now.utc,
                     peer=event.source,
                     fields={"sequence": message.sequence},
@@ -643,7 +644,7 @@ class MobileAccessGateway:
         counter = next((o for o in message.options if type(o) is RestartCounterOption), None)
         actions.append(
             RecordAudit(
-                kind="heartbeat_response",
+                kind=AuditKind.HEARTBEAT_RESPONSE,
                 utc=now.utc,
                 peer=event.source,
                 fields={
@@ -659,7 +660,7 @@ class MobileAccessGateway:
             # The LMA may have lost our bindings: re-register every station now.
             actions.append(
                 RecordAudit(
-                    kind="lma_restarted",
+                    kind=AuditKind.LMA_RESTARTED,
                     utc=now.utc,
                     peer=event.source,
                     fields={"old": self._lma_restart_counter, "new": value},
@@ -695,7 +696,7 @@ class MobileAccessGateway:
         entry: BulEntry,
         now: Now,
         actions: Actions,
-        kind: str,
+        kind: AuditKind,
         *,
         withdraw: bool,
         fields: dict[str, Any] | None = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 
 OVERFLOW_ORIGIN = "*"
@@ -33,12 +34,12 @@ class SecurityEvents:
     def __init__(self, interval: float = 1.0, max_keys: int = 1024) -> None:
         self.interval = interval
         self.max_keys = max_keys
-        self._tallies: dict[tuple[str, str, str], _Tally] = {}
+        self._tallies: dict[tuple[AuditKind, str, str], _Tally] = {}
         self._due: float | None = None
         self.noted = 0
         """Packets noted since start (all keys)."""
 
-    def note(self, kind: str, origin: str, reason: str, detail: str, now: Now) -> None:
+    def note(self, kind: AuditKind, origin: str, reason: str, detail: str, now: Now) -> None:
         """One dropped packet (or rejected line) of ``kind`` from ``origin``."""
         self.noted += 1
         key = (kind, origin, reason)

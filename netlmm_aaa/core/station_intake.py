@@ -43,6 +43,7 @@ import functools
 from collections import OrderedDict
 
 from netlmm_aaa.core.actions import QueryStation, RecordAudit, RefuseHookLine
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
@@ -300,7 +301,7 @@ class StationIntake:
         if current is not None and current != mn_id:
             return [
                 RecordAudit(
-                    kind="mac_identity_conflict",
+                    kind=AuditKind.MAC_IDENTITY_CONFLICT,
                     utc=now.utc,
                     mn_id=mn_id,
                     peer=self.name,
@@ -313,7 +314,7 @@ class StationIntake:
             # RFC 5213 §6.6 wants one MN-ID per device, so the second moves nothing.
             return [
                 RecordAudit(
-                    kind="mac_identity_conflict",
+                    kind=AuditKind.MAC_IDENTITY_CONFLICT,
                     utc=now.utc,
                     mn_id=mn_id,
                     peer=self.name,
@@ -329,7 +330,7 @@ class StationIntake:
         if entry is not None and entry[1] >= now.monotonic:
             profile = entry[0]
             out.append(RecordAudit(
-                kind="aaa_profile", utc=now.utc, mn_id=mn_id, peer=self.name,
+                kind=AuditKind.AAA_PROFILE, utc=now.utc, mn_id=mn_id, peer=self.name,
                 fields={"mac": mac, "prefix": profile.home_network_prefix,
                         "ipv4": profile.ipv4_home_address, "lma": profile.lma_address},
             ))  # fmt: skip
@@ -359,7 +360,7 @@ class StationIntake:
 
     def _reject(self, mac: str | None, now: Now, reason: str, detail: str) -> RecordAudit:
         return RecordAudit(
-            kind="station_rejected",
+            kind=AuditKind.STATION_REJECTED,
             utc=now.utc,
             peer=self.name,
             fields={"mac": mac, "reason": reason, "detail": detail},

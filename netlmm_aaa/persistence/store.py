@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import MobileNodePolicy
 from netlmm_aaa.core.station_intake import split_called_station_id
@@ -171,41 +172,58 @@ def _handover(node: str, at: Any, mn: str | None, peer: str | None, f: dict[str,
     )  # fmt: skip
 
 
-_MAG_STATION_KINDS = (
-    "attached", "detached", "rejected", "registered", "replaced", "deregistered",
-)  # fmt: skip
+REPORT_KINDS: dict[AuditKind, tuple[str, _Builder]] = {
+    AuditKind.ACCOUNTING: ("accounting_records", _accounting("accepted")),
+    AuditKind.ACCOUNTING_DUPLICATE: ("accounting_records", _accounting("duplicate")),
+    AuditKind.ACCOUNTING_REJECTED: ("accounting_records", _accounting("rejected")),
+    AuditKind.STATION_ATTACHED: ("station_events", _station("attached")),
+    AuditKind.STATION_DETACHED: ("station_events", _station("detached")),
+    AuditKind.STATION_REJECTED: ("station_events", _station("rejected")),
+    AuditKind.STATION_REGISTERED: ("station_events", _station("registered")),
+    AuditKind.STATION_REPLACED: ("station_events", _station("replaced")),
+    AuditKind.STATION_DEREGISTERED: ("station_events", _station("deregistered")),
+    AuditKind.MAC_IDENTITY_CONFLICT: ("station_events", _station("conflict")),
+    AuditKind.REGISTRATION_REJECTED: ("station_events", _station("registration_rejected")),
+    AuditKind.REFRESH_REJECTED: ("station_events", _station("refresh_rejected")),
+    AuditKind.PBU_UNANSWERED: ("station_events", _station("pbu_unanswered")),
+    AuditKind.BINDING_REVOKED: ("station_events", _station("revoked")),  # at a MAG; LMA below
+    AuditKind.PBA: ("signaling", _signaling("PBU", "sent")),
+    AuditKind.PBU: ("signaling", _signaling("PBU", "received")),
+    AuditKind.BRI_SENT: ("signaling", _signaling("BRI", "sent")),
+    AuditKind.BRA_RECEIVED: ("signaling", _signaling("BRA", "received")),
+    AuditKind.BRI_UNANSWERED: ("signaling", _signaling("BRI", "unanswered")),
+    AuditKind.HEARTBEAT_ANSWERED: ("signaling", _signaling("HB", "received")),
+    AuditKind.HEARTBEAT_RESPONSE: ("signaling", _signaling("HB", "sent")),
+    AuditKind.BINDING_CREATED: ("binding_changes", _binding("created")),
+    AuditKind.BINDING_REVIVED: ("binding_changes", _binding("revived")),
+    AuditKind.BINDING_DEREGISTERED: ("binding_changes", _binding("deregistered")),
+    AuditKind.BINDING_EXPIRED: ("binding_changes", _binding("expired")),
+    AuditKind.BINDING_DELETED: ("binding_changes", _binding("deleted")),
+    AuditKind.BINDING_RELEASED_PEER_RESTART: (
+        "binding_changes", _binding("released_peer_restart")),
+    AuditKind.HANDOVER: ("handovers", _handover),
+}  # fmt: skip
+"""audit kind -> (table, row builder)."""
 
-REPORT_KINDS: dict[str, tuple[str, _Builder]] = {
-    "accounting": ("accounting_records", _accounting("accepted")),
-    "accounting_duplicate": ("accounting_records", _accounting("duplicate")),
-    "accounting_rejected": ("accounting_records", _accounting("rejected")),
-    **{f"station_{e}": ("station_events", _station(e)) for e in _MAG_STATION_KINDS},
-    "mac_identity_conflict": ("station_events", _station("conflict")),
-    "registration_rejected": ("station_events", _station("registration_rejected")),
-    "refresh_rejected": ("station_events", _station("refresh_rejected")),
-    "pbu_unanswered": ("station_events", _station("pbu_unanswered")),
-    "binding_revoked": ("station_events", _station("revoked")),  # at a MAG; the LMA's below
-    "pba": ("signaling", _signaling("PBU", "sent")),
-    "pbu": ("signaling", _signaling("PBU", "received")),
-    "bri_sent": ("signaling", _signaling("BRI", "sent")),
-    "bra_received": ("signaling", _signaling("BRA", "received")),
-    "bri_unanswered": ("signaling", _signaling("BRI", "unanswered")),
-    "heartbeat_answered": ("signaling", _signaling("HB", "received")),
-    "heartbeat_response": ("signaling", _signaling("HB", "sent")),
-    "binding_created": ("binding_changes", _binding("created")),
-    "binding_revived": ("binding_changes", _binding("revived")),
-    "binding_deregistered": ("binding_changes", _binding("deregistered")),
-    "binding_expired": ("binding_changes", _binding("expired")),
-    "binding_deleted": ("binding_changes", _binding("deleted")),
-    "binding_released_peer_restart": ("binding_changes", _binding("released_peer_restart")),
-    "handover": ("handovers", _handover),
-}
-"""audit kind -> (table, row builder). Kinds not listed go to ``audit_events``."""
+AUDIT_EVENT_KINDS: frozenset[AuditKind] = frozenset({
+    AuditKind.ACCOUNTING_FORWARD_FAILED, AuditKind.AAA_PROFILE, AuditKind.DHCP_ACK,
+    AuditKind.DHCP_NAK, AuditKind.DHCP_REFUSED, AuditKind.HOOK_EVENT_REJECTED,
+    AuditKind.RADIUS_RELAY_REJECTED, AuditKind.RESTART_ANNOUNCED, AuditKind.LMA_RESTARTED,
+    AuditKind.PBA_DROPPED, AuditKind.BRI_UNMATCHED, AuditKind.BRA_UNMATCHED,
+    AuditKind.HEARTBEAT_FROM_UNKNOWN_PEER, AuditKind.BINDING_ERROR_RECEIVED,
+    AuditKind.UNEXPECTED_MESSAGE, AuditKind.MALFORMED_PACKET,
+    AuditKind.BINDING_DROPPED_ON_RESTORE, AuditKind.HANDOVER_DEFERRED,
+    AuditKind.HANDOVER_WAIT_EXPIRED, AuditKind.DEREGISTRATION_IGNORED,
+    AuditKind.REVOCATION_FAILED, AuditKind.PEER_REACHABLE, AuditKind.PEER_UNREACHABLE,
+    AuditKind.PEER_RESTARTED, AuditKind.LMA_STARTED, AuditKind.DATAPLANE_ERROR,
+})  # fmt: skip
+"""Kinds that go to the generic ``audit_events`` table (JSON details), by decision: every
+:class:`AuditKind` is in exactly one of this set and :data:`REPORT_KINDS`."""
 
 # The LMA's own revocations are binding changes (the MAG's are station events): the LMA's
 # writer passes ``lma=True``.
-_LMA_OVERRIDES: dict[str, tuple[str, _Builder]] = {
-    "binding_revoked": ("binding_changes", _binding("revoked")),
+_LMA_OVERRIDES: dict[AuditKind, tuple[str, _Builder]] = {
+    AuditKind.BINDING_REVOKED: ("binding_changes", _binding("revoked")),
 }
 
 
@@ -215,14 +233,16 @@ _LMA_OVERRIDES: dict[str, tuple[str, _Builder]] = {
 # thousands of rows instead of millions. Derived data (the facts stay in the tables above),
 # updated in the same transaction as the facts.
 
-_ROLLUP_KINDS = frozenset({
-    "handover", "pba", "pbu", "bri_sent", "bra_received", "bri_unanswered",
-    "heartbeat_answered", "heartbeat_response",
-    "heartbeat_from_unknown_peer", "unexpected_message", "malformed_packet",
+_ROLLUP_KINDS: frozenset[AuditKind] = frozenset({
+    AuditKind.HANDOVER, AuditKind.PBA, AuditKind.PBU, AuditKind.BRI_SENT,
+    AuditKind.BRA_RECEIVED, AuditKind.BRI_UNANSWERED, AuditKind.HEARTBEAT_ANSWERED,
+    AuditKind.HEARTBEAT_RESPONSE, AuditKind.HEARTBEAT_FROM_UNKNOWN_PEER,
+    AuditKind.UNEXPECTED_MESSAGE, AuditKind.MALFORMED_PACKET,
 })  # fmt: skip
-_SIGNALING_LABELS = {
-    "bri_sent": "BRI sent", "bra_received": "BRA received", "bri_unanswered": "BRI unanswered",
-    "heartbeat_answered": "HB received", "heartbeat_response": "HB sent",
+_SIGNALING_LABELS: dict[str, str] = {  # looked up by the text the writer receives
+    AuditKind.BRI_SENT: "BRI sent", AuditKind.BRA_RECEIVED: "BRA received",
+    AuditKind.BRI_UNANSWERED: "BRI unanswered", AuditKind.HEARTBEAT_ANSWERED: "HB received",
+    AuditKind.HEARTBEAT_RESPONSE: "HB sent",
 }  # fmt: skip
 HOURLY_METRICS = frozenset({"route_switch"})
 """Metrics kept per hour (``YYYY-MM-DD HH``); the others per day (``YYYY-MM-DD``)."""
@@ -733,7 +753,8 @@ class SqlStore:
             audit = list(audit)
             for observe in self.observers:
                 observe(audit)
-        items += [("a", r.utc, r.kind, r.mn_id, r.peer, r.fields) for r in audit]
+        # The plain text of the kind crosses to the writer (thread or process) and the driver.
+        items += [("a", r.utc, str(r.kind), r.mn_id, r.peer, r.fields) for r in audit]
         future: Future[None] = Future()
         if not items:
             future.set_result(None)

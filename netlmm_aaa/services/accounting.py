@@ -11,11 +11,14 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     Key,
 )
 from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.wire.radius_accounting import AccountingRequest
 
 
-def accounting_audit(kind: str, nas: str, request: AccountingRequest, utc: float) -> RecordAudit:
+def accounting_audit(
+    kind: AuditKind, nas: str, request: AccountingRequest, utc: float
+) -> RecordAudit:
     return RecordAudit(
         kind=kind,
         utc=utc,
@@ -52,7 +55,9 @@ class StoreThenAcknowledge:
         """Record ``item`` (call on the listener's event loop)."""
         if not self._audits:
             asyncio.get_running_loop().call_soon(self._submit)
-        self._audits.append(accounting_audit("accounting", item.nas.name, item.request, utc))
+        self._audits.append(
+            accounting_audit(AuditKind.ACCOUNTING, item.nas.name, item.request, utc)
+        )
         self._keys.append(item.key)
         if len(self._keys) >= self._chunk:
             self._submit()  # the scheduled call submits the rest, if any

@@ -39,6 +39,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
     StoreBinding,
 )
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import (
@@ -67,7 +68,13 @@ log = logging.getLogger(__name__)
 
 _BATCH = 2048
 #: Records of dropped packets, written aggregated (one row per origin, reason and second).
-_AGGREGATED = frozenset({"malformed_packet", "heartbeat_from_unknown_peer", "unexpected_message"})
+_AGGREGATED = frozenset(
+    {
+        AuditKind.MALFORMED_PACKET,
+        AuditKind.HEARTBEAT_FROM_UNKNOWN_PEER,
+        AuditKind.UNEXPECTED_MESSAGE,
+    }
+)
 # (accounting_rejected, from the [lma.aaa] listener, is noted directly)
 
 
@@ -197,7 +204,7 @@ class LmaService:
         self.store.submit(
             audit=[
                 RecordAudit(
-                    kind="lma_started",
+                    kind=AuditKind.LMA_STARTED,
                     utc=now.utc,
                     peer=None,
                     fields={
@@ -290,7 +297,7 @@ class LmaService:
                 self._deliver(AttachmentReported(mn_id=mn_id, mag=None))
 
         def rejected(source: str, reason: str, detail: str) -> None:
-            self.security.note("accounting_rejected", source, reason, detail, self.clock())
+            self.security.note(AuditKind.ACCOUNTING_REJECTED, source, reason, detail, self.clock())
 
         listener = AccountingListener(
             [Nas(n.name, n.address, n.secret) for n in aaa.nases],
@@ -447,13 +454,17 @@ class LmaService:
     def _routes_done(self, plan: _Plan, error: Exception | None, started: float | None) -> None:
         if error is not None:
             log.error("data plane: %s", error)
-            plan.audits.append(RecordAudit(kind="dataplane_error", utc=time.time(),
-                                           fields={"error": str(error)}))  # fmt: skip
+            failure = RecordAudit(kind=AuditKind.DATAPLANE_ERROR, utc=self.clock().utc,
+                                  fields={"error": str(error)})  # fmt: skip
+            plan.audits.append(failure)
         if started is not None:
             switched_ms = round((time.perf_counter() - started) * 1000, 3)
-            for audit in plan.audits:
-                if audit.kind == "handover":
-                    audit.fields["route_switch_ms"] = switched_ms
+            plan.audits[:] = [
+                replace(audit, fields={**audit.fields, "route_switch_ms": switched_ms})
+                if audit.kind == AuditKind.HANDOVER
+                else audit
+                for audit in plan.audits
+            ]
 
     def _finish(self, plan: _Plan) -> None:
         """Routes are in place (or failed): answers go out, then the records to the store,

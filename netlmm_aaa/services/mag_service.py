@@ -45,6 +45,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
     WithdrawDownlink,
 )
+from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.dhcpv4_server import DhcpDecision, DhcpMessageType, DhcpRequest
 from netlmm_aaa.core.events import (
@@ -441,8 +442,7 @@ class MagService:
                     # Decided with the report's time: its event-to-PBA latency includes the query.
                     await self._carry_out(self.core.handle(answer, now), now)
                 case RefuseHookLine():
-                    self.security.note("hook_event_rejected", self.config.hook_socket or "?",
-                                       action.reason, action.line, now)  # fmt: skip
+                    self._hook_rejected(action.line, action.reason)
                 case RecordAudit():
                     audits.append(action)
                 case _:
@@ -480,8 +480,9 @@ class MagService:
                 return
             log.error("data plane: %s", error)
             if self.store is not None:
-                self.store.submit(audit=[RecordAudit(kind="dataplane_error", utc=time.time(),
-                                                     fields={"error": str(error)})])  # fmt: skip
+                failure = RecordAudit(kind=AuditKind.DATAPLANE_ERROR, utc=self.clock().utc,
+                                      fields={"error": str(error)})  # fmt: skip
+                self.store.submit(audit=[failure])
 
         task.add_done_callback(done)
 
@@ -545,17 +546,19 @@ class MagService:
 
     def _accounting_rejected(self, source: str, reason: str, detail: str) -> None:
         # Counted, not written per packet: a flood of forged packets must not flood the store.
-        self.security.note("accounting_rejected", source, reason, detail, self.clock())
+        self.security.note(AuditKind.ACCOUNTING_REJECTED, source, reason, detail, self.clock())
 
     def _relay_rejected(self, source: str, reason: str, detail: str) -> None:
-        self.security.note("radius_relay_rejected", source, reason, detail, self.clock())
+        self.security.note(AuditKind.RADIUS_RELAY_REJECTED, source, reason, detail, self.clock())
 
     def _dhcp_rejected(self, interface: str, reason: str, detail: str) -> None:
-        self.security.note("malformed_packet", f"dhcpv4 {interface}", reason, detail, self.clock())
+        self.security.note(
+            AuditKind.MALFORMED_PACKET, f"dhcpv4 {interface}", reason, detail, self.clock()
+        )
 
     def _hook_rejected(self, line: str, reason: str) -> None:
-        self.security.note("hook_event_rejected", self.config.hook_socket or "?", reason, line,
-                           self.clock())  # fmt: skip
+        origin = self.config.hook_socket or "?"
+        self.security.note(AuditKind.HOOK_EVENT_REJECTED, origin, reason, line, self.clock())
 
     def _drain_security(self, now: Now, *, force: bool = False) -> None:
         records = self.security.drain(now, force=force)
@@ -567,7 +570,7 @@ class MagService:
             if decision.reason.startswith("no registered binding"):
                 # A station that is not (yet) registered here: counted, not written per packet.
                 detail = f"{request.message_type.name} from {request.mac}"
-                self.security.note("dhcp_refused", f"dhcpv4 {interface}", decision.reason,
+                self.security.note(AuditKind.DHCP_REFUSED, f"dhcpv4 {interface}", decision.reason,
                                    detail, self.clock())  # fmt: skip
             return
         if decision.reply is DhcpMessageType.OFFER or self.store is None or self.core is None:
@@ -580,7 +583,7 @@ class MagService:
             "address": decision.yiaddr,
             "reason": decision.reason,
         }
-        kind = "dhcp_ack" if decision.reply is DhcpMessageType.ACK else "dhcp_nak"
+        kind = AuditKind.DHCP_ACK if decision.reply is DhcpMessageType.ACK else AuditKind.DHCP_NAK
         mn_id = station.mn_id if station is not None else None
         record = RecordAudit(
             kind=kind, utc=self.clock().utc, mn_id=mn_id, peer=self.config.name, fields=fields
@@ -589,12 +592,13 @@ class MagService:
 
     def _accounting_duplicate(self, nas: Nas, request: AccountingRequest) -> None:
         assert self.store is not None
-        self.store.submit(
-            audit=[accounting_audit("accounting_duplicate", nas.name, request, self.clock().utc)]
+        record = accounting_audit(
+            AuditKind.ACCOUNTING_DUPLICATE, nas.name, request, self.clock().utc
         )
+        self.store.submit(audit=[record])
 
     def _upstream_failed(self, reason: str, detail: str) -> None:
         assert self.store is not None
-        record = RecordAudit(kind="accounting_forward_failed", utc=self.clock().utc,
+        record = RecordAudit(kind=AuditKind.ACCOUNTING_FORWARD_FAILED, utc=self.clock().utc,
                              fields={"reason": reason, "detail": detail})  # fmt: skip
         self.store.submit(audit=[record])
