@@ -58,7 +58,8 @@ from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
-from netlmm_aaa.persistence.store import SqlStore, mn_id_text
+from netlmm_aaa.persistence.report_rows import mn_id_text
+from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
 from netlmm_aaa.services.runtime import bulk_loading, quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events

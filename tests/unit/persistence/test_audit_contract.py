@@ -12,7 +12,7 @@ import pytest
 import netlmm_aaa
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.core.audit_kinds import AuditKind
-from netlmm_aaa.persistence.store import AUDIT_EVENT_KINDS, REPORT_KINDS
+from netlmm_aaa.persistence.report_rows import AUDIT_EVENT_KINDS, REPORT_KINDS
 
 
 def test_every_kind_is_routed_exactly_once() -> None:

@@ -11,7 +11,9 @@ from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.models import AuditEvent, SignalingRecord
-from netlmm_aaa.persistence.store import _MULTI_ROWS, SqlStore, _PeriodicCollection
+from netlmm_aaa.persistence.row_writer import PeriodicCollection
+from netlmm_aaa.persistence.sql_text import MULTI_ROWS
+from netlmm_aaa.persistence.store import SqlStore
 from tests.databases import database_url, postgresql_server  # noqa: F401
 
 
@@ -118,7 +120,7 @@ def test_rows_with_nulls_in_different_places_keep_every_value(database_url: str)
         {},
     ]  # fmt: skip
     # 16 shapes (ssid/mac/interface, mn_id, ap): several full statements and a remainder each
-    count = 20 * _MULTI_ROWS + 7
+    count = 20 * MULTI_ROWS + 7
     records = [
         RecordAudit(kind="station_attached", utc=1_700_000_000 + i / 1000,
                     mn_id=None if i % 7 == 0 else f"user{i}@example.org".encode(), peer="mag1",
@@ -152,7 +154,7 @@ def test_rollup_accumulates_over_commits_in_multi_row_upserts(database_url: str)
     commits: every key's count, sum and maximum add up (SQLite: multi-row upserts)."""
     engine = make_engine(database_url)
     store = SqlStore(engine, "lma1", lma=True)
-    pairs = 2 * _MULTI_ROWS + 5  # one rollup key per MAG pair (and 1 ms bucket)
+    pairs = 2 * MULTI_ROWS + 5  # one rollup key per MAG pair (and 1 ms bucket)
     records = [
         RecordAudit(kind="handover", utc=1_700_000_000 + i / 1000, mn_id=b"mn@example.org",
                     peer=f"to{i}", fields={"from_mag": f"from{i}", "to_mag": f"to{i}",
@@ -307,7 +309,7 @@ def test_disk_full_keeps_the_records_and_commits_them_once_when_space_returns(
             limit[0] = int(c.exec_driver_sql("PRAGMA page_count").scalar() or 0)
         big = [RecordAudit(kind="disk_test", utc=1_790_000_001 + i, fields={"pad": "x" * 200})
                for i in range(2000)]  # fmt: skip
-        with caplog.at_level(logging.ERROR, logger="netlmm_aaa.persistence.store"):
+        with caplog.at_level(logging.ERROR, logger="netlmm_aaa.persistence.row_writer"):
             pending = store.submit(audit=big)
             assert not _done_within(pending, 1.5)  # not acknowledged while the disk is full
             assert store.failures >= 1
@@ -334,7 +336,7 @@ def _done_within(future, seconds: float) -> bool:  # type: ignore[no-untyped-def
 
 def test_the_writer_collects_garbage_on_a_clock_not_per_allocation() -> None:
     calls: list[int] = []
-    collect = _PeriodicCollection(lambda: calls.append(1), 60.0)
+    collect = PeriodicCollection(lambda: calls.append(1), 60.0)
     assert not collect(1000.0)  # the first batch starts the clock
     assert not collect(1059.9)
     assert collect(1060.0) and len(calls) == 1
@@ -351,15 +353,15 @@ def test_postgresql_binary_copy_keeps_every_value_and_refuses_what_does_not_fit(
     NULLs, non-ASCII text and JSON details come back exactly. A row the binary form cannot
     carry is refused whole, never written with a wrong value (the binary int4 dumper would keep
     the low 32 bits of a larger integer), and its table falls back to text COPY."""
-    from tests.databases import fresh_postgresql_database
-
     from netlmm_aaa.persistence import migrate
-    from netlmm_aaa.persistence.store import _BinaryCopyRefused, _RowWriter
+    from netlmm_aaa.persistence.postgres_copy import BinaryCopyRefused
+    from netlmm_aaa.persistence.row_writer import RowWriter
+    from tests.databases import fresh_postgresql_database
 
     url = fresh_postgresql_database(postgresql_server)
     migrate.upgrade(url)
     engine = make_engine(url)
-    writer = _RowWriter(engine, "mag1")
+    writer = RowWriter(engine, "mag1")
     at = 1_700_000_000.123457
     records = [
         RecordAudit(kind="pba", utc=at, mn_id="zoë@example.org".encode(), peer="lma1",
@@ -388,7 +390,7 @@ def test_postgresql_binary_copy_keeps_every_value_and_refuses_what_does_not_fit(
 
         # An integer beyond int4: refused before anything is sent, nothing written.
         huge = [("a", at + 3, "pba", b"big@example.org", "lma1", {"sequence": 2**32 + 5})]
-        with pytest.raises(_BinaryCopyRefused, match="sequence"):
+        with pytest.raises(BinaryCopyRefused, match="sequence"):
             writer.commit(writer.prepare(huge))
         assert writer.text_copy == {"signaling"}
         # A value of another type than its column's: the retry writes it as text COPY, which
@@ -410,18 +412,14 @@ def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_ur
     """On SQLite the node and the names of events go into the statements as literals (not
     bound values): a name with a quote is escaped, and every table's row gets the node in its
     ``node`` column and its event's name in the right column."""
-    from netlmm_aaa.persistence.store import (
-        _AUDIT_COLUMNS,
-        _LITERAL_COLUMNS,
-        _NODE_COLUMN,
-        _TABLE_COLUMNS,
-    )
+    from netlmm_aaa.persistence.report_rows import AUDIT_COLUMNS, NODE_COLUMN, TABLE_COLUMNS
+    from netlmm_aaa.persistence.sql_text import LITERAL_COLUMNS
 
-    assert _AUDIT_COLUMNS[_NODE_COLUMN] == "node"
-    assert all(columns[_NODE_COLUMN] == "node" for columns in _TABLE_COLUMNS.values())
+    assert AUDIT_COLUMNS[NODE_COLUMN] == "node"
+    assert all(columns[NODE_COLUMN] == "node" for columns in TABLE_COLUMNS.values())
     literal_names = {
-        table: [(_TABLE_COLUMNS.get(table) or _AUDIT_COLUMNS)[i] for i in index]
-        for table, index in _LITERAL_COLUMNS.items()
+        table: [(TABLE_COLUMNS.get(table) or AUDIT_COLUMNS)[i] for i in index]
+        for table, index in LITERAL_COLUMNS.items()
     }
     assert literal_names == {
         "audit_events": ["node", "kind"], "accounting_records": ["node", "outcome"],
@@ -452,7 +450,7 @@ def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_ur
         with engine.connect() as c:
             nodes = {
                 table: c.exec_driver_sql(f"SELECT DISTINCT node FROM {table}").scalars().all()
-                for table in (*_TABLE_COLUMNS, "audit_events")
+                for table in (*TABLE_COLUMNS, "audit_events")
             }
             names = {
                 table: [
