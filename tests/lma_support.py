@@ -16,7 +16,7 @@ from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import BindingUpdateFlag
 from netlmm_aaa.core.events import MobilityMessageReceived, Transport
 from netlmm_aaa.core.lma_policy import LmaPolicy, MagPeer
-from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
+from netlmm_aaa.core.lma import LocalMobilityAnchor
 from netlmm_aaa.core.messages import ProxyBindingAcknowledgement, ProxyBindingUpdate
 from netlmm_aaa.core.options import (
     AccessTechnologyTypeOption,

@@ -14,7 +14,7 @@ from typing import Any
 from netlmm_aaa.core.actions import SendMessage
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.events import MobilityMessageReceived, StationAttached, TimerFired
-from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
+from netlmm_aaa.core.lma import LocalMobilityAnchor
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.wire.mobility_header import decode_mobility_header, encode_mobility_header
 from tests.lma_support import LMAA, MAG1_ADDR, MAG2_ADDR, T0, make_lma

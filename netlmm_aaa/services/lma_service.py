@@ -50,7 +50,7 @@ from netlmm_aaa.core.events import (
     TimerFired,
     Transport,
 )
-from netlmm_aaa.core.local_mobility_anchor import LocalMobilityAnchor
+from netlmm_aaa.core.lma import LocalMobilityAnchor
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
 from netlmm_aaa.dataplane.port import DataPlane, RouteOperation

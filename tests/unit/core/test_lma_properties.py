@@ -19,7 +19,7 @@ from netlmm_aaa.core.actions import (
     StoreBinding,
 )
 from netlmm_aaa.core.events import RevocationRequested, TimerFired
-from netlmm_aaa.core.local_mobility_anchor import BindingState
+from netlmm_aaa.core.lma import BindingState
 from netlmm_aaa.core.messages import ProxyBindingAcknowledgement, find_option
 from netlmm_aaa.core.options import (
     IPv4HomeAddressRequestOption,

@@ -17,7 +17,7 @@ from netlmm_aaa.core.lma_policy import (
     TunnelMode,
     UnknownMobileNodes,
 )
-from netlmm_aaa.core.local_mobility_anchor import BindingState, LocalMobilityAnchor
+from netlmm_aaa.core.lma import BindingState, LocalMobilityAnchor
 from netlmm_aaa.core.messages import ProxyBindingUpdate, find_option, find_options
 from netlmm_aaa.core.options import (
     GreKeyOption,

@@ -13,7 +13,7 @@ from netlmm_aaa.core.events import (
     TimerFired,
     Transport,
 )
-from netlmm_aaa.core.local_mobility_anchor import BindingInput, BindingState, _Entry
+from netlmm_aaa.core.lma import BindingEntry, BindingInput, BindingState
 from netlmm_aaa.core.messages import (
     BindingError,
     BindingRevocationAcknowledgement,
@@ -351,7 +351,7 @@ def test_restore_reinstalls_live_bindings_and_drops_dead_ones() -> None:
 def test_transition_table_rejects_what_it_does_not_list() -> None:
     lma = make_lma()
     with pytest.raises(InvalidTransition):
-        lma._transition(_Entry(ALICE), BindingInput.REFRESH, None, T0, [])
+        lma._transition(BindingEntry(ALICE), BindingInput.REFRESH, None, T0, [])
 
 
 @pytest.mark.hardening  # F2: the old MAG's delayed PBU after the handover

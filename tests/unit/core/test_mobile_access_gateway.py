@@ -14,7 +14,7 @@ from netlmm_aaa.core.actions import (
     SendMessage,
 )
 from netlmm_aaa.core.events import MobilityMessageReceived, StationDetached
-from netlmm_aaa.core.local_mobility_anchor import BindingState
+from netlmm_aaa.core.lma import BindingState
 from netlmm_aaa.core.messages import (
     Heartbeat,
     ProxyBindingAcknowledgement,
