@@ -52,18 +52,14 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Sequence
-from enum import Enum, auto
-from typing import Any, assert_never
+from collections.abc import Sequence
+from typing import assert_never
 
 from netlmm_aaa.core.actions import (
-    DeauthenticateStation,
-    InstallStationRoutes,
     MagAction,
     QueryStation,
     RecordAudit,
     RefuseHookLine,
-    RemoveStationRoutes,
     SendMessage,
     StationBinding,
     reply_to,
@@ -71,7 +67,6 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.binding_update_list import (
     NO_CAUSE,
-    SERVING,
     WAITING,
     BulEntry,
     Cause,
@@ -81,7 +76,6 @@ from netlmm_aaa.core.binding_update_list import (
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import (
     BindingStatus,
-    HandoffIndicator,
     RevocationStatus,
 )
 from netlmm_aaa.core.dhcpv4_server import Lease
@@ -101,6 +95,7 @@ from netlmm_aaa.core.events import (
     TimerFired,
 )
 from netlmm_aaa.core.mag_policy import MagPolicy
+from netlmm_aaa.core.mag_steps import Actions, MagTimer, StationSteps, StepHandler
 from netlmm_aaa.core.messages import (
     LIFETIME_UNIT_SECONDS,
     BindingRevocationAcknowledgement,
@@ -114,26 +109,46 @@ from netlmm_aaa.core.options import (
     MobilityOption,
     RestartCounterOption,
 )
-from netlmm_aaa.core.pbu_exchange import PbuBuilder, handoff_indicator, pba_problem, read_grant
+from netlmm_aaa.core.pbu_exchange import PbuBuilder, handoff_indicator, pba_problem
 from netlmm_aaa.core.station_intake import ReportOutput, StationIntake
 
 log = logging.getLogger(__name__)
 
 
-class _Timer(Enum):
-    """What a deadline in the timer heap is for."""
+_S = StationState
+_I = StationInput
+_M = StationSteps
+_TRANSITIONS: dict[tuple[StationState, StationInput], tuple[StepHandler, StationState]] = {
+    (_S.ABSENT, _I.ATTACH): (_M._on_attach, _S.REGISTERING),
+    (_S.REGISTERING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
+    (_S.REFRESHING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
+    (_S.REGISTERING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
+    (_S.REFRESHING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
+    (_S.REGISTERING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
+    (_S.REFRESHING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
+    (_S.REGISTERING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REGISTERING),
+    (_S.REFRESHING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REFRESHING),
+    (_S.REGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REGISTERING),
+    (_S.REFRESHING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REFRESHING),
+    (_S.DEREGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.DEREGISTERING),
+    (_S.REGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
+    (_S.REFRESHING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
+    (_S.DEREGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
+    (_S.REGISTERED, _I.REFRESH_DUE): (_M._on_refresh, _S.REFRESHING),
+    (_S.REGISTERED, _I.LMA_RESTARTED): (_M._on_refresh, _S.REFRESHING),
+    (_S.REGISTERING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
+    (_S.REGISTERED, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
+    (_S.REFRESHING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
+    (_S.DEREGISTERING, _I.PBA_ANY): (_M._on_deregistered, _S.ABSENT),
+    **{
+        (state, _I.REPLACED): (_M._on_replaced, _S.ABSENT) for state in _S if state is not _S.ABSENT
+    },
+    **{(state, _I.REVOKED): (_M._on_revoked, _S.ABSENT) for state in _S if state is not _S.ABSENT},
+}
+"""(state, input) -> (step, next state); a pair not listed is an InvalidTransition."""
 
-    STATION = auto()
-    """The entry's retransmission or refresh (``BulEntry.deadline``)."""
-    EARLY_DOWNLINK = auto()
-    """A downlink prepared from an Access-Accept that no registration took over yet."""
 
-
-Actions = list[MagAction]
-_Handler = Callable[["MobileAccessGateway", BulEntry, Cause, Now, list[MagAction]], None]
-
-
-class MobileAccessGateway:
+class MobileAccessGateway(StationSteps):
     """The MAG's decisions. ``handle(event, now) -> actions``; ``next_deadline()`` for the timer."""
 
     def __init__(self, policy: MagPolicy) -> None:
@@ -147,7 +162,7 @@ class MobileAccessGateway:
         self._stations: dict[str, BulEntry] = {}
         self._by_sequence: dict[int, BulEntry] = {}
         self._pbus = PbuBuilder(policy)
-        self._timers: list[tuple[float, int, _Timer, str]] = []
+        self._timers: list[tuple[float, int, MagTimer, str]] = []
         self._count = 0
         self._early = EarlyDownlinks()
         self._lma_restart_counter: int | None = None
@@ -216,7 +231,7 @@ class MobileAccessGateway:
     def next_deadline(self) -> float | None:
         while self._timers:
             deadline, _, kind, mac = self._timers[0]
-            if kind is _Timer.STATION:
+            if kind is MagTimer.STATION:
                 entry = self._stations.get(mac)
                 if entry is not None and entry.deadline == deadline:
                     return deadline
@@ -250,8 +265,6 @@ class MobileAccessGateway:
 
     # ------------------------------------------------------------------ transitions
 
-    _TRANSITIONS: dict[tuple[StationState, StationInput], tuple[_Handler, StationState]]
-
     def _transition(
         self,
         entry: BulEntry,
@@ -261,7 +274,7 @@ class MobileAccessGateway:
         actions: Actions,
     ) -> None:
         try:
-            handler, next_state = self._TRANSITIONS[(entry.state, what)]
+            handler, next_state = _TRANSITIONS[(entry.state, what)]
         except KeyError:
             raise InvalidTransition(
                 f"station {entry.mac} in state {entry.state.name} cannot take {what.name}"
@@ -304,7 +317,7 @@ class MobileAccessGateway:
             )
             if prepared is not None:
                 actions.append(prepared)
-                self._arm(_Timer.EARLY_DOWNLINK, event.mac, deadline)
+                self._arm(MagTimer.EARLY_DOWNLINK, event.mac, deadline)
         self.intake.on_access_accept(event, now)
 
     def _registering(self, mac: str) -> bool | None:
@@ -330,61 +343,7 @@ class MobileAccessGateway:
             return
         self._transition(entry, StationInput.DETACH, NO_CAUSE, now, actions)
 
-    def _on_attach(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        event = cause.attached
-        assert event is not None
-        actions.append(
-            RecordAudit(
-                kind=AuditKind.STATION_ATTACHED,
-                utc=now.utc,
-                mn_id=event.mn_id,
-                peer=self.policy.name,
-                fields={
-                    "mac": event.mac,
-                    "interface": event.interface,
-                    "ap": event.ap,
-                    "ssid": event.ssid,
-                },
-            )
-        )
-        self._send_pbu(entry, HandoffIndicator.SAME_INTERFACE, self.policy.lifetime, now, actions)
-
-    def _on_detach(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        if entry.state in SERVING:
-            actions.append(RemoveStationRoutes(station=entry.binding()))
-        actions.append(
-            RecordAudit(
-                kind=AuditKind.STATION_DETACHED,
-                utc=now.utc,
-                mn_id=entry.mn_id,
-                peer=self.policy.name,
-                fields={"mac": entry.mac},
-            )
-        )
-        self._send_pbu(entry, HandoffIndicator.NOT_CHANGED, 0, now, actions)
-
     # ------------------------------------------------------------------ PBU / PBA
-
-    def _send_pbu(
-        self,
-        entry: BulEntry,
-        hi: int,
-        lifetime: int,
-        now: Now,
-        actions: Actions,
-        retransmission: bool = False,
-    ) -> None:
-        if entry.outstanding is not None:
-            self._by_sequence.pop(entry.outstanding.sequence, None)
-        pbu = self._pbus.build(entry, hi, lifetime, now)
-        entry.outstanding = pbu
-        entry.sent = now.monotonic if not retransmission else entry.sent
-        self._by_sequence[pbu.sequence] = entry
-        if not retransmission:
-            entry.timeout = self.policy.initial_bindack_timeout
-            entry.retransmissions = 0
-        self._arm_station(entry, now.monotonic + entry.timeout)
-        actions.append(SendMessage(message=pbu, destination=entry.lma))
 
     def _message(self, event: MobilityMessageReceived, now: Now, actions: Actions) -> None:
         message = event.message
@@ -469,89 +428,12 @@ class MobileAccessGateway:
             entry.timestamp_retries = 0
         self._transition(entry, what, Cause(pba=pba, pbu=pbu, source=event.source), now, actions)
 
-    def _on_stale_timestamp(
-        self, entry: BulEntry, cause: Cause, now: Now, actions: Actions
-    ) -> None:
-        # RFC 5213 §6.9.1.2: our PBU arrived outside the LMA's TimestampValidityWindow (a queue
-        # at either end, or clock skew): register again, a limited number of times, with a
-        # fresh timestamp and sequence number.
-        pbu = cause.pbu
-        assert pbu is not None
-        entry.timestamp_retries += 1
-        hi = handoff_indicator(pbu)
-        assert hi is not None
-        self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
-
-    def _on_accepted(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        pba = cause.pba
-        assert pba is not None
-        first = entry.state is StationState.REGISTERING
-        grant = read_grant(pba)
-        changed = grant.hnps != entry.hnps or grant.uplink_key != entry.gre_uplink
-        entry.gre_uplink = grant.uplink_key
-        entry.hnps = grant.hnps
-        if grant.ipv4 is not None:
-            changed = changed or grant.ipv4 != entry.ipv4
-            entry.ipv4 = grant.ipv4
-            if grant.ipv4_prefix_length is not None:
-                entry.ipv4_prefix_length = grant.ipv4_prefix_length
-        entry.granted = pba.lifetime_seconds
-        self._arm_station(
-            entry, now.monotonic + max(1.0, entry.granted * self.policy.refresh_fraction)
-        )
-        if first or changed:
-            binding = entry.binding()
-            if self._early:
-                withdraw = self._early.taken_over(binding)
-                if withdraw is not None:
-                    actions.append(withdraw)
-            actions.append(InstallStationRoutes(station=binding))
-            actions.append(
-                RecordAudit(
-                    kind=AuditKind.STATION_REGISTERED,
-                    utc=now.utc,
-                    mn_id=entry.mn_id,
-                    peer=self.policy.name,
-                    fields={
-                        "mac": entry.mac,
-                        "interface": entry.interface,
-                        "ap": entry.ap,
-                        "ssid": entry.ssid,
-                        "prefixes": list(entry.hnps),
-                        "ipv4": entry.ipv4,
-                    },
-                )
-            )
-
-    def _on_no_gre_key(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
-        pba = cause.pba
-        assert pba is not None
-        actions.append(RecordAudit(kind=AuditKind.PBA_DROPPED, utc=now.utc, peer=cause.source,
-                                   mn_id=entry.mn_id,
-                                   fields={"reason": "GRE mode: no uplink GRE key",
-                                           "sequence": pba.sequence,
-                                           "status": int(pba.status)}))  # fmt: skip
-        self._on_rejected(entry, cause, now, actions)
-
-    def _on_rejected(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        if entry.state is StationState.REGISTERING:
-            self._farewell(entry, now, actions, AuditKind.REGISTRATION_REJECTED, withdraw=False)
-        else:  # a refresh was refused: the binding is gone at the LMA
-            self._farewell(entry, now, actions, AuditKind.REFRESH_REJECTED, withdraw=True)
-
-    def _on_deregistered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        self._farewell(entry, now, actions, AuditKind.STATION_DEREGISTERED, withdraw=False)
-
-    def _on_replaced(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        self._farewell(entry, now, actions, AuditKind.STATION_REPLACED, withdraw=True)
-
     # ------------------------------------------------------------------ timers
 
     def _timers_due(self, now: Now, actions: Actions) -> None:
         while self._timers and self._timers[0][0] <= now.monotonic:
             deadline, _, kind, mac = heapq.heappop(self._timers)
-            if kind is _Timer.EARLY_DOWNLINK:
+            if kind is MagTimer.EARLY_DOWNLINK:
                 continue  # the sweep at the end of every input withdraws it
             entry = self._stations.get(mac)
             if entry is None or entry.deadline != deadline:
@@ -563,22 +445,6 @@ class MobileAccessGateway:
                     self._transition(entry, StationInput.RETRANSMIT_DUE, NO_CAUSE, now, actions)
             elif entry.state is StationState.REGISTERED:
                 self._transition(entry, StationInput.REFRESH_DUE, NO_CAUSE, now, actions)
-
-    def _on_retransmit(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        pbu = entry.outstanding
-        assert pbu is not None
-        entry.retransmissions += 1
-        entry.timeout = min(entry.timeout * 2, self.policy.max_bindack_timeout)
-        hi = handoff_indicator(pbu)
-        assert hi is not None
-        self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
-
-    def _on_unanswered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        withdraw = entry.state is not StationState.REGISTERING
-        self._farewell(entry, now, actions, AuditKind.PBU_UNANSWERED, withdraw=withdraw)
-
-    def _on_refresh(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        self._send_pbu(entry, HandoffIndicator.NOT_CHANGED, self.policy.lifetime, now, actions)
 
     # ------------------------------------------------------------------ revocation, heartbeat
 
@@ -614,17 +480,6 @@ class MobileAccessGateway:
             return
         cause = Cause(trigger=int(bri.trigger))
         self._transition(entry, StationInput.REVOKED, cause, now, actions)
-
-    def _on_revoked(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        actions.append(DeauthenticateStation(mac=entry.mac, interface=entry.interface))
-        self._farewell(
-            entry,
-            now,
-            actions,
-            AuditKind.BINDING_REVOKED,
-            withdraw=entry.state is not StationState.REGISTERING,
-            fields={"trigger": cause.trigger},
-        )
 
     def _heartbeat(
         self, event: MobilityMessageReceived, message: Heartbeat, now: Now, actions: Actions
@@ -673,14 +528,6 @@ class MobileAccessGateway:
 
     # ------------------------------------------------------------------ helpers
 
-    def _arm_station(self, entry: BulEntry, deadline: float) -> None:
-        entry.deadline = deadline
-        self._arm(_Timer.STATION, entry.mac, deadline)
-
-    def _arm(self, kind: _Timer, mac: str, deadline: float) -> None:
-        self._count += 1
-        heapq.heappush(self._timers, (deadline, self._count, kind, mac))
-
     def _new_gre_key(self) -> int | None:
         """A downlink GRE key no station of ours holds (GRE mode), else None."""
         if not self.policy.gre:
@@ -691,29 +538,6 @@ class MobileAccessGateway:
                 self._gre_keys.add(self._gre_key)
                 return self._gre_key
 
-    def _farewell(
-        self,
-        entry: BulEntry,
-        now: Now,
-        actions: Actions,
-        kind: AuditKind,
-        *,
-        withdraw: bool,
-        fields: dict[str, Any] | None = None,
-    ) -> None:
-        """The audit record (and route withdrawal) of an entry's transition to ABSENT."""
-        if withdraw:
-            actions.append(RemoveStationRoutes(station=entry.binding()))
-        actions.append(
-            RecordAudit(
-                kind=kind,
-                utc=now.utc,
-                mn_id=entry.mn_id,
-                peer=self.policy.name,
-                fields={"mac": entry.mac, **(fields or {})},
-            )
-        )
-
     def _forget(self, entry: BulEntry) -> None:
         if entry.outstanding is not None:
             self._by_sequence.pop(entry.outstanding.sequence, None)
@@ -721,38 +545,6 @@ class MobileAccessGateway:
         self._stations.pop(entry.mac, None)
         if entry.gre_downlink is not None:
             self._gre_keys.discard(entry.gre_downlink)
-
-
-_S = StationState
-_I = StationInput
-_M = MobileAccessGateway
-_M._TRANSITIONS = {
-    (_S.ABSENT, _I.ATTACH): (_M._on_attach, _S.REGISTERING),
-    (_S.REGISTERING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
-    (_S.REFRESHING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
-    (_S.REGISTERING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
-    (_S.REFRESHING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
-    (_S.REGISTERING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
-    (_S.REFRESHING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
-    (_S.REGISTERING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REGISTERING),
-    (_S.REFRESHING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REFRESHING),
-    (_S.REGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REGISTERING),
-    (_S.REFRESHING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REFRESHING),
-    (_S.DEREGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.DEREGISTERING),
-    (_S.REGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
-    (_S.REFRESHING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
-    (_S.DEREGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
-    (_S.REGISTERED, _I.REFRESH_DUE): (_M._on_refresh, _S.REFRESHING),
-    (_S.REGISTERED, _I.LMA_RESTARTED): (_M._on_refresh, _S.REFRESHING),
-    (_S.REGISTERING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
-    (_S.REGISTERED, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
-    (_S.REFRESHING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
-    (_S.DEREGISTERING, _I.PBA_ANY): (_M._on_deregistered, _S.ABSENT),
-    **{
-        (state, _I.REPLACED): (_M._on_replaced, _S.ABSENT) for state in _S if state is not _S.ABSENT
-    },
-    **{(state, _I.REVOKED): (_M._on_revoked, _S.ABSENT) for state in _S if state is not _S.ABSENT},
-}
 
 
 __all__ = [
