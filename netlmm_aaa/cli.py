@@ -100,13 +100,13 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
 
     _setup_logging(args.verbose, args.log_format)
     if config.dataplane == "none":
-        from netlmm_aaa.dataplane.in_memory import RecordingDataPlane
+        from netlmm_aaa.dataplane.in_memory import RecordingLmaDataPlane
 
-        dataplane: Any = RecordingDataPlane()
+        dataplane: Any = RecordingLmaDataPlane()
     else:
-        from netlmm_aaa.dataplane.linux_pyroute2 import LinuxDataPlane
+        from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
 
-        dataplane = LinuxDataPlane(
+        dataplane = LmaLinuxDataPlane(
             mode=config.policy.tunnel_mode,
             local_address=config.address,
             device=config.transport_device,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from netlmm_aaa.core.actions import BindingSnapshot, StationBinding, tunnel_endpoint
-from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation
+from netlmm_aaa.core.actions import StationBinding
+from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation, destinations, endpoint_of
 
 
-class RecordingDataPlane:
+class RecordingLmaDataPlane:
     """Keeps the routes it would program in a dict: destination -> tunnel endpoint."""
 
     def __init__(self) -> None:
@@ -49,25 +49,6 @@ class RecordingDataPlane:
 
     async def close(self) -> None:
         self.started = False
-
-
-def endpoint_of(binding: BindingSnapshot) -> str:
-    """Where a binding's routes lead: its serving MAG's tunnel address, with the downlink GRE
-    key in GRE mode."""
-    return tunnel_endpoint(binding.proxy_coa, binding.gre_key_downlink)
-
-
-def routes_of(bindings: Iterable[BindingSnapshot]) -> dict[str, str]:
-    """The routes ``bindings`` need: destination -> :func:`endpoint_of`."""
-    return {d: endpoint_of(b) for b in bindings for d in destinations(b)}
-
-
-def destinations(binding: BindingSnapshot) -> list[str]:
-    """The route destinations of a binding: its prefixes and its IPv4 HoA as a /32."""
-    out = list(binding.home_network_prefixes)
-    if binding.ipv4_home_address is not None:
-        out.append(f"{binding.ipv4_home_address}/32")
-    return out
 
 
 class RecordingMagDataPlane:

@@ -21,10 +21,7 @@ import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from netlmm_aaa.dataplane.tunnel_backend import TunnelBackend
+from typing import Protocol
 
 #: ``rtm_protocol`` of the routes we own (a value no routing daemon in iproute2's rt_protos uses).
 ROUTE_PROTOCOL = 213
@@ -243,6 +240,15 @@ def endpoint_text(octets: bytes) -> str:
     return f"{address} key {_KEY.unpack_from(octets, 16)[0]}" if len(octets) == 20 else address
 
 
+class RouteEncoding(Protocol):
+    """How routes toward an endpoint are written and read back: what the writer needs of a
+    tunnel backend (:class:`~netlmm_aaa.dataplane.tunnel_backend.TunnelBackend` is one)."""
+
+    def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes: ...
+
+    def route_endpoint(self, encap_type: int, encap: bytes) -> bytes | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RouteFailure:
     """A route the kernel refused (after ENOMEM retries)."""
@@ -266,7 +272,7 @@ class NetlinkRouteWriter:
     toward an endpoint the way ``tunnel`` carries traffic there."""
 
     def __init__(self, sock: socket.socket, *, oif: int, table: int, protocol: int,
-                 tunnel: TunnelBackend) -> None:  # fmt: skip
+                 tunnel: RouteEncoding) -> None:  # fmt: skip
         self.sock = sock
         self.oif = oif
         self.table = table
@@ -289,7 +295,7 @@ class NetlinkRouteWriter:
 
     @classmethod
     def open(cls, *, netns: str | None, oif: int, table: int, protocol: int,
-             tunnel: TunnelBackend) -> NetlinkRouteWriter:  # fmt: skip
+             tunnel: RouteEncoding) -> NetlinkRouteWriter:  # fmt: skip
         return cls(open_route_socket(netns), oif=oif, table=table, protocol=protocol,
                    tunnel=tunnel)  # fmt: skip
 

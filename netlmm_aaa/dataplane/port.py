@@ -1,12 +1,13 @@
-"""What the daemons need from a data plane, as a Protocol."""
+"""What each daemon needs from its data plane, as Protocols (:class:`LmaDataPlane`,
+:class:`MagDataPlane`), and the routes a binding stands for."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from netlmm_aaa.core.actions import BindingSnapshot, StationBinding
+from netlmm_aaa.core.actions import BindingSnapshot, StationBinding, tunnel_endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class DataPlaneError(Exception):
     """The data plane cannot do what was asked (the message names the kernel feature or call)."""
 
 
-class DataPlane(Protocol):
+class LmaDataPlane(Protocol):
     """Programs the LMA side: one route per home prefix / IPv4 HoA toward the serving MAG."""
 
     @property
@@ -94,3 +95,22 @@ class MagDataPlane(Protocol):
 
     async def close(self) -> None:
         """Release resources."""
+
+
+def endpoint_of(binding: BindingSnapshot) -> str:
+    """Where a binding's routes lead: its serving MAG's tunnel address, with the downlink GRE
+    key in GRE mode."""
+    return tunnel_endpoint(binding.proxy_coa, binding.gre_key_downlink)
+
+
+def routes_of(bindings: Iterable[BindingSnapshot]) -> dict[str, str]:
+    """The routes ``bindings`` need: destination -> :func:`endpoint_of`."""
+    return {d: endpoint_of(b) for b in bindings for d in destinations(b)}
+
+
+def destinations(binding: BindingSnapshot) -> list[str]:
+    """The route destinations of a binding: its prefixes and its IPv4 HoA as a /32."""
+    out = list(binding.home_network_prefixes)
+    if binding.ipv4_home_address is not None:
+        out.append(f"{binding.ipv4_home_address}/32")
+    return out

@@ -53,7 +53,7 @@ from netlmm_aaa.core.events import (
 from netlmm_aaa.core.lma import LocalMobilityAnchor
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
-from netlmm_aaa.dataplane.port import DataPlane, RouteOperation
+from netlmm_aaa.dataplane.port import LmaDataPlane, RouteOperation
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
@@ -120,7 +120,7 @@ class LmaService:
     def __init__(
         self,
         config: LmaConfig,
-        dataplane: DataPlane,
+        dataplane: LmaDataPlane,
         *,
         clock: Callable[[], Now] = system_now,
     ) -> None:

@@ -2,7 +2,7 @@
 
     CN cn0 ---- cn0 LMA tr0 ====== tr0 MAG acc0 ---- mn0 MN
 
-The LMA side is :class:`~netlmm_aaa.dataplane.linux_pyroute2.LinuxDataPlane` with one binding
+The LMA side is :class:`~netlmm_aaa.dataplane.lma_linux.LmaLinuxDataPlane` with one binding
 (home prefix and IPv4 HoA toward the MAG), the MAG side
 :class:`~netlmm_aaa.dataplane.mag_linux.MagLinuxDataPlane` with that station installed, both on
 the tunnel backend asked for. Used by the data-plane tests and ``bench/dataplane.py``; addresses
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from netlmm_aaa.core.actions import BindingSnapshot, StationBinding
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import TunnelMode
-from netlmm_aaa.dataplane.linux_pyroute2 import LinuxDataPlane
+from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
 from netlmm_aaa.dataplane.mag_linux import FIXED_MAG_LINK_LOCAL, MagLinuxDataPlane
 from netlmm_aaa.dataplane.port import RouteOperation
 from netlmm_aaa.dataplane.tunnel_backend import Backend
@@ -63,7 +63,7 @@ class TunnelPair:
     mag_backend: Backend | None = None
     """The MAG's backend when it differs from the LMA's (interoperation)."""
     ns: dict[str, str] = field(default_factory=dict)
-    lma: LinuxDataPlane | None = None
+    lma: LmaLinuxDataPlane | None = None
     mag: MagLinuxDataPlane | None = None
 
     def build(self) -> None:
@@ -95,7 +95,7 @@ class TunnelPair:
 
     async def start(self) -> None:
         """Both data planes on the backend, the binding at the LMA, the station at the MAG."""
-        self.lma = LinuxDataPlane(mode=self.mode, local_address=LMAA, device="tr0",
+        self.lma = LmaLinuxDataPlane(mode=self.mode, local_address=LMAA, device="tr0",
                                   peers=(PROXY_COA,), backend=self.backend,
                                   netns=self.ns["lma"])  # fmt: skip
         await self.lma.start()

@@ -13,8 +13,8 @@ import pytest
 from netlmm_aaa.core.actions import BindingSnapshot
 from netlmm_aaa.core.events import Transport
 from netlmm_aaa.core.lma_policy import TunnelMode
-from netlmm_aaa.dataplane.in_memory import routes_of
-from netlmm_aaa.dataplane.linux_pyroute2 import LinuxDataPlane
+from netlmm_aaa.dataplane.port import routes_of
+from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
@@ -84,7 +84,7 @@ def test_install_replace_remove_reconcile_and_restart(
         require_backend(tunnel_backends, backend.value)
 
     async def run(ns: str, lab_) -> None:  # type: ignore[no-untyped-def]
-        dp = LinuxDataPlane(mode=mode, local_address=LMAA, device="tr0", netns=ns,
+        dp = LmaLinuxDataPlane(mode=mode, local_address=LMAA, device="tr0", netns=ns,
                             peers=("2001:db8:ff::11", "2001:db8:ff::12"), backend=backend)  # fmt: skip
         await dp.start()
         try:
@@ -139,7 +139,7 @@ def test_install_replace_remove_reconcile_and_restart(
         finally:
             await dp.close()
         # A restarted daemon (a new data plane, new programs) recognises every route as right.
-        restarted = LinuxDataPlane(mode=mode, local_address=LMAA, device="tr0", netns=ns,
+        restarted = LmaLinuxDataPlane(mode=mode, local_address=LMAA, device="tr0", netns=ns,
                                    peers=("2001:db8:ff::11",), backend=backend)  # fmt: skip
         await restarted.start()
         try:
@@ -175,7 +175,7 @@ def test_ebpf_routes_of_another_program_version_or_address_are_rewritten(
         finally:
             writer.close()
             other.close()
-        dp = LinuxDataPlane(mode=TunnelMode.IP6IP6, local_address=LMAA, device="tr0",
+        dp = LmaLinuxDataPlane(mode=TunnelMode.IP6IP6, local_address=LMAA, device="tr0",
                             netns=ns, peers=("2001:db8:ff::11",), backend=Backend.EBPF)  # fmt: skip
         await dp.start()
         try:
@@ -323,7 +323,7 @@ def test_gre_routes_carry_the_downlink_key_and_keys_reconcile(
             return replace(_binding("alice", "2001:db8:1:1::/64", mag, "203.0.113.10"),
                            gre_key_downlink=downlink, gre_key_uplink=uplink)  # fmt: skip
 
-        dp = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
+        dp = LmaLinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
                             backend=backend)  # fmt: skip
         await dp.start()
         try:
@@ -343,7 +343,7 @@ def test_gre_routes_carry_the_downlink_key_and_keys_reconcile(
             assert set((await dp.routes()).values()) == {"2001:db8:ff::12 key 500"}
         finally:
             await dp.close()
-        restarted = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0",
+        restarted = LmaLinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0",
                                    netns=ns, backend=backend)  # fmt: skip
         await restarted.start()
         try:
@@ -367,7 +367,7 @@ def test_gre_mode_refuses_a_backend_that_cannot_carry_it() -> None:
         ns = _setup(lab_)
 
         async def run() -> str:
-            dp = LinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
+            dp = LmaLinuxDataPlane(mode=TunnelMode.GRE, local_address=LMAA, device="tr0", netns=ns,
                                 backend=Backend.SEG6)  # fmt: skip
             try:
                 await dp.start()
@@ -385,7 +385,7 @@ def test_missing_device_is_a_clear_error() -> None:
         ns = _setup(lab_)
 
         async def run() -> None:
-            dp = LinuxDataPlane(
+            dp = LmaLinuxDataPlane(
                 mode=TunnelMode.IP6IP6, local_address=LMAA, device="nosuch0", netns=ns
             )
             try:

@@ -29,7 +29,7 @@ from netlmm_aaa.core.options import (
     MobileNodeIdentifierOption,
     RestartCounterOption,
 )
-from netlmm_aaa.dataplane.in_memory import routes_of
+from netlmm_aaa.dataplane.port import routes_of
 from tests.lma_support import (
     ALICE,
     BOB,

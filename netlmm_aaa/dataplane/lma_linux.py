@@ -28,19 +28,24 @@ from pyroute2 import IPRoute
 
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.backend_probe import open_backend
-from netlmm_aaa.dataplane.in_memory import destinations, endpoint_of
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
 )
-from netlmm_aaa.dataplane.port import DataPlaneError, ReconcileReport, RouteOperation
+from netlmm_aaa.dataplane.port import (
+    DataPlaneError,
+    ReconcileReport,
+    RouteOperation,
+    destinations,
+    endpoint_of,
+)
 from netlmm_aaa.dataplane.tunnel_backend import Backend, TunnelBackend
 
 #: Batches up to this many route operations are written from the event loop itself.
 _INLINE_LIMIT = 16
 
 
-class LinuxDataPlane:
+class LmaLinuxDataPlane:
     """LMA routes toward MAGs, programmed through netlink (pyroute2)."""
 
     def __init__(
