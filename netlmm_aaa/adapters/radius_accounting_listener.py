@@ -213,7 +213,7 @@ class AccountingListener:
     def acknowledge_threadsafe(self, keys: list[Key]) -> None:
         """:meth:`acknowledge` for many keys, from any thread: the store's thread calls it once
         their records are committed, and the answers leave from that thread at once (a hop
-        to the event loop cost every answer a wake-up, ~1 ms at the median under load)."""
+        to the event loop would cost every answer a wake-up)."""
         for key in keys:
             self.acknowledge(key)
 

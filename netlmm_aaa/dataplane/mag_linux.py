@@ -266,8 +266,8 @@ class MagLinuxDataPlane:
         blocks = list(station.home_network_prefixes)
         if station.ipv4_home_address:
             blocks.append(f"{station.ipv4_home_address}/32")
-        # Routes and rules in one netlink batch, acknowledged per message: pyroute2 took 1-5 ms
-        # a call here (a registering station's downlink waited ~10 ms for four of them).
+        # Routes and rules in one netlink batch, acknowledged per message: a registering
+        # station's downlink waits for them, and one pyroute2 call per route is slow.
         table = self._station_table(station) if rules else self.table
         gre = rules and self.mode is TunnelMode.GRE
         if gre and install:  # the table is filled before any rule leads into it

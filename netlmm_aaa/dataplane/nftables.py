@@ -1,4 +1,4 @@
-"""nftables from Python: libnftables in-process (a command costs ~0.1 ms) in our own namespace,
+"""nftables from Python: libnftables in-process (no fork per command) in our own namespace,
 the ``nft`` program (``ip netns exec``) for another namespace (tests); both from the Debian
 package ``nftables``."""
 

@@ -394,7 +394,7 @@ class LmaService:
     def _process_now(self, event: LmaEvent) -> None:
         """A signalling message reaching an idle LMA (a registration, a handover): handled
         right here, in the socket's callback, the few routes of one binding programmed inline;
-        this spares the queue's hop through the event loop (0.13-0.27 ms measured per PBU)."""
+        this spares the queue's hop through the event loop, a wake-up per PBU."""
         assert self.core is not None
         started = time.perf_counter()
         plan = self._plan(self.core.handle(event, self.clock()))
