@@ -1,0 +1,253 @@
+"""``netlmm-aaa lma``'s configuration: the ``[lma]`` table, its pools, timers, policy switches,
+MAG peers, mobile node profiles and the AAA attachment check."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netlmm_aaa.config import schema as check
+from netlmm_aaa.config.schema import (
+    fail,
+    read_array,
+    read_document,
+    read_settings,
+    read_table,
+    setting,
+    top_table,
+)
+from netlmm_aaa.core.errors import ConfigError
+from netlmm_aaa.core.lma_policy import (
+    LmaPolicy,
+    MagPeer,
+    MobileNodePolicy,
+    TunnelMode,
+    UnknownMobileNodes,
+)
+from netlmm_aaa.dataplane.tunnel_backend import Backend
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LmaAaaNas:
+    """``[[lma.aaa.nas]]``: a NAS whose accounting (replicated by the AAA server) tells the LMA
+    where nodes are."""
+
+    name: str = setting(check.text)
+    address: str = setting(check.ip)
+    secret: bytes = setting(check.secret)
+    mag: str = setting(check.text)
+    """The MAG whose access network this NAS serves."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LmaAaa:
+    """``[lma.aaa]``: the LMA's accounting listener for the RFC 5213 §11 attachment check."""
+
+    listen: str = setting(check.ip, "127.0.0.1")
+    port: int = setting(check.integer(1, 65535), 1813)
+    wait: float = setting(check.number(0, 10), 1.0)
+    """Seconds a PBU waits for the accounting record that places its node at its MAG."""
+    nases: tuple[LmaAaaNas, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LmaConfig:
+    """Everything ``netlmm-aaa lma`` needs: ``[lma]``."""
+
+    name: str = setting(check.text, "lma")
+    address: str = setting(check.ipv6)
+    ipv4_address: str | None = setting(check.ipv4, None)
+    transport_device: str = setting(check.text)
+    tunnel_mode: TunnelMode = setting(check.one_of(TunnelMode), TunnelMode.IP6IP6)
+    backend: Backend = setting(check.one_of(Backend), Backend.AUTO)
+    """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
+    dataplane: str = setting(check.choice("linux", "none"), "linux")
+    database: str = setting(check.text, "sqlite:///netlmm-lma.db")
+    control_socket: str = setting(check.text, "/run/netlmm-aaa/lma.sock")
+    metrics_listen: str | None = setting(check.listen, None)
+    policy: LmaPolicy
+    aaa: LmaAaa | None = None
+
+
+# The tables below hold LmaPolicy's fields under their TOML names.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Pools:
+    prefix_pool: str = setting(check.net6, "2001:db8:1000::/40", key="prefix")
+    prefix_length: int = setting(check.integer(1, 128), 64)
+    ipv4_pool: str | None = setting(check.net4, None, key="ipv4")
+    ipv4_prefix_length: int = setting(check.integer(0, 32), 24)
+    ipv4_default_router: str | None = setting(check.ipv4, None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Timers:
+    max_lifetime: int = setting(check.integer(4, 0xFFFF * 4), 3600)
+    min_delay_before_bce_delete: float = setting(check.number(0, 3600), 10.0)
+    max_delay_before_new_bce_assign: float = setting(check.number(0, 60), 1.5)
+    timestamp_validity_window: float = setting(check.number(0.001, 3600), 0.3)
+    heartbeat_interval: float = setting(check.number(0, 3600), 60.0)
+    missing_heartbeats_allowed: int = setting(check.integer(1, 100), 3)
+    bri_retransmit_delay: float = setting(check.number(0.5, 60), 1.0)
+    bri_max_retries: int = setting(check.integer(0, 10), 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Switches:
+    unknown_mobile_nodes: UnknownMobileNodes = setting(
+        check.one_of(UnknownMobileNodes), UnknownMobileNodes.ALLOCATE
+    )
+    require_timestamp: bool = setting(check.boolean, False)
+    mobile_node_generated_timestamp: bool = setting(check.boolean, False)
+    accept_forced_udp_encapsulation: bool = setting(check.boolean, False)
+    revoke_old_mag_on_handover: bool = setting(check.boolean, True)
+    release_bindings_on_peer_restart: bool = setting(check.boolean, True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Peer:
+    name: str = setting(check.text)
+    addresses: tuple[str, ...] = setting(check.list_of(check.ip))
+    tunnel_address: str | None = setting(check.ipv6, None)
+    allowed_prefixes: tuple[str, ...] = setting(check.list_of(check.net), ())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Node:
+    mn_id: str = setting(check.text)
+    home_network_prefix: str | None = setting(check.net6, None)
+    ipv4_home_address: str | None = setting(check.ipv4, None)
+    proxy_mobility: bool = setting(check.boolean, True)
+    ipv4_service: bool = setting(check.boolean, True)
+    ipv6_service: bool = setting(check.boolean, True)
+    allowed_mags: tuple[str, ...] | None = setting(check.list_of(check.text), None)
+
+
+_SUB_TABLES = ("pools", "timers", "policy", "mag", "mobile_node", "aaa")
+
+
+def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
+    """Validate a parsed TOML document and build the LMA configuration."""
+    raw = top_table(document, "lma")
+    lma = read_settings("lma", raw, LmaConfig, tables=_SUB_TABLES)
+    pools = read_table("lma.pools", raw.get("pools"), _Pools)
+    timers = read_table("lma.timers", raw.get("timers"), _Timers)
+    switches = read_table("lma.policy", raw.get("policy"), _Switches)
+    peers = _peers(raw)
+    nodes = _nodes(raw, {p.name for p in peers})
+    prefix_bits = int(pools.prefix_pool.split("/")[1])
+    if pools.prefix_length < prefix_bits:
+        why = f"is shorter than the pool {pools.prefix_pool}"
+        raise fail("lma.pools.prefix_length", pools.prefix_length, why)
+    router, pool4 = pools.ipv4_default_router, pools.ipv4_pool
+    if router and pool4 and ipaddress.IPv4Address(router) not in ipaddress.IPv4Network(pool4):
+        raise fail("lma.pools.ipv4_default_router", router, f"is not inside {pool4}")
+    aaa = _aaa(raw, {p.name for p in peers})
+    policy = LmaPolicy(
+        **_fields(pools),
+        **_fields(timers),
+        **_fields(switches),
+        peers=peers,
+        mobile_nodes=nodes,
+        tunnel_mode=lma["tunnel_mode"],
+        aaa_attachment_check=aaa is not None,
+        aaa_attachment_wait=aaa.wait if aaa is not None else 1.0,
+    )
+    return LmaConfig(**lma, policy=policy, aaa=aaa)
+
+
+def load_lma_config(path: str | Path) -> LmaConfig:
+    """Read and validate an LMA configuration file."""
+    return parse_lma_config(read_document(path))
+
+
+def _fields(table: Any) -> dict[str, Any]:
+    return {f.name: getattr(table, f.name) for f in dataclasses.fields(table)}
+
+
+def _peers(raw: dict[str, Any]) -> tuple[MagPeer, ...]:
+    peers: list[MagPeer] = []
+    seen_addresses: dict[str, str] = {}
+    for i, item in enumerate(read_array("lma.mag", raw.get("mag"))):
+        path = f"lma.mag[{i}]"
+        mag = read_table(path, item, _Peer)
+        v6 = [a for a in mag.addresses if ":" in a]
+        tunnel = mag.tunnel_address or (v6[0] if v6 else None)
+        if tunnel is None:
+            raise ConfigError(f"{path}.tunnel_address: missing (no IPv6 address to tunnel to)")
+        for address in mag.addresses:
+            if address in seen_addresses:
+                raise fail(f"{path}.addresses", address, f"is also MAG {seen_addresses[address]}")
+            seen_addresses[address] = mag.name
+        if any(p.name == mag.name for p in peers):
+            raise fail(f"{path}.name", mag.name, "is used by another MAG")
+        peers.append(
+            MagPeer(
+                name=mag.name,
+                addresses=frozenset(mag.addresses),
+                tunnel_address=tunnel,
+                allowed_prefixes=mag.allowed_prefixes,
+            )
+        )
+    if not peers:
+        raise ConfigError("lma.mag: no MAG configured (add [[lma.mag]] tables)")
+    return tuple(peers)
+
+
+def _nodes(raw: dict[str, Any], mags: set[str]) -> tuple[MobileNodePolicy, ...]:
+    nodes: list[MobileNodePolicy] = []
+    owners: dict[str, str] = {}
+    for i, item in enumerate(read_array("lma.mobile_node", raw.get("mobile_node"))):
+        path = f"lma.mobile_node[{i}]"
+        node = read_table(path, item, _Node)
+        for key, block in (
+            ("home_network_prefix", node.home_network_prefix),
+            ("ipv4_home_address", node.ipv4_home_address),
+        ):
+            if block is None:
+                continue
+            if block in owners:
+                raise fail(f"{path}.{key}", block, f"is already {owners[block]}'s")
+            owners[block] = node.mn_id
+        if node.allowed_mags is not None:
+            unknown = set(node.allowed_mags) - mags
+            if unknown:
+                raise fail(f"{path}.allowed_mags", sorted(unknown)[0], "is not a configured MAG")
+        nodes.append(
+            MobileNodePolicy(
+                mn_id=node.mn_id.encode("utf-8"),
+                home_network_prefix=node.home_network_prefix,
+                ipv4_home_address=node.ipv4_home_address,
+                proxy_mobility=node.proxy_mobility,
+                ipv4_service=node.ipv4_service,
+                ipv6_service=node.ipv6_service,
+                allowed_mags=frozenset(node.allowed_mags)
+                if node.allowed_mags is not None
+                else None,
+            )
+        )
+    return tuple(nodes)
+
+
+def _aaa(raw: dict[str, Any], mags: set[str]) -> LmaAaa | None:
+    if raw.get("aaa") is None:
+        return None
+    settings = read_settings("lma.aaa", raw["aaa"], LmaAaa, tables=("nas",))
+    nases: list[LmaAaaNas] = []
+    for i, item in enumerate(read_array("lma.aaa.nas", raw["aaa"].get("nas"))):
+        nas = read_table(f"lma.aaa.nas[{i}]", item, LmaAaaNas)
+        if nas.mag not in mags:
+            raise fail(f"lma.aaa.nas[{i}].mag", nas.mag, "is not a configured MAG")
+        source = ipaddress.ip_address(nas.address)
+        if source.is_unspecified or source.is_multicast:
+            raise fail(
+                f"lma.aaa.nas[{i}].address", nas.address, "is a catch-all or multicast address"
+            )
+        nases.append(nas)
+    if not nases:
+        raise ConfigError("lma.aaa.nas: no NAS configured (the check would refuse everyone)")
+    return LmaAaa(**settings, nases=tuple(nases))

@@ -1,0 +1,189 @@
+"""``netlmm-aaa mag``'s configuration: the ``[mag]`` table and its arrays of tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netlmm_aaa.config import schema as check
+from netlmm_aaa.config.schema import (
+    fail,
+    read_array,
+    read_document,
+    read_settings,
+    read_table,
+    setting,
+    top_table,
+)
+from netlmm_aaa.core.errors import ConfigError
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.core.lma_selection import LmaSelection
+from netlmm_aaa.dataplane.tunnel_backend import Backend
+
+_PORT = check.integer(1, 65535)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NasConfig:
+    """``[[mag.nas]]``: a NAS sending accounting to the MAG, and the access interface its
+    stations are on."""
+
+    name: str = setting(check.text)
+    address: str = setting(check.ip)
+    secret: bytes = setting(check.secret)
+    interface: str = setting(check.text)
+    identifier: str | None = setting(check.text, None)
+    """The NAS-Identifier it must send (when set)."""
+    ip_address: str | None = setting(check.ip, None)
+    """The NAS-IP-Address it must send (when set)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingUpstream:
+    """``[mag.accounting_upstream]``: where accepted accounting is forwarded (e.g. the billing
+    RADIUS server)."""
+
+    address: str = setting(check.ip)
+    port: int = setting(_PORT, 1813)
+    secret: bytes = setting(check.secret)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RadiusRelay:
+    """``[mag.radius_relay]``: the MAG relays RADIUS authentication between its NASes (hostapd's
+    ``auth_server_addr`` points here) and the AAA server, to read the RFC 6572 profile of each
+    Access-Accept."""
+
+    listen: str = setting(check.ip, "")
+    """Empty: the accounting listener's address."""
+    port: int = setting(_PORT, 1812)
+    server: str = setting(check.ip)
+    server_port: int = setting(_PORT, 1812)
+    server_secret: bytes = setting(check.secret)
+    profile_ttl: int = setting(check.integer(1, 3600), 60)
+    """Seconds a profile waits for its station's attachment."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostapdConfig:
+    """``[[mag.hostapd]]``: a hostapd whose control interface the MAG watches."""
+
+    control: str = setting(check.text)
+    interface: str = setting(check.text)
+    events: str = setting(check.choice("attach", "hook"), "attach")
+    """``attach``: the MAG ATTACHes to the control interface for events; ``hook``: events come
+    from hostapd_hooks/netlmm-hostapd-action through the MAG's hook socket (either way the MAG
+    confirms every station with ``STA <mac>`` on the control interface)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _LmaSelectionTable:
+    realm: str = setting(check.text)
+    lma_address: str = setting(check.ipv6)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MagConfig:
+    """Everything ``netlmm-aaa mag`` needs: ``[mag]``."""
+
+    name: str = setting(check.text, "mag")
+    proxy_coa: str = setting(check.ipv6)
+    lma_address: str = setting(check.ipv6)
+    transport_device: str = setting(check.text)
+    tunnel_mode: TunnelMode = setting(check.one_of(TunnelMode), TunnelMode.IP6IP6)
+    backend: Backend = setting(check.one_of(Backend), Backend.AUTO)
+    """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
+    access_interfaces: tuple[str, ...] = setting(check.list_of(check.text))
+    ipv4_router: str | None = setting(check.ipv4, None)
+    ipv4: bool = setting(check.boolean, True)
+    mtu: int | None = setting(check.integer(1280, 9000), None)
+    access_technology: int = setting(check.integer(0, 255), 4)
+    lifetime: int = setting(check.integer(4, 0xFFFF * 4), 3600)
+    database: str = setting(check.text, "sqlite:///netlmm-mag.db")
+    accounting_listen: str = setting(check.ip, "127.0.0.1")
+    accounting_port: int = setting(_PORT, 1813)
+    accounting_replay_window: int = setting(check.integer(1, 86400), 300)
+    """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
+    ingress_filter: bool = setting(check.boolean, True)
+    """Drop access-link packets not sourced from the sender's own registered addresses."""
+    dhcpv4: bool = setting(check.boolean, True)
+    """Serve DHCPv4 on the access interfaces (with ``ipv4_router`` as the server address)."""
+    dhcpv4_lease_time: int = setting(check.integer(60, 7 * 86400), 3600)
+    dhcpv4_dns: tuple[str, ...] = setting(check.list_of(check.ipv4), ())
+    metrics_listen: str | None = setting(check.listen, None)
+    hook_socket: str | None = setting(check.text, None)
+    lma_selection: tuple[LmaSelection, ...] = ()
+    accounting_upstream: AccountingUpstream | None = None
+    radius_relay: RadiusRelay | None = None
+    nases: tuple[NasConfig, ...] = ()
+    hostapd: tuple[HostapdConfig, ...] = ()
+
+
+_SUB_TABLES = ("lma_selection", "accounting_upstream", "radius_relay", "nas", "hostapd")
+
+
+def parse_mag_config(document: dict[str, Any]) -> MagConfig:
+    """Validate a parsed TOML document and build the MAG configuration."""
+    raw = top_table(document, "mag")
+    mag = read_settings("mag", raw, MagConfig, tables=_SUB_TABLES)
+    access = mag["access_interfaces"]
+    nases: list[NasConfig] = []
+    for i, item in enumerate(read_array("mag.nas", raw.get("nas"))):
+        nas = read_table(f"mag.nas[{i}]", item, NasConfig)
+        if nas.interface not in access:
+            raise fail(f"mag.nas[{i}].interface", nas.interface, "is not an access interface")
+        source = ipaddress.ip_address(nas.address)
+        if source.is_unspecified or source.is_multicast:
+            why = "is a catch-all or multicast address: name each NAS's own source"
+            raise fail(f"mag.nas[{i}].address", nas.address, why)
+        if any(n.address == nas.address for n in nases):
+            raise fail(f"mag.nas[{i}].address", nas.address, "is already another NAS's")
+        nases.append(nas)
+    hostapds: list[HostapdConfig] = []
+    for i, item in enumerate(read_array("mag.hostapd", raw.get("hostapd"))):
+        hostapd = read_table(f"mag.hostapd[{i}]", item, HostapdConfig)
+        if hostapd.interface not in access:
+            why = "is not an access interface"
+            raise fail(f"mag.hostapd[{i}].interface", hostapd.interface, why)
+        if hostapd.events == "hook" and mag["hook_socket"] is None:
+            raise fail(f"mag.hostapd[{i}].events", "hook", "needs mag.hook_socket")
+        hostapds.append(hostapd)
+    if not nases and not hostapds:
+        raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
+    selections = []
+    for i, item in enumerate(read_array("mag.lma_selection", raw.get("lma_selection"))):
+        selection = read_table(f"mag.lma_selection[{i}]", item, _LmaSelectionTable)
+        realm = selection.realm.strip().lower().lstrip("@")
+        if not realm or "@" in realm:
+            raise fail(f"mag.lma_selection[{i}].realm", selection.realm, "must be a realm")
+        selections.append(LmaSelection(realm=realm, lma_address=selection.lma_address))
+    upstream = None
+    if raw.get("accounting_upstream") is not None:
+        upstream = read_table(
+            "mag.accounting_upstream", raw["accounting_upstream"], AccountingUpstream
+        )
+    relay = None
+    if raw.get("radius_relay") is not None:
+        relay = read_table("mag.radius_relay", raw["radius_relay"], RadiusRelay)
+        if not nases:
+            raise ConfigError("mag.radius_relay: no [[mag.nas]] (their secrets sign the relay)")
+        if not relay.listen:
+            relay = dataclasses.replace(relay, listen=mag["accounting_listen"])
+        if (relay.listen, relay.port) == (mag["accounting_listen"], mag["accounting_port"]):
+            raise fail("mag.radius_relay.port", relay.port, "is the accounting listener's port")
+    return MagConfig(
+        **mag,
+        lma_selection=tuple(selections),
+        accounting_upstream=upstream,
+        radius_relay=relay,
+        nases=tuple(nases),
+        hostapd=tuple(hostapds),
+    )
+
+
+def load_mag_config(path: str | Path) -> MagConfig:
+    """Read and validate a MAG configuration file."""
+    return parse_mag_config(read_document(path))
