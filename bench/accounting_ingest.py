@@ -44,8 +44,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from netlmm_aaa.testbed.freeradius import accounting_server  # noqa: E402
-from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
+from testbed.freeradius import accounting_server  # noqa: E402
+from testbed.netns import unwind_on_sigterm  # noqa: E402
 
 SECRET = "bench-secret"
 

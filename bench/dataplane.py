@@ -10,7 +10,7 @@ Our side's CPU (this process: Python building messages plus the kernel's route w
 in the sending thread) is reported beside it.
 
 TCP: a bulk transfer CN -> MN through the LMA-MAG tunnel built by both data planes
-(netlmm_aaa/testbed/tunnel_pair.py), IPv6 home prefix and IPv4 home address, against the same
+(testbed/tunnel_pair.py), IPv6 home prefix and IPv4 home address, against the same
 namespaces and hops with plain routes and no tunnel (``routing`` mode), alternating, medians of
 ``--pairs`` transfers. Needs root. Final line: JSON.
 """
@@ -45,8 +45,8 @@ from netlmm_aaa.dataplane.netlink_routes import (  # noqa: E402
     NetlinkRouteWriter,
 )
 from netlmm_aaa.dataplane.tunnel_backend import AUTO_ORDER, Backend  # noqa: E402
-from netlmm_aaa.testbed.netns import Lab  # noqa: E402
-from netlmm_aaa.testbed.tunnel_pair import CN_V6, MN_V4, MN_V6, TunnelPair  # noqa: E402
+from testbed.netns import Lab  # noqa: E402
+from testbed.tunnel_pair import CN_V6, MN_V4, MN_V6, TunnelPair  # noqa: E402
 
 LOCAL, PEER = "2001:db8:ff::1", "2001:db8:ff::11"
 

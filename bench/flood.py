@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from netlmm_aaa.testbed.load import (  # noqa: E402
+from testbed.load import (  # noqa: E402
     LoadLab,
     accounting_request,
     exchange_all,
@@ -36,7 +36,7 @@ from netlmm_aaa.testbed.load import (  # noqa: E402
     load_lab,
     station_mac,
 )
-from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
+from testbed.netns import unwind_on_sigterm  # noqa: E402
 
 NAS = ("127.0.0.1", 1813)
 

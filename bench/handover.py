@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netlmm_aaa.demo import HandoverBed, guarded, missing_tools
-from netlmm_aaa.testbed.netns import require_netns
+from testbed.demo import HandoverBed, guarded, missing_tools
+from testbed.netns import require_netns
 
 
 def pct(values: list[float], q: float) -> float | None:

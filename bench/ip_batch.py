@@ -26,7 +26,7 @@ from pyroute2 import IPRoute
 from netlmm_aaa.dataplane.bpf_programs import ENCAPSULATION_HEADROOM, encapsulation_program
 from netlmm_aaa.dataplane.bpf_syscall import ProgramType, load_program, pin_object
 from netlmm_aaa.dataplane.tunnel_ip6tnl import Ip6tnlTunnel
-from netlmm_aaa.testbed.netns import Lab
+from testbed.netns import Lab
 
 
 @contextlib.contextmanager

@@ -47,7 +47,7 @@ from netlmm_aaa.persistence import migrate  # noqa: E402
 from netlmm_aaa.persistence.database import make_engine  # noqa: E402
 from netlmm_aaa.persistence.store import SqlStore  # noqa: E402
 from netlmm_aaa.reports.queries import Reports  # noqa: E402
-from netlmm_aaa.testbed.netns import unwind_on_sigterm  # noqa: E402
+from testbed.netns import unwind_on_sigterm  # noqa: E402
 
 DAY = 86400.0
 _FOLLOW_UP = 300.0  # a move's accounting Interim-Update comes this much later
@@ -343,7 +343,7 @@ def database(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="netlmm-bench-") as tmp:
             yield f"sqlite:///{tmp}/audit.db"
         return
-    from netlmm_aaa.testbed.postgresql import create_database, private_server
+    from testbed.postgresql import create_database, private_server
 
     with private_server(settings=("shared_buffers=512MB", "work_mem=64MB")) as base:
         yield create_database(base, "bench")

@@ -260,7 +260,16 @@ def _dataplane_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from netlmm_aaa.demo import run_demo
+    # The demo's test bed lives in the repository (testbed/), not in the installed package: a
+    # checkout's editable install finds it beside this package.
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "testbed" / "demo.py").is_file() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    try:
+        from testbed.demo import run_demo
+    except ImportError as exc:
+        print(f"netlmm-aaa demo runs from a clone of the repository ({exc})", file=err)
+        return 2
 
     return run_demo(as_json=args.json, out=out, err=err)
 

@@ -47,8 +47,8 @@ def tunnel_backends() -> dict[str, Any]:
     """The tunnel backends of this kernel: name -> BackendProbe (probed once, in a scratch
     namespace; skipped without root). The run's summary lists them and the tests each ran."""
     from netlmm_aaa.dataplane.backend_probe import probe_backends
-    from netlmm_aaa.testbed import TestbedUnavailable
-    from netlmm_aaa.testbed.netns import require_netns
+    from testbed import TestbedUnavailable
+    from testbed.netns import require_netns
 
     try:
         require_netns()

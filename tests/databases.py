@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netlmm_aaa.persistence import migrate
-from netlmm_aaa.testbed.postgresql import (
+from testbed.postgresql import (
     PostgresqlUnavailable,
     check_available,
     create_database,

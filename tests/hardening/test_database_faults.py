@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pyroute2 import netns as pr_netns
 
-from netlmm_aaa.testbed.postgresql import (
+from testbed.postgresql import (
     PostgresqlUnavailable,
     check_available,
     create_database,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pyroute2 import netns as pr_netns
 
-from netlmm_aaa.testbed.load import accounting_request
+from testbed.load import accounting_request
 from tests.netns.pmip_lab import CN_V4, CN_V6, LMAA, MAG_ADDR, MN_V4, MN_V6, REPO, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 

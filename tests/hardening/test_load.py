@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netlmm_aaa.testbed.load import (
+from testbed.load import (
     accounting_request,
     exchange_all,
     flood,

@@ -166,7 +166,7 @@ mag = "mag2"
 def test_a_mag_registers_a_node_only_where_the_aaa_places_it(tmp_path: Path) -> None:
     """W4 (RFC 5213 §11): a configured MAG's PBU for a node the AAA places at another MAG, or
     at none, gets 154 and moves nothing; once the AAA agrees, the same exchange succeeds."""
-    from netlmm_aaa.testbed.load import accounting_request
+    from testbed.load import accounting_request
 
     with lab() as L:
         t = PmipLab(L, tmp_path)

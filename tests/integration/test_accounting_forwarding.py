@@ -24,7 +24,7 @@ from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
-from netlmm_aaa.testbed.freeradius import accounting_server
+from testbed.freeradius import accounting_server
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from netlmm_aaa.adapters.radius_auth_relay import RadiusAuthRelay
-from netlmm_aaa.testbed.freeradius import accounting_server
+from testbed.freeradius import accounting_server
 from netlmm_aaa.wire.radius_auth import MobilityProfile
 
 pytestmark = pytest.mark.integration

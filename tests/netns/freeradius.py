@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from netlmm_aaa.testbed import TestbedUnavailable
-from netlmm_aaa.testbed.freeradius import make_raddb as _make_raddb
+from testbed import TestbedUnavailable
+from testbed.freeradius import make_raddb as _make_raddb
 
 
 def make_raddb(

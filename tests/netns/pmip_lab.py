@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netlmm_aaa.testbed.pmip import (
+from testbed.pmip import (
     CN_V4,
     CN_V6,
     HNP,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.netns.freeradius import make_raddb
-from netlmm_aaa.testbed.pmip import HNP
+from testbed.pmip import HNP
 from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V4, MN_V6, REPO, ROUTER_V4, PmipLab
 from tests.netns.test_dot1x_end_to_end import HOSTAPD, MAG, SUPPLICANT
 from tests.netns.topology import lab, wait_for

@@ -2,7 +2,7 @@
 for the IPv6 home prefix and the IPv4 home address in both directions, the encapsulation
 judged by tshark on the transport link, and tunnel packets from an unknown peer dropped.
 
-Both ends are the project's own data planes (:mod:`netlmm_aaa.testbed.tunnel_pair`)."""
+Both ends are the project's own data planes (:mod:`testbed.tunnel_pair`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from netlmm_aaa.dataplane.backend_probe import auto_choice
 from netlmm_aaa.dataplane.tunnel_backend import Backend
 from netlmm_aaa.dataplane.tunnel_ebpf import EbpfTunnel
 from netlmm_aaa.dataplane.tunnel_ip6tnl import Ip6tnlTunnel
-from netlmm_aaa.testbed.tunnel_pair import (
+from testbed.tunnel_pair import (
     CN_V4,
     CN_V6,
     DOWNLINK_KEY,

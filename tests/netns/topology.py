@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from netlmm_aaa.testbed import TestbedUnavailable
-from netlmm_aaa.testbed.netns import Lab, sh, wait_for
-from netlmm_aaa.testbed.netns import require_netns as _require
+from testbed import TestbedUnavailable
+from testbed.netns import Lab, sh, wait_for
+from testbed.netns import require_netns as _require
 
 __all__ = ["Lab", "lab", "require_netns", "sh", "wait_for"]
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from pyroute2 import netns as pr_netns
 
-from netlmm_aaa.testbed.netns import Lab, lab
-from netlmm_aaa.testbed.pmip import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
 from netlmm_aaa.wire.radius_accounting import encode_accounting_request
+from testbed.netns import Lab, lab
+from testbed.pmip import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
 
 SECRET = b"s3cret"
 MAG_CONFIG = """

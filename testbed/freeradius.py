@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from netlmm_aaa.testbed import TestbedUnavailable
+from testbed import TestbedUnavailable
 
 USERS = """"{user}" Cleartext-Password := "{password}"
 \tChargeable-User-Identity := "{cui}",

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from netlmm_aaa.testbed import TestbedUnavailable
+from testbed import TestbedUnavailable
 
 
 def unwind_on_sigterm(code: int = 143) -> None:

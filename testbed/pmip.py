@@ -23,12 +23,12 @@ from pathlib import Path
 from pyroute2 import netns as pr_netns
 
 from netlmm_aaa.core.messages import MobilityMessage
-from netlmm_aaa.testbed.netns import Lab
 from netlmm_aaa.wire.mobility_header import (
     IPPROTO_MH,
     decode_mobility_header,
     encode_mobility_header,
 )
+from testbed.netns import Lab
 
 LMAA = "2001:db8:ff::1"
 LMA_V4 = "192.0.2.1"

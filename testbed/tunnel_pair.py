@@ -24,7 +24,7 @@ from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
 from netlmm_aaa.dataplane.mag_linux import FIXED_MAG_LINK_LOCAL, MagLinuxDataPlane
 from netlmm_aaa.dataplane.port import RouteOperation
 from netlmm_aaa.dataplane.tunnel_backend import Backend
-from netlmm_aaa.testbed.netns import Lab
+from testbed.netns import Lab
 
 LMAA = "2001:db8:ff::1"
 PROXY_COA = "2001:db8:ff::2"
@@ -138,7 +138,7 @@ class TunnelPair:
         """Send ``mebibytes`` over TCP from namespace ``sender`` to ``destination`` (served in
         ``receiver``); the receiver's byte count, the seconds and the rate."""
         server = self.lab.spawn(
-            self.ns[receiver], [sys.executable, "-m", "netlmm_aaa.testbed.bulk_tcp", "serve",
+            self.ns[receiver], [sys.executable, "-m", "testbed.bulk_tcp", "serve",
                                 str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -147,7 +147,7 @@ class TunnelPair:
             server.stdout.readline()  # "ready"
             run = subprocess.run(
                 ["ip", "netns", "exec", self.ns[sender], sys.executable, "-m",
-                 "netlmm_aaa.testbed.bulk_tcp", "send", destination, str(port), str(mebibytes)],
+                 "testbed.bulk_tcp", "send", destination, str(port), str(mebibytes)],
                 capture_output=True, text=True, timeout=60,
             )  # fmt: skip
             result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])

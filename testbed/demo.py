@@ -27,10 +27,11 @@ from typing import Any, TextIO
 
 from pyroute2 import netns as pr_netns
 
-from netlmm_aaa.testbed import TestbedUnavailable
-from netlmm_aaa.testbed.freeradius import make_raddb
-from netlmm_aaa.testbed.netns import Lab, require_netns, wait_for
-from netlmm_aaa.testbed.pmip import (
+from netlmm_aaa.wire.capture import find_mobility_message, read_frames
+from testbed import TestbedUnavailable
+from testbed.freeradius import make_raddb
+from testbed.netns import Lab, require_netns, wait_for
+from testbed.pmip import (
     HNP,
     LMA_V4,
     LMAA,
@@ -42,7 +43,6 @@ from netlmm_aaa.testbed.pmip import (
     ROUTER_V4,
     PmipLab,
 )
-from netlmm_aaa.wire.capture import find_mobility_message, read_frames
 
 TOOLS = ("ip", "hostapd", "wpa_supplicant", "freeradius", "tcpdump", "nft")
 HOSTAPD = """interface=acc0

@@ -1,4 +1,4 @@
-"""Bulk TCP through a test bed: ``python -m netlmm_aaa.testbed.bulk_tcp serve PORT [N]`` in one
+"""Bulk TCP through a test bed: ``python -m testbed.bulk_tcp serve PORT [N]`` in one
 namespace, ``... send HOST PORT MIB`` in another. The sender prints one JSON line with the bytes
 the receiver counted (it answers with its count once the sender shuts its side), the seconds and
 the rate; a stalled transfer times out and exits non-zero instead of hanging."""
