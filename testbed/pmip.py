@@ -41,7 +41,7 @@ ROUTER_V4 = "203.0.113.1"
 METRICS_PORT = 9813  # every daemon of the lab serves /metrics on 127.0.0.1 in its namespace
 CN_V6 = "2001:db8:c::2"
 CN_V4 = "198.51.100.2"
-REPO = Path(__file__).resolve().parent.parent.parent  # the checkout (or site-packages)
+REPO = Path(__file__).resolve().parent.parent  # the checkout
 
 
 @dataclass

@@ -60,6 +60,10 @@ def test_wheel_installs_and_both_daemons_start(tmp_path: Path) -> None:
     assert helped.returncode == 0
     for command in ("lma", "mag", "demo", "report", "db", "config", "decode"):
         assert command in helped.stdout
+    # The demo's test bed is not in the wheel: the installed command says where it runs.
+    demo = subprocess.run([tool, "demo"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert demo.returncode == 2, (demo.stdout, demo.stderr)
+    assert "clone of the repository" in demo.stderr
     examples = sorted((REPO / "examples").rglob("*.toml"))
     assert len(examples) >= 6
     for example in examples:
