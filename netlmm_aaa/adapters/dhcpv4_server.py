@@ -3,7 +3,7 @@
 One UDP socket per access interface (port 67, bound to the device), so a request is known to
 come from that link. Replies go to the link's broadcast address through the same device (the
 client has no address yet) or, for a renewal, to the client's address. What to answer is
-:func:`netlmm_aaa.core.dhcpv4_server.decide`; the lease comes from the MAG core's registered
+:func:`netlmm_aaa.core.dhcpv4_decisions.decide`; the lease comes from the MAG core's registered
 station (its IPv4 home address from the PBA), so only 802.1X-authenticated, registered stations
 get an address, and the same one on every MAG.
 """
@@ -16,7 +16,13 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from netlmm_aaa.core.dhcpv4_server import DhcpDecision, DhcpMessageType, DhcpRequest, Lease, decide
+from netlmm_aaa.core.dhcpv4_decisions import (
+    DhcpDecision,
+    DhcpMessageType,
+    DhcpRequest,
+    Lease,
+    decide,
+)
 from netlmm_aaa.wire.dhcpv4 import (
     CLIENT_PORT,
     SERVER_PORT,

@@ -78,7 +78,7 @@ from netlmm_aaa.core.codes import (
     BindingStatus,
     RevocationStatus,
 )
-from netlmm_aaa.core.dhcpv4_server import Lease
+from netlmm_aaa.core.dhcpv4_decisions import Lease
 from netlmm_aaa.core.early_downlink import EarlyDownlinks
 from netlmm_aaa.core.errors import InvalidTransition
 from netlmm_aaa.core.events import (

@@ -47,7 +47,7 @@ from netlmm_aaa.core.actions import (
 )
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
-from netlmm_aaa.core.dhcpv4_server import DhcpDecision, DhcpMessageType, DhcpRequest
+from netlmm_aaa.core.dhcpv4_decisions import DhcpDecision, DhcpMessageType, DhcpRequest
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccessProfile,

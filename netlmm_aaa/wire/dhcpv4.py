@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from netlmm_aaa.core.dhcpv4_server import DhcpMessageType, DhcpRequest
+from netlmm_aaa.core.dhcpv4_decisions import DhcpMessageType, DhcpRequest
 from netlmm_aaa.core.errors import NetlmmError
 
 SERVER_PORT = 67

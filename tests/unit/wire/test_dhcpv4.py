@@ -8,7 +8,7 @@ from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from netlmm_aaa.core.dhcpv4_server import DhcpMessageType, DhcpRequest, Lease, decide
+from netlmm_aaa.core.dhcpv4_decisions import DhcpMessageType, DhcpRequest, Lease, decide
 from netlmm_aaa.wire.dhcpv4 import DhcpDecodeError, decode_request, encode_reply
 
 MAC = "02:00:00:aa:bb:01"
