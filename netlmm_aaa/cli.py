@@ -432,9 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="a live 802.1X handover in network namespaces (root)",
+        help="a live 802.1X handover in network namespaces (root; from a clone of the repository)",
         description="Builds FreeRADIUS, two hostapd+MAG pairs, the LMA, a CN and an MN, moves "
-        "the MN and reports its address, the step timings and the packets lost.",
+        "the MN and reports its address, the step timings and the packets lost. Its test bed "
+        "(testbed/) is part of the repository, not of the installed package.",
     )
     demo.add_argument("--json", action="store_true", help="end with a JSON summary line")
     demo.set_defaults(handler=_demo)
