@@ -39,6 +39,10 @@ class NasConfig:
     """The NAS-Identifier it must send (when set)."""
     ip_address: str | None = setting(check.ip, None)
     """The NAS-IP-Address it must send (when set)."""
+    allow_mab: bool = setting(check.boolean, False)
+    """Serve its MAC-authentication-bypass sessions (User-Name = the MAC, Service-Type
+    Call-Check) and non-802.1X port types too. Off by default: such a session proves only a
+    MAC, and anyone who clones it moves that device's prefix."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -181,6 +181,8 @@ class AccountingSession:
     session_id: str | None = None  # Acct-Session-Id
     event_timestamp: int | None = None  # Event-Timestamp (POSIX seconds)
     delay_time: int = 0  # Acct-Delay-Time
+    nas_port_type: int | None = None  # NAS-Port-Type (15 Ethernet, 19 IEEE 802.11, 5 Virtual)
+    service_type: int | None = None  # Service-Type (10 Call-Check: MAC authentication bypass)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,3 +47,6 @@ class MagPolicy:
     """Seconds an Access-Accept's profile (and its prepared downlink) waits for the station."""
     lma_selection: tuple[LmaSelection, ...] = ()
     """The LMA by NAI realm, for stations whose profile names none."""
+    mab_nases: frozenset[str] = frozenset()
+    """NASes whose MAC-authentication-bypass (and non-802.1X port type) sessions are served: an
+    explicit opt-in per NAS, since anyone who clones such a device's MAC moves its prefix."""

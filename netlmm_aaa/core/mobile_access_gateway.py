@@ -158,6 +158,7 @@ class MobileAccessGateway(StationSteps):
             replay_window=policy.accounting_replay_window,
             profile_ttl=policy.profile_ttl,
             lma_selection=policy.lma_selection,
+            mab_nases=policy.mab_nases,
         )
         self._stations: dict[str, BulEntry] = {}
         self._by_sequence: dict[int, BulEntry] = {}

@@ -15,16 +15,26 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   else the Chargeable-User-Identity when the name is absent or anonymous (controllers that hide
   it). Stop detaches; Accounting-On/Off detach every station the NAS had.
 - Never the MAC as MN-ID, never an anonymous outer identity (``anonymous@realm``, ``@realm``).
+- 802.1X only: an accounting session with Service-Type Call-Check, a User-Name equal to or
+  shaped like a MAC (MAC authentication bypass), or a NAS-Port-Type other than an IEEE 802 link
+  (Ethernet, 802.11, Token-Ring, FDDI, 802.16/20/22) is refused, unless its NAS is opted in
+  (``mab_nases``): such a session proves a MAC, which anyone can clone.
+- A Stop acts only on the session it names: it detaches the station only when it comes from the
+  NAS that holds the station's session, names that Acct-Session-Id and the identity that started
+  it, and is dated inside the replay window and not before the session began. Anything else is
+  audited as a refusal (with the identity it claims) and moves nothing; so the old NAS's late
+  Stop cannot log off a station that has moved to another NAS.
 - A MAC that is attached under one identity and shows up under another is an alarm (MAC spoofing
   by another authenticated user, or a shared device): audited, and nothing moves. So is one
   identity attached from a second MAC while the first is still there (one account on two
   devices: RFC 5213 §6.6 wants one MN-ID per device; use the CUI to tell them apart).
-- Replays (the Request Authenticator gives integrity, not freshness): a Start or Interim whose
-  send time (Event-Timestamp + Acct-Delay-Time) is further than ``replay_window`` seconds from
-  our clock is refused, and so is any Start or Interim of a session that has already stopped
-  (a tombstone per stopped session, void for Starts dated after the Stop; a Stop that arrives
-  before its Start leaves one too, so the late Start cannot resurrect it). Both are audited as
-  replays; nothing moves.
+- Replays (the Request Authenticator gives integrity, not freshness): a Start, Interim or Stop
+  whose send time (Event-Timestamp + Acct-Delay-Time; without Event-Timestamp, our receive
+  time less Acct-Delay-Time) is further than ``replay_window`` seconds from our clock is
+  refused, and so is any Start or Interim of a session that has already stopped (a tombstone
+  per stopped session, void for Starts dated after the Stop; a Stop that arrives before its
+  Start leaves one too, so the late Start cannot resurrect it). Both are audited as replays;
+  nothing moves.
 - hostapd's success events are confirmed with ``STA <mac>`` (:class:`QueryStation`), except when
   our RADIUS relay passed the station's Access-Accept moments ago: that Accept's User-Name is
   hostapd's identity for it, and it confirms each of the two success events (EAP success, port
@@ -62,6 +72,12 @@ from netlmm_aaa.core.lma_selection import LmaSelection, select_lma
 _ATTACH_EVENTS = (StationEventKind.AUTHORIZED, StationEventKind.AUTHENTICATED)
 IntakeOutput = StationAttached | StationDetached | RecordAudit
 ReportOutput = IntakeOutput | QueryStation | RefuseHookLine
+
+_IEEE_802_PORT_TYPES = frozenset({15, 19, 20, 21, 26, 27, 28})
+"""NAS-Port-Types of the links 802.1X authenticates: Ethernet, Wireless - IEEE 802.11,
+Token-Ring, FDDI, Wireless - IEEE 802.16 / 802.20 / 802.22 (RFC 2865 §5.41, IANA)."""
+_CALL_CHECK = 10
+"""Service-Type Call-Check: a NAS checking a MAC (MAC authentication bypass), no user."""
 
 _ACCEPT_CONFIRMS = 5.0
 """Seconds an Access-Accept stands in for ``STA <mac>`` (hostapd reports success at once)."""
@@ -101,6 +117,16 @@ def split_called_station_id(value: str | None) -> tuple[str | None, str | None]:
     return ap, ssid or None
 
 
+def looks_like_mac(name: str) -> bool:
+    """True for a User-Name that is a MAC address in any usual spelling (``aabbccddeeff``,
+    ``AA-BB-CC-DD-EE-FF``, ``aabb.ccdd.eeff``, with colons): the mark of MAC authentication
+    bypass."""
+    digits = name.strip().lower()
+    for separator in ":-.":
+        digits = digits.replace(separator, "")
+    return len(digits) == 12 and _HEX.issuperset(digits)
+
+
 def is_anonymous(identity: str) -> bool:
     """True for outer identities that name nobody (``anonymous@realm``, ``@realm``, empty)."""
     user = identity.split("@", 1)[0].strip().lower()
@@ -126,8 +152,10 @@ class StationIntake:
         tombstones: int = 65536,
         profile_ttl: float = 60.0,
         lma_selection: tuple[LmaSelection, ...] = (),
+        mab_nases: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
+        self.mab_nases = mab_nases
         self.replay_window = replay_window
         self.profile_ttl = profile_ttl
         self.lma_selection = lma_selection
@@ -141,6 +169,8 @@ class StationIntake:
         self._by_nas: dict[str, set[str]] = {}
         # (NAS, session) -> when it stopped (its Event-Timestamp, else our clock)
         self._stopped: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # MAC -> the accounting session that attached it: (NAS, Acct-Session-Id, MN-ID, began)
+        self._sessions: dict[str, tuple[str, str | None, bytes, float]] = {}
         self._tombstones = tombstones
 
     def attached(self, mac: str) -> bytes | None:
@@ -247,11 +277,17 @@ class StationIntake:
             return out
         if session.mac is None:
             return [self._reject(None, now, "no_calling_station_id", f"from NAS {session.nas}")]
-        if session.event_timestamp is not None and session.status in (1, 3):
-            age = now.utc - (session.event_timestamp + session.delay_time)
+        claimed = accounting_mn_id(session.user_name, session.chargeable_user_identity)
+        if claimed is None and session.user_name:
+            claimed = session.user_name.encode("utf-8")  # anonymous: refused below, audited
+        if session.status in (1, 2, 3):
+            if session.event_timestamp is not None:
+                age = now.utc - (session.event_timestamp + session.delay_time)
+            else:  # judged by when it reached us, less the delay the NAS declares
+                age = float(session.delay_time)
             if abs(age) > self.replay_window:
                 detail = f"sent {age:+.0f} s from now (window {self.replay_window:g} s)"
-                return [self._reject(session.mac, now, "replay_stale_timestamp", detail)]
+                return [self._reject(session.mac, now, "replay_stale_timestamp", detail, claimed)]
         if session.session_id is not None:
             key = (session.nas, session.session_id)
             if session.status == 2:
@@ -266,22 +302,60 @@ class StationIntake:
                 # (a NAS that reuses a session id for a later session dates that Start after
                 # the Stop: hostapd keeps one id per station entry)
                 detail = f"session {session.session_id} of NAS {session.nas} has stopped"
-                return [self._reject(session.mac, now, "replay_after_stop", detail)]
+                return [self._reject(session.mac, now, "replay_after_stop", detail, claimed)]
         if session.status == 2:
-            return self._detach(session.mac, now, "accounting stop")
+            return self._stop(session, claimed, now)
         if session.authentic != 1:
             detail = f"Acct-Authentic {session.authentic} (only RADIUS is trusted)"
-            return [self._reject(session.mac, now, "not_8021x", detail)]
-        mn_id = accounting_mn_id(session.user_name, session.chargeable_user_identity)
-        if mn_id is None and session.user_name:
-            mn_id = session.user_name.encode("utf-8")  # anonymous: refused below, audited
-        elif mn_id is None:
+            return [self._reject(session.mac, now, "not_8021x", detail, claimed)]
+        if session.nas not in self.mab_nases:
+            refusal = _not_8021x(session)
+            if refusal is not None:
+                return [self._reject(session.mac, now, refusal[0], refusal[1], claimed)]
+        if claimed is None:
             return [self._reject(session.mac, now, "no_identity", "neither CUI nor User-Name")]
         ap, ssid = split_called_station_id(session.called_station_id)
-        out = self._attach(session.mac, mn_id, session.interface, now, ap, ssid)
+        out = self._attach(session.mac, claimed, session.interface, now, ap, ssid)
         if any(type(o) is StationAttached for o in out):
             self._by_nas.setdefault(session.nas, set()).add(session.mac)
+            began = session.event_timestamp if session.event_timestamp is not None else now.utc
+            self._sessions[session.mac] = (session.nas, session.session_id, claimed, float(began))
         return out
+
+    def _stop(
+        self, session: AccountingSession, claimed: bytes | None, now: Now
+    ) -> list[IntakeOutput]:
+        """A Stop detaches only the session it names (see the module's rules)."""
+        mac = session.mac
+        assert mac is not None
+        attached = self._attached.get(mac)
+        if attached is None:
+            return []  # nothing to detach: not attached here (or refused before)
+        held = self._sessions.get(mac)
+        if held is None:
+            # Attached from hostapd's events: the Stop must at least name that identity and
+            # come from the NAS of the station's access interface.
+            problem = None
+            if claimed != attached:
+                problem = "names another identity than the attached one"
+            elif self._interface.get(mac) != session.interface:
+                problem = f"comes from NAS {session.nas}, not the station's access link"
+        else:
+            nas, session_id, mn_id, began = held
+            stamp = session.event_timestamp
+            problem = None
+            if session.nas != nas:
+                problem = f"comes from NAS {session.nas}; the session is held by NAS {nas}"
+            elif session.session_id != session_id:
+                problem = f"names session {session.session_id}; the station's is {session_id}"
+            elif claimed != mn_id:
+                problem = "names another identity than the one that started the session"
+            elif stamp is not None and stamp < began:
+                problem = f"is dated {began - stamp:.0f} s before the session began"
+        if problem is not None:
+            detail = f"Stop {problem}"
+            return [self._reject(mac, now, "stop_not_of_session", detail, claimed)]
+        return self._detach(mac, now, "accounting stop")
 
     # ------------------------------------------------------------------ helpers
 
@@ -349,6 +423,7 @@ class StationIntake:
 
     def _detach(self, mac: str, now: Now, why: str) -> list[IntakeOutput]:
         self._interface.pop(mac, None)
+        self._sessions.pop(mac, None)
         mn_id = self._attached.pop(mac, None)
         if mn_id is None:
             return []
@@ -358,10 +433,26 @@ class StationIntake:
             macs.discard(mac)
         return [StationDetached(mac=mac)]
 
-    def _reject(self, mac: str | None, now: Now, reason: str, detail: str) -> RecordAudit:
+    def _reject(
+        self, mac: str | None, now: Now, reason: str, detail: str, claimed: bytes | None = None
+    ) -> RecordAudit:
+        """The refusal's audit record, with the identity the input claimed (forensics)."""
         return RecordAudit(
             kind=AuditKind.STATION_REJECTED,
             utc=now.utc,
+            mn_id=claimed,
             peer=self.name,
             fields={"mac": mac, "reason": reason, "detail": detail},
         )
+
+
+def _not_8021x(session: AccountingSession) -> tuple[str, str] | None:
+    """Why an accounting session is not 802.1X-authenticated (reason, detail), or None."""
+    if session.service_type == _CALL_CHECK:
+        return "mac_authentication_bypass", "Service-Type Call-Check"
+    name = session.user_name
+    if name and (looks_like_mac(name) or name.strip().lower() == session.mac):
+        return "mac_authentication_bypass", "User-Name is a MAC address"
+    if session.nas_port_type is not None and session.nas_port_type not in _IEEE_802_PORT_TYPES:
+        return "not_8021x_port_type", f"NAS-Port-Type {session.nas_port_type}"
+    return None

@@ -177,6 +177,7 @@ class MagService:
                     config.radius_relay.profile_ttl if config.radius_relay is not None else 60.0
                 ),
                 lma_selection=config.lma_selection,
+                mab_nases=frozenset(n.name for n in config.nases if n.allow_mab),
             )
         )
         await self.dataplane.start()
@@ -360,6 +361,8 @@ class MagService:
                 session_id=request.session_id,
                 event_timestamp=request.event_timestamp,
                 delay_time=request.delay_time,
+                nas_port_type=request.nas_port_type,
+                service_type=request.service_type,
             )
         )
 

@@ -123,6 +123,8 @@ class AccountingRequest:
     """NAS-Identifier."""
     nas_port_type: int | None
     """NAS-Port-Type (15 Ethernet, 19 802.11)."""
+    service_type: int | None = None
+    """Service-Type (10 Call-Check: a MAC-authentication-bypass session)."""
     authentic: int | None
     """Acct-Authentic; only RADIUS (1) sessions are 802.1X-authenticated."""
     event_timestamp: int | None
@@ -289,6 +291,7 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
         nas_ip_address=".".join(map(str, nas_ip)) if nas_ip is not None else None,
         nas_identifier=texts.get(NAS_IDENTIFIER),
         nas_port_type=ints.get(NAS_PORT_TYPE),
+        service_type=ints.get(SERVICE_TYPE),
         authentic=ints.get(ACCT_AUTHENTIC),
         event_timestamp=ints.get(EVENT_TIMESTAMP),
         delay_time=ints.get(ACCT_DELAY_TIME, 0),

@@ -95,8 +95,8 @@ def _hmac(data: bytes, authenticator: bytes, at: int, secret: bytes) -> bytes:
 
 def check_access_request(data: bytes, secret: bytes) -> bytes:
     """The Access-Request datagram ``data`` from a NAS with ``secret``, bounded by its Length;
-    :class:`RadiusError` unless its Message-Authenticator verifies (required with EAP-Message,
-    RFC 3579 §3.3)."""
+    :class:`RadiusError` unless it carries EAP (802.1X) and its Message-Authenticator verifies
+    (required with EAP-Message, RFC 3579 §3.3)."""
     packet = _bounded(data)
     if packet[0] != ACCESS_REQUEST:
         raise RadiusError("not_access_request", f"code {packet[0]}")
@@ -108,6 +108,10 @@ def check_access_request(data: bytes, secret: bytes) -> bytes:
         raise RadiusError("no_message_authenticator", "the relay takes 802.1X (EAP) only")
     if not hmac.compare_digest(_hmac(packet, packet[4:20], at, secret), packet[at : at + 16]):
         raise RadiusError("bad_message_authenticator", "Message-Authenticator does not verify")
+    if not any(kind == EAP_MESSAGE for kind, _ in attributes):
+        # PAP, CHAP or MAC authentication bypass: an Accept for it would confirm a station
+        # that no 802.1X exchange authenticated.
+        raise RadiusError("not_eap", "no EAP-Message: the relay takes 802.1X (EAP) only")
     return packet
 
 

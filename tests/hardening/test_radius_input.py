@@ -320,3 +320,57 @@ def test_unauthenticated_anonymous_and_spoofed_stations_move_nothing(daemons: Da
     after = bindings["grace@example.org"]
     assert (after["mag"], after["home_network_prefixes"], after["state"]) == (
         before["mag"], before["home_network_prefixes"], "active")  # fmt: skip
+
+
+def test_mab_virtual_ports_and_stops_of_other_sessions_move_nothing(daemons: Daemons) -> None:
+    """Issue 22 (2, 3): MAC-authentication-bypass sessions (User-Name = the MAC, Service-Type
+    Call-Check) and a Virtual NAS-Port-Type register nothing; a Stop for a session that never
+    started, with another User-Name, dated an hour ago, or from another NAS leaves the node's
+    binding where it is, each refusal stored with the identity it claimed; the session's own
+    Stop de-registers it."""
+    d = daemons
+    refused = {
+        "02:00:00:0b:00:01": start("02:00:00:0b:00:01", "02-00-00-0B-00-01", "I22-mab"),
+        "02:00:00:0b:00:02": start("02:00:00:0b:00:02", "ivan@example.org", "I22-cc",
+                                   extra=((6, u32(10)),)),  # fmt: skip
+        "02:00:00:0b:00:03": start("02:00:00:0b:00:03", "judy@example.org", "I22-v",
+                                   extra=((61, u32(5)),)),  # fmt: skip
+    }
+    for packet in refused.values():
+        assert d.exchange(packet) is not None
+    expected = ["mac_authentication_bypass", "mac_authentication_bypass", "not_8021x_port_type"]
+    for mac, reason in zip(refused, expected, strict=True):
+        assert wait_for(lambda m=mac, r=reason: d.station_reasons(m) == [r], 10), mac  # type: ignore[misc]
+    assert not {"ivan@example.org", "judy@example.org"} & set(d.bindings())
+    assert not any(name.startswith("02-00-00") for name in d.bindings())
+
+    mac, user = "02:00:00:0b:00:10", "kim@example.org"
+    began = int(time.time())
+    assert d.exchange(start(mac, user, "I22-S1", stamp=began)) is not None
+    assert wait_for(lambda: d.bindings().get(user, {}).get("state") == "active", 10)
+    before = d.bindings()[user]
+    from_ap2 = build([
+        (40, u32(2)), (1, user.encode()), (44, b"I22-S1"), (31, mac.upper().replace(":", "-").encode()),
+        (32, b"ap2.example"), (45, u32(1)), (55, u32(began + 2)),
+    ], secret=SECRET2, ident=9)  # fmt: skip
+    stops = [
+        (start(mac, user, "I22-never", status=2, ident=2), "127.0.0.1"),
+        (start(mac, "mallory@example.org", "I22-S1", status=2, ident=3), "127.0.0.1"),
+        (start(mac, user, "I22-S1", status=2, stamp=began - 3600, ident=4), "127.0.0.1"),
+        (from_ap2, "127.0.0.2"),
+    ]
+    for packet, source in stops:
+        assert d.exchange(packet, source=source) is not None
+    reasons = ["stop_not_of_session", "stop_not_of_session", "replay_stale_timestamp",
+               "stop_not_of_session"]  # fmt: skip
+    assert wait_for(lambda: d.station_reasons(mac) == reasons, 10), d.station_reasons(mac)
+    claimed = {str(r[0]) for r in d.rows("SELECT mn_id FROM station_events WHERE mac = ?"
+                                         " AND reason IS NOT NULL", mac)}  # fmt: skip
+    assert claimed == {user, "mallory@example.org"}
+    time.sleep(0.3)
+    after = d.bindings()[user]
+    assert (after["mag"], after["home_network_prefixes"], after["state"]) == (
+        before["mag"], before["home_network_prefixes"], "active")  # fmt: skip
+    # The session's own Stop, from the NAS that holds it: de-registered.
+    assert d.exchange(start(mac, user, "I22-S1", status=2, stamp=began + 3, ident=5)) is not None
+    assert wait_for(lambda: d.bindings().get(user, {}).get("state") != "active", 10)

@@ -180,3 +180,103 @@ def test_a_session_id_reused_for_a_later_session_is_not_a_replay() -> None:
     intake.on_accounting(_acct(2, session_id="S1", event_timestamp=now + 70), T0.after(70))
     old = intake.on_accounting(_acct(1, session_id="S1", event_timestamp=now), T0.after(80))
     assert _reasons(old) == ["replay_after_stop"]
+
+
+def _mn_ids(out: list[object]) -> list[bytes | None]:
+    return [o.mn_id for o in out if type(o) is RecordAudit]  # type: ignore[attr-defined]
+
+
+@pytest.mark.hardening
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"session_id": "NEVER-STARTED"}, "names session NEVER-STARTED"),
+        ({"nas": "nas-b", "interface": "acc1"}, "comes from NAS nas-b"),
+        ({"user_name": "mallory@example.org"}, "another identity"),
+        ({"event_timestamp": int(T0.utc) - 3600}, "sent +3601 s from now"),
+        ({"session_id": "S0", "event_timestamp": int(T0.utc) - 30}, "names session S0"),
+    ],
+    ids=["never-started", "other-nas", "other-user", "hour-old", "old-session-replayed"],
+)
+def test_a_stop_detaches_only_the_session_it_names(changes: dict[str, object], why: str) -> None:
+    """Issue 22 (2): a Stop for a session that never started, from another NAS, with another
+    User-Name, dated an hour ago, or an old captured Stop of the station's previous session is
+    refused with the identity it claims, and the station stays attached."""
+    intake = StationIntake("mag1")
+    now = int(T0.utc)
+    assert [type(o) for o in intake.on_accounting(_acct(1, session_id="S0", event_timestamp=now - 60), T0)] == [StationAttached]  # fmt: skip
+    intake.on_accounting(_acct(2, session_id="S0", event_timestamp=now - 30), T0)
+    start = _acct(1, session_id="S1", event_timestamp=now)
+    assert [type(o) for o in intake.on_accounting(start, T0)] == [StationAttached]
+    stop = _acct(2, **{"session_id": "S1", "event_timestamp": now + 1, **changes})
+    out = intake.on_accounting(stop, T0.after(1))
+    assert not any(type(o) is StationDetached for o in out)
+    [refusal] = out
+    assert type(refusal) is RecordAudit
+    assert why in refusal.fields["detail"]
+    assert refusal.mn_id == str(stop.user_name).encode()
+    assert intake.attached(MAC) == b"mn1@example.org"
+    # The Stop of the session itself still detaches.
+    good = intake.on_accounting(_acct(2, session_id="S1", event_timestamp=now + 2), T0.after(2))
+    assert good == [StationDetached(mac=MAC)]
+
+
+@pytest.mark.hardening
+def test_the_old_nas_late_stop_does_not_log_off_a_station_that_moved_to_another_nas() -> None:
+    """Issue 22 (2, 5): roaming between two NASes of one MAG; the old NAS's Stop comes late."""
+    intake = StationIntake("mag1")
+    now = int(T0.utc)
+    intake.on_accounting(_acct(1, session_id="A1", event_timestamp=now), T0)
+    moved = _acct(1, nas="nas-b", interface="acc1", session_id="B1", event_timestamp=now + 5)
+    assert [type(o) for o in intake.on_accounting(moved, T0.after(5))] == [StationAttached]
+    late = intake.on_accounting(_acct(2, session_id="A1", event_timestamp=now + 4), T0.after(6))
+    assert _reasons(late) == ["stop_not_of_session"]
+    assert intake.attached(MAC) == b"mn1@example.org"
+    stop = _acct(2, nas="nas-b", interface="acc1", session_id="B1", event_timestamp=now + 9)
+    assert intake.on_accounting(stop, T0.after(9)) == [StationDetached(mac=MAC)]
+
+
+@pytest.mark.hardening
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"user_name": MAC}, "mac_authentication_bypass"),
+        ({"user_name": "0288-0000-AA01"}, "mac_authentication_bypass"),
+        ({"user_name": "028800000002"}, "mac_authentication_bypass"),
+        ({"service_type": 10}, "mac_authentication_bypass"),
+        ({"nas_port_type": 5}, "not_8021x_port_type"),  # Virtual
+        ({"nas_port_type": 0}, "not_8021x_port_type"),  # Async
+    ],
+)
+def test_mac_authentication_bypass_and_non_8021x_ports_are_refused(
+    changes: dict[str, object], reason: str
+) -> None:
+    """Issue 22 (3): RADIUS-authenticated is not 802.1X; an explicit per-NAS opt-in serves it."""
+    out = StationIntake("mag1").on_accounting(_acct(1, **changes), T0)
+    assert _reasons(out) == [reason]
+    assert not any(type(o) is StationAttached for o in out)
+    opted_in = StationIntake("mag1", mab_nases=frozenset({"mag1"}))
+    assert [type(o) for o in opted_in.on_accounting(_acct(1, **changes), T0)] == [StationAttached]
+
+
+def test_8021x_port_types_attach() -> None:
+    for port_type in (15, 19):
+        out = StationIntake("mag1").on_accounting(_acct(1, nas_port_type=port_type), T0)
+        assert [type(o) for o in out] == [StationAttached]
+
+
+@pytest.mark.hardening
+def test_a_start_without_event_timestamp_is_bounded_by_its_declared_delay() -> None:
+    """Issue 22 (1): no Event-Timestamp is judged by the receive time less Acct-Delay-Time."""
+    intake = StationIntake("mag1", replay_window=300)
+    assert _reasons(intake.on_accounting(_acct(1, delay_time=3600), T0)) == [
+        "replay_stale_timestamp"
+    ]
+    assert [type(o) for o in intake.on_accounting(_acct(1, delay_time=5), T0)] == [StationAttached]
+
+
+def test_refusals_carry_the_claimed_identity() -> None:
+    """Issue 22 (7): forensics need who the refused input claimed to be."""
+    out = StationIntake("mag1").on_accounting(_acct(1, authentic=2), T0)
+    assert _reasons(out) == ["not_8021x"]
+    assert _mn_ids(out) == [b"mn1@example.org"]

@@ -116,6 +116,18 @@ def test_request_and_answer_round_trip_through_the_relay() -> None:
     assert profile.mn_id == b"cui-alice"
 
 
+@pytest.mark.hardening
+def test_the_relay_takes_eap_only() -> None:
+    """Issue 22 (3): a PAP (or MAC-bypass) Access-Request, even signed with a valid
+    Message-Authenticator, is not 802.1X: refused before it reaches the server."""
+    pap = _signed_request(
+        _attr(1, b"alice@example.org") + _attr(2, _password(b"pw-alice", NAS_SECRET, NAS_AUTH))
+        + _attr(31, b"02-00-00-AA-BB-01"), NAS_SECRET, NAS_AUTH,
+    )  # fmt: skip
+    with pytest.raises(RadiusError, match="not_eap"):
+        check_access_request(pap, NAS_SECRET)
+
+
 def test_forged_and_malformed_packets_are_typed_errors() -> None:
     good = _request()
     with pytest.raises(RadiusError, match="bad_message_authenticator"):
