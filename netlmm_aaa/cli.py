@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from netlmm_aaa import __version__
 from netlmm_aaa.core.errors import ConfigError, WireFormatError
+from netlmm_aaa.printable import printable
 from netlmm_aaa.wire.capture import (
     CaptureError,
     CaptureFrameError,
@@ -169,7 +170,7 @@ def _lma_bindings(config: Any, args: argparse.Namespace, out: TextIO, err: TextI
         handover = b["last_handover_utc"]
         rows.append(
             (
-                b["mn_id"],
+                printable(b["mn_id"]),
                 ",".join(b["home_network_prefixes"]),
                 b["ipv4_home_address"] or "-",
                 b["mag"],

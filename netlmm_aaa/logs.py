@@ -17,6 +17,7 @@ from typing import Any
 
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.core.audit_kinds import AuditKind
+from netlmm_aaa.printable import printable
 
 audit_log = logging.getLogger("netlmm_aaa.audit")
 
@@ -95,10 +96,12 @@ def log_audit(records: Iterable[RecordAudit]) -> None:
 
 
 def _short(value: Any) -> str:
+    """A value of a text log line: escaped (a claimed identity cannot forge a line or hide a
+    character), quoted when it holds a space."""
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    text = str(value)
-    return json.dumps(text) if " " in text or not text else text
+        return ",".join(printable(str(v)) for v in value)
+    text = printable(str(value))
+    return json.dumps(text, ensure_ascii=False) if " " in text or not text else text
 
 
 class JsonFormatter(logging.Formatter):

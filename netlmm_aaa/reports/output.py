@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from netlmm_aaa.printable import printable
 from netlmm_aaa.reports.queries import Table
 
 FORMATS = ("table", "csv", "json")
@@ -17,7 +18,7 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
-    return str(value)
+    return printable(str(value))
 
 
 def render(tables: list[Table], fmt: str) -> str:
