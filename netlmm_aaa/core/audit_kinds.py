@@ -25,6 +25,7 @@ class AuditKind(StrEnum):
     STATION_REJECTED = "station_rejected"
     STATION_REGISTERED = "station_registered"
     STATION_REPLACED = "station_replaced"
+    STATION_MOVED = "station_moved"
     STATION_DEREGISTERED = "station_deregistered"
     MAC_IDENTITY_CONFLICT = "mac_identity_conflict"
     REGISTRATION_REJECTED = "registration_rejected"

@@ -56,10 +56,12 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from netlmm_aaa.core.actions import (
+    InstallStationRoutes,
     MagAction,
     QueryStation,
     RecordAudit,
     RefuseHookLine,
+    RemoveStationRoutes,
     SendMessage,
     StationBinding,
     reply_to,
@@ -67,6 +69,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.binding_update_list import (
     NO_CAUSE,
+    SERVING,
     WAITING,
     BulEntry,
     Cause,
@@ -328,7 +331,10 @@ class MobileAccessGateway(StationSteps):
     def _attach(self, event: StationAttached, now: Now, actions: Actions) -> None:
         entry = self._stations.get(event.mac)
         if entry is not None and entry.mn_id == event.mn_id and entry.state in WAITING:
-            # A re-authentication (EAP-SUCCESS2 of a known station): still registered, no PBU.
+            # A re-authentication (EAP-SUCCESS2 of a known station): still registered, no PBU;
+            # from another access interface of ours, the station moved between our NASes.
+            if event.interface != entry.interface:
+                self._move_link(entry, event, now, actions)
             return
         if entry is not None:
             # The MAC now belongs to another identity (or was leaving): withdraw the old one.
@@ -337,6 +343,37 @@ class MobileAccessGateway(StationSteps):
         entry.attached_at = now.monotonic
         self._stations[event.mac] = entry
         self._transition(entry, StationInput.ATTACH, Cause(attached=event), now, actions)
+
+    def _move_link(
+        self, entry: BulEntry, event: StationAttached, now: Now, actions: Actions
+    ) -> None:
+        """The station moved between two access links of this MAG: its binding at the LMA
+        (which names this MAG) stands; its routes, source filter and Router Advertisements
+        follow it to the new link (a registration in flight installs them there)."""
+        old_interface = entry.interface
+        serving = entry.state in SERVING
+        if serving:
+            actions.append(RemoveStationRoutes(station=entry.binding()))
+        entry.interface, entry.ap, entry.ssid = event.interface, event.ap, event.ssid
+        if serving:
+            actions.append(InstallStationRoutes(station=entry.binding()))
+        actions.append(
+            RecordAudit(
+                kind=AuditKind.STATION_MOVED,
+                utc=now.utc,
+                mn_id=entry.mn_id,
+                peer=self.policy.name,
+                fields={
+                    "mac": entry.mac,
+                    "interface": entry.interface,
+                    "ap": entry.ap,
+                    "ssid": entry.ssid,
+                    "prefixes": list(entry.hnps),
+                    "ipv4": entry.ipv4,
+                    "reason": f"from access interface {old_interface}",
+                },
+            )
+        )
 
     def _detach(self, event: StationDetached, now: Now, actions: Actions) -> None:
         entry = self._stations.get(event.mac)

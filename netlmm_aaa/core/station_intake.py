@@ -241,6 +241,8 @@ class StationIntake:
         self, event: StationEvent, confirmed: ConfirmedStation | None, interface: str, now: Now
     ) -> list[IntakeOutput]:
         if event.kind is StationEventKind.DISCONNECTED:
+            if self._interface.get(event.mac) not in (None, interface):
+                return []  # the link the station left: it is attached on another one of ours
             return self._detach(event.mac, now, "hostapd disconnect")
         if event.kind not in _ATTACH_EVENTS:
             return []

@@ -118,6 +118,7 @@ REPORT_KINDS: dict[AuditKind, tuple[str, _Builder]] = {
     AuditKind.STATION_REJECTED: ("station_events", _station("rejected")),
     AuditKind.STATION_REGISTERED: ("station_events", _station("registered")),
     AuditKind.STATION_REPLACED: ("station_events", _station("replaced")),
+    AuditKind.STATION_MOVED: ("station_events", _station("moved")),
     AuditKind.STATION_DEREGISTERED: ("station_events", _station("deregistered")),
     AuditKind.MAC_IDENTITY_CONFLICT: ("station_events", _station("conflict")),
     AuditKind.REGISTRATION_REJECTED: ("station_events", _station("registration_rejected")),

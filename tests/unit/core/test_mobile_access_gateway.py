@@ -13,7 +13,7 @@ from netlmm_aaa.core.actions import (
     RemoveStationRoutes,
     SendMessage,
 )
-from netlmm_aaa.core.events import MobilityMessageReceived, StationDetached
+from netlmm_aaa.core.events import MobilityMessageReceived, StationAttached, StationDetached
 from netlmm_aaa.core.lma import BindingState
 from netlmm_aaa.core.messages import (
     Heartbeat,
@@ -242,3 +242,43 @@ def test_dhcp_lease_only_for_a_registered_station_on_its_own_link() -> None:
     assert moved == lease
     pair.deliver("mag2", pair.mags["mag2"].handle(StationDetached(mac=MN_MAC), pair.now))
     assert pair.mags["mag2"].lease(MN_MAC, "acc0") is None
+
+
+@pytest.mark.hardening
+def test_a_move_between_two_access_links_of_one_mag_moves_the_routes_not_the_binding() -> None:
+    """Issue 22 (5): the station re-attaches on another NAS/interface of the same MAG: its
+    routes (and so its source filter and RAs) follow it to the new link, no PBU is needed
+    (the binding names this MAG either way), and the move is in the audit trail."""
+    pair = make_pair()
+    pair.attach("mag1")
+    before = pair.lma.binding(ALICE)
+    mag = pair.mags["mag1"]
+    moved = StationAttached(mac=MN_MAC, mn_id=ALICE, interface="acc1", ap="ap-7")
+    effects = pair.deliver("mag1", mag.handle(moved, pair.now))
+    kinds = [type(a) for _, a in effects]
+    assert kinds == [RemoveStationRoutes, InstallStationRoutes, RecordAudit]
+    removed, installed = effects[0][1].station, effects[1][1].station
+    assert (removed.interface, installed.interface) == ("acc0", "acc1")
+    assert installed.home_network_prefixes == removed.home_network_prefixes
+    assert effects[2][1].kind == "station_moved"
+    assert len(_pbus(pair)) == 1  # only the first registration's
+    assert pair.lma.binding(ALICE) == before
+    assert mag.station(MN_MAC).interface == "acc1"  # type: ignore[union-attr]
+
+
+@pytest.mark.hardening
+def test_the_old_links_disconnect_does_not_detach_a_station_that_moved() -> None:
+    """Issue 22 (5): hostapd of the link the station left reports it gone, late."""
+    from netlmm_aaa.core.events import StationEvent, StationEventKind
+    from netlmm_aaa.core.station_intake import ConfirmedStation, StationIntake
+    from tests.lma_support import T0
+
+    intake = StationIntake("mag1")
+    ok = ConfirmedStation(mac=MN_MAC, authorized=True, identity="alice@example.org")
+    intake.on_hostapd(StationEvent(kind=StationEventKind.AUTHORIZED, mac=MN_MAC), ok, "acc0", T0)
+    out = intake.on_hostapd(StationEvent(kind=StationEventKind.AUTHORIZED, mac=MN_MAC), ok, "acc1", T0)
+    assert [getattr(o, "interface", None) for o in out] == ["acc1"]
+    gone = StationEvent(kind=StationEventKind.DISCONNECTED, mac=MN_MAC)
+    assert intake.on_hostapd(gone, None, "acc0", T0) == []
+    assert intake.attached(MN_MAC) == ALICE
+    assert intake.on_hostapd(gone, None, "acc1", T0) == [StationDetached(mac=MN_MAC)]
