@@ -473,3 +473,16 @@ def test_the_writing_node_is_stored_in_every_table_even_with_a_quote(database_ur
     finally:
         store.close()
         engine.dispose()
+
+
+@pytest.mark.hardening
+def test_sqlite_commits_are_on_disk_before_they_return(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 22 (6): an acknowledged record must survive a power loss: WAL with
+    synchronous=FULL (2) on every connection the store opens, not NORMAL (1)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'durable.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    finally:
+        engine.dispose()
