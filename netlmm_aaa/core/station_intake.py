@@ -34,7 +34,11 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   refused, and so is any Start or Interim of a session that has already stopped (a tombstone
   per stopped session, void for Starts dated after the Stop; a Stop that arrives before its
   Start leaves one too, so the late Start cannot resurrect it). Both are audited as replays;
-  nothing moves.
+  nothing moves. A Start sent before a Stop we received at R is stale from R + ``replay_window``
+  on, so each tombstone lives exactly that long (memory: the Stops of one window), and the
+  daemon reloads the Stops it committed in the last window at start
+  (:meth:`StationIntake.restore_stops`): a restart or a flood of newer records cannot make a
+  stopped session's captured Start valid again.
 - hostapd's success events are confirmed with ``STA <mac>`` (:class:`QueryStation`), except when
   our RADIUS relay passed the station's Access-Accept moments ago: that Accept's User-Name is
   hostapd's identity for it, and it confirms each of the two success events (EAP success, port
@@ -51,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from netlmm_aaa.core.actions import QueryStation, RecordAudit, RefuseHookLine
 from netlmm_aaa.core.audit_kinds import AuditKind
@@ -149,7 +154,7 @@ class StationIntake:
         name: str,
         *,
         replay_window: float = 300.0,
-        tombstones: int = 65536,
+        tombstones: int = 1 << 20,
         profile_ttl: float = 60.0,
         lma_selection: tuple[LmaSelection, ...] = (),
         mab_nases: frozenset[str] = frozenset(),
@@ -167,8 +172,9 @@ class StationIntake:
         self._interface: dict[str, str] = {}  # MAC -> access interface
         self._device_of: dict[bytes, str] = {}  # MN-ID -> the MAC it is attached from
         self._by_nas: dict[str, set[str]] = {}
-        # (NAS, session) -> when it stopped (its Event-Timestamp, else our clock)
-        self._stopped: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # (NAS, session) -> (when it stopped: its Event-Timestamp, else our clock; when we
+        # received the Stop, by our clock), oldest reception first
+        self._stopped: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
         # MAC -> the accounting session that attached it: (NAS, Acct-Session-Id, MN-ID, began)
         self._sessions: dict[str, tuple[str, str | None, bytes, float]] = {}
         self._tombstones = tombstones
@@ -294,12 +300,9 @@ class StationIntake:
             key = (session.nas, session.session_id)
             if session.status == 2:
                 stopped_at = session.event_timestamp
-                self._stopped[key] = float(stopped_at) if stopped_at is not None else now.utc
-                self._stopped.move_to_end(key)
-                while len(self._stopped) > self._tombstones:
-                    self._stopped.popitem(last=False)
+                self._bury(key, float(stopped_at) if stopped_at is not None else now.utc, now.utc)
             elif key in self._stopped and (
-                session.event_timestamp is None or session.event_timestamp <= self._stopped[key]
+                session.event_timestamp is None or session.event_timestamp <= self._stopped[key][0]
             ):
                 # (a NAS that reuses a session id for a later session dates that Start after
                 # the Stop: hostapd keeps one id per station entry)
@@ -323,6 +326,29 @@ class StationIntake:
             began = session.event_timestamp if session.event_timestamp is not None else now.utc
             self._sessions[session.mac] = (session.nas, session.session_id, claimed, float(began))
         return out
+
+    def restore_stops(self, stops: Iterable[tuple[str, str, float]], now: Now) -> None:
+        """At start: the Stops accepted (and so committed) within the replay window before the
+        restart, as (NAS, Acct-Session-Id, received at), oldest first: their sessions' captured
+        Starts stay void across the restart."""
+        for nas, session_id, received in stops:
+            self._bury((nas, session_id), received, received)
+        self._forget_stops(now.utc)
+
+    def _bury(self, key: tuple[str, str], stopped_at: float, received: float) -> None:
+        self._stopped[key] = (stopped_at, received)
+        self._stopped.move_to_end(key)
+        self._forget_stops(received)
+        while len(self._stopped) > self._tombstones:  # a hard bound, far above the window's
+            self._stopped.popitem(last=False)
+
+    def _forget_stops(self, utc: float) -> None:
+        """A Start sent before a Stop we received at time R is refused as stale once our clock
+        passes R + replay_window, so that is how long the Stop's tombstone must live."""
+        stopped = self._stopped
+        horizon = utc - self.replay_window
+        while stopped and next(iter(stopped.values()))[1] < horizon:
+            stopped.popitem(last=False)
 
     def _stop(
         self, session: AccountingSession, claimed: bytes | None, now: Now

@@ -28,10 +28,10 @@ from netlmm_aaa.persistence.binding_rows import (
     upsert_item,
 )
 from netlmm_aaa.persistence.database import sqlite_path
-from netlmm_aaa.persistence.models import MobileNodePolicyRow, NodeState
+from netlmm_aaa.persistence.models import AccountingRecord, MobileNodePolicyRow, NodeState
 from netlmm_aaa.persistence.row_writer import Pipeline, RowWriter, writer_process
 from netlmm_aaa.persistence.row_writer import checkpoints as checkpoint_wal
-from netlmm_aaa.persistence.sql_text import parse_sqlite_time, ts
+from netlmm_aaa.persistence.sql_text import dt, parse_sqlite_time, ts
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,25 @@ class SqlStore:
                 snapshots += [snapshot_from_row(row, parse_time) for row in rows]
             cursor.close()
             return snapshots
+
+    def recent_stops(self, since_utc: float) -> list[tuple[str, str, float]]:
+        """The accounting Stops this MAG accepted since ``since_utc``: (NAS, Acct-Session-Id,
+        received at), oldest first (the replay tombstones a restarted intake needs)."""
+        rows = AccountingRecord
+        query = (
+            select(rows.nas, rows.session_id, rows.at)
+            .where(
+                rows.node == self.node,
+                rows.outcome == "accepted",
+                rows.status_type == 2,
+                rows.session_id.is_not(None),
+                rows.at >= dt(since_utc),
+            )
+            .order_by(rows.at)
+        )
+        with self.engine.connect() as connection:
+            rows_found = connection.execute(query).all()
+        return [(nas, session or "", ts(at) or 0.0) for nas, session, at in rows_found]
 
     def load_policies(self) -> list[MobileNodePolicy]:
         """The SQL policy profiles that apply to this LMA (its own and the shared ones)."""

@@ -180,6 +180,11 @@ class MagService:
                 mab_nases=frozenset(n.name for n in config.nases if n.allow_mab),
             )
         )
+        # The replay tombstones of the last window survive the restart (station_intake).
+        now = self.clock()
+        since = now.utc - config.accounting_replay_window
+        stops = await asyncio.to_thread(self.store.recent_stops, since)
+        self.core.intake.restore_stops(stops, now)
         await self.dataplane.start()
         self.metrics.set_dataplane(self.dataplane.backend_name, config.tunnel_mode.value)
         for interface in config.access_interfaces:

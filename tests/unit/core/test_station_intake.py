@@ -280,3 +280,35 @@ def test_refusals_carry_the_claimed_identity() -> None:
     out = StationIntake("mag1").on_accounting(_acct(1, authentic=2), T0)
     assert _reasons(out) == ["not_8021x"]
     assert _mn_ids(out) == [b"mn1@example.org"]
+
+
+@pytest.mark.hardening
+def test_a_captured_start_stays_void_after_70000_newer_stops() -> None:
+    """Issue 22 (1): the tombstone of a stopped session lives as long as a captured Start of
+    it could pass the timestamp window, however many records come after it."""
+    intake = StationIntake("mag1", replay_window=300)
+    now = int(T0.utc)
+    start = _acct(1, session_id="VICTIM", event_timestamp=now)
+    intake.on_accounting(start, T0)
+    intake.on_accounting(_acct(2, session_id="VICTIM", event_timestamp=now + 1), T0.after(1))
+    for i in range(70_000):
+        flood = _acct(2, session_id=f"X{i}", mac="02:88:00:00:ff:01", event_timestamp=now + 2)
+        intake.on_accounting(flood, T0.after(2))
+    assert _reasons(intake.on_accounting(start, T0.after(100))) == ["replay_after_stop"]
+    # Past the window the tombstones go (memory stays bounded); the Start is stale by then.
+    intake.on_accounting(_acct(2, session_id="LATER", event_timestamp=now + 400), T0.after(400))
+    assert len(intake._stopped) == 1
+    assert _reasons(intake.on_accounting(start, T0.after(401))) == ["replay_stale_timestamp"]
+
+
+@pytest.mark.hardening
+def test_restored_stops_void_captured_starts_after_a_restart() -> None:
+    """Issue 22 (1): a restarted MAG reloads the Stops of the last window from its store."""
+    now = int(T0.utc)
+    start = _acct(1, session_id="S1", event_timestamp=now)
+    restarted = StationIntake("mag1", replay_window=300)
+    restarted.restore_stops([("mag1", "S1", float(now + 5))], T0.after(10))
+    assert _reasons(restarted.on_accounting(start, T0.after(10))) == ["replay_after_stop"]
+    # A session of another NAS with the same id is another session.
+    other = _acct(1, nas="nas-b", session_id="S1", event_timestamp=now + 10)
+    assert [type(o) for o in restarted.on_accounting(other, T0.after(10))] == [StationAttached]

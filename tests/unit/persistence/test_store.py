@@ -486,3 +486,35 @@ def test_sqlite_commits_are_on_disk_before_they_return(tmp_path) -> None:  # typ
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_recent_stops_are_the_accepted_stops_of_the_window(database_url: str) -> None:  # noqa: F811
+    """What a restarted MAG reloads as replay tombstones: accepted Stops with a session id,
+    received since the given time, of this node only, oldest first."""
+    from netlmm_aaa.persistence import migrate
+
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "mag1")
+    other = SqlStore(engine, "mag2", checkpoints=False)
+    t = 1_790_000_000.25
+
+    def acct(kind: str, utc: float, status: int, session: str | None) -> RecordAudit:
+        return RecordAudit(kind=kind, utc=utc, mn_id=b"a@example.org", peer="wlc",
+                           fields={"status": status, "session_id": session, "mac": "02:00:00:00:00:01"})  # fmt: skip
+
+    try:
+        store.submit(audit=[
+            acct("accounting", t - 600, 2, "OLD"), acct("accounting", t - 10, 2, "S2"),
+            acct("accounting", t - 20, 2, "S1"), acct("accounting", t - 5, 1, "S3"),
+            acct("accounting", t - 4, 2, None), acct("accounting_rejected", t - 3, 2, "BAD"),
+            acct("accounting_duplicate", t - 2, 2, "S1"),
+        ]).result(30)  # fmt: skip
+        other.submit(audit=[acct("accounting", t - 1, 2, "ELSEWHERE")]).result(30)
+        stops = store.recent_stops(t - 300)
+        assert [(nas, session) for nas, session, _ in stops] == [("wlc", "S1"), ("wlc", "S2")]
+        assert [round(at, 3) for _, _, at in stops] == [round(t - 20, 3), round(t - 10, 3)]
+    finally:
+        store.close()
+        other.close()
+        engine.dispose()
