@@ -16,6 +16,7 @@ import re
 import socket
 import sqlite3
 import struct
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -83,6 +84,27 @@ class Daemons:
     L: Lab
     t: PmipLab
     db: Path
+    config: Path
+    log: Path
+    mag: subprocess.Popen[bytes] | None = None
+
+    def start_mag(self) -> None:
+        readies = self.log.read_text().count("ready") if self.log.exists() else 0
+        with self.log.open("ab") as out:
+            mag = self.L.spawn(self.t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag",
+                                                   "--config", str(self.config)],
+                               stdout=out, stderr=out,
+                               env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
+        self.mag = mag
+        assert wait_for(lambda: self.log.read_text().count("ready") > readies
+                        or mag.poll() is not None, 20)  # fmt: skip
+        assert mag.poll() is None, self.log.read_text()[-3000:]
+
+    def kill_mag(self) -> None:
+        """SIGKILL: no clean shutdown, nothing flushed but what was committed."""
+        assert self.mag is not None
+        self.mag.kill()
+        self.mag.wait(timeout=15)
 
     def socket(self, source: str = "127.0.0.1") -> socket.socket:
         sock = pr_netns.create_socket(self.t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
@@ -138,16 +160,13 @@ def daemons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemons]:
         config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                             db=db))  # fmt: skip
         log = tmp / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                         str(config)], stdout=out, stderr=out,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
-        assert mag.poll() is None, log.read_text()[-3000:]
-        yield Daemons(L, t, db)
-        mag.terminate()
-        mag.wait(timeout=15)
-        assert mag.returncode == 0, log.read_text()[-3000:]
+        d = Daemons(L, t, db, config, log)
+        d.start_mag()
+        yield d
+        assert d.mag is not None
+        d.mag.terminate()
+        d.mag.wait(timeout=15)
+        assert d.mag.returncode == 0, log.read_text()[-3000:]
 
 
 def test_forged_and_unknown_sources_are_dropped_and_counted_not_written_per_packet(
@@ -374,3 +393,28 @@ def test_mab_virtual_ports_and_stops_of_other_sessions_move_nothing(daemons: Dae
     # The session's own Stop, from the NAS that holds it: de-registered.
     assert d.exchange(start(mac, user, "I22-S1", status=2, stamp=began + 3, ident=5)) is not None
     assert wait_for(lambda: d.bindings().get(user, {}).get("state") != "active", 10)
+
+
+def test_a_captured_start_of_a_stopped_session_stays_void_after_a_kill_9_restart(
+    daemons: Daemons,
+) -> None:
+    """Issue 22 (1): Start and Stop of a session, the MAG killed with SIGKILL and started
+    again; the captured Start, replayed to the new process (its duplicate cache is empty), is
+    refused as a replay and moves nothing."""
+    d = daemons
+    mac, user = "02:00:00:0c:00:01", "lena@example.org"
+    stamp = int(time.time())
+    captured = start(mac, user, "I22-R1", stamp=stamp, ident=21)
+    assert d.exchange(captured) is not None
+    assert wait_for(lambda: d.bindings().get(user, {}).get("state") == "active", 10)
+    stop = start(mac, user, "I22-R1", status=2, stamp=stamp + 1, ident=22)
+    assert d.exchange(stop) is not None  # acknowledged: committed
+    assert wait_for(lambda: d.bindings().get(user, {}).get("state") != "active", 10)
+    d.kill_mag()
+    d.start_mag()
+    assert d.exchange(captured) is not None
+    assert wait_for(lambda: d.station_reasons(mac) == ["replay_after_stop"], 10), (
+        d.station_reasons(mac)
+    )
+    time.sleep(0.3)
+    assert d.bindings().get(user, {}).get("state") != "active"
