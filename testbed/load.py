@@ -233,3 +233,30 @@ def flood(ll: LoadLab, mag: str, seconds: float, pps: int) -> subprocess.Popen[b
 def flood_counts(proc: subprocess.Popen[bytes]) -> dict[str, float]:
     out, _ = proc.communicate(timeout=120)
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+_REPLAY_FLOOD = r"""
+import json, socket, sys, time
+seconds, datagram = float(sys.argv[1]), bytes.fromhex(sys.argv[2])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); sock.bind(("127.0.0.1", 0))
+sock.setblocking(False)
+sent = 0; refused = 0; start = time.perf_counter(); cpu = time.process_time()
+while time.perf_counter() - start < seconds:
+    for _ in range(256):
+        try:
+            sock.sendto(datagram, ("127.0.0.1", 1813)); sent += 1
+        except OSError:
+            refused += 1
+print(json.dumps({"copies": sent, "refused": refused, "seconds": time.perf_counter() - start,
+                  "cpu_s": time.process_time() - cpu}))
+"""
+
+
+def replay_flood(ll: LoadLab, mag: str, seconds: float, datagram: bytes) -> subprocess.Popen[bytes]:
+    """Start an unpaced flood of copies of one (valid, captured) ``datagram`` from the NAS's
+    address in ``mag``'s namespace, as fast as one process can send; its stdout ends with a
+    JSON line: copies sent, sends the kernel refused, seconds, CPU seconds."""
+    return ll.lab.spawn(
+        ll.pmip.ns[mag], [sys.executable, "-c", _REPLAY_FLOOD, str(seconds), datagram.hex()],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip

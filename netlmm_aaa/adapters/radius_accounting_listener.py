@@ -14,6 +14,11 @@
 - Speed: a readable socket is drained (up to a burst) in one event-loop callback, and the
   answers of a committed batch leave from the thread that saw the commit (no wake-up of the
   event loop between the commit and the answers).
+- Replay floods: once a datagram is answered, its exact bytes from that source map to the
+  answer sent (a bounded cache), so a copy costs a dictionary look-up, not a decode; a copy is
+  answered from the cache at a bounded rate (a NAS retransmits after seconds; a flood's copies
+  are mostly only counted). Copies are reported to ``duplicate`` for aggregate counting, never
+  written one by one.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +71,23 @@ class AccountingReceived:
     """The datagram as received (for forwarding upstream)."""
 
 
+_ANSWERED = 4096
+"""Answered datagrams whose exact copies are answered from the cache."""
+_COPY_ANSWERS_PER_S = 10.0
+_COPY_ANSWER_BURST = 3.0
+"""Copies of one answered datagram are answered at most this often (token bucket): a NAS's
+retransmissions and a duplicated datagram always, a flood's copies mostly only counted."""
+
+
+@dataclass(slots=True)
+class _Answered:
+    response: bytes
+    last: float
+    """Monotonic time the tokens were counted."""
+    nas: Nas
+    tokens: float = _COPY_ANSWER_BURST
+
+
 def _source(addr: _Addr) -> str:
     """The source address, an IPv4 NAS seen on a dual-stack socket (``::ffff:a.b.c.d``) as
     IPv4."""
@@ -87,14 +110,15 @@ class AccountingListener:
         *,
         deliver: Callable[[AccountingReceived], None],
         rejected: Callable[[str, str, str], None],
-        duplicate: Callable[[Nas, AccountingRequest], None] | None = None,
+        duplicate: Callable[[Nas, AccountingRequest | None], None] | None = None,
         remember: int = 65536,
     ) -> None:
         self._nases = {n.address: n for n in nases}
         self._others = {n.name: [o for o in nases if o.name != n.name] for n in nases}
         self._deliver = deliver
         self._rejected = rejected  # (source, reason, detail)
-        self._duplicate = duplicate  # a retransmission of a record already taken
+        # A retransmission of a record already taken (None: an exact copy of an answered one)
+        self._duplicate = duplicate
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # Guards _seen: the event loop reads and extends it, a store thread acknowledges.
@@ -102,6 +126,8 @@ class AccountingListener:
         # key -> list of (datagram, addr) waiting for the acknowledgement; None once acked.
         self._seen: OrderedDict[Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
         self._remember = remember
+        # (source, datagram) -> its answer
+        self._answered: OrderedDict[tuple[str, bytes], _Answered] = OrderedDict()
         self.duplicates = 0
         self.dropped = 0
         self.unsent = 0
@@ -149,6 +175,10 @@ class AccountingListener:
 
     def datagram(self, data: bytes, addr: _Addr) -> None:
         source = _source(addr)
+        answered = self._answered.get((source, data)) if self._answered else None
+        if answered is not None:  # an exact copy of an answered datagram: no decode, no store
+            self._copy(answered, addr, source)
+            return
         nas = self._nases.get(source)
         if nas is None:
             self.dropped += 1
@@ -230,10 +260,31 @@ class AccountingListener:
         return len(waiting)
 
     def _answer(self, data: bytes, addr: _Addr, nas: Nas) -> None:
+        response = encode_accounting_response(data, nas.secret)
+        with self._lock:  # the store's thread answers too
+            self._answered[(nas.address, data)] = _Answered(response, time.monotonic(), nas)
+            while len(self._answered) > _ANSWERED:
+                self._answered.popitem(last=False)
+        self._send(response, addr)
+
+    def _copy(self, answered: _Answered, addr: _Addr, source: str) -> None:
+        self.duplicates += 1
+        if self._duplicate is not None:
+            self._duplicate(answered.nas, None)
+        now = time.monotonic()
+        elapsed, answered.last = now - answered.last, now
+        tokens = min(_COPY_ANSWER_BURST, answered.tokens + elapsed * _COPY_ANSWERS_PER_S)
+        if tokens >= 1.0:
+            answered.tokens = tokens - 1.0
+            self._send(answered.response, addr)
+        else:
+            answered.tokens = tokens
+
+    def _send(self, response: bytes, addr: _Addr) -> None:
         sock = self._sock  # close() may run on the event loop meanwhile
         if sock is not None:
             try:
-                sock.sendto(encode_accounting_response(data, nas.secret), addr)
+                sock.sendto(response, addr)
             except OSError as exc:  # full buffer, unreachable: the NAS will retransmit
                 self.unsent += 1
                 log.debug("accounting response to %s not sent: %s", addr[0], exc)

@@ -17,6 +17,7 @@ from testbed.load import (
     flood,
     flood_counts,
     load_lab,
+    replay_flood,
     station_mac,
 )
 from tests.netns.topology import wait_for
@@ -123,3 +124,38 @@ def test_a_valid_start_is_served_during_an_invalid_flood(tmp_path: Path) -> None
         assert int(packets) >= 0.5 * (counts["radius_forged"] + counts["radius_unknown_source"])  # type: ignore[call-overload]
         lma = ll.lma_rows("SELECT COUNT(*) FROM audit_events WHERE kind = 'malformed_packet'")
         assert 1 <= int(lma[0][0]) <= seconds + 3  # type: ignore[call-overload]
+
+
+def test_a_valid_start_is_served_during_a_replay_flood_of_a_valid_packet(tmp_path: Path) -> None:
+    """Issue 22 (4): copies of one captured valid Start, sent as fast as a process can: a new
+    valid Start is answered and its binding exists within 1 s; the copies are answered from a
+    cache at a bounded rate and counted per NAS and interval, so the store grows per interval,
+    not per packet."""
+    seconds = 10.0 if FULL else 4.0
+    with load_lab(tmp_path) as ll:
+        sock = ll.accounting("mag1")
+        captured = accounting_request(station_mac(2), "rita@example.org", "RF-1")
+        exchange_all(sock, [captured], NAS, timeout=5)
+        assert wait_for(lambda: ll.binding("rita@example.org") is not None, 5)
+        rows_before = int(ll.rows("mag1", "SELECT COUNT(*) FROM accounting_records")[0][0])  # type: ignore[call-overload]
+        proc = replay_flood(ll, "mag1", seconds, captured)
+        time.sleep(seconds / 2)
+        began = time.perf_counter()
+        exchange_all(sock, [accounting_request(station_mac(3), "sam@example.org", "RF-2")],
+                     NAS, timeout=5)  # fmt: skip
+        answered = time.perf_counter() - began
+        assert wait_for(lambda: ll.binding("sam@example.org") is not None, 5, interval=0.01)
+        bound = time.perf_counter() - began
+        sock.close()
+        counts = flood_counts(proc)
+        print(f"replay flood {counts}; valid Start answered in {answered * 1000:.1f} ms, "
+              f"binding after {bound * 1000:.1f} ms")  # fmt: skip
+        assert bound < 1.0
+        assert counts["copies"] >= 20_000 * seconds  # the flood really ran
+        time.sleep(2.5)  # the last aggregation interval
+        rows = ll.rows("mag1", "SELECT COUNT(*), COALESCE(SUM(packets), 0) FROM accounting_records"
+                       " WHERE outcome = 'duplicate'")[0]  # fmt: skip
+        assert int(rows[0]) <= seconds + 4  # type: ignore[call-overload]  # one per interval
+        assert int(rows[1]) >= 0.2 * counts["copies"]  # type: ignore[call-overload]  # counted
+        grown = int(ll.rows("mag1", "SELECT COUNT(*) FROM accounting_records")[0][0]) - rows_before  # type: ignore[call-overload]
+        assert grown <= seconds + 6  # the new Start, the duplicate counts per interval
