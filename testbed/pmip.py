@@ -247,7 +247,9 @@ ipv4_home_address = "{MN_V4}"
                 stderr=log,
                 env=env,
             )
-        deadline = time.monotonic() + 20
+        # Generous: under software emulation (the stock-kernel lane) the interpreter alone
+        # takes seconds to import the daemon.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.lma_proc.poll() is not None:
                 raise RuntimeError(f"LMA exited: {(self.tmp / 'lma.log').read_text()[-3000:]}")
