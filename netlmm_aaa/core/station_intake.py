@@ -284,7 +284,11 @@ class StationIntake:
                 out += self._detach(mac, now, "accounting on/off")
             return out
         if session.mac is None:
-            return [self._reject(None, now, "no_calling_station_id", f"from NAS {session.nas}")]
+            return [
+                self._reject(
+                    None, now, "no_calling_station_id", f"from NAS {session.nas}", nas=session.nas
+                )
+            ]
         claimed = accounting_mn_id(session.user_name, session.chargeable_user_identity)
         if claimed is None and session.user_name:
             claimed = session.user_name.encode("utf-8")  # anonymous: refused below, audited
@@ -295,7 +299,11 @@ class StationIntake:
                 age = float(session.delay_time)
             if abs(age) > self.replay_window:
                 detail = f"sent {age:+.0f} s from now (window {self.replay_window:g} s)"
-                return [self._reject(session.mac, now, "replay_stale_timestamp", detail, claimed)]
+                return [
+                    self._reject(
+                        session.mac, now, "replay_stale_timestamp", detail, claimed, nas=session.nas
+                    )
+                ]
         if session.session_id is not None:
             key = (session.nas, session.session_id)
             if session.status == 2:
@@ -307,20 +315,30 @@ class StationIntake:
                 # (a NAS that reuses a session id for a later session dates that Start after
                 # the Stop: hostapd keeps one id per station entry)
                 detail = f"session {session.session_id} of NAS {session.nas} has stopped"
-                return [self._reject(session.mac, now, "replay_after_stop", detail, claimed)]
+                return [
+                    self._reject(
+                        session.mac, now, "replay_after_stop", detail, claimed, nas=session.nas
+                    )
+                ]
         if session.status == 2:
             return self._stop(session, claimed, now)
         if session.authentic != 1:
             detail = f"Acct-Authentic {session.authentic} (only RADIUS is trusted)"
-            return [self._reject(session.mac, now, "not_8021x", detail, claimed)]
+            return [self._reject(session.mac, now, "not_8021x", detail, claimed, nas=session.nas)]
         if session.nas not in self.mab_nases:
             refusal = _not_8021x(session)
             if refusal is not None:
-                return [self._reject(session.mac, now, refusal[0], refusal[1], claimed)]
+                return [
+                    self._reject(session.mac, now, refusal[0], refusal[1], claimed, nas=session.nas)
+                ]
         if claimed is None:
-            return [self._reject(session.mac, now, "no_identity", "neither CUI nor User-Name")]
+            return [
+                self._reject(
+                    session.mac, now, "no_identity", "neither CUI nor User-Name", nas=session.nas
+                )
+            ]
         ap, ssid = split_called_station_id(session.called_station_id)
-        out = self._attach(session.mac, claimed, session.interface, now, ap, ssid)
+        out = self._attach(session.mac, claimed, session.interface, now, ap, ssid, session.nas)
         if any(type(o) is StationAttached for o in out):
             self._by_nas.setdefault(session.nas, set()).add(session.mac)
             began = session.event_timestamp if session.event_timestamp is not None else now.utc
@@ -382,7 +400,7 @@ class StationIntake:
                 problem = f"is dated {began - stamp:.0f} s before the session began"
         if problem is not None:
             detail = f"Stop {problem}"
-            return [self._reject(mac, now, "stop_not_of_session", detail, claimed)]
+            return [self._reject(mac, now, "stop_not_of_session", detail, claimed, nas=session.nas)]
         return self._detach(mac, now, "accounting stop")
 
     # ------------------------------------------------------------------ helpers
@@ -395,10 +413,11 @@ class StationIntake:
         now: Now,
         ap: str | None = None,
         ssid: str | None = None,
+        nas: str | None = None,
     ) -> list[IntakeOutput]:
         text = mn_id.decode("utf-8", "replace")
         if is_anonymous(text):
-            return [self._reject(mac, now, "anonymous_identity", text)]
+            return [self._reject(mac, now, "anonymous_identity", text, mn_id, nas=nas)]
         current = self._attached.get(mac)
         if current is not None and current != mn_id:
             return [
@@ -407,7 +426,11 @@ class StationIntake:
                     utc=now.utc,
                     mn_id=mn_id,
                     peer=self.name,
-                    fields={"mac": mac, "attached_as": current.decode("utf-8", "replace")},
+                    fields={
+                        "mac": mac,
+                        "attached_as": current.decode("utf-8", "replace"),
+                        "nas": nas,
+                    },
                 )
             ]
         other = self._device_of.get(mn_id)
@@ -420,7 +443,11 @@ class StationIntake:
                     utc=now.utc,
                     mn_id=mn_id,
                     peer=self.name,
-                    fields={"mac": mac, "reason": f"identity already attached from {other}"},
+                    fields={
+                        "mac": mac,
+                        "reason": f"identity already attached from {other}",
+                        "nas": nas,
+                    },
                 )
             ]
         self._attached[mac] = mn_id
@@ -462,15 +489,23 @@ class StationIntake:
         return [StationDetached(mac=mac)]
 
     def _reject(
-        self, mac: str | None, now: Now, reason: str, detail: str, claimed: bytes | None = None
+        self,
+        mac: str | None,
+        now: Now,
+        reason: str,
+        detail: str,
+        claimed: bytes | None = None,
+        *,
+        nas: str | None = None,
     ) -> RecordAudit:
-        """The refusal's audit record, with the identity the input claimed (forensics)."""
+        """The refusal's audit record, with the identity the input claimed and the NAS that
+        sent it (forensics)."""
         return RecordAudit(
             kind=AuditKind.STATION_REJECTED,
             utc=now.utc,
             mn_id=claimed,
             peer=self.name,
-            fields={"mac": mac, "reason": reason, "detail": detail},
+            fields={"mac": mac, "reason": reason, "detail": detail, "nas": nas},
         )
 
 

@@ -182,6 +182,7 @@ class StationEvent(Base):
     prefixes: Mapped[str | None] = mapped_column(Text)  # comma-separated, on "registered"
     ipv4_home_address: Mapped[str | None] = mapped_column(String(15))
     reason: Mapped[str | None] = mapped_column(Text)
+    nas: Mapped[str | None] = mapped_column(String(64))  # the NAS of an accounting-path event
 
     __table_args__ = (
         # Partial: only the events a location trail reads (an index with one insertion point

@@ -31,7 +31,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {  # the typed report tables' column
     ),
     "station_events": (
         "at", "node", "event", "mn_id", "mac", "interface", "ap", "ssid", "prefixes",
-        "ipv4_home_address", "reason",
+        "ipv4_home_address", "reason", "nas",
     ),
     "signaling": (
         "at", "node", "peer", "message", "direction", "mn_id", "sequence", "status",
@@ -77,7 +77,7 @@ def _station(event: str) -> _Builder:
             reason = f"revocation trigger {f['trigger']}"
         return (
             at, node, event, mn, f.get("mac"), f.get("interface"), f.get("ap"), f.get("ssid"),
-            _joined(f.get("prefixes")), f.get("ipv4"), _text(reason),
+            _joined(f.get("prefixes")), f.get("ipv4"), _text(reason), f.get("nas"),
         )  # fmt: skip
 
     return build

@@ -161,6 +161,7 @@ def build(reports: Reports, database: str) -> str:
         "<h2>Security</h2>",
         _table(security[0]),
         _table(security[1]),
+        *(_table(t) for t in security[2:]),
         "<h2>Signaling</h2>",
         _table(signaling[0]),
         _table(signaling[1]),

@@ -406,13 +406,48 @@ class Reports:
             for source, reason, origin, count, first, last, mns in rows
         ]
         duplicates = self._rows(
-            "SELECT nas, COUNT(*) FROM accounting_records"
+            "SELECT nas, SUM(COALESCE(packets, 1)) FROM accounting_records"
             f" WHERE outcome = 'duplicate' AND {where} GROUP BY nas ORDER BY nas",
             params,
         )
         retrans = Table("Accounting retransmissions (answered, processed once)", ["nas", "count"])
         retrans.rows = [tuple(r) for r in duplicates]
-        return [table, retrans]
+        return [table, retrans, *self.station_security()]
+
+    def station_security(self, top: int = 10) -> list[Table]:
+        """Station refusals (identities the MAGs would not register) by reason and NAS, and
+        the identities refused most, ``top`` rows each."""
+        where, params = self._range()
+        refused = "event IN ('rejected', 'conflict')"
+        by_reason = Table(
+            "Station refusals by reason and NAS",
+            ["reason", "nas", "count", "identities", "macs", "first", "last"],
+        )
+        by_reason.rows = [
+            (reason, nas, count, identities, macs, self._time(first), self._time(last))
+            for reason, nas, count, identities, macs, first, last in self._rows(
+                "SELECT COALESCE(reason, event), COALESCE(nas, '-'), COUNT(*),"
+                " COUNT(DISTINCT mn_id), COUNT(DISTINCT mac), MIN(at), MAX(at)"
+                f" FROM station_events WHERE {refused} AND {where}"
+                " GROUP BY COALESCE(reason, event), COALESCE(nas, '-')"
+                f" ORDER BY COUNT(*) DESC, 1, 2 LIMIT {int(top)}",
+                params,
+            )
+        ]
+        by_identity = Table(
+            "Identities refused most", ["mn_id", "count", "reasons", "macs", "nases", "last"]
+        )
+        by_identity.rows = [
+            (mn_id, count, reasons, macs, nases, self._time(last))
+            for mn_id, count, reasons, macs, nases, last in self._rows(
+                "SELECT mn_id, COUNT(*), COUNT(DISTINCT reason), COUNT(DISTINCT mac),"
+                " COUNT(DISTINCT nas), MAX(at)"
+                f" FROM station_events WHERE {refused} AND mn_id IS NOT NULL AND {where}"
+                f" GROUP BY mn_id ORDER BY COUNT(*) DESC, mn_id LIMIT {int(top)}",
+                params,
+            )
+        ]
+        return [by_reason, by_identity]
 
     # ------------------------------------------------------------------ signaling
 

@@ -53,6 +53,13 @@ def fill(url: str) -> dict[str, Any]:
                     fields={"reason": "bad_authenticator", "detail": "Request Authenticator"}),
         RecordAudit(kind="station_rejected", utc=t, peer="mag1",
                     fields={"mac": "02:00:00:00:00:66", "reason": "anonymous_identity"}),
+        *(RecordAudit(kind="station_rejected", utc=t + i, peer="mag1", mn_id=b"mallory@example.org",
+                      fields={"mac": MN_MAC, "reason": "stop_not_of_session", "nas": "wlc-2",
+                              "detail": "Stop names another identity"})
+          for i in range(3)),
+        RecordAudit(kind="station_rejected", utc=t, peer="mag1", mn_id=b"02-00-00-00-00-77",
+                    fields={"mac": "02:00:00:00:00:77", "reason": "mac_authentication_bypass",
+                            "nas": "wlc-1"}),
     ]  # fmt: skip
     engine = make_engine(url)
     for node, records in audits.items():
@@ -137,11 +144,18 @@ def test_aps_counts_attachments_moves_and_nodes(reports: Reports) -> None:
 
 
 def test_security_groups_rejections_by_reason_and_origin(reports: Reports) -> None:
-    rejected, duplicates = reports.security()
+    rejected, duplicates, by_reason, by_identity = reports.security()
     rows = {(r[0], r[1], r[2]): r[3] for r in rejected.rows}
     assert rows[("accounting", "bad_authenticator", "192.0.2.66")] == 2
     assert rows[("station", "anonymous_identity", "02:00:00:00:00:66")] == 1
     assert duplicates.rows == [("hostapd-1", 1)]
+    # Station refusals (issue 22): by reason and NAS, and the identities refused most.
+    reasons = {(r[0], r[1]): r[2:5] for r in by_reason.rows}
+    assert reasons[("stop_not_of_session", "wlc-2")] == (3, 1, 1)
+    assert reasons[("mac_authentication_bypass", "wlc-1")] == (1, 1, 1)
+    assert reasons[("anonymous_identity", "-")] == (1, 0, 1)
+    assert by_reason.rows[0][:2] == ("stop_not_of_session", "wlc-2")  # the most first
+    assert by_identity.rows[0][:5] == ("mallory@example.org", 3, 1, 1, 1)
 
 
 def test_signaling_counts_network_messages_and_no_mobile_node_messages(
@@ -200,7 +214,7 @@ def test_documented_views_agree_with_the_reports(reports: Reports) -> None:
         ("mag2", "aa:bb:cc:00:00:02", 2, 2),
     ]
     assert [tuple(m) for m in moves] == [("mag1", "mag2"), ("mag2", "mag1")]
-    assert rejected == 3
+    assert rejected == 7  # 2 accounting rows, 5 station refusals
     assert everything == reports.submitted  # type: ignore[attr-defined]  # nothing lost
 
 
