@@ -140,22 +140,7 @@ class StationSteps:
                 if withdraw is not None:
                     actions.append(withdraw)
             actions.append(InstallStationRoutes(station=binding))
-            actions.append(
-                RecordAudit(
-                    kind=AuditKind.STATION_REGISTERED,
-                    utc=now.utc,
-                    mn_id=entry.mn_id,
-                    peer=self.policy.name,
-                    fields={
-                        "mac": entry.mac,
-                        "interface": entry.interface,
-                        "ap": entry.ap,
-                        "ssid": entry.ssid,
-                        "prefixes": list(entry.hnps),
-                        "ipv4": entry.ipv4,
-                    },
-                )
-            )
+            actions.append(self._station_audit(AuditKind.STATION_REGISTERED, entry, now))
 
     def _on_no_gre_key(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
         # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
@@ -214,6 +199,26 @@ class StationSteps:
     def _arm(self, kind: MagTimer, mac: str, deadline: float) -> None:
         self._count += 1
         heapq.heappush(self._timers, (deadline, self._count, kind, mac))
+
+    def _station_audit(
+        self, kind: AuditKind, entry: BulEntry, now: Now, **extra: Any
+    ) -> RecordAudit:
+        """An audit record of the station's link and addresses as they are now."""
+        return RecordAudit(
+            kind=kind,
+            utc=now.utc,
+            mn_id=entry.mn_id,
+            peer=self.policy.name,
+            fields={
+                "mac": entry.mac,
+                "interface": entry.interface,
+                "ap": entry.ap,
+                "ssid": entry.ssid,
+                "prefixes": list(entry.hnps),
+                "ipv4": entry.ipv4,
+                **extra,
+            },
+        )
 
     def _farewell(
         self,

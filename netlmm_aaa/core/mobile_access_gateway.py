@@ -357,23 +357,8 @@ class MobileAccessGateway(StationSteps):
         entry.interface, entry.ap, entry.ssid = event.interface, event.ap, event.ssid
         if serving:
             actions.append(InstallStationRoutes(station=entry.binding()))
-        actions.append(
-            RecordAudit(
-                kind=AuditKind.STATION_MOVED,
-                utc=now.utc,
-                mn_id=entry.mn_id,
-                peer=self.policy.name,
-                fields={
-                    "mac": entry.mac,
-                    "interface": entry.interface,
-                    "ap": entry.ap,
-                    "ssid": entry.ssid,
-                    "prefixes": list(entry.hnps),
-                    "ipv4": entry.ipv4,
-                    "reason": f"from access interface {old_interface}",
-                },
-            )
-        )
+        why = f"from access interface {old_interface}"
+        actions.append(self._station_audit(AuditKind.STATION_MOVED, entry, now, reason=why))
 
     def _detach(self, event: StationDetached, now: Now, actions: Actions) -> None:
         entry = self._stations.get(event.mac)

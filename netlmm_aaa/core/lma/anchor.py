@@ -98,7 +98,7 @@ from netlmm_aaa.core.lma.heartbeats import PeerMonitor
 from netlmm_aaa.core.lma.home_addresses import (
     HomeAddresses,
 )
-from netlmm_aaa.core.lma.pba import answer_pbu
+from netlmm_aaa.core.lma.pba import answer_pbu, refuse_pbu
 from netlmm_aaa.core.lma.pbu_checks import PbuRejected, classify_pbu
 from netlmm_aaa.core.lma.revocation import Revocations
 from netlmm_aaa.core.lma.steps import BindingSteps
@@ -348,17 +348,7 @@ class LocalMobilityAnchor(BindingSteps):
         try:
             self._transition(entry, what, pbu, now, actions)
         except PbuRejected as reject:
-            answer_pbu(
-                self.policy,
-                pbu,
-                reject.status,
-                0,
-                None,
-                now,
-                actions,
-                reject.reason,
-                reject.ipv4_status,
-            )
+            refuse_pbu(self.policy, pbu, reject, now, actions)
 
     # ------------------------------------------------------------------------- messages
 
@@ -420,17 +410,7 @@ class LocalMobilityAnchor(BindingSteps):
                 pbu, arrived or now, self.policy, self._policies, self._bindings
             )
         except PbuRejected as reject:
-            answer_pbu(
-                self.policy,
-                pbu,
-                reject.status,
-                0,
-                None,
-                now,
-                actions,
-                reject.reason,
-                reject.ipv4_status,
-            )
+            refuse_pbu(self.policy, pbu, reject, now, actions)
             return
         if self._aaa_disagrees(entry, what, pbu):
             if arrived is not None:  # it waited already: the AAA never confirmed

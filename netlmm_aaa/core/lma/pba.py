@@ -16,7 +16,7 @@ from netlmm_aaa.core.codes import (
     IPv4HomeAddressReplyStatus,
 )
 from netlmm_aaa.core.lma.binding_cache import ZERO16, BindingEntry, ReceivedPbu
-from netlmm_aaa.core.lma.pbu_checks import P_FLAG
+from netlmm_aaa.core.lma.pbu_checks import P_FLAG, PbuRejected
 from netlmm_aaa.core.lma_policy import LmaPolicy, TunnelMode
 from netlmm_aaa.core.messages import LIFETIME_UNIT_SECONDS, ProxyBindingAcknowledgement
 from netlmm_aaa.core.options import (
@@ -126,6 +126,13 @@ def answer_pbu(
             },
         )
     )
+
+
+def refuse_pbu(
+    policy: LmaPolicy, pbu: ReceivedPbu, reject: PbuRejected, now: Now, actions: list[LmaAction]
+) -> None:
+    """Append the PBA that refuses ``pbu`` with ``reject``'s status, and its audit record."""
+    answer_pbu(policy, pbu, reject.status, 0, None, now, actions, reject.reason, reject.ipv4_status)
 
 
 @functools.lru_cache(maxsize=65536)
