@@ -31,6 +31,7 @@ _HELP = {
     "netlmm_station_events_total": ("counter", "station events at the MAG"),
     "netlmm_peer_up": ("gauge", "heartbeat state of a peer (1 reachable, 0 not)"),
     "netlmm_store_commits_total": ("counter", "audit store transactions committed"),
+    "netlmm_upstream_backlog": ("gauge", "accepted accounting the upstream has not answered"),
     "netlmm_store_failures_total": ("counter", "audit store commits that failed (retried)"),
     "netlmm_handover_route_switch_seconds": (
         "histogram", "LMA: PBU taken to kernel routes moved, per handover"),

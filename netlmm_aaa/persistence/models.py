@@ -73,6 +73,19 @@ class NodeState(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class UpstreamSpool(Base):
+    """Accepted accounting not yet answered by the upstream accounting server: written in the
+    transaction that lets the NAS's answer go, deleted once the upstream answered (a restart
+    or an upstream outage of hours loses none)."""
+
+    __tablename__ = "upstream_spool"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    datagram: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class AuditEvent(Base):
     """The append-only audit trail: one row per thing that happened."""
 

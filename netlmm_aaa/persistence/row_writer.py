@@ -47,6 +47,10 @@ class Prepared(NamedTuple):
     inserts: list[tuple[str, list[Any]]]
     """SQLite: the audit and typed rows as ready multi-row INSERTs (then ``audits`` and
     ``typed`` are empty)."""
+    spooled: list[tuple[Any, ...]] = []
+    """Upstream spool rows to add (node, seq, time, datagram)."""
+    unspooled: list[tuple[str, int]] = []
+    """Upstream spool rows to remove (node, seq)."""
 
 
 class Pipeline:
@@ -109,6 +113,8 @@ class RowWriter:
         kinds = self.kinds
         names: dict[bytes, str] = {}
         times: dict[float, Any] = {}
+        spooled: dict[int, tuple[Any, ...]] = {}
+        unspooled: list[tuple[str, int]] = []
         for item in items:
             if item[0] == "a":
                 _, utc, kind, mn_id, peer, fields = item
@@ -129,6 +135,11 @@ class RowWriter:
                     typed.setdefault(table, []).append(build(node, at, mn, peer, fields))
                 else:
                     audits.append((at, node, kind, mn, peer, dumps(fields, default=str)))
+            elif item[0] == "q":  # spool for the upstream: ("q", seq, datagram, utc)
+                spooled[item[1]] = (node, item[1], when(item[3]), item[2])
+            elif item[0] == "r":  # the upstream answered: ("r", seq)
+                if spooled.pop(item[1], None) is None:
+                    unspooled.append((node, item[1]))
             else:
                 latest[item[1]] = item  # the last write of a binding in the batch wins
         upserts = [binding_row(node, when, i) for i in latest.values() if i[0] == "u"]
@@ -144,13 +155,18 @@ class RowWriter:
                 inserts += multi_row_inserts(table, TABLE_COLUMNS[table], rows)
             # The rollup too, as multi-row upserts: one statement, one GIL hand-off.
             inserts += rollup_upserts([(*k, *v) for k, v in sorted(rollup.items())])
-            return Prepared(deletes, upserts, [], {}, [], inserts)
-        return Prepared(deletes, upserts, audits, typed, sorted(rollup.items()), inserts)
+            return Prepared(
+                deletes, upserts, [], {}, [], inserts, list(spooled.values()), unspooled
+            )
+        return Prepared(
+            deletes, upserts, audits, typed, sorted(rollup.items()), inserts,
+            list(spooled.values()), unspooled,
+        )  # fmt: skip
 
     def commit(self, prepared: Prepared) -> None:
         """Write one prepared batch in one transaction."""
-        deletes, upserts, audits, typed, rollup, inserts = prepared
-        if not (deletes or upserts or audits or typed or rollup or inserts):
+        deletes, upserts, audits, typed, rollup, inserts, spooled, unspooled = prepared
+        if not (deletes or upserts or audits or typed or rollup or inserts or spooled or unspooled):
             return
         # Plain DBAPI executemany with SQL prepared once: SQLAlchemy's row processing would cost
         # more than the database at these rates.
@@ -178,6 +194,10 @@ class RowWriter:
                 # Sorted: concurrent writers (several daemons, one PostgreSQL) lock rollup rows
                 # in the same order, so they cannot deadlock.
                 connection.exec_driver_sql(self.sql["rollup"], [(*k, *v) for k, v in rollup])
+            if spooled:
+                connection.exec_driver_sql(self.sql["spool_add"], spooled)
+            if unspooled:
+                connection.exec_driver_sql(self.sql["spool_remove"], unspooled)
 
     def write(self, items: list[Item]) -> None:
         """Prepare and commit ``items``."""

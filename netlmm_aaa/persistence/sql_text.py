@@ -161,6 +161,11 @@ def statements(dialect: str) -> dict[str, str]:
             f"ON CONFLICT (lma, mn_id_raw) DO UPDATE SET {updates}"
         ),
         "delete": f"DELETE FROM lma_bindings WHERE lma = {mark} AND mn_id_raw = {mark}",
+        "spool_add": (
+            "INSERT INTO upstream_spool (node, seq, enqueued_at, datagram)"
+            f" VALUES ({mark}, {mark}, {mark}, {mark})"
+        ),
+        "spool_remove": f"DELETE FROM upstream_spool WHERE node = {mark} AND seq = {mark}",
         "audit": (
             "INSERT INTO audit_events (at, node, kind, mn_id, peer, details) "
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {json_value})"

@@ -28,7 +28,12 @@ from netlmm_aaa.persistence.binding_rows import (
     upsert_item,
 )
 from netlmm_aaa.persistence.database import sqlite_path
-from netlmm_aaa.persistence.models import AccountingRecord, MobileNodePolicyRow, NodeState
+from netlmm_aaa.persistence.models import (
+    AccountingRecord,
+    MobileNodePolicyRow,
+    NodeState,
+    UpstreamSpool,
+)
 from netlmm_aaa.persistence.row_writer import Pipeline, RowWriter, writer_process
 from netlmm_aaa.persistence.row_writer import checkpoints as checkpoint_wal
 from netlmm_aaa.persistence.sql_text import dt, parse_sqlite_time, ts
@@ -125,6 +130,16 @@ class SqlStore:
             cursor.close()
             return snapshots
 
+    def load_spool(self) -> list[tuple[int, bytes]]:
+        """The accounting this node still owes its upstream: (seq, datagram), oldest first."""
+        query = (
+            select(UpstreamSpool.seq, UpstreamSpool.datagram)
+            .where(UpstreamSpool.node == self.node)
+            .order_by(UpstreamSpool.seq)
+        )
+        with self.engine.connect() as connection:
+            return [(int(seq), bytes(data)) for seq, data in connection.execute(query)]
+
     def recent_stops(self, since_utc: float) -> list[tuple[str, str, float]]:
         """The accounting Stops this MAG accepted since ``since_utc``: (NAS, Acct-Session-Id,
         received at), oldest first (the replay tombstones a restarted intake needs)."""
@@ -200,10 +215,15 @@ class SqlStore:
         store: Iterable[BindingSnapshot] = (),
         delete: Iterable[bytes] = (),
         audit: Iterable[RecordAudit] = (),
+        spool: Iterable[tuple[int, bytes, float]] = (),
+        unspool: Iterable[int] = (),
     ) -> Future[None]:
-        """Queue writes; the future completes once they are committed."""
+        """Queue writes; the future completes once they are committed. ``spool``: (seq,
+        datagram, utc) for the upstream; ``unspool``: the seqs the upstream answered."""
         items: list[Item] = [upsert_item(b) for b in store]
         items += [("d", m) for m in delete]
+        items += [("q", seq, data, utc) for seq, data, utc in spool]
+        items += [("r", seq) for seq in unspool]
         if self.observers:
             audit = list(audit)
             for observe in self.observers:

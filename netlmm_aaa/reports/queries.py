@@ -412,7 +412,21 @@ class Reports:
         )
         retrans = Table("Accounting retransmissions (answered, processed once)", ["nas", "count"])
         retrans.rows = [tuple(r) for r in duplicates]
-        return [table, retrans, *self.station_security()]
+        return [table, retrans, *self.station_security(), self.upstream_backlog()]
+
+    def upstream_backlog(self) -> Table:
+        """Accepted accounting each MAG still owes its upstream accounting server (spooled
+        until the upstream answers): how many records, and since when."""
+        backlog = Table("Upstream accounting backlog", ["node", "records", "oldest"])
+        backlog.rows = [
+            (node, count, self._time(oldest))
+            for node, count, oldest in self._rows(
+                "SELECT node, COUNT(*), MIN(enqueued_at) FROM upstream_spool"
+                " GROUP BY node ORDER BY node",
+                {},
+            )
+        ]
+        return backlog
 
     def station_security(self, top: int = 10) -> list[Table]:
         """Station refusals (identities the MAGs would not register) by reason and NAS, and

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from netlmm_aaa.adapters.radius_accounting_forwarder import AccountingForwarder
 from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingListener,
     AccountingReceived,
@@ -44,12 +45,22 @@ class StoreThenAcknowledge:
     back to the loop each): the first chunk is being committed while the burst is still read.
     """
 
-    def __init__(self, store: SqlStore, listener: AccountingListener, chunk: int = 16) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        listener: AccountingListener,
+        chunk: int = 16,
+        forwarder: AccountingForwarder | None = None,
+    ) -> None:
+        """``forwarder``: each record also goes upstream, spooled in the same commit as its
+        audit record (un-spooled when the upstream answers)."""
         self._store = store
         self._chunk = chunk
         self._listener = listener
+        self._forwarder = forwarder
         self._audits: list[RecordAudit] = []
         self._keys: list[Key] = []
+        self._spool: list[tuple[int, bytes, float]] = []
 
     def __call__(self, item: AccountingReceived, utc: float) -> None:
         """Record ``item`` (call on the listener's event loop)."""
@@ -59,15 +70,17 @@ class StoreThenAcknowledge:
             accounting_audit(AuditKind.ACCOUNTING, item.nas.name, item.request, utc)
         )
         self._keys.append(item.key)
+        if self._forwarder is not None:
+            self._spool.append((self._forwarder.forward(item.data), item.data, utc))
         if len(self._keys) >= self._chunk:
             self._submit()  # the scheduled call submits the rest, if any
 
     def _submit(self) -> None:
         if not self._keys:
             return
-        audits, keys = self._audits, self._keys
-        self._audits, self._keys = [], []
-        committed = self._store.submit(audit=audits)
+        audits, keys, spool = self._audits, self._keys, self._spool
+        self._audits, self._keys, self._spool = [], [], []
+        committed = self._store.submit(audit=audits, spool=spool)
         listener = self._listener
         # The store's thread completes the future; the answers go out from the event loop.
         committed.add_done_callback(lambda _f: listener.acknowledge_threadsafe(keys))

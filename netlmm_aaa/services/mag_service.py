@@ -216,14 +216,22 @@ class MagService:
                 rejected=self._accounting_rejected,
                 duplicate=self._accounting_duplicate,
             )
-            self._record_accounting = StoreThenAcknowledge(self.store, self._accounting)
-            await self._accounting.start(config.accounting_listen, config.accounting_port)
             if config.accounting_upstream is not None:
                 up = config.accounting_upstream
+                store = self.store
                 self._forwarder = AccountingForwarder(
-                    up.address, up.port, up.secret, failed=self._upstream_failed
-                )
+                    up.address, up.port, up.secret, failed=self._upstream_failed,
+                    done=self._upstream_answered,
+                )  # fmt: skip
+                forwarder = self._forwarder
+                self.metrics.callbacks["netlmm_upstream_backlog"] = lambda: forwarder.backlog
                 await self._forwarder.start()
+                # What the upstream had not answered before the restart goes first.
+                self._forwarder.resume(await asyncio.to_thread(store.load_spool))
+            self._record_accounting = StoreThenAcknowledge(
+                self.store, self._accounting, forwarder=self._forwarder
+            )
+            await self._accounting.start(config.accounting_listen, config.accounting_port)
         if config.radius_relay is not None:
             rr = config.radius_relay
             self._relay = RadiusAuthRelay(
@@ -350,9 +358,7 @@ class MagService:
         request = item.request
         nas = next(n for n in self.config.nases if n.name == item.nas.name)
         assert self._record_accounting is not None
-        self._record_accounting(item, now.utc)
-        if self._forwarder is not None:
-            self._forwarder.forward(item.data)
+        self._record_accounting(item, now.utc)  # and spooled for the upstream
         return AccountingReported(
             session=AccountingSession(
                 nas=nas.name,
@@ -609,8 +615,13 @@ class MagService:
         self.security.note(AuditKind.ACCOUNTING_DUPLICATE, nas.name, "duplicate", detail,
                            self.clock())  # fmt: skip
 
-    def _upstream_failed(self, reason: str, detail: str) -> None:
+    def _upstream_answered(self, seq: int) -> None:
         assert self.store is not None
-        record = RecordAudit(kind=AuditKind.ACCOUNTING_FORWARD_FAILED, utc=self.clock().utc,
-                             fields={"reason": reason, "detail": detail})  # fmt: skip
-        self.store.submit(audit=[record])
+        self.store.submit(unspool=[seq])
+
+    def _upstream_failed(self, reason: str, detail: str) -> None:
+        """Counted per interval (an outage of hours is one row a second at most); the record
+        stays spooled and is sent again."""
+        origin = self.config.accounting_upstream.address if self.config.accounting_upstream else "?"
+        self.security.note(AuditKind.ACCOUNTING_FORWARD_FAILED, origin, reason, detail,
+                           self.clock())  # fmt: skip

@@ -147,17 +147,27 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
                     " FROM audit_events WHERE kind = 'aaa_profile'"
                 ).fetchall()
             assert (HNP, MN_V4) in rows, mag
-        # An Access-Accept for a station that never attaches (a PAP check from the NAS's
-        # address through MAG1's relay): MAG1 readies the downlink the profile names, without
-        # the uplink rule, and withdraws it once the profile's time is up.
-        ghost = subprocess.run(
-            ["ip", "netns", "exec", t.ns["mag1"], "radclient", "-r", "1", "-t", "3",
+        # A PAP Access-Request from the NAS's address is no 802.1X: MAG1's relay refuses it.
+        pap = subprocess.run(
+            ["ip", "netns", "exec", t.ns["mag1"], "radclient", "-r", "1", "-t", "2",
              "127.0.0.1:1812", "auth", "acct-secret"],
             input='User-Name = "mn1@example.org"\nUser-Password = "pw1"\n'
-                  'Calling-Station-Id = "02-00-00-00-99-99"\nMessage-Authenticator = 0x00\n',
+                  'Calling-Station-Id = "02-00-00-00-99-98"\nMessage-Authenticator = 0x00\n',
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
-        assert "Access-Accept" in ghost.stdout, ghost.stdout + ghost.stderr
+        assert "Access-Accept" not in pap.stdout, pap.stdout + pap.stderr
+        # An Access-Accept for a station that never attaches (a PEAP exchange by eapol_test
+        # from the NAS's address through MAG1's relay): MAG1 readies the downlink the profile
+        # names, without the uplink rule, and withdraws it once the profile's time is up.
+        conf = tmp_path / "ghost.conf"
+        conf.write_text(SUPPLICANT.format(ctrl=tmp_path / "ghost-ctrl"))
+        ghost = subprocess.run(
+            ["ip", "netns", "exec", t.ns["mag1"], "eapol_test", "-c", str(conf),
+             "-a", "127.0.0.1", "-p", "1812", "-s", "acct-secret", "-M", "02:00:00:00:99:99",
+             "-t", "10"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "SUCCESS" in ghost.stdout, ghost.stdout[-3000:] + ghost.stderr
         assert wait_for(lambda: "dev acc0" in L.ip(t.ns["mag1"], "-6", "route", "show", HNP), 5)
         assert HNP not in L.ip(t.ns["mag1"], "-6", "rule")
         assert wait_for(lambda: L.ip(t.ns["mag1"], "-6", "route", "show", HNP) == "", 10)

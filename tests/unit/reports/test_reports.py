@@ -144,7 +144,8 @@ def test_aps_counts_attachments_moves_and_nodes(reports: Reports) -> None:
 
 
 def test_security_groups_rejections_by_reason_and_origin(reports: Reports) -> None:
-    rejected, duplicates, by_reason, by_identity = reports.security()
+    rejected, duplicates, by_reason, by_identity, backlog = reports.security()
+    assert backlog.rows == []  # nothing spooled for an upstream
     rows = {(r[0], r[1], r[2]): r[3] for r in rejected.rows}
     assert rows[("accounting", "bad_authenticator", "192.0.2.66")] == 2
     assert rows[("station", "anonymous_identity", "02:00:00:00:00:66")] == 1
