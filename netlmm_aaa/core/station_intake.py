@@ -23,7 +23,8 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   NAS that holds the station's session, names that Acct-Session-Id and the identity that started
   it, and is dated inside the replay window and not before the session began. Anything else is
   audited as a refusal (with the identity it claims) and moves nothing; so the old NAS's late
-  Stop cannot log off a station that has moved to another NAS.
+  Stop cannot log off a station that has moved to another NAS. Likewise an Interim of another
+  session than the one that attached the station is refused (it would pull the station back).
 - A MAC that is attached under one identity and shows up under another is an alarm (MAC spoofing
   by another authenticated user, or a shared device): audited, and nothing moves. So is one
   identity attached from a second MAC while the first is still there (one account on two
@@ -337,6 +338,18 @@ class StationIntake:
                     session.mac, now, "no_identity", "neither CUI nor User-Name", nas=session.nas
                 )
             ]
+        held = self._sessions.get(session.mac)
+        if (
+            session.status == 3
+            and held is not None
+            and held[:2] != (session.nas, session.session_id)
+        ):
+            # An Interim of another session than the one that attached the station (the old
+            # NAS's, late, after a move): it must not pull the station back.
+            detail = f"Interim of session {session.session_id} from NAS {session.nas}"
+            detail += f"; the station's is {held[1]} at NAS {held[0]}"
+            return [self._reject(session.mac, now, "interim_not_of_session", detail, claimed,
+                                 nas=session.nas)]  # fmt: skip
         ap, ssid = split_called_station_id(session.called_station_id)
         out = self._attach(session.mac, claimed, session.interface, now, ap, ssid, session.nas)
         if any(type(o) is StationAttached for o in out):

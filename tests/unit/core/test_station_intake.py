@@ -312,3 +312,17 @@ def test_restored_stops_void_captured_starts_after_a_restart() -> None:
     # A session of another NAS with the same id is another session.
     other = _acct(1, nas="nas-b", session_id="S1", event_timestamp=now + 10)
     assert [type(o) for o in restarted.on_accounting(other, T0.after(10))] == [StationAttached]
+
+
+@pytest.mark.hardening
+def test_the_old_nas_late_interim_does_not_pull_a_moved_station_back() -> None:
+    """Issue 22 (2, 5): an Interim acts only on the session it names."""
+    intake = StationIntake("mag1")
+    now = int(T0.utc)
+    intake.on_accounting(_acct(1, session_id="A1", event_timestamp=now), T0)
+    moved = _acct(1, nas="nas-b", interface="acc1", session_id="B1", event_timestamp=now + 5)
+    assert [getattr(o, "interface", None) for o in intake.on_accounting(moved, T0.after(5))] == ["acc1"]
+    late = intake.on_accounting(_acct(3, session_id="A1", event_timestamp=now + 4), T0.after(6))
+    assert _reasons(late) == ["interim_not_of_session"]
+    own = _acct(3, nas="nas-b", interface="acc1", session_id="B1", event_timestamp=now + 9)
+    assert [getattr(o, "interface", None) for o in intake.on_accounting(own, T0.after(9))] == ["acc1"]
