@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlmm_aaa.wire.radius_accounting import (
+    MAX_PACKET,
     AccountingRequest,
     RadiusError,
     decode_accounting_request,
@@ -95,10 +96,13 @@ def _source(addr: _Addr) -> str:
     return source[7:] if source.startswith("::ffff:") and "." in source else source
 
 
-_READ_BURST = 16
+_READ_BURST = 64
 """Datagrams read per wake-up of the event loop (then other callbacks get their turn)."""
-_READ_SIZE = 65535
-"""recvfrom size: any UDP datagram whole, so an oversized one is refused as too long."""
+_READ_SIZE = MAX_PACKET + 1
+"""recvfrom size: a RADIUS packet whole, and one octet more to tell an oversized datagram (a
+64 KiB buffer per read would cost more than answering a copy)."""
+_RECEIVE_BUFFER = 4 << 20
+"""Socket receive buffer: a NAS's burst (or a flood) waits in the kernel, not dropped."""
 
 
 class AccountingListener:
@@ -110,7 +114,7 @@ class AccountingListener:
         *,
         deliver: Callable[[AccountingReceived], None],
         rejected: Callable[[str, str, str], None],
-        duplicate: Callable[[Nas, AccountingRequest | None], None] | None = None,
+        duplicate: Callable[[Nas, AccountingRequest | None, int], None] | None = None,
         remember: int = 65536,
     ) -> None:
         self._nases = {n.address: n for n in nases}
@@ -128,6 +132,7 @@ class AccountingListener:
         self._remember = remember
         # (source, datagram) -> its answer
         self._answered: OrderedDict[tuple[str, bytes], _Answered] = OrderedDict()
+        self._copies: dict[Nas, int] = {}  # copies answered from the cache, not yet reported
         self.duplicates = 0
         self.dropped = 0
         self.unsent = 0
@@ -141,8 +146,11 @@ class AccountingListener:
         sock = socket.socket(family, kind, proto)
         try:
             sock.setblocking(False)
-            with contextlib.suppress(OSError):  # a burst of NASes waits in the kernel, not lost
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            try:  # SO_RCVBUFFORCE (33) lifts the sysctl cap when we are root
+                sock.setsockopt(socket.SOL_SOCKET, 33, _RECEIVE_BUFFER)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
             sock.bind(address)
         except OSError:
             sock.close()
@@ -163,18 +171,33 @@ class AccountingListener:
         sock = self._sock
         if sock is None:
             return
-        for _ in range(_READ_BURST):
-            try:
-                data, addr = sock.recvfrom(_READ_SIZE)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. an ICMP error reported on the socket
-                log.debug("accounting socket: %s", exc)
-                return
-            self.datagram(data, addr)
+        try:
+            for _ in range(_READ_BURST):
+                try:
+                    data, addr = sock.recvfrom(_READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:  # e.g. an ICMP error reported on the socket
+                    log.debug("accounting socket: %s", exc)
+                    return
+                self.datagram(data, addr)
+        finally:
+            self._report_copies()
+
+    def _report_copies(self) -> None:
+        """Copies of answered datagrams are reported per NAS and burst, not one by one."""
+        if self._copies:
+            copies, self._copies = self._copies, {}
+            if self._duplicate is not None:
+                for nas, count in copies.items():
+                    self._duplicate(nas, None, count)
 
     def datagram(self, data: bytes, addr: _Addr) -> None:
         source = _source(addr)
+        if len(data) > MAX_PACKET:
+            self.dropped += 1
+            self._rejected(source, "too_long", f"datagram over {MAX_PACKET} octets")
+            return
         answered = self._answered.get((source, data)) if self._answered else None
         if answered is not None:  # an exact copy of an answered datagram: no decode, no store
             self._copy(answered, addr, source)
@@ -206,7 +229,7 @@ class AccountingListener:
         if known:
             self.duplicates += 1
             if self._duplicate is not None:
-                self._duplicate(nas, request)
+                self._duplicate(nas, request, 1)
             if waiting is None:
                 self._answer(data, addr, nas)  # already stored: answer this copy now
             return
@@ -269,8 +292,8 @@ class AccountingListener:
 
     def _copy(self, answered: _Answered, addr: _Addr, source: str) -> None:
         self.duplicates += 1
-        if self._duplicate is not None:
-            self._duplicate(answered.nas, None)
+        nas = answered.nas
+        self._copies[nas] = self._copies.get(nas, 0) + 1
         now = time.monotonic()
         elapsed, answered.last = now - answered.last, now
         tokens = min(_COPY_ANSWER_BURST, answered.tokens + elapsed * _COPY_ANSWERS_PER_S)

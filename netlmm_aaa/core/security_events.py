@@ -39,9 +39,11 @@ class SecurityEvents:
         self.noted = 0
         """Packets noted since start (all keys)."""
 
-    def note(self, kind: AuditKind, origin: str, reason: str, detail: str, now: Now) -> None:
-        """One dropped packet (or rejected line) of ``kind`` from ``origin``."""
-        self.noted += 1
+    def note(
+        self, kind: AuditKind, origin: str, reason: str, detail: str, now: Now, count: int = 1
+    ) -> None:
+        """``count`` dropped packets (or rejected lines) of ``kind`` from ``origin``."""
+        self.noted += count
         key = (kind, origin, reason)
         tally = self._tallies.get(key)
         if tally is None:
@@ -49,11 +51,11 @@ class SecurityEvents:
                 key = (kind, OVERFLOW_ORIGIN, reason)
                 tally = self._tallies.get(key)
             if tally is None:
-                self._tallies[key] = _Tally(1, now.utc, now.utc, detail[:200])
+                self._tallies[key] = _Tally(count, now.utc, now.utc, detail[:200])
                 if self._due is None:
                     self._due = now.monotonic + self.interval
                 return
-        tally.count += 1
+        tally.count += count
         tally.last = now.utc
 
     def deadline(self) -> float | None:

@@ -604,7 +604,9 @@ class MagService:
         )
         self.store.submit(audit=[record])
 
-    def _accounting_duplicate(self, nas: Nas, request: AccountingRequest | None) -> None:
+    def _accounting_duplicate(
+        self, nas: Nas, request: AccountingRequest | None, count: int = 1
+    ) -> None:
         """Counted per NAS and interval, not written per copy: a flood of replayed copies of
         one valid datagram must not grow the store per packet."""
         detail = (
@@ -613,7 +615,7 @@ class MagService:
             else "exact copy of an answered datagram"
         )
         self.security.note(AuditKind.ACCOUNTING_DUPLICATE, nas.name, "duplicate", detail,
-                           self.clock())  # fmt: skip
+                           self.clock(), count)  # fmt: skip
 
     def _upstream_answered(self, seq: int) -> None:
         assert self.store is not None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import statistics
@@ -132,8 +133,7 @@ def test_a_valid_start_is_served_during_a_replay_flood_of_a_valid_packet(tmp_pat
     cache at a bounded rate and counted per NAS and interval, so the store grows per interval,
     not per packet."""
     seconds = 10.0 if FULL else 4.0
-    with load_lab(tmp_path) as ll:
-        sock = ll.accounting("mag1")
+    with load_lab(tmp_path) as ll, contextlib.closing(ll.accounting("mag1")) as sock:
         captured = accounting_request(station_mac(2), "rita@example.org", "RF-1")
         exchange_all(sock, [captured], NAS, timeout=5)
         assert wait_for(lambda: ll.binding("rita@example.org") is not None, 5)
@@ -146,7 +146,6 @@ def test_a_valid_start_is_served_during_a_replay_flood_of_a_valid_packet(tmp_pat
         answered = time.perf_counter() - began
         assert wait_for(lambda: ll.binding("sam@example.org") is not None, 5, interval=0.01)
         bound = time.perf_counter() - began
-        sock.close()
         counts = flood_counts(proc)
         print(f"replay flood {counts}; valid Start answered in {answered * 1000:.1f} ms, "
               f"binding after {bound * 1000:.1f} ms")  # fmt: skip
