@@ -24,11 +24,8 @@ from netlmm_aaa.adapters.dhcpv4_server import Dhcpv4Server
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
 from netlmm_aaa.adapters.hostapd_hook_socket import HookSocket
 from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket
-from netlmm_aaa.adapters.radius_accounting_forwarder import AccountingForwarder
 from netlmm_aaa.adapters.radius_accounting_listener import (
-    AccountingListener,
     AccountingReceived,
-    Nas,
 )
 from netlmm_aaa.adapters.radius_auth_relay import RadiusAuthRelay
 from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser
@@ -51,8 +48,6 @@ from netlmm_aaa.core.dhcpv4_decisions import DhcpDecision, DhcpMessageType, Dhcp
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccessProfile,
-    AccountingReported,
-    AccountingSession,
     ConfirmedStation,
     MagEvent,
     StationEvent,
@@ -71,11 +66,10 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
-from netlmm_aaa.services.accounting import StoreThenAcknowledge
+from netlmm_aaa.services.mag_accounting import MagAccounting
 from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
-from netlmm_aaa.wire.radius_accounting import AccountingRequest
 from netlmm_aaa.wire.radius_auth import MobilityProfile
 
 log = logging.getLogger(__name__)
@@ -120,9 +114,7 @@ class MagService:
         self._relay: RadiusAuthRelay | None = None
         self._deferred: list[RecordAudit] = []
         self._deferred_flush: asyncio.TimerHandle | None = None
-        self._accounting: AccountingListener | None = None
-        self._record_accounting: StoreThenAcknowledge | None = None
-        self._forwarder: AccountingForwarder | None = None
+        self._accounting: MagAccounting | None = None
         self._hostapd: dict[str, HostapdControl] = {}
         self._stopping = asyncio.Event()
         self._dataplane_tasks: set[asyncio.Future[None]] = set()
@@ -207,31 +199,10 @@ class MagService:
         self._mh.start(loop)
         await self._carry_out(self.core.announce_restart(self.clock()), self.clock())
         if config.nases:
-            self._accounting = AccountingListener(
-                [
-                    Nas(n.name, n.address, n.secret, n.identifier, n.ip_address)
-                    for n in config.nases
-                ],
-                deliver=self._put,
-                rejected=self._accounting_rejected,
-                duplicate=self._accounting_duplicate,
+            self._accounting = MagAccounting(
+                config, self.store, self.security, self.metrics, self.clock, self._put
             )
-            if config.accounting_upstream is not None:
-                up = config.accounting_upstream
-                store = self.store
-                self._forwarder = AccountingForwarder(
-                    up.address, up.port, up.secret, failed=self._upstream_failed,
-                    done=self._upstream_answered,
-                )  # fmt: skip
-                forwarder = self._forwarder
-                self.metrics.callbacks["netlmm_upstream_backlog"] = lambda: forwarder.backlog
-                await self._forwarder.start()
-                # What the upstream had not answered before the restart goes first.
-                self._forwarder.resume(await asyncio.to_thread(store.load_spool))
-            self._record_accounting = StoreThenAcknowledge(
-                self.store, self._accounting, forwarder=self._forwarder
-            )
-            await self._accounting.start(config.accounting_listen, config.accounting_port)
+            await self._accounting.start()
         if config.radius_relay is not None:
             rr = config.radius_relay
             self._relay = RadiusAuthRelay(
@@ -296,8 +267,6 @@ class MagService:
                 await client.close()
             if self._accounting is not None:
                 self._accounting.close()
-            if self._forwarder is not None:
-                self._forwarder.close()
             if self._dataplane_tasks:
                 await asyncio.gather(*self._dataplane_tasks, return_exceptions=True)
             if self._dhcp is not None:
@@ -353,37 +322,16 @@ class MagService:
             )
         )
 
-    def _accounting_reported(self, item: AccountingReceived, now: Now) -> AccountingReported:
-        """Record (durably, before the answer) and forward an accepted accounting request."""
-        request = item.request
-        nas = next(n for n in self.config.nases if n.name == item.nas.name)
-        assert self._record_accounting is not None
-        self._record_accounting(item, now.utc)  # and spooled for the upstream
-        return AccountingReported(
-            session=AccountingSession(
-                nas=nas.name,
-                status=int(request.status),
-                mac=request.calling_station_id,
-                user_name=request.user_name,
-                chargeable_user_identity=request.chargeable_user_identity,
-                authentic=request.authentic,
-                interface=nas.interface,
-                called_station_id=request.called_station_id,
-                session_id=request.session_id,
-                event_timestamp=request.event_timestamp,
-                delay_time=request.delay_time,
-                nas_port_type=request.nas_port_type,
-                service_type=request.service_type,
-            )
-        )
-
     # ------------------------------------------------------------------ events -> core -> actions
 
     async def _handle(self, item: QueueItem) -> None:
         assert self.core is not None
         now = self.clock()
-        event = self._accounting_reported(item, now) if type(item) is AccountingReceived else item
-        assert not isinstance(event, AccountingReceived)
+        if isinstance(item, AccountingReceived):
+            assert self._accounting is not None
+            event: MagEvent = self._accounting.reported(item, now)
+        else:
+            event = item
         await self._carry_out(self.core.handle(event, now), now)
 
     def _signalling(self, event: MagEvent) -> None:
@@ -558,10 +506,6 @@ class MagService:
 
     # ------------------------------------------------------------------ refused input, audit
 
-    def _accounting_rejected(self, source: str, reason: str, detail: str) -> None:
-        # Counted, not written per packet: a flood of forged packets must not flood the store.
-        self.security.note(AuditKind.ACCOUNTING_REJECTED, source, reason, detail, self.clock())
-
     def _relay_rejected(self, source: str, reason: str, detail: str) -> None:
         self.security.note(AuditKind.RADIUS_RELAY_REJECTED, source, reason, detail, self.clock())
 
@@ -603,27 +547,3 @@ class MagService:
             kind=kind, utc=self.clock().utc, mn_id=mn_id, peer=self.config.name, fields=fields
         )
         self.store.submit(audit=[record])
-
-    def _accounting_duplicate(
-        self, nas: Nas, request: AccountingRequest | None, count: int = 1
-    ) -> None:
-        """Counted per NAS and interval, not written per copy: a flood of replayed copies of
-        one valid datagram must not grow the store per packet."""
-        detail = (
-            f"session {request.session_id} status {int(request.status)}"
-            if request is not None
-            else "exact copy of an answered datagram"
-        )
-        self.security.note(AuditKind.ACCOUNTING_DUPLICATE, nas.name, "duplicate", detail,
-                           self.clock(), count)  # fmt: skip
-
-    def _upstream_answered(self, seq: int) -> None:
-        assert self.store is not None
-        self.store.submit(unspool=[seq])
-
-    def _upstream_failed(self, reason: str, detail: str) -> None:
-        """Counted per interval (an outage of hours is one row a second at most); the record
-        stays spooled and is sent again."""
-        origin = self.config.accounting_upstream.address if self.config.accounting_upstream else "?"
-        self.security.note(AuditKind.ACCOUNTING_FORWARD_FAILED, origin, reason, detail,
-                           self.clock())  # fmt: skip
