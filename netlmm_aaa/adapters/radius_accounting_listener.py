@@ -59,6 +59,9 @@ class Nas:
     """The NAS-Identifier this NAS must send, if configured."""
     ip_address: str | None = None
     """The NAS-IP-Address this NAS must send, if configured."""
+    rate: float = 5000.0
+    """Datagrams per second decoded for this NAS (a token bucket, burst twice that): a flood
+    from its address, forged or not, cannot take the other NASes' share."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,7 @@ class AccountingListener:
         # (source, datagram) -> its answer
         self._answered: OrderedDict[tuple[str, bytes], _Answered] = OrderedDict()
         self._copies: dict[Nas, int] = {}  # copies answered from the cache, not yet reported
+        self._buckets: dict[str, list[float]] = {}  # NAS address -> [tokens, when counted]
         self.duplicates = 0
         self.dropped = 0
         self.unsent = 0
@@ -207,6 +211,12 @@ class AccountingListener:
             self.dropped += 1
             self._rejected(source, "unknown_nas", f"{len(data)} octets from an unknown source")
             return
+        if not self._spend(nas):
+            self.dropped += 1
+            self._rejected(
+                source, "rate_limited", f"over {nas.rate:g} datagrams/s from NAS {nas.name}"
+            )
+            return
         try:
             request = decode_accounting_request(data, nas.secret)
             self._check_identity(nas, request)
@@ -234,6 +244,20 @@ class AccountingListener:
                 self._answer(data, addr, nas)  # already stored: answer this copy now
             return
         self._deliver(AccountingReceived(nas=nas, request=request, key=key, data=data))
+
+    def _spend(self, nas: Nas) -> bool:
+        """Take a token of ``nas``'s bucket (refilled at ``nas.rate``, holding twice that)."""
+        now = time.monotonic()
+        bucket = self._buckets.get(nas.address)
+        if bucket is None:
+            bucket = self._buckets[nas.address] = [2.0 * nas.rate, now]
+        tokens = min(2.0 * nas.rate, bucket[0] + (now - bucket[1]) * nas.rate)
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            return False
+        bucket[0] = tokens - 1.0
+        return True
 
     def _check_identity(self, nas: Nas, request: AccountingRequest) -> None:
         """A NAS speaks only for itself: the NAS-Identifier and NAS-IP-Address it sends must be

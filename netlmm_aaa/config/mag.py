@@ -39,6 +39,9 @@ class NasConfig:
     """The NAS-Identifier it must send (when set)."""
     ip_address: str | None = setting(check.ip, None)
     """The NAS-IP-Address it must send (when set)."""
+    rate_limit: int = setting(check.integer(10, 1_000_000), 5000)
+    """Accounting datagrams per second decoded from this NAS (burst twice that); beyond, they
+    are dropped and counted (``rate_limited``), and the NAS retransmits."""
     allow_mab: bool = setting(check.boolean, False)
     """Serve its MAC-authentication-bypass sessions (User-Name = the MAC, Service-Type
     Call-Check) and non-802.1X port types too. Off by default: such a session proves only a

@@ -41,7 +41,10 @@ class MagAccounting:
         self.config, self.store, self.security, self.clock = config, store, security, clock
         self._nases = {n.name: n for n in config.nases}
         self.listener = AccountingListener(
-            [Nas(n.name, n.address, n.secret, n.identifier, n.ip_address) for n in config.nases],
+            [
+                Nas(n.name, n.address, n.secret, n.identifier, n.ip_address, float(n.rate_limit))
+                for n in config.nases
+            ],
             deliver=deliver,
             rejected=self._rejected,
             duplicate=self._duplicate,

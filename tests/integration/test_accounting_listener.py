@@ -179,3 +179,41 @@ def test_a_nas_speaks_only_for_itself() -> None:
     listener.datagram(start((32, b"ap1.example")), ("::ffff:192.0.2.1", 40000))
     assert rejected[-1][:2] == ("192.0.2.1", "unknown_nas")
     assert listener.acknowledge(received[0].key) == 1  # the mapped source is answered too
+
+
+@pytest.mark.hardening
+def test_a_flood_from_one_nas_address_is_rate_limited_and_spares_the_others() -> None:
+    """Issue 22 (4): 2,000 forged datagrams from NAS A's address at once: A's token bucket
+    (rate 100/s, burst 200) lets about 200 reach the decoder, the rest are dropped and counted
+    as rate_limited; a valid request from NAS B is delivered meanwhile."""
+
+    async def run() -> None:
+        received: list[AccountingReceived] = []
+        rejected: list[tuple[str, str, str]] = []
+        listener = AccountingListener(
+            [Nas("a", "127.0.0.1", b"s3cret", rate=100.0), Nas("b", "127.0.0.2", b"other")],
+            deliver=received.append, rejected=lambda *r: rejected.append(r),
+        )  # fmt: skip
+        _, port = await listener.start("127.0.0.1", 0)
+        try:
+            forged = build(START, secret=b"guessed")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                for _ in range(2000):
+                    sock.sendto(forged, ("127.0.0.1", port))
+            valid_b = build(START, secret=b"other")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind(("127.0.0.2", 0))
+                sock.sendto(valid_b, ("127.0.0.1", port))
+            deadline = time.monotonic() + 5
+            while (not received or len(rejected) < 2000) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            listener.close()
+        reasons = [r[1] for r in rejected]
+        assert [r.nas.name for r in received] == ["b"]
+        assert 150 <= reasons.count("bad_authenticator") <= 260  # the burst, plus refill
+        assert reasons.count("rate_limited") >= 1700
+        assert reasons.count("rate_limited") + reasons.count("bad_authenticator") == 2000
+
+    asyncio.run(run())
