@@ -97,6 +97,7 @@ from netlmm_aaa.core.events import (
     StationsListed,
     TimerFired,
 )
+from netlmm_aaa.core.heartbeat_exchange import answer_request, read_response
 from netlmm_aaa.core.mag_policy import MagPolicy
 from netlmm_aaa.core.mag_steps import Actions, MagTimer, StationSteps, StepHandler
 from netlmm_aaa.core.messages import (
@@ -508,32 +509,14 @@ class MobileAccessGateway(StationSteps):
         self, event: MobilityMessageReceived, message: Heartbeat, now: Now, actions: Actions
     ) -> None:
         if not message.response:
-            restart = RestartCounterOption(self.policy.restart_counter)
-            actions.append(reply_to(event, Heartbeat(message.sequence, True, False, (restart,))))
-            actions.append(
-                RecordAudit(
-                    kind=AuditKind.HEARTBEAT_ANSWERED,
-                    utc=now.utc,
-                    peer=event.source,
-                    fields={"sequence": message.sequence},
-                )
+            actions.extend(
+                answer_request(event, message, self.policy.restart_counter, event.source, now)
             )
             return
-        counter = next((o for o in message.options if type(o) is RestartCounterOption), None)
-        actions.append(
-            RecordAudit(
-                kind=AuditKind.HEARTBEAT_RESPONSE,
-                utc=now.utc,
-                peer=event.source,
-                fields={
-                    "sequence": message.sequence,
-                    "restart_counter": counter.counter if counter is not None else None,
-                },
-            )
-        )
-        if counter is None:
+        value, audit = read_response(message, event.source, now)
+        actions.append(audit)
+        if value is None:
             return
-        value = counter.counter
         if self._lma_restart_counter is not None and value != self._lma_restart_counter:
             # The LMA may have lost our bindings: re-register every station now.
             actions.append(

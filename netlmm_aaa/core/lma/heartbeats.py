@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlmm_aaa.core.actions import LmaAction, RecordAudit, SendMessage, reply_to
+from netlmm_aaa.core.actions import LmaAction, RecordAudit, SendMessage
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.events import MobilityMessageReceived, Transport
+from netlmm_aaa.core.heartbeat_exchange import answer_request, read_response
 from netlmm_aaa.core.lma.timers import Timer, TimerHeap
 from netlmm_aaa.core.lma_policy import LmaPolicy, MagPeer
 from netlmm_aaa.core.messages import Heartbeat
@@ -76,15 +77,8 @@ class PeerMonitor:
         lost its state (RFC 5847 §3.2)."""
         state = self._state(peer, event.source, event.transport, now)
         if not message.response:
-            counter = RestartCounterOption(self._policy.restart_counter)
-            actions.append(reply_to(event, Heartbeat(message.sequence, True, False, (counter,))))
-            actions.append(
-                RecordAudit(
-                    kind=AuditKind.HEARTBEAT_ANSWERED,
-                    utc=now.utc,
-                    peer=peer.name,
-                    fields={"sequence": message.sequence},
-                )
+            actions.extend(
+                answer_request(event, message, self._policy.restart_counter, peer.name, now)
             )
             return False
         if not message.unsolicited:
@@ -97,29 +91,19 @@ class PeerMonitor:
                 actions.append(
                     RecordAudit(kind=AuditKind.PEER_REACHABLE, utc=now.utc, peer=peer.name)
                 )
-        option = next((o for o in message.options if type(o) is RestartCounterOption), None)
-        actions.append(
-            RecordAudit(
-                kind=AuditKind.HEARTBEAT_RESPONSE,
-                utc=now.utc,
-                peer=peer.name,
-                fields={
-                    "sequence": message.sequence,
-                    "restart_counter": option.counter if option is not None else None,
-                },
-            )
-        )
-        if option is None:
+        counter, audit = read_response(message, peer.name, now)
+        actions.append(audit)
+        if counter is None:
             return False
-        previous, state.restart_counter = state.restart_counter, option.counter
-        if previous is None or previous == option.counter:
+        previous, state.restart_counter = state.restart_counter, counter
+        if previous is None or previous == counter:
             return False
         actions.append(
             RecordAudit(
                 kind=AuditKind.PEER_RESTARTED,
                 utc=now.utc,
                 peer=peer.name,
-                fields={"old": previous, "new": option.counter},
+                fields={"old": previous, "new": counter},
             )
         )
         return True
