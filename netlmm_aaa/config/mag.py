@@ -44,8 +44,9 @@ class NasConfig:
     are dropped and counted (``rate_limited``), and the NAS retransmits."""
     allow_mab: bool = setting(check.boolean, False)
     """Serve its MAC-authentication-bypass sessions (User-Name = the MAC, Service-Type
-    Call-Check) and non-802.1X port types too. Off by default: such a session proves only a
-    MAC, and anyone who clones it moves that device's prefix."""
+    Call-Check), non-802.1X port types and non-EAP Wi-Fi key management (PSK, SAE, OWE) too.
+    Off by default: such a session proves only a MAC or a shared key, and anyone who clones the
+    MAC moves that device's prefix."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

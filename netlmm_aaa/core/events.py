@@ -183,6 +183,7 @@ class AccountingSession:
     delay_time: int = 0  # Acct-Delay-Time
     nas_port_type: int | None = None  # NAS-Port-Type (15 Ethernet, 19 IEEE 802.11, 5 Virtual)
     service_type: int | None = None  # Service-Type (10 Call-Check: MAC authentication bypass)
+    akm_suite: int | None = None  # WLAN-AKM-Suite (RFC 7268): 00-0F-AC:1 is 802.1X, :2 PSK
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

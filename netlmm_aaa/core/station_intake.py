@@ -16,9 +16,11 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   it). Stop detaches; Accounting-On/Off detach every station the NAS had.
 - Never the MAC as MN-ID, never an anonymous outer identity (``anonymous@realm``, ``@realm``).
 - 802.1X only: an accounting session with Service-Type Call-Check, a User-Name equal to or
-  shaped like a MAC (MAC authentication bypass), or a NAS-Port-Type other than an IEEE 802 link
-  (Ethernet, 802.11, Token-Ring, FDDI, 802.16/20/22) is refused, unless its NAS is opted in
-  (``mab_nases``): such a session proves a MAC, which anyone can clone.
+  shaped like a MAC (MAC authentication bypass), a NAS-Port-Type other than an IEEE 802 link
+  (Ethernet, 802.11, Token-Ring, FDDI, 802.16/20/22), or a WLAN-AKM-Suite (RFC 7268, the EAP
+  evidence hostapd and controllers send for Wi-Fi stations) that is not an EAP-based one
+  (802.1X, FT-802.1X, Suite B, FILS; PSK, SAE and OWE are not) is refused, unless its NAS is
+  opted in (``mab_nases``): such a session proves a MAC or a shared key, not a user.
 - A Stop acts only on the session it names: it detaches the station only when it comes from the
   NAS that holds the station's session, names that Acct-Session-Id and the identity that started
   it, and is dated inside the replay window and not before the session began. Anything else is
@@ -39,7 +41,10 @@ The only trust placed in a mobile node is its network-access authentication (RFC
   on, so each tombstone lives exactly that long (memory: the Stops of one window), and the
   daemon reloads the Stops it committed in the last window at start
   (:meth:`StationIntake.restore_stops`): a restart or a flood of newer records cannot make a
-  stopped session's captured Start valid again.
+  stopped session's captured Start valid again. Memory has a hard bound (``tombstones``, 2**20
+  Stops in one window); past it the oldest are dropped, and a Start or Interim of a session we
+  do not hold that is dated before the latest dropped Stop was received is refused as
+  ``replay_unverifiable``: a miss is never taken for a new session.
 - hostapd's success events are confirmed with ``STA <mac>`` (:class:`QueryStation`), except when
   our RADIUS relay passed the station's Access-Accept moments ago: that Accept's User-Name is
   hostapd's identity for it, and it confirms each of the two success events (EAP success, port
@@ -84,6 +89,11 @@ _IEEE_802_PORT_TYPES = frozenset({15, 19, 20, 21, 26, 27, 28})
 Token-Ring, FDDI, Wireless - IEEE 802.16 / 802.20 / 802.22 (RFC 2865 §5.41, IANA)."""
 _CALL_CHECK = 10
 """Service-Type Call-Check: a NAS checking a MAC (MAC authentication bypass), no user."""
+_IEEE_OUI = 0x000FAC
+_EAP_AKMS = frozenset({1, 3, 5, 11, 12, 13, 14, 15, 16, 17, 22, 23})
+"""IEEE 802.11 AKM suite types (OUI 00-0F-AC) whose keys come from an EAP authentication:
+802.1X (plain, FT, SHA-256, Suite B, SHA-384) and FILS (EAP re-authentication). The others are
+PSK, SAE, OWE, TDLS, PASN: no 802.1X at all."""
 
 _ACCEPT_CONFIRMS = 5.0
 """Seconds an Access-Accept stands in for ``STA <mac>`` (hostapd reports success at once)."""
@@ -179,6 +189,10 @@ class StationIntake:
         # MAC -> the accounting session that attached it: (NAS, Acct-Session-Id, MN-ID, began)
         self._sessions: dict[str, tuple[str, str | None, bytes, float]] = {}
         self._tombstones = tombstones
+        # Past the hard bound, tombstones are dropped oldest first; this is the latest
+        # reception time among the dropped: a Start sent before it may belong to a dropped
+        # session, so it cannot be judged new (refused as unverifiable, never "new").
+        self._dropped_until = float("-inf")
 
     def attached(self, mac: str) -> bytes | None:
         return self._attached.get(mac)
@@ -321,6 +335,20 @@ class StationIntake:
                         session.mac, now, "replay_after_stop", detail, claimed, nas=session.nas
                     )
                 ]
+            elif (
+                session.status in (1, 3)
+                and self._sessions.get(session.mac, (None, None))[:2] != key
+                and _dated(session, now) < self._dropped_until
+            ):
+                detail = (
+                    f"session {session.session_id} of NAS {session.nas} was sent before the"
+                    " oldest Stop still remembered (more Stops in one window than the bound)"
+                )
+                return [
+                    self._reject(
+                        session.mac, now, "replay_unverifiable", detail, claimed, nas=session.nas
+                    )
+                ]
         if session.status == 2:
             return self._stop(session, claimed, now)
         if session.authentic != 1:
@@ -371,7 +399,8 @@ class StationIntake:
         self._stopped.move_to_end(key)
         self._forget_stops(received)
         while len(self._stopped) > self._tombstones:  # a hard bound, far above the window's
-            self._stopped.popitem(last=False)
+            _, (_, dropped) = self._stopped.popitem(last=False)
+            self._dropped_until = max(self._dropped_until, dropped)
 
     def _forget_stops(self, utc: float) -> None:
         """A Start sent before a Stop we received at time R is refused as stale once our clock
@@ -522,6 +551,13 @@ class StationIntake:
         )
 
 
+def _dated(session: AccountingSession, now: Now) -> float:
+    """When the session's event happened: its Event-Timestamp, else our clock less the delay."""
+    if session.event_timestamp is not None:
+        return float(session.event_timestamp)
+    return now.utc - session.delay_time
+
+
 def _not_8021x(session: AccountingSession) -> tuple[str, str] | None:
     """Why an accounting session is not 802.1X-authenticated (reason, detail), or None."""
     if session.service_type == _CALL_CHECK:
@@ -531,4 +567,8 @@ def _not_8021x(session: AccountingSession) -> tuple[str, str] | None:
         return "mac_authentication_bypass", "User-Name is a MAC address"
     if session.nas_port_type is not None and session.nas_port_type not in _IEEE_802_PORT_TYPES:
         return "not_8021x_port_type", f"NAS-Port-Type {session.nas_port_type}"
+    akm = session.akm_suite
+    if akm is not None and akm >> 8 == _IEEE_OUI and akm & 0xFF not in _EAP_AKMS:
+        # The NAS tells how the station's keys were made (RFC 7268), and it was not EAP.
+        return "not_8021x_akm", f"WLAN-AKM-Suite 00-0F-AC:{akm & 0xFF}"
     return None

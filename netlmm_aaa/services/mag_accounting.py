@@ -93,6 +93,7 @@ class MagAccounting:
                 delay_time=request.delay_time,
                 nas_port_type=request.nas_port_type,
                 service_type=request.service_type,
+                akm_suite=request.akm_suite,
             )
         )
 

@@ -27,7 +27,7 @@ ACCOUNTING_REQUEST = 4
 ACCOUNTING_RESPONSE = 5
 MAX_PACKET = 4096
 
-# Attribute numbers (RFC 2865, 2866, 2869, 4372, 6572).
+# Attribute numbers (RFC 2865, 2866, 2869, 4372, 6572, 7268).
 USER_NAME = 1
 NAS_IP_ADDRESS = 4
 SERVICE_TYPE = 6
@@ -48,17 +48,18 @@ NAS_PORT_TYPE = 61
 MESSAGE_AUTHENTICATOR = 80
 CHARGEABLE_USER_IDENTITY = 89
 RFC6572_ATTRIBUTES = range(145, 163)
+WLAN_AKM_SUITE = 188
 
 #: Attributes that may appear at most once in an Accounting-Request (RFC 2866 §5.13 table).
 SINGLE_VALUED = frozenset({
     USER_NAME, NAS_IP_ADDRESS, SERVICE_TYPE, CALLED_STATION_ID, CALLING_STATION_ID,
     NAS_IDENTIFIER, ACCT_STATUS_TYPE, ACCT_DELAY_TIME, ACCT_SESSION_ID, ACCT_AUTHENTIC,
     ACCT_SESSION_TIME, ACCT_TERMINATE_CAUSE, EVENT_TIMESTAMP, NAS_PORT_TYPE,
-    MESSAGE_AUTHENTICATOR, CHARGEABLE_USER_IDENTITY,
+    MESSAGE_AUTHENTICATOR, CHARGEABLE_USER_IDENTITY, WLAN_AKM_SUITE,
 })  # fmt: skip
 _INTEGERS = frozenset({
     SERVICE_TYPE, ACCT_STATUS_TYPE, ACCT_DELAY_TIME, ACCT_AUTHENTIC, ACCT_SESSION_TIME,
-    ACCT_TERMINATE_CAUSE, EVENT_TIMESTAMP, NAS_PORT_TYPE,
+    ACCT_TERMINATE_CAUSE, EVENT_TIMESTAMP, NAS_PORT_TYPE, WLAN_AKM_SUITE,
 })  # fmt: skip
 _TEXT = frozenset(
     {USER_NAME, CALLED_STATION_ID, CALLING_STATION_ID, NAS_IDENTIFIER, ACCT_SESSION_ID}
@@ -127,6 +128,9 @@ class AccountingRequest:
     """Service-Type (10 Call-Check: a MAC-authentication-bypass session)."""
     authentic: int | None
     """Acct-Authentic; only RADIUS (1) sessions are 802.1X-authenticated."""
+    akm_suite: int | None = None
+    """WLAN-AKM-Suite (RFC 7268): the Wi-Fi key management the station used (OUI, type);
+    hostapd sends it for WPA/RSN stations."""
     event_timestamp: int | None
     """Event-Timestamp (POSIX seconds)."""
     delay_time: int
@@ -293,6 +297,7 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
         nas_port_type=ints.get(NAS_PORT_TYPE),
         service_type=ints.get(SERVICE_TYPE),
         authentic=ints.get(ACCT_AUTHENTIC),
+        akm_suite=ints.get(WLAN_AKM_SUITE),
         event_timestamp=ints.get(EVENT_TIMESTAMP),
         delay_time=ints.get(ACCT_DELAY_TIME, 0),
         session_time=ints.get(ACCT_SESSION_TIME),

@@ -351,7 +351,8 @@ def test_unauthenticated_anonymous_and_spoofed_stations_move_nothing(daemons: Da
 
 def test_mab_virtual_ports_and_stops_of_other_sessions_move_nothing(daemons: Daemons) -> None:
     """Issue 22 (2, 3): MAC-authentication-bypass sessions (User-Name = the MAC, Service-Type
-    Call-Check) and a Virtual NAS-Port-Type register nothing; a Stop for a session that never
+    Call-Check), a Virtual NAS-Port-Type and a WPA2-PSK station (WLAN-AKM-Suite 00-0F-AC:2, the
+    NAS's evidence that no EAP ran) register nothing; a Stop for a session that never
     started, with another User-Name, dated an hour ago, or from another NAS leaves the node's
     binding where it is, each refusal stored with the identity it claimed; the session's own
     Stop de-registers it."""
@@ -362,13 +363,16 @@ def test_mab_virtual_ports_and_stops_of_other_sessions_move_nothing(daemons: Dae
                                    extra=((6, u32(10)),)),  # fmt: skip
         "02:00:00:0b:00:03": start("02:00:00:0b:00:03", "judy@example.org", "I22-v",
                                    extra=((61, u32(5)),)),  # fmt: skip
+        "02:00:00:0b:00:04": start("02:00:00:0b:00:04", "karl@example.org", "I22-psk",
+                                   extra=((188, bytes.fromhex("000fac02")),)),  # fmt: skip
     }
     for packet in refused.values():
         assert d.exchange(packet) is not None
-    expected = ["mac_authentication_bypass", "mac_authentication_bypass", "not_8021x_port_type"]
+    expected = ["mac_authentication_bypass", "mac_authentication_bypass", "not_8021x_port_type",
+                "not_8021x_akm"]  # fmt: skip
     for mac, reason in zip(refused, expected, strict=True):
         assert wait_for(lambda m=mac, r=reason: d.station_reasons(m) == [r], 10), mac  # type: ignore[misc]
-    assert not {"ivan@example.org", "judy@example.org"} & set(d.bindings())
+    assert not {"ivan@example.org", "judy@example.org", "karl@example.org"} & set(d.bindings())
     assert not any(name.startswith("02-00-00") for name in d.bindings())
 
     mac, user = "02:00:00:0b:00:10", "kim@example.org"

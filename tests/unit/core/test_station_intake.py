@@ -246,6 +246,9 @@ def test_the_old_nas_late_stop_does_not_log_off_a_station_that_moved_to_another_
         ({"service_type": 10}, "mac_authentication_bypass"),
         ({"nas_port_type": 5}, "not_8021x_port_type"),  # Virtual
         ({"nas_port_type": 0}, "not_8021x_port_type"),  # Async
+        ({"akm_suite": 0x000FAC02}, "not_8021x_akm"),  # WPA2-PSK
+        ({"akm_suite": 0x000FAC08}, "not_8021x_akm"),  # SAE
+        ({"akm_suite": 0x000FAC12}, "not_8021x_akm"),  # OWE
     ],
 )
 def test_mac_authentication_bypass_and_non_8021x_ports_are_refused(
@@ -263,6 +266,14 @@ def test_8021x_port_types_attach() -> None:
     for port_type in (15, 19):
         out = StationIntake("mag1").on_accounting(_acct(1, nas_port_type=port_type), T0)
         assert [type(o) for o in out] == [StationAttached]
+
+
+def test_eap_based_key_management_attaches() -> None:
+    """802.1X, FT-802.1X, 802.1X-SHA256, Suite B, FILS; a vendor's suite (Wi-Fi Alliance OSEN,
+    EAP too) cannot be judged and is not refused."""
+    for akm in (0x000FAC01, 0x000FAC03, 0x000FAC05, 0x000FAC0C, 0x000FAC0E, 0x506F9A01):
+        out = StationIntake("mag1").on_accounting(_acct(1, akm_suite=akm), T0)
+        assert [type(o) for o in out] == [StationAttached], hex(akm)
 
 
 @pytest.mark.hardening
@@ -326,3 +337,22 @@ def test_the_old_nas_late_interim_does_not_pull_a_moved_station_back() -> None:
     assert _reasons(late) == ["interim_not_of_session"]
     own = _acct(3, nas="nas-b", interface="acc1", session_id="B1", event_timestamp=now + 9)
     assert [getattr(o, "interface", None) for o in intake.on_accounting(own, T0.after(9))] == ["acc1"]
+
+
+@pytest.mark.hardening
+def test_past_the_tombstone_bound_a_start_dated_before_the_dropped_stops_is_not_new() -> None:
+    """Issue 22 (1): when more Stops arrive in one window than memory holds, the oldest
+    tombstones go, and a Start that could be of one of them is refused, never taken as new;
+    a Start dated after them attaches."""
+    intake = StationIntake("mag1", replay_window=300, tombstones=100)
+    now = int(T0.utc)
+    start = _acct(1, session_id="VICTIM", event_timestamp=now)
+    intake.on_accounting(start, T0)
+    intake.on_accounting(_acct(2, session_id="VICTIM", event_timestamp=now + 1), T0.after(1))
+    for i in range(150):
+        flood = _acct(2, session_id=f"X{i}", mac="02:88:00:00:ff:01", event_timestamp=now + 2)
+        intake.on_accounting(flood, T0.after(2))
+    assert ("mag1", "VICTIM") not in intake._stopped
+    assert _reasons(intake.on_accounting(start, T0.after(3))) == ["replay_unverifiable"]
+    fresh = _acct(1, session_id="NEW", mac="02:88:00:00:aa:02", event_timestamp=now + 3)
+    assert [type(o) for o in intake.on_accounting(fresh, T0.after(3))] == [StationAttached]

@@ -64,6 +64,13 @@ def test_valid_start_decodes() -> None:
     assert req.idempotency_key("mag1") == ("mag1", "2D5A1F9C8E7B6A54", 1, 1_700_000_000)
 
 
+def test_wlan_akm_suite_is_read() -> None:
+    """RFC 7268 WLAN-AKM-Suite (188), as hostapd sends it for RSN stations: OUI then type."""
+    assert decode_accounting_request(build(START), SECRET).akm_suite is None
+    psk = decode_accounting_request(build([*START, (188, bytes.fromhex("000fac02"))]), SECRET)
+    assert psk.akm_suite == 0x000FAC02
+
+
 def test_message_authenticator_verified_when_present() -> None:
     assert decode_accounting_request(build(START, message_authenticator=True), SECRET)
     with pytest.raises(RadiusError, match="bad_message_authenticator"):
