@@ -84,11 +84,14 @@ def accounting_server(
     user: str = "nobody@example.org",
     password: str = "x",
     reply: str = "",
+    netns: str | None = None,
 ) -> Iterator[Path]:
     """FreeRADIUS with its default accounting (the ``detail`` file) listening on loopback,
     ``port`` for authentication, ``port + 1`` for accounting (``port + 2`` its inner tunnel);
     yields the directory under which it writes ``<client>/detail-*``. ``user``/``password``/
-    ``reply``: the one PEAP user it knows (see :func:`make_raddb`)."""
+    ``reply``: the one PEAP user it knows (see :func:`make_raddb`). ``netns``: run it (and the
+    readiness probe) inside that network namespace, on its loopback."""
+    inside = ["ip", "netns", "exec", netns] if netns else []
     raddb = make_raddb(root, secret=secret, user=user, password=password, cui="c", reply=reply)
     # Loopback only, on our ports (the command line's -i/-p would bypass the virtual server).
     site = raddb / "sites-available" / "default"
@@ -101,12 +104,12 @@ def accounting_server(
     inner = raddb / "sites-available" / "inner-tunnel"
     inner.write_text(inner.read_text().replace("port = 18120", f"port = {port + 2}"))
     log = (root / "radiusd.log").open("wb")
-    proc = subprocess.Popen(["freeradius", "-f", "-d", str(raddb)], stdout=log,
+    proc = subprocess.Popen([*inside, "freeradius", "-f", "-d", str(raddb)], stdout=log,
                             stderr=log)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while True:
-            probe = subprocess.run(["radclient", "-q", "-r", "1", "-t", "1",
+            probe = subprocess.run([*inside, "radclient", "-q", "-r", "1", "-t", "1",
                                     f"127.0.0.1:{port + 1}", "acct", secret],
                                    input="Acct-Status-Type = Start\nAcct-Session-Id = probe\n",
                                    capture_output=True, text=True)  # fmt: skip
