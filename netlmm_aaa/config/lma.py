@@ -114,6 +114,10 @@ class _Peer:
     addresses: tuple[str, ...] = setting(check.list_of(check.ip))
     tunnel_address: str | None = setting(check.ipv6, None)
     allowed_prefixes: tuple[str, ...] = setting(check.list_of(check.net), ())
+    heartbeats: bool = setting(check.boolean, True)
+    """Heartbeats and restart announcements to this MAG (off for a peer that cannot parse them)."""
+    revocation: bool = setting(check.boolean, True)
+    """Binding Revocation Indications to this MAG."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +195,8 @@ def _peers(raw: dict[str, Any]) -> tuple[MagPeer, ...]:
                 addresses=frozenset(mag.addresses),
                 tunnel_address=tunnel,
                 allowed_prefixes=mag.allowed_prefixes,
+                heartbeats=mag.heartbeats,
+                revocation=mag.revocation,
             )
         )
     if not peers:

@@ -91,6 +91,8 @@ class HostapdConfig:
 class _LmaSelectionTable:
     realm: str = setting(check.text)
     lma_address: str = setting(check.ipv6)
+    heartbeats: bool = setting(check.boolean, True)
+    """Our restart announcement (RFC 5847) to this LMA; off for a peer that cannot parse it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +102,9 @@ class MagConfig:
     name: str = setting(check.text, "mag")
     proxy_coa: str = setting(check.ipv6)
     lma_address: str = setting(check.ipv6)
+    lma_heartbeats: bool = setting(check.boolean, True)
+    """Our restart announcement (RFC 5847 Heartbeat) to ``lma_address``; off for a peer that
+    stops reading after a Mobility Header type it does not parse."""
     transport_device: str = setting(check.text)
     tunnel_mode: TunnelMode = setting(check.one_of(TunnelMode), TunnelMode.IP6IP6)
     backend: Backend = setting(check.one_of(Backend), Backend.AUTO)
@@ -110,6 +115,9 @@ class MagConfig:
     mtu: int | None = setting(check.integer(1280, 9000), None)
     access_technology: int = setting(check.integer(0, 255), 4)
     lifetime: int = setting(check.integer(4, 0xFFFF * 4), 3600)
+    home_prefix_lengths: tuple[int, int] = setting(check.bounds(check.integer(1, 128)), (32, 64))
+    """Home Network Prefix lengths a PBA may grant; ``::/0`` and lengths outside make the PBA a
+    failure (nothing programmed or advertised)."""
     database: str = setting(check.text, "sqlite:///netlmm-mag.db")
     accounting_listen: str = setting(check.ip, "127.0.0.1")
     accounting_port: int = setting(_PORT, 1813)
@@ -124,6 +132,8 @@ class MagConfig:
     metrics_listen: str | None = setting(check.listen, None)
     hook_socket: str | None = setting(check.text, None)
     lma_selection: tuple[LmaSelection, ...] = ()
+    quiet_lmas: frozenset[str] = frozenset()
+    """LMAs that get no Heartbeat from us (``heartbeats = false``)."""
     accounting_upstream: AccountingUpstream | None = None
     radius_relay: RadiusRelay | None = None
     nases: tuple[NasConfig, ...] = ()
@@ -162,12 +172,15 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
     if not nases and not hostapds:
         raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
     selections = []
+    quiet = set() if mag["lma_heartbeats"] else {mag["lma_address"]}
     for i, item in enumerate(read_array("mag.lma_selection", raw.get("lma_selection"))):
         selection = read_table(f"mag.lma_selection[{i}]", item, _LmaSelectionTable)
         realm = selection.realm.strip().lower().lstrip("@")
         if not realm or "@" in realm:
             raise fail(f"mag.lma_selection[{i}].realm", selection.realm, "must be a realm")
         selections.append(LmaSelection(realm=realm, lma_address=selection.lma_address))
+        if not selection.heartbeats:
+            quiet.add(selection.lma_address)
     upstream = None
     if raw.get("accounting_upstream") is not None:
         upstream = read_table(
@@ -185,6 +198,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
     return MagConfig(
         **mag,
         lma_selection=tuple(selections),
+        quiet_lmas=frozenset(quiet),
         accounting_upstream=upstream,
         radius_relay=relay,
         nases=tuple(nases),

@@ -202,6 +202,19 @@ def one_of(kind: type[_E]) -> Check:
     return check
 
 
+def bounds(item: Check) -> Check:
+    """``[low, high]``, each element through ``item``, low <= high."""
+    pair = list_of(item)
+
+    def check(path: str, value: Any) -> tuple[Any, ...]:
+        checked: tuple[Any, ...] = pair(path, value)
+        if len(checked) != 2 or checked[0] > checked[1]:
+            raise fail(path, value, "must be [low, high] with low <= high")
+        return checked
+
+    return check
+
+
 def list_of(item: Check) -> Check:
     """A TOML array, each element through ``item``; stored as a tuple."""
 

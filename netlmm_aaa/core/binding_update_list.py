@@ -29,7 +29,7 @@ class StationInput(Enum):
     DETACH = auto()
     PBA_ACCEPTED = auto()
     PBA_REJECTED = auto()
-    PBA_NO_GRE_KEY = auto()
+    PBA_UNUSABLE = auto()
     PBA_STALE_TIMESTAMP = auto()
     PBA_ANY = auto()
     RETRANSMIT_DUE = auto()
@@ -55,6 +55,8 @@ class Cause:
     source: str | None = None
     attached: StationAttached | None = None
     trigger: int | None = None
+    problem: str | None = None
+    """Why an accepted PBA cannot be used (PBA_UNUSABLE)."""
 
 
 NO_CAUSE = Cause()

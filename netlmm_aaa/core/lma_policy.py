@@ -43,6 +43,11 @@ class MagPeer:
     """The IPv6 address the data-plane tunnel ends at (its Proxy-CoA)."""
     allowed_prefixes: tuple[str, ...] = ()
     """Networks whose home prefixes / IPv4 addresses it may serve; empty means any of ours."""
+    heartbeats: bool = True
+    """Send it Heartbeats and our restart announcement (RFC 5847); off for a peer that does
+    not parse them (some stop reading after an unknown Mobility Header type)."""
+    revocation: bool = True
+    """Send it Binding Revocation Indications (RFC 5846); off: the same kind of peer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,6 +47,12 @@ class MagPolicy:
     """Seconds an Access-Accept's profile (and its prepared downlink) waits for the station."""
     lma_selection: tuple[LmaSelection, ...] = ()
     """The LMA by NAI realm, for stations whose profile names none."""
+    quiet_lmas: frozenset[str] = frozenset()
+    """LMAs that get no Heartbeat from us, not even the restart announcement (a peer that stops
+    reading after a Mobility Header type it does not parse)."""
+    home_prefix_lengths: tuple[int, int] = (32, 64)
+    """Home Network Prefix lengths a PBA may grant (inclusive); others, and ``::/0``, make the
+    PBA a failure: nothing is programmed or advertised."""
     mab_nases: frozenset[str] = frozenset()
     """NASes whose MAC-authentication-bypass (and non-802.1X port type) sessions are served: an
     explicit opt-in per NAS, since anyone who clones such a device's MAC moves its prefix."""

@@ -142,13 +142,13 @@ class StationSteps:
             actions.append(InstallStationRoutes(station=binding))
             actions.append(self._station_audit(AuditKind.STATION_REGISTERED, entry, now))
 
-    def _on_no_gre_key(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        # RFC 5845 §3: without the LMA's uplink key we cannot send the node's traffic.
+    def _on_unusable(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        # An accepted PBA that grants nothing we can route or advertise: a failure.
         pba = cause.pba
         assert pba is not None
         actions.append(RecordAudit(kind=AuditKind.PBA_DROPPED, utc=now.utc, peer=cause.source,
                                    mn_id=entry.mn_id,
-                                   fields={"reason": "GRE mode: no uplink GRE key",
+                                   fields={"reason": cause.problem,
                                            "sequence": pba.sequence,
                                            "status": int(pba.status)}))  # fmt: skip
         self._on_rejected(entry, cause, now, actions)

@@ -20,7 +20,7 @@ REGISTERING    PBA_ACCEPTED         routes + RAs for the granted HNPs    REGISTE
 REFRESHING     PBA_ACCEPTED         new lifetime (routes if changed)     REGISTERED
 REGISTERING    PBA_REJECTED         audit; nothing installed             ABSENT
 REFRESHING     PBA_REJECTED         routes withdrawn (gone at the LMA)   ABSENT
-REG./REFR.     PBA_NO_GRE_KEY       as PBA_REJECTED (RFC 5845 §3)        ABSENT
+REG./REFR.     PBA_UNUSABLE         audit; as PBA_REJECTED               ABSENT
 REG./REFR.     PBA_STALE_TIMESTAMP  PBU again, fresh timestamp (156)     (same)
 REG./REFR./DE  RETRANSMIT_DUE       PBU again, timeout doubled (§6.9.4)  (same)
 REG./REFR./DE  UNANSWERED           audit; routes withdrawn if bound     ABSENT
@@ -41,6 +41,11 @@ any present    REVOKED              BRA; deauthenticate; routes out      ABSENT
   sequence number and timestamp (§6.9.4), 1 s doubling to 32 s, only while the station is there.
 - A PBA is accepted only if it matches the outstanding PBU's sequence number and echoes its MN-ID,
   HI, ATT and LL-ID (§6.9.1.2), with P set; anything else is dropped and audited.
+- A status-0 PBA that grants nothing usable is a failure (PBA_UNUSABLE): a Home Network Prefix of
+  ``::/0`` (an LMA echoing our ALL_ZERO request, RFC 5213 §5.3.6 forbids it: advertised on-link it
+  would pull all of the node's traffic to its access link) or of a length outside
+  ``home_prefix_lengths``, no prefix and no IPv4 home address, or in GRE mode no uplink key
+  (RFC 5845 §3). It is audited with its reason and programs nothing.
 - A Binding Revocation Indication from our LMA for a station we serve: acknowledged, the station's
   routes withdrawn and the station deauthenticated (hostapd never notices a wired station that
   silently moved, so the old MAG must drop it; that also closes its accounting session).
@@ -108,12 +113,16 @@ from netlmm_aaa.core.messages import (
     ProxyBindingAcknowledgement,
 )
 from netlmm_aaa.core.options import (
-    GreKeyOption,
     MobileNodeIdentifierOption,
     MobilityOption,
     RestartCounterOption,
 )
-from netlmm_aaa.core.pbu_exchange import PbuBuilder, handoff_indicator, pba_problem
+from netlmm_aaa.core.pbu_exchange import (
+    PbuBuilder,
+    handoff_indicator,
+    pba_problem,
+    unusable_grant,
+)
 from netlmm_aaa.core.station_intake import ReportOutput, StationIntake
 
 log = logging.getLogger(__name__)
@@ -128,8 +137,8 @@ _TRANSITIONS: dict[tuple[StationState, StationInput], tuple[StepHandler, Station
     (_S.REFRESHING, _I.PBA_ACCEPTED): (_M._on_accepted, _S.REGISTERED),
     (_S.REGISTERING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
     (_S.REFRESHING, _I.PBA_REJECTED): (_M._on_rejected, _S.ABSENT),
-    (_S.REGISTERING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
-    (_S.REFRESHING, _I.PBA_NO_GRE_KEY): (_M._on_no_gre_key, _S.ABSENT),
+    (_S.REGISTERING, _I.PBA_UNUSABLE): (_M._on_unusable, _S.ABSENT),
+    (_S.REFRESHING, _I.PBA_UNUSABLE): (_M._on_unusable, _S.ABSENT),
     (_S.REGISTERING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REGISTERING),
     (_S.REFRESHING, _I.PBA_STALE_TIMESTAMP): (_M._on_stale_timestamp, _S.REFRESHING),
     (_S.REGISTERING, _I.RETRANSMIT_DUE): (_M._on_retransmit, _S.REGISTERING),
@@ -215,23 +224,30 @@ class MobileAccessGateway(StationSteps):
         return actions
 
     def announce_restart(self, now: Now) -> list[MagAction]:
-        """At start-up: an unsolicited Heartbeat response with our Restart Counter to the LMA
-        (RFC 5847 §3.2), so that it releases what it still holds for us from before the restart
-        (stations that left meanwhile included); the stations still attached register again."""
-        return [
-            SendMessage(
-                message=Heartbeat(
-                    0, True, True, (RestartCounterOption(self.policy.restart_counter),)
-                ),
-                destination=self.policy.lma_address,
-            ),
-            RecordAudit(
-                kind=AuditKind.RESTART_ANNOUNCED,
-                utc=now.utc,
-                peer=self.policy.lma_address,
-                fields={"restart_counter": self.policy.restart_counter},
-            ),
-        ]
+        """At start-up: an unsolicited Heartbeat response with our Restart Counter to every LMA
+        we may register with (RFC 5847 §3.2: the configured one and each realm's), so that each
+        releases what it still holds for us from before the restart (stations that left
+        meanwhile included); the stations still attached register again. LMAs configured
+        without heartbeats get nothing."""
+        policy = self.policy
+        lmas = dict.fromkeys([policy.lma_address, *(s.lma_address for s in policy.lma_selection)])
+        actions: list[MagAction] = []
+        for lma in lmas:
+            if lma in policy.quiet_lmas:
+                continue
+            counter = RestartCounterOption(policy.restart_counter)
+            actions.append(
+                SendMessage(message=Heartbeat(0, True, True, (counter,)), destination=lma)
+            )
+            actions.append(
+                RecordAudit(
+                    kind=AuditKind.RESTART_ANNOUNCED,
+                    utc=now.utc,
+                    peer=lma,
+                    fields={"restart_counter": policy.restart_counter},
+                )
+            )
+        return actions
 
     def next_deadline(self) -> float | None:
         while self._timers:
@@ -442,15 +458,16 @@ class MobileAccessGateway(StationSteps):
             what = StationInput.PBA_STALE_TIMESTAMP
         elif not pba.accepted:
             what = StationInput.PBA_REJECTED
-        elif entry.gre_downlink is not None and not any(
-            type(o) is GreKeyOption for o in pba.options
-        ):
-            what = StationInput.PBA_NO_GRE_KEY
+        elif (unusable := unusable_grant(pba, entry.gre_downlink is not None,
+                                         self.policy.home_prefix_lengths)) is not None:  # fmt: skip
+            what = StationInput.PBA_UNUSABLE
         else:
             what = StationInput.PBA_ACCEPTED
         if what is not StationInput.PBA_STALE_TIMESTAMP:
             entry.timestamp_retries = 0
-        self._transition(entry, what, Cause(pba=pba, pbu=pbu, source=event.source), now, actions)
+        cause = Cause(pba=pba, pbu=pbu, source=event.source,
+                      problem=unusable if what is StationInput.PBA_UNUSABLE else None)  # fmt: skip
+        self._transition(entry, what, cause, now, actions)
 
     # ------------------------------------------------------------------ timers
 

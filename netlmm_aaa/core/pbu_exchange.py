@@ -103,6 +103,28 @@ def read_grant(pba: ProxyBindingAcknowledgement) -> Grant:
     return Grant(hnps, uplink, format_ipv4(reply4.address), length)
 
 
+def unusable_grant(
+    pba: ProxyBindingAcknowledgement, gre: bool, prefix_lengths: tuple[int, int]
+) -> str | None:
+    """Why an accepted PBA grants nothing the MAG may program and advertise, or None: a Home
+    Network Prefix of ``::/0`` or of a length outside ``prefix_lengths`` (RFC 5213 §5.3.6: the
+    LMA assigns a prefix, it does not echo ALL_ZERO), neither a prefix nor an IPv4 home
+    address, or in GRE mode no uplink key (RFC 5845 §3)."""
+    low, high = prefix_lengths
+    prefixes = [o for o in pba.options if type(o) is HomeNetworkPrefixOption]
+    for option in prefixes:
+        shown = format_ipv6_network(option.prefix, option.prefix_length)
+        if option.prefix_length == 0 or not any(option.prefix):
+            return f"no usable home network prefix: {shown}"
+        if not low <= option.prefix_length <= high:
+            return f"home network prefix {shown}: length outside {low}..{high}"
+    if not prefixes and read_grant(pba).ipv4 is None:
+        return "neither a home network prefix nor an IPv4 home address"
+    if gre and not any(type(o) is GreKeyOption for o in pba.options):
+        return "GRE mode: no uplink GRE key"
+    return None
+
+
 def pba_problem(
     entry: BulEntry | None, pba: ProxyBindingAcknowledgement, source: str
 ) -> str | None:

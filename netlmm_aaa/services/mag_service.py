@@ -160,6 +160,7 @@ class MagService:
                 proxy_coa=config.proxy_coa,
                 lma_address=config.lma_address,
                 lifetime=config.lifetime,
+                home_prefix_lengths=config.home_prefix_lengths,
                 access_technology=config.access_technology,
                 ipv4=config.ipv4,
                 restart_counter=counter,
@@ -169,6 +170,7 @@ class MagService:
                     config.radius_relay.profile_ttl if config.radius_relay is not None else 60.0
                 ),
                 lma_selection=config.lma_selection,
+                quiet_lmas=config.quiet_lmas,
                 mab_nases=frozenset(n.name for n in config.nases if n.allow_mab),
             )
         )

@@ -273,3 +273,30 @@ def test_mag_radius_relay_and_dhcpv4_keys() -> None:
     doc["mag"]["dhcpv4_lease_time"] = 5
     with pytest.raises(ConfigError, match="mag.dhcpv4_lease_time"):
         parse_mag_config(doc)
+
+
+def test_per_peer_heartbeat_and_revocation_switches_and_prefix_bounds() -> None:
+    """Issue 23 (6): per-peer switches in both daemons, and the MAG's prefix-length bounds."""
+    from netlmm_aaa.config import parse_mag_config
+
+    doc = _doc()
+    doc["lma"]["mag"][0]["heartbeats"] = False
+    doc["lma"]["mag"][0]["revocation"] = False
+    peers = parse_lma_config(doc).policy.peers
+    assert (peers[0].heartbeats, peers[0].revocation) == (False, False)
+    assert all(p.heartbeats and p.revocation for p in peers[1:])
+    mag = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    assert parse_mag_config(mag).quiet_lmas == frozenset()
+    assert parse_mag_config(mag).home_prefix_lengths == (32, 64)
+    mag["mag"]["lma_heartbeats"] = False
+    mag["mag"]["lma_selection"] = [
+        {"realm": "a.example", "lma_address": "2001:db8:ff::2", "heartbeats": False},
+        {"realm": "b.example", "lma_address": "2001:db8:ff::3"},
+    ]
+    mag["mag"]["home_prefix_lengths"] = [48, 64]
+    config = parse_mag_config(mag)
+    assert config.quiet_lmas == {mag["mag"]["lma_address"], "2001:db8:ff::2"}
+    assert config.home_prefix_lengths == (48, 64)
+    mag["mag"]["home_prefix_lengths"] = [64, 48]
+    with pytest.raises(ConfigError, match=r"mag.home_prefix_lengths: .*low <= high"):
+        parse_mag_config(mag)

@@ -48,15 +48,20 @@ class PeerMonitor:
         if state is None:
             state = _PeerState(peer=peer, address=address, transport=transport)
             self._states[address] = state
-            if self._policy.heartbeat_interval > 0:
+            if self._policy.heartbeat_interval > 0 and peer.heartbeats:
                 state.next_heartbeat = now.monotonic + self._policy.heartbeat_interval
                 self._timers.push(state.next_heartbeat, Timer.HEARTBEAT, address)
         return state
 
     def announce_restart(self) -> list[LmaAction]:
-        """Unsolicited Heartbeat responses carrying our Restart Counter to every peer (§3.2)."""
+        """Unsolicited Heartbeat responses carrying our Restart Counter to every peer (§3.2)
+        that takes heartbeats (none when ``heartbeat_interval`` is 0)."""
+        if self._policy.heartbeat_interval <= 0:
+            return []
         return [
-            self._message(state, response=True, unsolicited=True) for state in self._states.values()
+            self._message(state, response=True, unsolicited=True)
+            for state in self._states.values()
+            if state.peer.heartbeats
         ]
 
     def binding_error(self, source: str, status: int) -> None:

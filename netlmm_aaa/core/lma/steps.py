@@ -156,7 +156,7 @@ class BindingSteps:
             )
         )
         answer_pbu(self.policy, pbu, BindingStatus.ACCEPTED, entry.lifetime, entry, now, actions)
-        if self.policy.revoke_old_mag_on_handover:
+        if self.policy.revoke_old_mag_on_handover and old_peer.revocation:
             trigger = (
                 RevocationTrigger.INTER_MAG_HANDOVER_SAME_ACCESS_TYPE
                 if old_att == entry.access_technology
@@ -254,6 +254,7 @@ class BindingSteps:
         """any + REVOCATION: the operator revoked the node (RFC 5846)."""
         if entry.state is BindingState.ACTIVE:
             actions.append(RemoveBindingRoutes(binding=entry.snapshot()))
+        if entry.state is BindingState.ACTIVE and entry.peer is not None and entry.peer.revocation:
             self._revocations.send(
                 entry,
                 RevocationTrigger.ADMINISTRATIVE_REASON,

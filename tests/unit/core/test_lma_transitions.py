@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from netlmm_aaa.core.actions import DeleteStoredBinding, StoreBinding
@@ -33,7 +35,9 @@ from netlmm_aaa.dataplane.port import routes_of
 from tests.lma_support import (
     ALICE,
     BOB,
+    MAG1,
     MAG1_ADDR,
+    MAG2,
     MAG2_ADDR,
     T0,
     audits,
@@ -443,3 +447,24 @@ def test_unknown_mh_type_from_a_peer_gets_a_binding_error_and_strangers_nothing(
         source="2001:db8:66::1", transport=Transport.IPV6, reason="x", length=8, unknown_mh_type=8
     )
     assert not sent(lma.handle(stranger, T0))
+
+
+def test_per_peer_switches_silence_heartbeats_and_revocations() -> None:
+    """Issue 23 (6): a MAG configured with ``heartbeats = false`` / ``revocation = false`` (a
+    peer that stops reading after a Mobility Header type it does not parse) gets neither
+    Heartbeats, nor the restart announcement, nor a BRI; the other MAG still does, and with
+    ``heartbeat_interval = 0`` nobody gets a restart announcement."""
+    quiet = replace(MAG1, heartbeats=False, revocation=False)
+    lma = make_lma(heartbeat_interval=30, peers=(quiet, MAG2))
+    receive(lma, pbu())
+    receive(lma, pbu(mn_id=BOB), source=MAG2_ADDR)
+    assert [s.destination for s in sent(_timers(lma, T0.after(30)))] == [MAG2_ADDR]
+    assert [s.destination for s in sent(lma.announce_restart(T0.after(31)))] == [MAG2_ADDR]
+    handover = receive(lma, pbu(sequence=2, hi=3), source=MAG2_ADDR, now=T0.after(32))
+    assert pba(handover).status == 0 and installs(handover)
+    assert not [s for s in sent(handover) if type(s.message) is BindingRevocationIndication]
+    revoked = lma.handle(RevocationRequested(mn_id=BOB), T0.after(33))
+    assert [s.destination for s in sent(revoked)] == [MAG2_ADDR]  # MAG2 takes BRIs
+    silent = make_lma(heartbeat_interval=0)
+    receive(silent, pbu())
+    assert sent(silent.announce_restart(T0.after(1))) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,15 +23,19 @@ from netlmm_aaa.core.messages import (
     ProxyBindingUpdate,
     find_option,
 )
-from netlmm_aaa.core.mobile_access_gateway import StationState
+from netlmm_aaa.core.mag_policy import MagPolicy
+from netlmm_aaa.core.mobile_access_gateway import MobileAccessGateway, StationState
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.options import (
     GreKeyOption,
     HandoffIndicatorOption,
+    HomeNetworkPrefixOption,
     MobileNodeIdentifierOption,
     RestartCounterOption,
 )
-from tests.lma_support import LMAA
+from netlmm_aaa.wire.mobility_header import decode_mobility_header
+from tests.conftest import VECTORS
+from tests.lma_support import LMAA, T0
 from tests.mag_lma_pair import ALICE, MN_MAC, make_pair
 
 
@@ -282,3 +288,76 @@ def test_the_old_links_disconnect_does_not_detach_a_station_that_moved() -> None
     assert intake.on_hostapd(gone, None, "acc0", T0) == []
     assert intake.attached(MN_MAC) == ALICE
     assert intake.on_hostapd(gone, None, "acc1", T0) == [StationDetached(mac=MN_MAC)]
+
+
+def _opmip_zero_prefix_pba() -> ProxyBindingAcknowledgement:
+    lines = (VECTORS / "pba_opmip_zero_prefix.hex").read_text().splitlines()
+    data = bytes.fromhex("".join(line for line in lines if not line.startswith("#")))
+    src, dst = (ipaddress.IPv6Address(a).packed for a in ("2001:db8:2::1", "2001:db8:2::2"))
+    message = decode_mobility_header(data, source=src, destination=dst)
+    assert type(message) is ProxyBindingAcknowledgement
+    return message
+
+
+@pytest.mark.parametrize(
+    ("prefix", "length", "reason"),
+    [
+        (None, None, "no usable home network prefix: ::/0"),  # the OPMIP capture as it is
+        ("2001:db8:44::", 96, "home network prefix 2001:db8:44::/96: length outside 32..64"),
+        ("2001:db8:44::", 64, None),
+    ],
+)
+def test_a_pba_granting_no_usable_prefix_is_a_failure(
+    prefix: str | None, length: int | None, reason: str | None
+) -> None:
+    """Issue 23 (6): OPMIP's LMA answers our ALL_ZERO request with status 0 and ``::/0``;
+    advertised on-link and routed, it would pull all of the node's traffic to its access link.
+    Such a PBA (or one with a prefix length outside the configured bounds) programs nothing,
+    is audited with its reason, and the station is not registered."""
+    mag = MobileAccessGateway(MagPolicy(name="mag1", proxy_coa="2001:db8:2::2",
+                                        lma_address="2001:db8:2::1", ipv4=False,
+                                        access_technology=3))  # fmt: skip
+    sent = mag.handle(StationAttached(mac="02:00:00:00:aa:01", mn_id=b"alice@iop.example",
+                                      interface="acc0"), T0)  # fmt: skip
+    [pbu] = [a.message for a in sent if type(a) is SendMessage]
+    assert type(pbu) is ProxyBindingUpdate
+    pba = _opmip_zero_prefix_pba()._replace(sequence=pbu.sequence)
+    if prefix is not None:
+        options = tuple(
+            HomeNetworkPrefixOption(ipaddress.IPv6Address(prefix).packed, length or 0)
+            if type(o) is HomeNetworkPrefixOption else o
+            for o in pba.options
+        )  # fmt: skip
+        pba = pba._replace(options=options)
+    out = mag.handle(MobilityMessageReceived(message=pba, source="2001:db8:2::1",
+                                             destination="2001:db8:2::2"), T0.after(0.01))  # fmt: skip
+    installed = [a for a in out if type(a) is InstallStationRoutes]
+    dropped = [a for a in out if type(a) is RecordAudit and a.kind == "pba_dropped"]
+    if reason is None:
+        assert len(installed) == 1 and not dropped
+        assert mag.station_state("02:00:00:00:aa:01") is StationState.REGISTERED
+        return
+    assert installed == []
+    assert [a.fields["reason"] for a in dropped] == [reason]
+    assert any(type(a) is RecordAudit and a.kind == "registration_rejected" for a in out)
+    assert mag.station_state("02:00:00:00:aa:01") is None
+
+
+def test_the_restart_announcement_goes_to_every_lma_but_the_quiet_ones() -> None:
+    """Issue 23 (5, 6): after a restart every LMA the MAG may register with hears its Restart
+    Counter (each may hold bindings from before), except those configured without heartbeats."""
+    from netlmm_aaa.core.lma_selection import LmaSelection
+
+    selection = (LmaSelection(realm="guest.example", lma_address="2001:db8:ff::2"),
+                 LmaSelection(realm="iot.example", lma_address="2001:db8:ff::3"))  # fmt: skip
+    policy = MagPolicy(name="mag1", proxy_coa="2001:db8:ff::11", lma_address=LMAA,
+                       lma_selection=selection, restart_counter=7)  # fmt: skip
+    every = MobileAccessGateway(policy).announce_restart(T0)
+    assert [a.destination for a in every if type(a) is SendMessage] == [
+        LMAA, "2001:db8:ff::2", "2001:db8:ff::3"]  # fmt: skip
+    assert all(a.message == Heartbeat(0, True, True, (RestartCounterOption(7),))
+               for a in every if type(a) is SendMessage)  # fmt: skip
+    quiet = MagPolicy(name="mag1", proxy_coa="2001:db8:ff::11", lma_address=LMAA,
+                      lma_selection=selection, quiet_lmas=frozenset({LMAA, "2001:db8:ff::3"}))  # fmt: skip
+    sends = [a for a in MobileAccessGateway(quiet).announce_restart(T0) if type(a) is SendMessage]
+    assert [a.destination for a in sends] == ["2001:db8:ff::2"]
