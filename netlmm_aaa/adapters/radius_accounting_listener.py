@@ -9,8 +9,8 @@
   delivered; copies that arrive before it is acknowledged wait with it; copies of an acknowledged
   record are answered at once.
 - The Accounting-Response is sent only when the owner calls :meth:`acknowledge` for the key,
-  i.e. after the record is durably stored (RFC 2866 §2). The socket is bound without
-  SO_REUSEPORT, so a second listener on the same port fails loudly.
+  i.e. after the record is durably stored (RFC 2866 §2). A second listener on the same port
+  fails loudly (:func:`~.flow_quarantine.bind_exclusive`).
 - Speed: a readable socket is drained (up to a burst) in one event-loop callback, and the
   answers of a committed batch leave from the thread that saw the commit (no wake-up of the
   event loop between the commit and the answers).
@@ -18,7 +18,9 @@
   answer sent (a bounded cache), so a copy costs a dictionary look-up, not a decode; a copy is
   answered from the cache at a bounded rate (a NAS retransmits after seconds; a flood's copies
   are mostly only counted). Copies are reported to ``duplicate`` for aggregate counting, never
-  written one by one.
+  written one by one. A flow that floods copies is moved to a socket of its own
+  (:mod:`~.flow_quarantine`), so that the kernel drops its overflow and not the datagrams of
+  other flows.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from netlmm_aaa.adapters.flow_quarantine import FlowQuarantine, bind_exclusive
 from netlmm_aaa.wire.radius_accounting import (
     MAX_PACKET,
     AccountingRequest,
@@ -137,6 +140,7 @@ class AccountingListener:
         self._answered: OrderedDict[tuple[str, bytes], _Answered] = OrderedDict()
         self._copies: dict[Nas, int] = {}  # copies answered from the cache, not yet reported
         self._buckets: dict[str, list[float]] = {}  # NAS address -> [tokens, when counted]
+        self.quarantine = FlowQuarantine(self.datagram, read_size=_READ_SIZE)
         self.duplicates = 0
         self.dropped = 0
         self.unsent = 0
@@ -155,16 +159,18 @@ class AccountingListener:
             except OSError:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
-            sock.bind(address)
+            bind_exclusive(sock, address)
         except OSError:
             sock.close()
             raise
         self._sock, self._loop = sock, loop
         loop.add_reader(sock.fileno(), self._readable)
+        self.quarantine.start(sock)
         bound: tuple[str, int] = sock.getsockname()[:2]
         return bound
 
     def close(self) -> None:
+        self.quarantine.close()
         if self._sock is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self._sock.fileno())
@@ -316,6 +322,7 @@ class AccountingListener:
 
     def _copy(self, answered: _Answered, addr: _Addr, source: str) -> None:
         self.duplicates += 1
+        self.quarantine.note_copy(addr)
         nas = answered.nas
         self._copies[nas] = self._copies.get(nas, 0) + 1
         now = time.monotonic()

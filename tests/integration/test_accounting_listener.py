@@ -217,3 +217,49 @@ def test_a_flood_from_one_nas_address_is_rate_limited_and_spares_the_others() ->
         assert reasons.count("rate_limited") + reasons.count("bad_authenticator") == 2000
 
     asyncio.run(run())
+
+
+@pytest.mark.hardening
+def test_a_flooding_flow_is_moved_to_its_own_socket_and_others_reach_the_listener() -> None:
+    """Issue 22 (4): copies of an answered datagram from one flow beyond the threshold: that
+    flow gets a socket of its own (the kernel drops its overflow there); the copies it still
+    sends are counted; another flow's new request reaches the listener; the quarantine goes
+    when the flow is quiet."""
+
+    async def run() -> None:
+        received: list[AccountingReceived] = []
+        listener = AccountingListener(
+            [Nas("mag1", "127.0.0.1", b"s3cret")], deliver=received.append,
+            rejected=lambda *r: None,
+        )  # fmt: skip
+        listener.quarantine.threshold, listener.quarantine.idle = 200, 0.5
+        _, port = await listener.start("127.0.0.1", 0)
+        flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            captured = build(START, ident=1)
+            flood.connect(("127.0.0.1", port))
+            flood.send(captured)
+            await asyncio.sleep(0.05)
+            listener.acknowledge(received[0].key)
+            flood.setblocking(False)
+            for _ in range(400):
+                flood.send(captured)
+                await asyncio.sleep(0)
+            await asyncio.sleep(0.1)
+            assert (listener.quarantine.isolated, listener.quarantine.held) == (1, 1)
+            before = listener.duplicates
+            for _ in range(50):  # now read from the flow's own socket, still counted
+                flood.send(captured)
+            await asyncio.sleep(0.1)
+            assert listener.duplicates >= before + 50
+            other = build([*START[:2], (44, b"OTHER-SESSION"), *START[3:]], ident=2)
+            assert await _exchange(port, other, wait=0.3) is None  # delivered, not yet stored
+            assert len(received) == 2
+            await asyncio.sleep(1.1)
+            listener.datagram(captured, ("127.0.0.1", 9))  # a copy from elsewhere: a new window
+            assert listener.quarantine.held == 0
+        finally:
+            flood.close()
+            listener.close()
+
+    asyncio.run(run())
