@@ -57,6 +57,7 @@ _TROUBLE = frozenset(
         AuditKind.REVOCATION_FAILED,
         AuditKind.PEER_UNREACHABLE,
         AuditKind.DATAPLANE_ERROR,
+        AuditKind.BINDING_ROUTES_FAILED,
         AuditKind.PBU_UNANSWERED,
         AuditKind.REGISTRATION_REJECTED,
         AuditKind.REFRESH_REJECTED,

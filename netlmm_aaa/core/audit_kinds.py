@@ -74,3 +74,4 @@ class AuditKind(StrEnum):
     # daemons
     LMA_STARTED = "lma_started"
     DATAPLANE_ERROR = "dataplane_error"
+    BINDING_ROUTES_FAILED = "binding_routes_failed"

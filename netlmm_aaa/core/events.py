@@ -77,12 +77,22 @@ class AttachmentReported:
     """The MAG the reporting NAS belongs to; None when the session stopped."""
 
 
+@dataclass(frozen=True, slots=True)
+class RoutesProgrammed:
+    """The runner carried out the routes of the actions the LMA returned since the last such
+    event; ``failed``: the bindings whose routes the kernel refused (``error`` says why)."""
+
+    failed: frozenset[bytes] = frozenset()
+    error: str = ""
+
+
 LmaEvent = (
     MobilityMessageReceived
     | MalformedPacketReceived
     | RevocationRequested
     | TimerFired
     | AttachmentReported
+    | RoutesProgrammed
 )
 
 

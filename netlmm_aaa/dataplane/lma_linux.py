@@ -36,6 +36,7 @@ from netlmm_aaa.dataplane.port import (
     DataPlaneError,
     ReconcileReport,
     RouteOperation,
+    RoutesRefused,
     destinations,
     endpoint_of,
 )
@@ -184,7 +185,8 @@ class LmaLinuxDataPlane:
         self.enomem_retries = self._writer.enomem_retries
         if failures:
             shown = "; ".join(str(f) for f in failures[:5])
-            raise DataPlaneError(f"{len(failures)} route operation(s) failed: {shown}")
+            raise RoutesRefused(f"{len(failures)} route operation(s) failed: {shown}",
+                                frozenset(f.destination for f in failures))  # fmt: skip
 
     def _our_routes(self) -> dict[str, str]:
         assert self._writer is not None

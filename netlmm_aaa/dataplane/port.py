@@ -38,6 +38,14 @@ class DataPlaneError(Exception):
     """The data plane cannot do what was asked (the message names the kernel feature or call)."""
 
 
+class RoutesRefused(DataPlaneError):
+    """The kernel refused some routes of a batch (the others are in): ``destinations``."""
+
+    def __init__(self, message: str, destinations: frozenset[str]) -> None:
+        super().__init__(message)
+        self.destinations = destinations
+
+
 class LmaDataPlane(Protocol):
     """Programs the LMA side: one route per home prefix / IPv4 HoA toward the serving MAG."""
 

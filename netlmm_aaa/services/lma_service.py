@@ -47,13 +47,16 @@ from netlmm_aaa.core.events import (
     LmaEvent,
     MobilityMessageReceived,
     RevocationRequested,
+    RoutesProgrammed,
     TimerFired,
     Transport,
 )
 from netlmm_aaa.core.lma import LocalMobilityAnchor
+from netlmm_aaa.core.messages import MobilityMessage
+from netlmm_aaa.core.options import MobileNodeIdentifierOption
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
-from netlmm_aaa.dataplane.port import LmaDataPlane, RouteOperation
+from netlmm_aaa.dataplane.port import LmaDataPlane, RouteOperation, RoutesRefused, destinations
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
@@ -81,6 +84,14 @@ _AGGREGATED = frozenset(
 
 def system_now() -> Now:
     return Now(time.monotonic(), time.time())
+
+
+def _names(message: MobilityMessage) -> bytes | None:
+    """The MN-ID a PBA or BRI is about (None for other messages)."""
+    for option in getattr(message, "options", ()):
+        if type(option) is MobileNodeIdentifierOption:
+            return option.identifier
+    return None
 
 
 def describe_binding(b: BindingSnapshot, now_utc: float) -> dict[str, Any]:
@@ -389,6 +400,7 @@ class LmaService:
             except Exception as exc:  # a route failure must not stop the LMA
                 error = exc
             self._routes_done(plan, error, started)
+            await self._settle(plan, error)
         self._finish(plan)
 
     def _process_now(self, event: LmaEvent) -> None:
@@ -403,29 +415,70 @@ class LmaService:
             try:
                 done = self.dataplane.apply_now(plan.routes)
             except Exception as exc:  # a route failure must not stop the LMA
-                self._routes_done(plan, exc, started)
-            else:
-                if not done:  # more than a few routes: the worker thread, in order
-                    self._completing = asyncio.ensure_future(self._complete(plan, started))
-                    return
-                self._routes_done(plan, None, started)
+                self._completing = asyncio.ensure_future(self._complete(plan, started, exc))
+                return
+            if not done:  # more than a few routes: the worker thread, in order
+                self._completing = asyncio.ensure_future(self._complete(plan, started))
+                return
+            self._routes_done(plan, None, started)
+            self._confirm_routes()
         self._answer_first(plan)
         self._arm_timer()
 
-    async def _complete(self, plan: _Plan, started: float) -> None:
+    async def _complete(
+        self, plan: _Plan, started: float, failure: Exception | None = None
+    ) -> None:
         # Scheduled before any later event is taken from the queue, so it gets the lock first.
         try:
             async with self._lock:
-                error: Exception | None = None
-                try:
-                    await self.dataplane.apply(plan.routes)
-                except Exception as exc:
-                    error = exc
+                error = failure
+                if error is None:
+                    try:
+                        await self.dataplane.apply(plan.routes)
+                    except Exception as exc:
+                        error = exc
                 self._routes_done(plan, error, started)
+                await self._settle(plan, error)
                 self._finish(plan)
                 self._arm_timer()
         finally:
             self._completing = None
+
+    def _confirm_routes(self) -> None:
+        """The core's pending routes are all in: nothing of theirs will be undone."""
+        assert self.core is not None
+        self.core.handle(RoutesProgrammed(), self.clock())
+
+    async def _settle(self, plan: _Plan, error: Exception | None) -> None:
+        """Tell the core how ``plan``'s routes went. A PBA with status 0 promises the routes:
+        the bindings whose routes the kernel refused are undone by the core (it answers their
+        PBUs with 128), and what their change emitted (PBA, BRI, stored row, records) is
+        withheld here."""
+        assert self.core is not None
+        if error is None:
+            self._confirm_routes()
+            return
+        refused = error.destinations if isinstance(error, RoutesRefused) else None
+        failed = frozenset(
+            op.binding.mn_id
+            for op in plan.routes
+            if op.install and (refused is None or not refused.isdisjoint(destinations(op.binding)))
+        )
+        undo = self._plan(self.core.handle(RoutesProgrammed(failed, str(error)), self.clock()))
+        if not failed:
+            return
+        plan.sends[:] = [s for s in plan.sends if _names(s.message) not in failed]
+        plan.stores[:] = [b for b in plan.stores if b.mn_id not in failed]
+        plan.audits[:] = [a for a in plan.audits if a.mn_id not in failed]
+        if undo.routes:
+            try:
+                await self.dataplane.apply(undo.routes)
+            except Exception as exc:
+                self._routes_done(undo, exc, None)
+        plan.sends.extend(undo.sends)
+        plan.stores.extend(undo.stores)
+        plan.deletes.extend(undo.deletes)
+        plan.audits.extend(undo.audits)
 
     def _plan(self, actions: list[LmaAction]) -> _Plan:
         """Sort actions by what carries them out."""

@@ -222,3 +222,58 @@ def test_deferred_followups_keep_the_order_of_events(tmp_path: Path) -> None:
         finally:
             mag1.close()
             mag2.close()
+
+
+def test_a_pba_with_status_0_leaves_only_with_its_routes_in_the_kernel(tmp_path: Path) -> None:
+    """Issue 23 (3): the LMA's signalling address sits on a second link, so that its transport
+    device (where the binding routes go) can be taken down under it: the kernel then refuses
+    every route ("Nexthop device is not up"). A handover PBU is answered with 128, the binding
+    stays at the old MAG, a new node gets 128 and no binding, both audited; once the device is
+    back, the same handover succeeds and its route is in the kernel."""
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build(mag_dataplane=True)
+        lma = t.ns["lma"]
+        L.veth(lma, "sig0", t.ns["tn"], "psig")
+        L.ip(t.ns["tn"], "link", "set", "psig", "master", "br0")
+        L.ip(lma, "-6", "addr", "del", f"{LMAA}/64", "dev", "tr0")
+        L.ip(lma, "-6", "addr", "add", f"{LMAA}/64", "dev", "sig0", "nodad")
+        t.write_config()
+        t.start_lma()
+        mag1, mag2 = t.mag_socket("mag1"), t.mag_socket("mag2")
+
+        def binding(mn: bytes) -> dict[str, object]:
+            reply = t.lma_control({"command": "bindings"})
+            assert reply is not None
+            found = [b for b in reply["bindings"] if b["mn_id"] == mn.decode()]  # type: ignore[union-attr]
+            return found[0] if found else {}  # type: ignore[no-any-return]
+
+        try:
+            t.send(mag1, "mag1", _now_pbu(1, hi=1))
+            assert t.receive(mag1, "mag1", ProxyBindingAcknowledgement).status == 0
+            assert binding(ALICE)["mag"] == "mag1"
+            assert wait_for(lambda: "2001:db8:1:1::/64" in _routes(t), 5), _routes(t)
+            L.ip(lma, "link", "set", "tr0", "down")
+            t.send(mag2, "mag2", _now_pbu(1, hi=3))
+            refused = t.receive(mag2, "mag2", ProxyBindingAcknowledgement)
+            assert refused.status == 128
+            after = binding(ALICE)
+            assert (after["mag"], after["state"]) == ("mag1", "active")
+            t.send(mag2, "mag2", _now_pbu(2, hi=1, mn=b"bob@example.org"))
+            assert t.receive(mag2, "mag2", ProxyBindingAcknowledgement).status == 128
+            assert binding(b"bob@example.org") == {}
+            L.ip(lma, "link", "set", "tr0", "up")
+            t.send(mag2, "mag2", _now_pbu(3, hi=3))
+            assert t.receive(mag2, "mag2", ProxyBindingAcknowledgement).status == 0
+            assert binding(ALICE)["mag"] == "mag2"
+            assert wait_for(lambda: "2001:db8:1:1::/64" in _routes(t), 5), _routes(t)
+            time.sleep(0.5)  # the store commits the audit rows
+            failed = subprocess.run(
+                ["sqlite3", str(tmp_path / "lma.db"),
+                 "SELECT mn_id FROM audit_events WHERE kind = 'binding_routes_failed'"],
+                capture_output=True, text=True, check=True,
+            ).stdout.split()  # fmt: skip
+            assert sorted(failed) == ["alice@example.org", "bob@example.org"]
+        finally:
+            mag1.close()
+            mag2.close()

@@ -51,6 +51,13 @@ A lifetime-0 PBU from a MAG that is not the serving one is ignored for the bindi
 step 1) but still acknowledged, so a late de-registration after a handover cannot move or delete
 anything yet does not leave the old MAG retransmitting.
 
+A PBA with status 0 promises that the binding's routes are in the kernel, so the runner sends
+the PBAs (and the BRIs, the stored rows) of a batch only after carrying out its routes, and then
+reports :class:`~.events.RoutesProgrammed`. When the kernel refused a binding's routes, that
+binding goes back to what it was before the PBU (a new one is deleted, a handed-over one returns
+to its old MAG, its routes reinstalled), the PBU is answered with 128 (reason unspecified), the
+failure is audited, and the runner withholds what the failed change had emitted.
+
 Heartbeats (RFC 5847): a request every HEARTBEAT_INTERVAL to every peer; more than
 MISSING_HEARTBEATS_ALLOWED unanswered marks it unreachable; a changed Restart Counter in a response
 means the MAG lost its state, and its bindings are released. Requests are always answered, with
@@ -59,6 +66,7 @@ our Restart Counter. A Binding Error (status 2) in reply stops heartbeats to tha
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import logging
@@ -73,7 +81,9 @@ from netlmm_aaa.core.actions import (
     InstallBindingRoutes,
     LmaAction,
     RecordAudit,
+    RemoveBindingRoutes,
     SendMessage,
+    StoreBinding,
     tunnel_endpoint,
 )
 from netlmm_aaa.core.audit_kinds import AuditKind
@@ -86,6 +96,7 @@ from netlmm_aaa.core.events import (
     MalformedPacketReceived,
     MobilityMessageReceived,
     RevocationRequested,
+    RoutesProgrammed,
     TimerFired,
 )
 from netlmm_aaa.core.lma.binding_cache import (
@@ -150,6 +161,8 @@ _TRANSITIONS: dict[tuple[BindingState, BindingInput], tuple[_Step, BindingState]
 """(state, input) -> (step, next state); a pair not listed is an InvalidTransition."""
 
 _AAA_CHECKED = frozenset({_I.REGISTRATION, _I.HANDOVER, _I.HANDOVER_UNKNOWN})
+_ROUTED = frozenset({_I.REGISTRATION, _I.REFRESH, _I.HANDOVER})
+"""Inputs whose PBA promises routes: undone when the kernel refuses them."""
 
 _Handler = Callable[
     [BindingEntry, "ReceivedPbu | None", Now, list[LmaAction]], "ReceivedPbu | None"
@@ -181,6 +194,9 @@ class LocalMobilityAnchor(BindingSteps):
         self._attachments: dict[bytes, str | None] = {}
         self._awaiting_aaa: dict[bytes, tuple[ReceivedPbu, Now, float]] = {}
         self._gre_key = 0
+        # Bindings whose routes the runner has not confirmed yet: MN-ID -> (the entry as it
+        # was before the PBU, None if there was none; the PBU), until RoutesProgrammed.
+        self._undo: dict[bytes, tuple[BindingEntry | None, ReceivedPbu]] = {}
         self._handlers: dict[_Step, _Handler] = {
             _Step.REGISTER: self._register,
             _Step.REFRESH: self._refresh,
@@ -210,6 +226,8 @@ class LocalMobilityAnchor(BindingSteps):
                 self._on_timers(now, actions)
             case AttachmentReported():
                 self._on_attachment(event, now, actions)
+            case RoutesProgrammed():
+                self._on_routes(event, now, actions)
             case _:
                 assert_never(event)
         return actions
@@ -327,7 +345,13 @@ class LocalMobilityAnchor(BindingSteps):
                 f"binding {entry.mn_id!r} in state {entry.state.name} cannot take {what.name}"
             ) from None
         previous = entry.state
+        mark = len(actions)
+        track = pbu is not None and what in _ROUTED and entry.mn_id not in self._undo
+        saved = copy.copy(entry) if track and previous is not BindingState.ABSENT else None
         follow_up = self._handlers[step](entry, pbu, now, actions)
+        if track and any(type(a) is InstallBindingRoutes for a in actions[mark:]):
+            assert pbu is not None
+            self._undo[entry.mn_id] = (saved, pbu)
         entry.state = next_state
         if next_state is BindingState.ABSENT:
             self._bindings.pop(entry.mn_id, None)
@@ -349,6 +373,48 @@ class LocalMobilityAnchor(BindingSteps):
             self._transition(entry, what, pbu, now, actions)
         except PbuRejected as reject:
             refuse_pbu(self.policy, pbu, reject, now, actions)
+
+    def _on_routes(self, event: RoutesProgrammed, now: Now, actions: list[LmaAction]) -> None:
+        """The routes of the last batch are in, except ``event.failed``'s: those bindings go
+        back to what they were before their PBU, which is answered with 128."""
+        undo, self._undo = self._undo, {}
+        for mn_id in sorted(event.failed):
+            record = undo.get(mn_id)
+            if record is None:
+                continue
+            saved, pbu = record
+            current = self._bindings.get(mn_id)
+            self._revocations.forget(mn_id)  # the handover's BRI is withheld: none follows
+            if current is not None:
+                actions.append(RemoveBindingRoutes(binding=current.snapshot()))
+                kept = {*saved.prefixes, saved.ipv4_home_address} if saved else set()
+                for block in (*current.prefixes, current.ipv4_home_address):
+                    if block is not None and block not in kept:
+                        self._addresses.release(block, mn_id)
+            if saved is None:
+                self._bindings.pop(mn_id, None)
+                actions.append(DeleteStoredBinding(mn_id=mn_id))
+            else:
+                self._bindings[mn_id] = saved
+                self._set_deadline(saved, saved.deadline)
+                if saved.state is BindingState.ACTIVE:
+                    actions.append(InstallBindingRoutes(binding=saved.snapshot()))
+                actions.append(StoreBinding(binding=saved.snapshot()))
+            actions.append(
+                RecordAudit(
+                    kind=AuditKind.BINDING_ROUTES_FAILED,
+                    utc=now.utc,
+                    mn_id=mn_id,
+                    peer=pbu.peer.name if pbu.peer is not None else None,
+                    fields={
+                        "error": event.error,
+                        "restored_mag": saved.peer.name if saved and saved.peer else None,
+                    },
+                )
+            )
+            reason = f"routes not installed: {event.error}"
+            answer_pbu(self.policy, pbu, BindingStatus.REASON_UNSPECIFIED, 0, None, now,
+                       actions, reason)  # fmt: skip
 
     # ------------------------------------------------------------------------- messages
 

@@ -133,6 +133,10 @@ class Revocations:
             )
         )
 
+    def forget(self, mn_id: bytes) -> None:
+        """No more retransmissions of ``mn_id``'s BRI (it was never sent)."""
+        self._outstanding.pop(mn_id, None)
+
     def is_current(self, deadline: float, mn_id: bytes) -> bool:
         outstanding = self._outstanding.get(mn_id)
         return outstanding is not None and outstanding.deadline == deadline

@@ -468,3 +468,44 @@ def test_per_peer_switches_silence_heartbeats_and_revocations() -> None:
     silent = make_lma(heartbeat_interval=0)
     receive(silent, pbu())
     assert sent(silent.announce_restart(T0.after(1))) == []
+
+
+def test_routes_the_kernel_refused_undo_the_binding_and_the_pbu_gets_128() -> None:
+    """Issue 23 (3): a status-0 PBA promises the routes. When the runner reports that the
+    kernel refused a handover's routes, the binding returns to the old MAG (its routes
+    reinstalled, stored again), the new MAG's PBU is answered with 128 and audited, and the
+    withheld BRI is not retransmitted; a new binding whose routes failed is deleted and its
+    prefix freed; routes that went in change nothing."""
+    from netlmm_aaa.core.events import RoutesProgrammed
+
+    lma = make_lma()
+    receive(lma, pbu(sequence=1))
+    assert lma.handle(RoutesProgrammed(), T0) == []  # in: nothing to undo
+    before = lma.binding(ALICE)
+    assert before is not None and before.mag == "mag1"
+    handover = receive(lma, pbu(sequence=1, hi=3), source=MAG2_ADDR, now=T0.after(5))
+    assert pba(handover).status == 0  # what the runner withholds
+    undo = lma.handle(RoutesProgrammed(failed=frozenset({ALICE}), error="EPERM"), T0.after(5))
+    [refusal] = [s for s in sent(undo) if s.destination == MAG2_ADDR]
+    assert pba(undo).status == 128 and refusal.message.status == 128  # type: ignore[union-attr]
+    after = lma.binding(ALICE)
+    assert after is not None and (after.mag, after.proxy_coa) == ("mag1", MAG1_ADDR)
+    assert after.home_network_prefixes == before.home_network_prefixes
+    [restored] = installs(undo)
+    assert restored.binding.proxy_coa == MAG1_ADDR
+    assert [s.binding.mag for s in of_type(undo, StoreBinding)] == ["mag1"]
+    [failed] = audits(undo, "binding_routes_failed")
+    assert failed.fields == {"error": "EPERM", "restored_mag": "mag1"}
+    later = _timers(lma, T0.after(12))
+    assert not [s for s in sent(later) if type(s.message) is BindingRevocationIndication]
+    # MAG1's refresh still works: the binding is its own again.
+    assert pba(receive(lma, pbu(sequence=2, hi=5), now=T0.after(13))).status == 0
+    lma.handle(RoutesProgrammed(), T0.after(13))
+    # A new binding whose routes failed: gone, its prefix back in the pool.
+    bob = receive(lma, pbu(mn_id=BOB), now=T0.after(14))
+    bob_prefix = find_option(pba(bob), HomeNetworkPrefixOption)
+    gone = lma.handle(RoutesProgrammed(failed=frozenset({BOB}), error="ENODEV"), T0.after(14))
+    assert pba(gone).status == 128
+    assert of_type(gone, DeleteStoredBinding) and lma.binding_state(BOB) is BindingState.ABSENT
+    again = receive(lma, pbu(mn_id=BOB, sequence=2), now=T0.after(15))
+    assert find_option(pba(again), HomeNetworkPrefixOption) == bob_prefix
