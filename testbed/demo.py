@@ -1,15 +1,19 @@
 """``netlmm-aaa demo``: a live 802.1X handover on real components, in network namespaces.
 
 FreeRADIUS (PEAP), two hostapd ``driver=wired`` authenticators with our MAG beside each, our LMA,
-a correspondent node, and a mobile node running nothing but wpa_supplicant. The MN authenticates
-at MAG1; a downlink probe (one UDP datagram per millisecond from the CN) runs while its cable
-moves to MAG2's port and it re-authenticates; the summary gives its address before and after,
-the step timings, the packets lost and the mobility messages the MN sent (none).
+a correspondent node, and a mobile node running nothing but wpa_supplicant, its kernel's IPv6
+autoconfiguration (SLAAC from the MAG's Router Advertisements) and a stock DHCPv4 client: the
+test bed sets no address or route on it. The MN authenticates at MAG1; a downlink probe (one UDP
+datagram per millisecond from the CN) runs while its cable moves to MAG2's port and it
+re-authenticates; the summary gives its addresses and default routes as read from the node
+before and after, the step timings, the packets lost and the mobility messages the MN sent
+(none), counted from a capture of its link.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -38,13 +42,12 @@ from testbed.pmip import (
     MAG_ADDR,
     METRICS_PORT,
     MN_V4,
-    MN_V6,
     REPO,
     ROUTER_V4,
     PmipLab,
 )
 
-TOOLS = ("ip", "hostapd", "wpa_supplicant", "freeradius", "tcpdump", "nft")
+TOOLS = ("ip", "hostapd", "wpa_supplicant", "freeradius", "tcpdump", "nft", "udhcpc")
 HOSTAPD = """interface=acc0
 driver=wired
 ctrl_interface={ctrl}
@@ -106,10 +109,11 @@ PROBE_PORT = 40000
 class _Probe:
     """CN -> MN downlink datagrams, one per millisecond, sequence-numbered."""
 
-    def __init__(self, cn_ns: str, mn_ns: str) -> None:
+    def __init__(self, cn_ns: str, mn_ns: str, address: str) -> None:
+        self.address = address
         self.tx = pr_netns.create_socket(cn_ns, socket.AF_INET6, socket.SOCK_DGRAM, 0)
         self.rx = pr_netns.create_socket(mn_ns, socket.AF_INET6, socket.SOCK_DGRAM, 0)
-        self.rx.bind((MN_V6, PROBE_PORT))
+        self.rx.bind((address, PROBE_PORT))
         self.rx.settimeout(0.2)
         self.sent: list[float] = []
         self.received: dict[int, float] = {}
@@ -130,7 +134,7 @@ class _Probe:
                 time.sleep(delay)
             self.sent.append(time.time())
             with contextlib.suppress(OSError):  # no route for a moment: counted as lost
-                self.tx.sendto(seq.to_bytes(4, "big"), (MN_V6, PROBE_PORT))
+                self.tx.sendto(seq.to_bytes(4, "big"), (self.address, PROBE_PORT))
             seq += 1
 
     def _receive(self) -> None:
@@ -200,6 +204,7 @@ class HandoverBed:
         self.wpa = self.tmp / "wpa"
         self.capture = self.tmp / "mn.pcap"
         self.transport = self.tmp / "transport.pcap"
+        self.lease = ""  # the MN's DHCPv4 client's 'bound' line
 
     def serving(self) -> str | None:
         reply: Any = self.t.lma_control({"command": "bindings"}, quiet=True)
@@ -209,7 +214,7 @@ class HandoverBed:
     def setup(self) -> None:
         t, lab, tmp = self.t, self.lab, self.tmp
         self.progress("building namespaces: LMA, two MAGs, a patch panel, the MN and a CN")
-        t.build(mag_dataplane=True, patch_panel=True)
+        t.build(mag_dataplane=True, patch_panel=True, slaac=True)
         config = t.write_config()
         config.write_text(config.read_text().replace("alice@example.org", "mn1@example.org"))
         self.progress("starting the LMA")
@@ -258,11 +263,23 @@ class HandoverBed:
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         if not wait_for(lambda: self.serving() == "mag1", 40):
             raise TestbedUnavailable("the MN was not registered at MAG1")
-        if not wait_for(lambda: t.ping("cn", MN_V6, count=1), 20):
+        self.progress("the MN configures itself: SLAAC from MAG1's Router Advertisement, "
+                      "IPv4 from MAG1's DHCPv4 server (udhcpc)")  # fmt: skip
+        if not wait_for(lambda: self.home_address() is not None, 20):
+            raise TestbedUnavailable(f"the MN configured no address in {HNP} from the RAs: "
+                                     f"{t.node_configuration()}")  # fmt: skip
+        self.lease = t.dhcp(tmp)
+        address = self.home_address()
+        assert address is not None
+        if not wait_for(lambda: t.ping("cn", address, count=1), 20):
             raise TestbedUnavailable("the CN cannot reach the MN through MAG1")
 
-    def mn_addresses(self) -> str:
-        return self.lab.ip(self.t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
+    def home_address(self) -> str | None:
+        """The MN's own (SLAAC) address in its home network prefix, read from the node."""
+        for address in self.t.node_configuration()["ipv6"]:
+            if ipaddress.IPv6Interface(address) in ipaddress.IPv6Network(HNP):
+                return str(ipaddress.IPv6Interface(address).ip)
+        return None
 
     def handover(self) -> dict[str, Any]:
         """Move the MN to the other MAG under a 1 packet/ms probe; returns the measurements."""
@@ -272,7 +289,10 @@ class HandoverBed:
                                                   str(self.transport), "ip6"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(0.5)
-        probe = _Probe(self.t.ns["cn"], self.t.ns["mn"])
+        address = self.home_address()
+        if address is None:
+            raise TestbedUnavailable("the MN has no home address")
+        probe = _Probe(self.t.ns["cn"], self.t.ns["mn"], address)
         probe.start()
         time.sleep(0.5)
         link_up = self.t.move_cable("br2" if target == "mag2" else "br1")
@@ -396,16 +416,32 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
     bed = HandoverBed(progress)
     try:
         bed.setup()
-        before = bed.mn_addresses()
-        progress(f"registered at MAG1; MN address {MN_V6}; 1 packet/ms downlink probe running")
-        progress("handover: the MN's cable moves to MAG2's port; it re-authenticates there")
+        before = bed.t.node_configuration()
+        progress(f"registered at MAG1; the MN configured {before['ipv6']} and {before['ipv4']}, "
+                 f"default routes {before['default_routes']}")  # fmt: skip
+        progress("1 packet/ms downlink probe running; handover: the MN's cable moves to MAG2's "
+                 "port; it re-authenticates there")  # fmt: skip
         result = bed.handover()
-        after = bed.mn_addresses()
+        after = bed.t.node_configuration()
         mobility = bed.mobility_messages_from_mn()
         steps = result["steps"]
+        # Read from the node: the same global IPv6 addresses (none deprecated), IPv4 address
+        # and default routes before and after the move; and it had them at all.
+        unchanged = (
+            before == after
+            and bool(before["ipv6"])
+            and bool(before["ipv4"])
+            and len(before["default_routes"]) == 2
+            and not after["ipv6_deprecated"]
+        )
         summary = {
-            "address_unchanged": before == after and MN_V6 in after,
-            "mn_address": MN_V6,
+            "address_unchanged": unchanged,
+            "mn_address_before": before["ipv6"],
+            "mn_address_after": after["ipv6"],
+            "mn_ipv4_before": before["ipv4"],
+            "mn_ipv4_after": after["ipv4"],
+            "mn_default_routes_before": before["default_routes"],
+            "mn_default_routes_after": after["default_routes"],
             "serving_mag_after": result["to"],
             "handover_ms": steps,
             "downlink_lost": result["downlink_lost"],
@@ -413,8 +449,9 @@ def run_demo(*, as_json: bool, out: TextIO, err: TextIO) -> int:
             "mn_mobility_messages": mobility,
             "data_plane": bed.data_plane(result["to"]),
         }
-        progress(f"MN address before {MN_V6}, after {MN_V6}: "
-                 f"{'unchanged' if summary['address_unchanged'] else 'CHANGED'}")  # fmt: skip
+        progress(f"MN addresses before {before['ipv6'] + before['ipv4']}, after "
+                 f"{after['ipv6'] + after['ipv4']}: "
+                 f"{'unchanged' if unchanged else 'CHANGED'}")  # fmt: skip
         for name, value in steps.items():
             progress(f"  {name.replace('_', ' ')}: {value} ms")
         plane = summary["data_plane"]

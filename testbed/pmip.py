@@ -44,6 +44,21 @@ CN_V4 = "198.51.100.2"
 REPO = Path(__file__).resolve().parent.parent  # the checkout
 
 
+_UDHCPC_SCRIPT = """#!/bin/sh
+# udhcpc's stock script (/etc/udhcpc/default.script), its address and route part.
+echo "$1 ip=$ip subnet=$subnet router=$router serverid=$serverid lease=$lease" >> {out}
+case $1 in
+    bound|renew)
+        ip -4 addr flush dev $interface
+        ip -4 addr add $ip/$subnet dev $interface
+        ip -4 route replace default via ${{router%% *}} dev $interface onlink ;;
+    deconfig)
+        ip link set $interface up
+        ip -4 addr flush dev $interface ;;
+esac
+"""
+
+
 @dataclass
 class PmipLab:
     lab: Lab
@@ -55,10 +70,15 @@ class PmipLab:
     """The tunnel backend the stand-in MAGs use (set by :meth:`build`)."""
 
     # ------------------------------------------------------------------ topology
-    def build(self, *, mag_dataplane: bool = False, patch_panel: bool = False) -> None:
+    def build(
+        self, *, mag_dataplane: bool = False, patch_panel: bool = False, slaac: bool = False
+    ) -> None:
         """The topology. ``mag_dataplane=True`` leaves the MAGs' forwarding to
         :class:`~netlmm_aaa.dataplane.mag_linux.MagLinuxDataPlane` (only transport addresses
-        here) and points the MN at the fixed RFC 6543 router address."""
+        here) and points the MN at the fixed RFC 6543 router address. ``slaac=True`` (with
+        the MAG daemons) sets nothing on the MN: its kernel configures its IPv6 address and
+        default router from the MAG's Router Advertisements (``accept_ra``, ``autoconf``),
+        and IPv4 comes from a DHCP client (:meth:`dhcp`)."""
         L = self.lab
         for role in ("lma", "mag1", "mag2", "mn", "cn", "tn"):
             self.ns[role] = L.ns(role)
@@ -107,11 +127,45 @@ class PmipLab:
             # The MN's access link starts at MAG1.
             L.veth(self.ns["mn"], "mn0", self.ns["mag1"], "acc0")
         mn = self.ns["mn"]
+        if slaac:
+            L.sysctl(mn, "ipv6/conf/mn0/accept_ra", "1")
+            L.sysctl(mn, "ipv6/conf/mn0/autoconf", "1")
+            return
         L.ip(mn, "-6", "addr", "add", f"{MN_V6}/64", "dev", "mn0", "nodad")
         L.ip(mn, "addr", "add", f"{MN_V4}/24", "dev", "mn0")
         router = "fe80::200:5eff:fe00:5213" if mag_dataplane else "fe80::1"
         L.ip(mn, "-6", "route", "add", "default", "via", router, "dev", "mn0")
         L.ip(mn, "route", "add", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
+
+    def node_configuration(self) -> dict[str, list[str]]:
+        """What the MN itself has configured, read from its kernel: global IPv6 addresses
+        (with their state), IPv4 addresses, default routes of both families."""
+        mn = self.ns["mn"]
+        v6 = self.lab.ip(mn, "-6", "-o", "addr", "show", "dev", "mn0", "scope", "global")
+        v4 = self.lab.ip(mn, "-4", "-o", "addr", "show", "dev", "mn0")
+        return {
+            "ipv6": sorted(re.findall(r"inet6 (\S+)", v6)),
+            "ipv6_deprecated": sorted(re.findall(r"inet6 (\S+) .*deprecated", v6)),
+            "ipv4": sorted(re.findall(r"inet (\S+)", v4)),
+            "default_routes": sorted(
+                " ".join(line.split()[:5])
+                for family in ("-6", "-4")
+                for line in self.lab.ip(mn, family, "route", "show", "default").splitlines()
+            ),
+        }
+
+    def dhcp(self, script_dir: Path) -> str:
+        """Run a stock DHCPv4 client (busybox udhcpc) once on the MN's link; it configures the
+        lease it is given (address, default route) as its stock script does, leaving out the
+        resolver file, which belongs to the host. Returns the client's 'bound' line."""
+        script = script_dir / "udhcpc.sh"
+        out = script_dir / "udhcpc.out"
+        script.write_text(_UDHCPC_SCRIPT.format(out=out))
+        script.chmod(0o755)
+        self.lab.exec(self.ns["mn"], "udhcpc", "-i", "mn0", "-f", "-q", "-n", "-t", "5", "-T",
+                      "1", "-s", str(script), check=False, timeout=20)  # fmt: skip
+        lines = out.read_text().splitlines() if out.exists() else []
+        return next((line for line in lines if line.startswith("bound ")), "")
 
     def _mag_transport(self, mag: str) -> None:
         """A stand-in MAG's transport: its tunnel to the LMA through the project's own tunnel

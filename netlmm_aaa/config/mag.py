@@ -113,6 +113,13 @@ class MagConfig:
     ipv4_router: str | None = setting(check.ipv4, None)
     ipv4: bool = setting(check.boolean, True)
     mtu: int | None = setting(check.integer(1280, 9000), None)
+    router_lifetime: int = setting(check.integer(4, 9000), 1800)
+    """Router lifetime of the RAs (seconds); each registered station gets a fresh RA every
+    third of it, and at once when it sends a Router Solicitation."""
+    ra_dns: tuple[str, ...] = setting(check.list_of(check.ipv6), ())
+    """Recursive DNS servers advertised in the RAs (RFC 8106 RDNSS)."""
+    ra_search: tuple[str, ...] = setting(check.list_of(check.text), ())
+    """DNS search domains advertised in the RAs (RFC 8106 DNSSL)."""
     access_technology: int = setting(check.integer(0, 255), 4)
     lifetime: int = setting(check.integer(4, 0xFFFF * 4), 3600)
     home_prefix_lengths: tuple[int, int] = setting(check.bounds(check.integer(1, 128)), (32, 64))

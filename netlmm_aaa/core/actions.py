@@ -177,7 +177,8 @@ class StationBinding:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InstallStationRoutes:
-    """Downlink route to the access link, uplink policy rule into the tunnel, RAs with the HNP."""
+    """Downlink route to the access link, uplink policy rule into the tunnel, then an RA with
+    the HNP to the station."""
 
     station: StationBinding
     """The registered station."""
@@ -185,10 +186,21 @@ class InstallStationRoutes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemoveStationRoutes:
-    """Undo :class:`InstallStationRoutes` (the station left or its binding was revoked)."""
+    """Undo :class:`InstallStationRoutes` (the station left or its binding was revoked); then
+    an RA with zero lifetimes to the station."""
 
     station: StationBinding
     """The station."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdvertiseRouter:
+    """Send ``station`` a Router Advertisement with its prefixes, to its MAC on its access
+    interface (a refresh, or the answer to its Router Solicitation). The first one, and the
+    withdrawal, go with :class:`InstallStationRoutes` / :class:`RemoveStationRoutes`, after the
+    routes."""
+
+    station: StationBinding
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,6 +253,7 @@ MagAction = (
     SendMessage
     | InstallStationRoutes
     | RemoveStationRoutes
+    | AdvertiseRouter
     | DeauthenticateStation
     | RecordAudit
     | PrepareDownlink

@@ -66,6 +66,7 @@ class BulEntry:
     """One station's binding update list entry (RFC 5213 §6.1)."""
 
     __slots__ = (
+        "advertise_at",
         "ap",
         "attached_at",
         "deadline",
@@ -109,6 +110,7 @@ class BulEntry:
         self.retransmissions = 0
         self.timestamp_retries = 0
         self.deadline = 0.0
+        self.advertise_at = 0.0  # when the next refreshing Router Advertisement is due
         self.granted = 0
         self.hnps: tuple[str, ...] = ()
         self.ipv4: str | None = None

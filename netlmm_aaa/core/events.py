@@ -197,6 +197,15 @@ class AccountingSession:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RouterSolicited:
+    """A Router Solicitation arrived on access interface ``interface``; ``mac``: its Source
+    Link-Layer Address option (None when it had none, e.g. sent from ``::``)."""
+
+    interface: str
+    mac: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessProfile:
     """The RFC 6572 mobility attributes of an Access-Accept (all optional)."""
 
@@ -263,4 +272,5 @@ MagEvent = (
     | StationQueried
     | StationsListed
     | AccountingReported
+    | RouterSolicited
 )

@@ -47,6 +47,9 @@ class MagPolicy:
     """Seconds an Access-Accept's profile (and its prepared downlink) waits for the station."""
     lma_selection: tuple[LmaSelection, ...] = ()
     """The LMA by NAI realm, for stations whose profile names none."""
+    router_lifetime: int = 1800
+    """Router lifetime of our RAs (seconds); a registered station gets a fresh RA every third
+    of it (RFC 4861 §6.2.1: AdvDefaultLifetime = 3 x MaxRtrAdvInterval)."""
     quiet_lmas: frozenset[str] = frozenset()
     """LMAs that get no Heartbeat from us, not even the restart announcement (a peer that stops
     reading after a Mobility Header type it does not parse)."""

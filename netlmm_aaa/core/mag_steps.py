@@ -36,6 +36,8 @@ class MagTimer(Enum):
     """The entry's retransmission or refresh (``BulEntry.deadline``)."""
     EARLY_DOWNLINK = auto()
     """A downlink prepared from an Access-Accept that no registration took over yet."""
+    ADVERTISE = auto()
+    """A registered station's next Router Advertisement (``BulEntry.advertise_at``)."""
 
 
 class StationSteps:
@@ -140,6 +142,7 @@ class StationSteps:
                 if withdraw is not None:
                     actions.append(withdraw)
             actions.append(InstallStationRoutes(station=binding))
+            self._arm_advertising(entry, now)
             actions.append(self._station_audit(AuditKind.STATION_REGISTERED, entry, now))
 
     def _on_unusable(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
@@ -195,6 +198,12 @@ class StationSteps:
     def _arm_station(self, entry: BulEntry, deadline: float) -> None:
         entry.deadline = deadline
         self._arm(MagTimer.STATION, entry.mac, deadline)
+
+    def _arm_advertising(self, entry: BulEntry, now: Now) -> None:
+        """The station's RAs are refreshed every third of the router lifetime from now (its
+        routes and first RA are being installed)."""
+        entry.advertise_at = now.monotonic + max(1.0, self.policy.router_lifetime / 3)
+        self._arm(MagTimer.ADVERTISE, entry.mac, entry.advertise_at)
 
     def _arm(self, kind: MagTimer, mac: str, deadline: float) -> None:
         self._count += 1

@@ -61,6 +61,7 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from netlmm_aaa.core.actions import (
+    AdvertiseRouter,
     InstallStationRoutes,
     MagAction,
     QueryStation,
@@ -95,6 +96,7 @@ from netlmm_aaa.core.events import (
     MagEvent,
     MalformedPacketReceived,
     MobilityMessageReceived,
+    RouterSolicited,
     StationAttached,
     StationDetached,
     StationEventReported,
@@ -217,6 +219,8 @@ class MobileAccessGateway(StationSteps):
                 )
             case TimerFired():
                 self._timers_due(now, actions)
+            case RouterSolicited():
+                self._solicited(event, now, actions)
             case _:
                 assert_never(event)
         if self._early:
@@ -255,6 +259,10 @@ class MobileAccessGateway(StationSteps):
             if kind is MagTimer.STATION:
                 entry = self._stations.get(mac)
                 if entry is not None and entry.deadline == deadline:
+                    return deadline
+            elif kind is MagTimer.ADVERTISE:
+                entry = self._stations.get(mac)
+                if entry is not None and entry.advertise_at == deadline:
                     return deadline
             elif self._early.deadline(mac) == deadline:
                 return deadline
@@ -374,8 +382,23 @@ class MobileAccessGateway(StationSteps):
         entry.interface, entry.ap, entry.ssid = event.interface, event.ap, event.ssid
         if serving:
             actions.append(InstallStationRoutes(station=entry.binding()))
+            self._arm_advertising(entry, now)
         why = f"from access interface {old_interface}"
         actions.append(self._station_audit(AuditKind.STATION_MOVED, entry, now, reason=why))
+
+    def _solicited(self, event: RouterSolicited, now: Now, actions: Actions) -> None:
+        """A Router Solicitation: the registered station that sent it (its SLLAO's MAC; every
+        registered station of that interface when it named none, as one sent from ``::``)
+        gets its RA at once, and its refresh restarts from now. A station we do not serve
+        gets nothing: its prefix is not known yet (the RA follows the routes)."""
+        for entry in list(self._stations.values()):
+            if (
+                entry.state in SERVING
+                and entry.interface == event.interface
+                and event.mac in (None, entry.mac)
+            ):
+                actions.append(AdvertiseRouter(station=entry.binding()))
+                self._arm_advertising(entry, now)
 
     def _detach(self, event: StationDetached, now: Now, actions: Actions) -> None:
         entry = self._stations.get(event.mac)
@@ -477,6 +500,11 @@ class MobileAccessGateway(StationSteps):
             if kind is MagTimer.EARLY_DOWNLINK:
                 continue  # the sweep at the end of every input withdraws it
             entry = self._stations.get(mac)
+            if kind is MagTimer.ADVERTISE:
+                if entry is not None and entry.advertise_at == deadline and entry.state in SERVING:
+                    actions.append(AdvertiseRouter(station=entry.binding()))
+                    self._arm_advertising(entry, now)
+                continue
             if entry is None or entry.deadline != deadline:
                 continue
             if entry.outstanding is not None:

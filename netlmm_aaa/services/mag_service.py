@@ -28,9 +28,10 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
 )
 from netlmm_aaa.adapters.radius_auth_relay import RadiusAuthRelay
-from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser
+from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser, RouterSolicitations
 from netlmm_aaa.config import MagConfig
 from netlmm_aaa.core.actions import (
+    AdvertiseRouter,
     DeauthenticateStation,
     InstallStationRoutes,
     MagAction,
@@ -40,6 +41,7 @@ from netlmm_aaa.core.actions import (
     RefuseHookLine,
     RemoveStationRoutes,
     SendMessage,
+    StationBinding,
     WithdrawDownlink,
 )
 from netlmm_aaa.core.audit_kinds import AuditKind
@@ -50,6 +52,7 @@ from netlmm_aaa.core.events import (
     AccessProfile,
     ConfirmedStation,
     MagEvent,
+    RouterSolicited,
     StationEvent,
     StationEventReported,
     StationQueried,
@@ -110,6 +113,7 @@ class MagService:
         self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=100_000)
         self._mh: MobilityHeaderSocket | None = None
         self._ra: RouterAdvertiser | None = None
+        self._solicitations: RouterSolicitations | None = None
         self._dhcp: Dhcpv4Server | None = None
         self._relay: RadiusAuthRelay | None = None
         self._deferred: list[RecordAudit] = []
@@ -160,6 +164,7 @@ class MagService:
                 proxy_coa=config.proxy_coa,
                 lma_address=config.lma_address,
                 lifetime=config.lifetime,
+                router_lifetime=config.router_lifetime,
                 home_prefix_lengths=config.home_prefix_lengths,
                 access_technology=config.access_technology,
                 ipv4=config.ipv4,
@@ -184,7 +189,17 @@ class MagService:
         for interface in config.access_interfaces:
             await self.dataplane.prepare_access_interface(interface)
         loop = asyncio.get_running_loop()
-        self._ra = RouterAdvertiser(mtu=config.mtu)
+        self._ra = RouterAdvertiser(
+            mtu=config.mtu,
+            router_lifetime=config.router_lifetime,
+            dns_servers=config.ra_dns,
+            search_domains=config.ra_search,
+        )
+        self._solicitations = RouterSolicitations(
+            config.access_interfaces,
+            lambda interface, mac: self._put(RouterSolicited(interface=interface, mac=mac)),
+        )
+        self._solicitations.start()
         if config.dhcpv4 and config.ipv4 and config.ipv4_router:
             core = self.core
             self._dhcp = Dhcpv4Server(
@@ -277,6 +292,8 @@ class MagService:
                 self._relay.close()
             self._mh.close()
             self._ra.close()
+            if self._solicitations is not None:
+                self._solicitations.close()
             if self._deferred_flush is not None:
                 self._deferred_flush.cancel()
             self._flush_deferred()
@@ -377,16 +394,14 @@ class MagService:
                         self._expect_answer()
                 case InstallStationRoutes():
                     station = action.station
-                    advertise = functools.partial(
-                        self._advertise, station.interface, station.home_network_prefixes
-                    )
+                    advertise = functools.partial(self._advertise, station)
                     self._in_background(self.dataplane.install(station), advertise)
                 case RemoveStationRoutes():
                     station = action.station
-                    advertise = functools.partial(
-                        self._advertise, station.interface, station.home_network_prefixes, 0
-                    )
-                    self._in_background(self.dataplane.remove(station), advertise)
+                    withdraw = functools.partial(self._advertise, station, withdraw=True)
+                    self._in_background(self.dataplane.remove(station), withdraw)
+                case AdvertiseRouter():
+                    self._advertise(action.station)
                 case PrepareDownlink():
                     self._in_background(self.dataplane.prepare_downlink(action.station))
                 case WithdrawDownlink():
@@ -450,12 +465,11 @@ class MagService:
 
         task.add_done_callback(done)
 
-    def _advertise(
-        self, interface: str, prefixes: Sequence[str], lifetime: int | None = None
-    ) -> None:
-        if self._ra is not None:
+    def _advertise(self, station: StationBinding, *, withdraw: bool = False) -> None:
+        if self._ra is not None and station.home_network_prefixes:
             with contextlib.suppress(OSError):
-                self._ra.advertise(interface, prefixes, lifetime=lifetime)
+                self._ra.advertise(station.interface, station.mac,
+                                   station.home_network_prefixes, withdraw=withdraw)  # fmt: skip
 
     def _arm_timer(self) -> None:
         assert self.core is not None

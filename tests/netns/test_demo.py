@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 from netlmm_aaa.dataplane.backend_probe import auto_choice
 from tests.conftest import REPO
+from tests.netns.pmip_lab import HNP, MN_V4, ROUTER_V4
 from tests.netns.topology import require_netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
@@ -30,6 +32,15 @@ def test_demo_reports_an_unchanged_address_and_cleans_up(
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["address_unchanged"] is True
+    # Read from the node, which configured them itself (SLAAC, DHCPv4): its address in the
+    # home prefix, its IPv4 home address, default routes via the shared RFC 6543 router.
+    [v6] = summary["mn_address_before"]
+    assert ipaddress.IPv6Interface(v6) in ipaddress.IPv6Network(HNP)
+    assert summary["mn_address_after"] == [v6]
+    assert summary["mn_ipv4_before"] == summary["mn_ipv4_after"]
+    assert [a.split("/")[0] for a in summary["mn_ipv4_after"]] == [MN_V4]
+    assert summary["mn_default_routes_after"] == [
+        f"default via {ROUTER_V4} dev mn0", "default via fe80::200:5eff:fe00:5213 dev mn0"]  # fmt: skip
     assert summary["mn_mobility_messages"] == 0
     assert summary["serving_mag_after"] == "mag2"
     steps = summary["handover_ms"]

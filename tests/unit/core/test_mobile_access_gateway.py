@@ -361,3 +361,36 @@ def test_the_restart_announcement_goes_to_every_lma_but_the_quiet_ones() -> None
                       lma_selection=selection, quiet_lmas=frozenset({LMAA, "2001:db8:ff::3"}))  # fmt: skip
     sends = [a for a in MobileAccessGateway(quiet).announce_restart(T0) if type(a) is SendMessage]
     assert [a.destination for a in sends] == ["2001:db8:ff::2"]
+
+
+def test_router_advertisements_are_refreshed_and_answer_solicitations() -> None:
+    """Issue 23 (1): a registered station gets a fresh RA every third of the router lifetime
+    (well before it ends) and at once when it solicits one; a solicitation from a station we
+    do not serve, or on another interface, gets nothing; an RS without a source link-layer
+    address answers every registered station of that interface; none after it leaves."""
+    from netlmm_aaa.core.actions import AdvertiseRouter
+    from netlmm_aaa.core.events import RouterSolicited
+
+    pair = make_pair(router_lifetime=30)
+    pair.attach("mag1")
+    pair.attach("mag1", mac="02:88:00:00:aa:02", mn_id=b"bob@example.org")
+    mag = pair.mags["mag1"]
+    assert mag.next_deadline() == pytest.approx(pair.now.monotonic + 10)  # the runner's timer
+
+    def advertised(effects) -> list[str]:  # type: ignore[no-untyped-def]
+        return sorted(a.station.mac for who, a in effects if type(a) is AdvertiseRouter)
+
+    assert advertised(pair.tick(9)) == []
+    assert advertised(pair.tick(1.5)) == [MN_MAC, "02:88:00:00:aa:02"]  # at 10 s = 30 / 3
+    ra = [a for _, a in pair.tick(10) if type(a) is AdvertiseRouter][0]
+    assert ra.station.home_network_prefixes == pair.lma.binding(ALICE).home_network_prefixes  # type: ignore[union-attr]
+    now = pair.now.after(1)
+    answer = mag.handle(RouterSolicited(interface="acc0", mac=MN_MAC), now)
+    assert [a.station.mac for a in answer if type(a) is AdvertiseRouter] == [MN_MAC]
+    assert mag.handle(RouterSolicited(interface="acc0", mac="02:88:00:00:ee:ee"), now) == []
+    assert mag.handle(RouterSolicited(interface="acc1", mac=MN_MAC), now) == []
+    anonymous = mag.handle(RouterSolicited(interface="acc0", mac=None), now)
+    assert len([a for a in anonymous if type(a) is AdvertiseRouter]) == 2
+    pair.deliver("mag1", mag.handle(StationDetached(mac=MN_MAC), pair.now.after(2)))
+    assert advertised(pair.tick(12)) == ["02:88:00:00:aa:02"]
+    assert mag.handle(RouterSolicited(interface="acc0", mac=MN_MAC), pair.now) == []
