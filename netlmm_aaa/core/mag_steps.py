@@ -177,6 +177,15 @@ class StationSteps:
         assert hi is not None
         self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions, retransmission=True)
 
+    def _on_resend(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
+        # The LMA is back (it announced its restart): the PBU in flight goes again now, its
+        # backoff started afresh, instead of waiting out a timeout that grew while it was down.
+        pbu = entry.outstanding
+        assert pbu is not None
+        hi = handoff_indicator(pbu)
+        assert hi is not None
+        self._send_pbu(entry, hi, pbu.lifetime_seconds, now, actions)
+
     def _on_unanswered(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
         withdraw = entry.state is not StationState.REGISTERING
         self._farewell(entry, now, actions, AuditKind.PBU_UNANSWERED, withdraw=withdraw)

@@ -26,6 +26,7 @@ REG./REFR./DE  RETRANSMIT_DUE       PBU again, timeout doubled (§6.9.4)  (same)
 REG./REFR./DE  UNANSWERED           audit; routes withdrawn if bound     ABSENT
 REGISTERED     REFRESH_DUE          PBU (HI 5)                           REFRESHING
 REGISTERED     LMA_RESTARTED        PBU (HI 5): the LMA may have lost it REFRESHING
+REG./REFR.     LMA_RESTARTED        the PBU in flight again, backoff anew (same)
 REG./REFR.     DETACH               routes withdrawn if bound, PBU 0     DEREGISTERING
 DEREGISTERING  PBA_ANY              forget                               ABSENT
 any present    REPLACED             routes withdrawn (another identity)  ABSENT
@@ -151,6 +152,8 @@ _TRANSITIONS: dict[tuple[StationState, StationInput], tuple[StepHandler, Station
     (_S.DEREGISTERING, _I.UNANSWERED): (_M._on_unanswered, _S.ABSENT),
     (_S.REGISTERED, _I.REFRESH_DUE): (_M._on_refresh, _S.REFRESHING),
     (_S.REGISTERED, _I.LMA_RESTARTED): (_M._on_refresh, _S.REFRESHING),
+    (_S.REGISTERING, _I.LMA_RESTARTED): (_M._on_resend, _S.REGISTERING),
+    (_S.REFRESHING, _I.LMA_RESTARTED): (_M._on_resend, _S.REFRESHING),
     (_S.REGISTERING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
     (_S.REGISTERED, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
     (_S.REFRESHING, _I.DETACH): (_M._on_detach, _S.DEREGISTERING),
@@ -181,7 +184,8 @@ class MobileAccessGateway(StationSteps):
         self._timers: list[tuple[float, int, MagTimer, str]] = []
         self._count = 0
         self._early = EarlyDownlinks()
-        self._lma_restart_counter: int | None = None
+        # Each LMA's RFC 5847 restart counter, as last heard from it.
+        self._lma_restart_counters: dict[str, int] = {}
         self._gre_key = 0
         self._gre_keys: set[int] = set()
         """Downlink GRE keys of our stations (each names one station's packets from the LMA)."""
@@ -562,20 +566,24 @@ class MobileAccessGateway(StationSteps):
         actions.append(audit)
         if value is None:
             return
-        if self._lma_restart_counter is not None and value != self._lma_restart_counter:
-            # The LMA may have lost our bindings: re-register every station now.
-            actions.append(
-                RecordAudit(
-                    kind=AuditKind.LMA_RESTARTED,
-                    utc=now.utc,
-                    peer=event.source,
-                    fields={"old": self._lma_restart_counter, "new": value},
-                )
+        known = self._lma_restart_counters.get(event.source)
+        self._lma_restart_counters[event.source] = value
+        # A changed counter, or an unsolicited response (an LMA announces only a restart
+        # that may have lost state, RFC 5847 §3.2) with a counter not already known: that LMA
+        # may have lost our bindings, so the stations registered through it register again.
+        if value == known or (known is None and not message.unsolicited):
+            return
+        actions.append(
+            RecordAudit(
+                kind=AuditKind.LMA_RESTARTED,
+                utc=now.utc,
+                peer=event.source,
+                fields={"old": known, "new": value},
             )
-            for entry in list(self._stations.values()):
-                if entry.state is StationState.REGISTERED:
-                    self._transition(entry, StationInput.LMA_RESTARTED, NO_CAUSE, now, actions)
-        self._lma_restart_counter = value
+        )
+        for entry in list(self._stations.values()):
+            if entry.state in WAITING and entry.lma == event.source:
+                self._transition(entry, StationInput.LMA_RESTARTED, NO_CAUSE, now, actions)
 
     # ------------------------------------------------------------------ helpers
 

@@ -184,6 +184,39 @@ class SqlStore:
                 for row in rows
             ]
 
+    def start_counter(self) -> tuple[int, bool]:
+        """At start: the RFC 5847 restart counter and whether the last run ended cleanly
+        (:meth:`mark_clean_shutdown` after everything was committed). A clean restart keeps the
+        counter (every binding is in the store); an unclean one (killed, crashed: answers may
+        have left before their rows were committed) increments it. Either way the mark is
+        cleared, so the next start is unclean unless this run ends cleanly too."""
+        with self.engine.begin() as connection:
+            clean = connection.execute(
+                select(NodeState.value).where(
+                    NodeState.node == self.node, NodeState.key == "clean_shutdown"
+                )
+            ).scalar()
+            connection.execute(
+                NodeState.__table__.delete().where(  # type: ignore[attr-defined]
+                    NodeState.node == self.node, NodeState.key == "clean_shutdown"
+                )
+            )
+            current = connection.execute(
+                select(NodeState.value).where(
+                    NodeState.node == self.node, NodeState.key == "restart_counter"
+                )
+            ).scalar()
+        if clean == "1" and current is not None:
+            return int(current), True
+        return self.bump_restart_counter(), False
+
+    def mark_clean_shutdown(self) -> None:
+        """Everything this run promised is committed (call after :meth:`flush`)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(NodeState).values(node=self.node, key="clean_shutdown", value="1")
+            )
+
     def bump_restart_counter(self) -> int:
         """Increment and return the persisted RFC 5847 restart counter."""
         with self.engine.begin() as connection:

@@ -183,7 +183,7 @@ class LmaService:
             if config.metrics_listen
             else None
         )
-        counter = await asyncio.to_thread(self.store.bump_restart_counter)
+        counter, clean = await asyncio.to_thread(self.store.start_counter)
         with bulk_loading():  # settle_heap() follows once ready
             began = time.monotonic()
             saved = await asyncio.to_thread(self.store.load_bindings)
@@ -221,6 +221,7 @@ class LmaService:
                     peer=None,
                     fields={
                         "restart_counter": counter,
+                        "clean_restart": clean,
                         "bindings_restored": active,
                         "routes_added": report.added,
                         "routes_replaced": report.replaced,
@@ -231,16 +232,19 @@ class LmaService:
             ]
         )
         log.info(
-            "LMA %s: restart counter %d, %d bindings restored, routes +%d ~%d -%d =%d (%.1f s)",
-            config.name, counter, active, report.added, report.replaced, report.removed,
-            report.kept, time.monotonic() - began,
+            "LMA %s: restart counter %d (%s), %d bindings restored, routes +%d ~%d -%d =%d "
+            "(%.1f s)", config.name, counter, "clean restart" if clean else "announced", active,
+            report.added, report.replaced, report.removed, report.kept, time.monotonic() - began,
         )  # fmt: skip
         self._mh = MobilityHeaderSocket(config.address, self._deliver)
         self._mh.start(loop)
         if config.ipv4_address:
             self._udp = Udp5436Socket(config.ipv4_address, self._deliver)
             await self._udp.start(loop)
-        await self._execute(self.core.announce_restart(self.clock()))
+        if not clean:
+            # RFC 5847 §3.2: state may have been lost (a PBA leaves before its binding is
+            # committed), so the MAGs re-register; after a clean stop every binding is restored.
+            await self._execute(self.core.announce_restart(self.clock()))
         aaa = await self._start_aaa_listener()
         control = await self._start_control_socket()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -272,6 +276,12 @@ class LmaService:
                 self._mh.close()
             if self._udp is not None:
                 self._udp.close()
+            try:
+                await asyncio.to_thread(self.store.flush)
+                await asyncio.to_thread(self.store.mark_clean_shutdown)
+            except Exception as exc:  # not clean: the next start announces a restart
+                log.error("LMA %s: the store did not commit everything at shutdown: %s",
+                          config.name, exc)  # fmt: skip
             await asyncio.to_thread(self.store.close)
             await self.dataplane.close()
             engine.dispose()

@@ -394,3 +394,28 @@ def test_router_advertisements_are_refreshed_and_answer_solicitations() -> None:
     pair.deliver("mag1", mag.handle(StationDetached(mac=MN_MAC), pair.now.after(2)))
     assert advertised(pair.tick(12)) == ["02:88:00:00:aa:02"]
     assert mag.handle(RouterSolicited(interface="acc0", mac=MN_MAC), pair.now) == []
+
+
+def test_an_lma_restart_announcement_re_registers_that_lmas_stations_only() -> None:
+    """Issue 23 (4): the MAG keeps a restart counter per LMA. An unsolicited Heartbeat
+    response (an LMA announces only a restart that may have lost state) re-registers the
+    stations registered through that LMA, even when its counter was never heard before; the
+    same announcement again, or one from another LMA, re-registers nothing."""
+    pair = make_pair()
+    pair.attach("mag1")
+    mag = pair.mags["mag1"]
+
+    def announce(source: str, counter: int) -> None:
+        response = Heartbeat(0, True, True, (RestartCounterOption(counter),))
+        pair.deliver("mag1", mag.handle(
+            MobilityMessageReceived(message=response, source=source, destination="2001:db8:ff::11"),
+            pair.now))  # fmt: skip
+
+    announce("2001:db8:ff::2", 5)  # another LMA: none of ours is registered there
+    assert len(_pbus(pair)) == 1
+    announce(LMAA, 9)
+    pbus = _pbus(pair)
+    assert len(pbus) == 2 and find_option(pbus[1], HandoffIndicatorOption) == HandoffIndicatorOption(5)
+    assert mag.station_state(MN_MAC) is StationState.REGISTERED
+    announce(LMAA, 9)  # the same announcement again
+    assert len(_pbus(pair)) == 2

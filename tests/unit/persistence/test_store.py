@@ -191,6 +191,25 @@ def test_restart_counter_is_persisted_and_incremented(database_url: str) -> None
         engine.dispose()
 
 
+def test_a_clean_restart_keeps_the_counter_an_unclean_one_increments_it(
+    database_url: str,  # noqa: F811
+) -> None:
+    """Issue 23 (4), RFC 5847 §3.2: only a restart that may have lost state is announced."""
+    engine = make_engine(database_url)
+    store = SqlStore(engine, "lma1")
+    try:
+        assert store.start_counter() == (1, False)  # first start: nothing to restore
+        store.mark_clean_shutdown()
+        assert store.start_counter() == (1, True)  # clean: same counter, no announcement
+        assert store.start_counter() == (2, False)  # killed without the mark: incremented
+        store.mark_clean_shutdown()
+        assert SqlStore(engine, "other").start_counter() == (1, False)  # per node
+        assert store.start_counter() == (2, True)
+    finally:
+        store.close()
+        engine.dispose()
+
+
 def test_policy_profiles_from_sql(database_url: str) -> None:  # noqa: F811
     from sqlalchemy import insert
 
