@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.hardening.test_hostapd_monitor import FakeHostapd
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
@@ -36,7 +37,7 @@ database = "sqlite:///{db}"
 control = "{control}"
 interface = "acc0"
 """
-ALICE, BOB, CAROL = "02:00:00:f5:00:01", "02:00:00:f5:00:02", "02:00:00:f5:00:03"
+BOB, CAROL = "02:00:00:f5:00:02", "02:00:00:f5:00:03"
 
 
 def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path: Path) -> None:
@@ -47,6 +48,8 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
             t.build(mag_dataplane=True, patch_panel=True)
             t.write_config()
             t.start_lma()
+            # Alice is the mobile node itself (its real MAC): her traffic is checked too.
+            alice = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
             config = tmp_path / "mag.toml"
             config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA,
                                                 router=ROUTER_V4, db=tmp_path / "mag.db",
@@ -71,19 +74,24 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
                         if b["state"] == "active" and b["mag"] == "mag1"}  # fmt: skip
 
             started: list[int] = []
-            hostapd.stations = {ALICE: "alice@example.org", BOB: "bob@example.org"}
+            hostapd.stations = {alice: "alice@example.org", BOB: "bob@example.org"}
             mag = start_mag()
             assert wait_for(lambda: set(active()) == {"alice@example.org", "bob@example.org"},
                             15), log.read_text()[-2000:]  # fmt: skip
             alice_prefix = active()["alice@example.org"]
+            assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 10)
             mag.kill()  # kill -9
             mag.wait(timeout=10)
             del hostapd.stations[BOB]  # left while nobody listened
             hostapd.stations[CAROL] = "carol@example.org"  # arrived meanwhile
             mag = start_mag()
+            ready = time.monotonic()
             assert wait_for(lambda: set(active()) == {"alice@example.org", "carol@example.org"},
                             15), (active(), log.read_text()[-2000:])  # fmt: skip
             assert active()["alice@example.org"] == alice_prefix
+            # Not only state: the node's traffic flows again within 5 s of the MAG being back.
+            assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 5)
+            assert time.monotonic() - ready < 5
             mag.terminate()
             mag.wait(timeout=15)
     finally:
