@@ -106,6 +106,7 @@ class _Switches:
     accept_forced_udp_encapsulation: bool = setting(check.boolean, False)
     revoke_old_mag_on_handover: bool = setting(check.boolean, True)
     release_bindings_on_peer_restart: bool = setting(check.boolean, True)
+    honour_requested_blocks: bool = setting(check.boolean, True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -120,6 +120,10 @@ class LmaPolicy:
     """MISSING_HEARTBEATS_ALLOWED (RFC 5847 §5)."""
     release_bindings_on_peer_restart: bool = True
     """Delete a MAG's bindings when its restart counter changes (RFC 5847 §3)."""
+    honour_requested_blocks: bool = True
+    """A home prefix or IPv4 home address a PBU asks for (the node's RADIUS profile, RFC 6572,
+    relayed by its MAG) is granted when it is a block of a configured pool that nobody holds
+    and no other node has statically; off: only the node's own static or last block."""
     restart_counter: int = 0
     """This LMA's own restart counter (persisted by the daemon, bumped on each restart)."""
     bri_retransmit_delay: float = 1.0

@@ -2,7 +2,9 @@
 (RFC 5213 §5.3.2, RFC 5844 §3.1), who holds which block, and whether a MAG may serve it.
 
 Blocks come from a node's static policy or from the pools; a node may ask for a specific
-block only if it is its static one or the one it held last and nobody holds now.
+block if it is its static one, or a block of a pool that nobody holds and no other node has
+statically: the one it held last, or any (its RADIUS profile's, RFC 6572, relayed by the MAG)
+when ``honour_requested_blocks`` is on (the default).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class HomeAddresses:
         self.ipv4_pool = (
             AddressPool(policy.ipv4_pool, 32, reserved=reserved4) if policy.ipv4_pool else None
         )
+        self.honour_requested = policy.honour_requested_blocks
         self._static_holders: dict[str, bytes] = {}
         for node in policy.mobile_nodes:
             for block in (node.home_network_prefix, node.ipv4_home_address):
@@ -178,7 +181,11 @@ class HomeAddresses:
             return static == mn_id
         for pool in (self.prefix_pool, self.ipv4_pool):
             if pool is not None and pool.contains(block):
-                return pool.holder(block) in (None, mn_id) and pool.last_block_of(mn_id) == block
+                if ipaddress.ip_network(block).prefixlen != pool.block_length:
+                    return False  # not one of the pool's blocks
+                if pool.holder(block) not in (None, mn_id):
+                    return False
+                return self.honour_requested or pool.last_block_of(mn_id) == block
         return False
 
     def hold(self, block: str, mn_id: bytes) -> None:

@@ -153,6 +153,15 @@ CASES = {
     "IPv4 address not the node's -> 171": Case(
         S.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS,
         pbu(extra=(IPv4HomeAddressRequestOption.from_address("203.0.113.77"),)),
+        policy={"honour_requested_blocks": False},
+    ),
+    "IPv4 address outside the pool -> 171": Case(
+        S.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS,
+        pbu(extra=(IPv4HomeAddressRequestOption.from_address("198.51.100.7"),)),
+    ),
+    "prefix of the pool but not a block of it -> 155": Case(
+        S.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX,
+        pbu(hnps=(HomeNetworkPrefixOption.from_network("2001:db8:1000::/56"),)),
     ),
 }
 
@@ -298,3 +307,22 @@ def test_pba_over_udp_goes_back_to_the_source_port() -> None:
 
 # In the hardening suite (security-tests.md W3-W7: impersonation, replay, missing options, prefix theft).
 pytestmark = pytest.mark.hardening
+
+
+def test_a_block_named_by_the_radius_profile_is_honoured_without_a_local_policy() -> None:
+    """Issue 23 (8): the MAG relays the node's RFC 6572 profile (prefix, IPv4 HoA) in its PBU;
+    the LMA grants them when they are free blocks of its pools, with no policy entry of its
+    own; a block another node holds is refused."""
+    from tests.lma_support import BOB, make_lma, pba, receive
+
+    lma = make_lma()
+    wanted = HomeNetworkPrefixOption.from_network("2001:db8:1000:5::/64")
+    reply = pba(receive(lma, pbu(hnps=(wanted,), extra=(
+        IPv4HomeAddressRequestOption.from_address("203.0.113.77"),))))  # fmt: skip
+    assert reply.status == 0
+    binding = lma.binding(ALICE)
+    assert binding is not None
+    assert binding.home_network_prefixes == ("2001:db8:1000:5::/64",)
+    assert binding.ipv4_home_address == "203.0.113.77"
+    taken = pba(receive(lma, pbu(mn_id=BOB, hnps=(wanted,))))
+    assert taken.status == S.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX
