@@ -459,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         "handovers": "handover count and latency percentiles, per MAG pair and per hour",
         "aps": "attachments, handovers in/out and distinct mobile nodes per AP",
         "security": "rejected and suspicious events by reason and NAS",
-        "signaling": "mobility messages per handover; mobile-node-originated messages (0)",
+        "signaling": "mobility messages per handover; messages from non-peers or malformed",
         "html": "one self-contained HTML report with charts",
     }
     for name, text in described.items():

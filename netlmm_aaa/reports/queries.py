@@ -466,8 +466,10 @@ class Reports:
     # ------------------------------------------------------------------ signaling
 
     def signaling(self) -> list[Table]:
-        """Network-side messages per handover, and mobility messages from non-peers (an MN's
-        would be among them; the design needs none)."""
+        """Network-side messages per handover, and the mobility messages the daemons received
+        from sources that are not their peers or could not decode. That is not a count of what
+        mobile nodes send (a node's messages never reach the LMA's signalling socket unless
+        routed there): those are counted on the nodes' links (the demo's capture)."""
         counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         handovers = strangers = 0
         periods, raw = self._pieces(_DAY)
@@ -513,7 +515,7 @@ class Reports:
             messages.rows.append((node, message, direction, n, retransmissions, per))
         summary = Table(
             "Signaling summary",
-            ["handovers", "network_messages", "per_handover", "mn_originated_messages"],
+            ["handovers", "network_messages", "per_handover", "non_peer_or_malformed_messages"],
         )
         total = sum(r[3] for r in messages.rows if r[1] != "HB")
         summary.rows.append(
