@@ -6,7 +6,9 @@ Once, at start-up:
   receiver decapsulates at our Proxy-CoA what our LMAs send, exactly as at the LMA;
 - the uplink tunnel: a table (100 by default) whose default routes, IPv6 and IPv4, go to the LMA
   (IPv6-in-IPv6 / IPv4-in-IPv6 through the backend; or plain routes via the LMAA in ``routing``
-  mode);
+  mode); a station whose LMA is another one (its realm's, its profile's) has its source rules
+  lead to that LMA's own table (101, 102, ..., made when its first station registers), so each
+  station's uplink goes to the LMA that anchors it;
 - per access interface: the same router on every MAG (RFC 6543): MAC 00:00:5e:00:52:13 and
   link-local fe80::200:5eff:fe00:5213, plus the IPv4 default router, configured *before* the link
   comes up (an MN's first neighbour solicitation must not go unanswered).
@@ -93,6 +95,8 @@ class MagLinuxDataPlane:
         self._links: dict[str, int] = {}
         self._tables: dict[str, int] = {}
         """GRE mode: each registered station's uplink table, by MAC."""
+        self._lma_tables: dict[str, int] = {lma_address: uplink_table}
+        """Other modes: each LMA's uplink table (default routes toward it)."""
         self._free_tables: list[int] = []
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -180,15 +184,27 @@ class MagLinuxDataPlane:
             raise DataPlaneError(f"the uplink table's default routes: {failures[0]}")
 
     def _station_table(self, station: StationBinding) -> int:
-        """The uplink table of ``station``'s source rules: the shared one, or in GRE mode one
-        of its own (its uplink key is its own), allocated on install and freed on removal."""
+        """The uplink table of ``station``'s source rules: its LMA's, or in GRE mode one of its
+        own (its uplink key is its own), allocated on install and freed on removal."""
         if self.mode is not TunnelMode.GRE:
-            return self.table
+            return self._lma_table(station.lma_address or self.lma_address)
         table = self._tables.get(station.mac)
         if table is None:
             table = self._free_tables.pop() if self._free_tables else (
                 GRE_TABLE_BASE + len(self._tables))  # fmt: skip
             self._tables[station.mac] = table
+        return table
+
+    def _lma_table(self, lma: str) -> int:
+        """The uplink table toward ``lma``, made (default routes into its tunnel) on first use."""
+        table = self._lma_tables.get(lma)
+        if table is None:
+            assert self._uplink is not None
+            table = self.table + len(self._lma_tables)
+            failures = self._uplink.replace([("::/0", lma), ("0.0.0.0/0", lma)], table=table)
+            if failures:
+                raise DataPlaneError(f"the uplink table {table} toward LMA {lma}: {failures[0]}")
+            self._lma_tables[lma] = table
         return table
 
     def _gre_uplink(self, station: StationBinding, table: int, install: bool) -> None:
