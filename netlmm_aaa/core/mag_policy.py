@@ -47,6 +47,11 @@ class MagPolicy:
     """Seconds an Access-Accept's profile (and its prepared downlink) waits for the station."""
     lma_selection: tuple[LmaSelection, ...] = ()
     """The LMA by NAI realm, for stations whose profile names none."""
+    reregister_burst: int = 256
+    reregister_interval: float = 0.05
+    """After an LMA restart, its stations register again this many at a time, this often
+    (seconds): 5,120 a second by default, a pace the LMA and the sockets between take without
+    loss, where all at once would overflow them and cost every station a retransmission."""
     router_lifetime: int = 1800
     """Router lifetime of our RAs (seconds); a registered station gets a fresh RA every third
     of it (RFC 4861 §6.2.1: AdvDefaultLifetime = 3 x MaxRtrAdvInterval)."""

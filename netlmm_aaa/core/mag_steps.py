@@ -38,6 +38,8 @@ class MagTimer(Enum):
     """A downlink prepared from an Access-Accept that no registration took over yet."""
     ADVERTISE = auto()
     """A registered station's next Router Advertisement (``BulEntry.advertise_at``)."""
+    REREGISTER = auto()
+    """The next burst of stations to register again after an LMA restart."""
 
 
 class StationSteps:

@@ -27,6 +27,7 @@ REG./REFR./DE  UNANSWERED           audit; routes withdrawn if bound     ABSENT
 REGISTERED     REFRESH_DUE          PBU (HI 5)                           REFRESHING
 REGISTERED     LMA_RESTARTED        PBU (HI 5): the LMA may have lost it REFRESHING
 REG./REFR.     LMA_RESTARTED        the PBU in flight again, backoff anew (same)
+               (LMA_RESTARTED comes reregister_burst stations at a time, paced)
 REG./REFR.     DETACH               routes withdrawn if bound, PBU 0     DEREGISTERING
 DEREGISTERING  PBA_ANY              forget                               ABSENT
 any present    REPLACED             routes withdrawn (another identity)  ABSENT
@@ -58,6 +59,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import assert_never
 
@@ -183,6 +185,9 @@ class MobileAccessGateway(StationSteps):
         self._pbus = PbuBuilder(policy)
         self._timers: list[tuple[float, int, MagTimer, str]] = []
         self._count = 0
+        # Stations waiting to register again after their LMA restarted, paced (MAC, LMA).
+        self._reregister: deque[tuple[str, str]] = deque()
+        self._reregister_at: float | None = None
         self._early = EarlyDownlinks()
         # Each LMA's RFC 5847 restart counter, as last heard from it.
         self._lma_restart_counters: dict[str, int] = {}
@@ -267,6 +272,9 @@ class MobileAccessGateway(StationSteps):
             elif kind is MagTimer.ADVERTISE:
                 entry = self._stations.get(mac)
                 if entry is not None and entry.advertise_at == deadline:
+                    return deadline
+            elif kind is MagTimer.REREGISTER:
+                if deadline == self._reregister_at:
                     return deadline
             elif self._early.deadline(mac) == deadline:
                 return deadline
@@ -509,6 +517,10 @@ class MobileAccessGateway(StationSteps):
                     actions.append(AdvertiseRouter(station=entry.binding()))
                     self._arm_advertising(entry, now)
                 continue
+            if kind is MagTimer.REREGISTER:
+                if deadline == self._reregister_at:
+                    self._reregister_some(now, actions)
+                continue
             if entry is None or entry.deadline != deadline:
                 continue
             if entry.outstanding is not None:
@@ -581,9 +593,27 @@ class MobileAccessGateway(StationSteps):
                 fields={"old": known, "new": value},
             )
         )
-        for entry in list(self._stations.values()):
-            if entry.state in WAITING and entry.lma == event.source:
+        self._reregister.extend(
+            (entry.mac, event.source)
+            for entry in self._stations.values()
+            if entry.state in WAITING and entry.lma == event.source
+        )
+        if self._reregister_at is None:
+            self._reregister_some(now, actions)
+
+    def _reregister_some(self, now: Now, actions: Actions) -> None:
+        """The next ``reregister_burst`` stations of restarted LMAs register again (a station
+        that left or moved to another LMA meanwhile is skipped); the rest at the next tick."""
+        self._reregister_at = None
+        waiting = self._reregister
+        for _ in range(min(self.policy.reregister_burst, len(waiting))):
+            mac, lma = waiting.popleft()
+            entry = self._stations.get(mac)
+            if entry is not None and entry.state in WAITING and entry.lma == lma:
                 self._transition(entry, StationInput.LMA_RESTARTED, NO_CAUSE, now, actions)
+        if waiting:
+            self._reregister_at = now.monotonic + self.policy.reregister_interval
+            self._arm(MagTimer.REREGISTER, "", self._reregister_at)
 
     # ------------------------------------------------------------------ helpers
 

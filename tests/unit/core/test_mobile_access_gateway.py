@@ -419,3 +419,27 @@ def test_an_lma_restart_announcement_re_registers_that_lmas_stations_only() -> N
     assert mag.station_state(MN_MAC) is StationState.REGISTERED
     announce(LMAA, 9)  # the same announcement again
     assert len(_pbus(pair)) == 2
+
+
+def test_stations_register_again_at_a_pace_after_an_lma_restart() -> None:
+    """Issue 23 (4): after an LMA restart its stations register again a burst at a time, the
+    next burst on the runner's timer, so that thousands do not overflow the sockets at once."""
+    pair = make_pair(reregister_burst=2, reregister_interval=0.05)
+    macs = [f"02:88:00:00:bb:0{i}" for i in range(5)]
+    for i, mac in enumerate(macs):
+        pair.attach("mag1", mac=mac, mn_id=f"n{i}@example.org".encode())
+    mag = pair.mags["mag1"]
+    before = len(_pbus(pair))
+    response = Heartbeat(0, True, True, (RestartCounterOption(3),))
+    pair.deliver("mag1", mag.handle(
+        MobilityMessageReceived(message=response, source=LMAA, destination="2001:db8:ff::11"),
+        pair.now))  # fmt: skip
+    assert len(_pbus(pair)) - before == 2
+    assert mag.next_deadline() == pytest.approx(pair.now.monotonic + 0.05)
+    pair.tick(0.05)
+    assert len(_pbus(pair)) - before == 4
+    pair.tick(0.05)
+    assert len(_pbus(pair)) - before == 5
+    pair.tick(0.05)
+    assert len(_pbus(pair)) - before == 5
+    assert all(mag.station_state(mac) is StationState.REGISTERED for mac in macs)
