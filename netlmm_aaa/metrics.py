@@ -1,14 +1,29 @@
 """Prometheus metrics of a daemon, derived from the same audit records the SQL store gets (so
-the two never disagree), served on ``GET /metrics`` (text exposition format 0.0.4)."""
+the two never disagree), served on ``GET /metrics`` (text exposition format 0.0.4).
+
+The exposition is prometheus-client's: values at full precision (a counter of 12,345,678 is
+exactly that, never rounded to six digits), the standard ``process_*`` and ``python_info``
+series, ``netlmm_build_info`` with the version running, and the label-free counters present
+at 0 from the start (``rate()`` needs the first sample)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import platform
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from importlib import metadata
 from typing import Any
+
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
 
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.core.audit_kinds import AuditKind
@@ -18,6 +33,7 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 _HELP = {
+    "netlmm_build_info": ("gauge", "1, labelled with the netlmm-aaa version and Python running"),
     "netlmm_ready": ("gauge", "1 once the daemon has started and serves"),
     "netlmm_start_time_seconds": ("gauge", "Unix time the daemon started"),
     "netlmm_dataplane_info": (
@@ -58,8 +74,15 @@ _ACCOUNTING_KINDS = (
 )
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+_ZERO_COUNTERS = ("netlmm_pbu_retransmissions_total", "netlmm_handovers_total")
+"""Counters without labels, exported at 0 until they move."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("netlmm-aaa")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
 
 
 class _Histogram:
@@ -91,6 +114,14 @@ class Metrics:
         self.callbacks: dict[str, Callable[[], float]] = {}
         self.gauges[("netlmm_ready", ())] = 0
         self.gauges[("netlmm_start_time_seconds", ())] = time.time()
+        build = (("python", platform.python_version()), ("version", _version()))
+        self.gauges[("netlmm_build_info", build)] = 1
+        for name in _ZERO_COUNTERS:
+            self.counters[(name, ())] = 0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Families(self))
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR):  # process_*, python_info
+            self.registry.register(standard)
 
     def _inc(self, name: str, amount: float = 1, **labels: Any) -> None:
         key = tuple(sorted((k, str(v)) for k, v in labels.items()))
@@ -142,35 +173,48 @@ class Metrics:
 
     def render(self) -> str:
         """The Prometheus text exposition."""
-        families: dict[str, list[str]] = defaultdict(list)
-        base = f'daemon="{self.role}",node="{_escape(self.node)}"'
-
-        def labels(extra: tuple[tuple[str, str], ...]) -> str:
-            inner = ",".join(f'{k}="{_escape(v)}"' for k, v in extra)
-            return "{" + base + ("," + inner if inner else "") + "}"
-
         for name, fn in self.callbacks.items():
             try:
                 self.gauges[(name, ())] = float(fn())
             except Exception:  # a gauge callback must never break the endpoint
                 log.exception("metrics: gauge %s", name)
-        for (name, extra), value in sorted(self.gauges.items()):
-            families[name].append(f"{name}{labels(extra)} {value:g}")
-        for (name, extra), value in sorted(self.counters.items()):
-            families[name].append(f"{name}{labels(extra)} {value:g}")
-        for name, h in sorted(self.histograms.items()):
+        return generate_latest(self.registry).decode()
+
+
+class _Families:
+    """A prometheus-client collector over :class:`Metrics`' own tables."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._metrics
+        base = {"daemon": m.role, "node": m.node}
+        families: dict[str, Metric] = {}
+
+        def family(name: str) -> Metric:
+            found = families.get(name)
+            if found is None:
+                kind, text = _HELP.get(name, ("untyped", name))
+                stem = name[: -len("_total")] if kind == "counter" else name
+                found = families[name] = Metric(stem, text, kind)
+            return found
+
+        for (name, extra), value in sorted(m.gauges.items()):
+            family(name).add_sample(name, {**base, **dict(extra)}, value)
+        for (name, extra), value in sorted(m.counters.items()):
+            family(name).add_sample(name, {**base, **dict(extra)}, value)
+        for name, h in sorted(m.histograms.items()):
+            histogram = family(name)
             cumulative = 0
             for edge, count in zip((*LATENCY_BUCKETS, "+Inf"), h.counts, strict=True):
                 cumulative += count
                 le = edge if isinstance(edge, str) else f"{edge:g}"
-                families[name].append(f"{name}_bucket{labels((('le', le),))} {cumulative}")
-            families[name].append(f"{name}_sum{labels(())} {h.total:.6f}")
-            families[name].append(f"{name}_count{labels(())} {h.n}")
-        out = []
+                histogram.add_sample(f"{name}_bucket", {**base, "le": le}, cumulative)
+            histogram.add_sample(f"{name}_sum", base, h.total)
+            histogram.add_sample(f"{name}_count", base, h.n)
         for name in sorted(families):
-            kind, text = _HELP.get(name, ("untyped", name))
-            out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *families[name]]
-        return "\n".join(out) + "\n"
+            yield families[name]
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -16,7 +16,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from prometheus_client.parser import text_string_to_metric_families
 from pyroute2 import netns as pr_netns
 
 from netlmm_aaa.wire.capture import find_mobility_message, read_frames
@@ -352,9 +352,12 @@ class HandoverBed:
         by outer next header."""
         nodes: dict[str, Any] = {}
         for role in ("lma", "mag1", "mag2"):
-            found = re.search(r'netlmm_dataplane_info\{[^}]*backend="([^"]+)",mode="([^"]+)"',
-                              self.t.scrape(role))  # fmt: skip
-            nodes[role] = {"backend": found.group(1), "mode": found.group(2)} if found else None
+            info = next(
+                (s.labels for f in text_string_to_metric_families(self.t.scrape(role))
+                 for s in f.samples if s.name == "netlmm_dataplane_info"),
+                None,
+            )  # fmt: skip
+            nodes[role] = {"backend": info["backend"], "mode": info["mode"]} if info else None
         outer: dict[str, int] = {}
         source = socket.inet_pton(socket.AF_INET6, LMAA)
         target = socket.inet_pton(socket.AF_INET6, MAG_ADDR[serving])

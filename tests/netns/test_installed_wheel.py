@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.metrics_text import sample
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration, pytest.mark.slow]
@@ -87,9 +88,9 @@ def test_wheel_installs_and_both_daemons_start(tmp_path: Path) -> None:
         for log in logs.values():
             log.close()
         began = time.monotonic()
-        assert wait_for(lambda: 'netlmm_ready{daemon="lma",node="lma1"} 1' in t.scrape("lma"),
+        assert wait_for(lambda: sample(t.scrape("lma"), "netlmm_ready", daemon="lma") == 1,
                         60), (tmp_path / "lma.log").read_text()[-3000:]  # fmt: skip
         assert wait_for(
-            lambda: 'netlmm_ready{daemon="mag",node="mag1"} 1' in t.scrape("mag1", 9814), 60
+            lambda: sample(t.scrape("mag1", 9814), "netlmm_ready", daemon="mag") == 1, 60
         ), (tmp_path / "mag.log").read_text()[-3000:]
         assert time.monotonic() - began < 60

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.metrics_text import sample
 from tests.netns.topology import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
@@ -95,18 +96,15 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 10), "CN cannot reach the MN"
         # /metrics of both daemons agree with what happened.
         mag_metrics, lma_metrics = t.scrape("mag1"), t.scrape("lma")
-        assert 'netlmm_ready{daemon="mag",node="mag1"} 1' in mag_metrics
-        assert 'netlmm_bindings{daemon="mag",node="mag1"} 1' in mag_metrics
-        assert 'netlmm_pbu_total{daemon="mag",node="mag1",role="mag",status="0"} 1' in mag_metrics
-        assert re.search(r'netlmm_accounting_requests_total\{[^}]*outcome="accepted"[^}]*\} 2',
-                         mag_metrics)  # fmt: skip
-        assert re.search(r'netlmm_accounting_requests_total\{[^}]*outcome="rejected"[^}]*\} 1',
-                         mag_metrics)  # fmt: skip
-        assert 'netlmm_registration_latency_seconds_count{daemon="mag",node="mag1"} 1' in (
-            mag_metrics
-        )
-        assert 'netlmm_bindings{daemon="lma",node="lma1"} 1' in lma_metrics
-        assert 'netlmm_pbu_total{daemon="lma",node="lma1",role="lma",status="0"} 1' in lma_metrics
+        at_mag, at_lma = {"daemon": "mag", "node": "mag1"}, {"daemon": "lma", "node": "lma1"}
+        assert sample(mag_metrics, "netlmm_ready", **at_mag) == 1
+        assert sample(mag_metrics, "netlmm_bindings", **at_mag) == 1
+        assert sample(mag_metrics, "netlmm_pbu_total", **at_mag, role="mag", status="0") == 1
+        assert sample(mag_metrics, "netlmm_accounting_requests_total", outcome="accepted") == 2
+        assert sample(mag_metrics, "netlmm_accounting_requests_total", outcome="rejected") == 1
+        assert sample(mag_metrics, "netlmm_registration_latency_seconds_count", **at_mag) == 1
+        assert sample(lma_metrics, "netlmm_bindings", **at_lma) == 1
+        assert sample(lma_metrics, "netlmm_pbu_total", **at_lma, role="lma", status="0") == 1
         assert "from 2001:db8:1:1::/64 iif acc0 lookup 100" in L.ip(t.ns["mag1"], "-6", "rule")
 
         # Stop: de-registration, routes and rules withdrawn at the MAG.

@@ -10,12 +10,16 @@ import pytest
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.metrics import Metrics, parse_listen, serve_metrics
 from tests.mag_lma_pair import make_pair
+from tests.metrics_text import sample
 
 
 def _value(text: str, series: str) -> float:
-    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
-    assert match is not None, f"{series} missing from:\n{text}"
-    return float(match.group(1))
+    """``name{label="value",...}``: its sample, read by prometheus-client's parser."""
+    name, _, rest = series.partition("{")
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    value = sample(text, name, **labels)
+    assert value is not None, f"{series} missing from:\n{text}"
+    return value
 
 
 def test_metrics_follow_the_audit_records_of_real_cores() -> None:
@@ -91,6 +95,35 @@ def test_endpoint_serves_metrics_and_readiness() -> None:
     not_ready, ready, page, missing = asyncio.run(scenario())
     assert not_ready.startswith(b"HTTP/1.1 503") and ready.startswith(b"HTTP/1.1 200")
     assert page.startswith(b"HTTP/1.1 200") and b"text/plain; version=0.0.4" in page
-    assert b'netlmm_bindings{daemon="mag",node="mag1"} 7' in page
-    assert b'netlmm_ready{daemon="mag",node="mag1"} 1' in page
+    text = page.split(b"\r\n\r\n", 1)[1].decode()
+    assert sample(text, "netlmm_bindings", daemon="mag", node="mag1") == 7
+    assert sample(text, "netlmm_ready", daemon="mag", node="mag1") == 1
     assert missing.startswith(b"HTTP/1.1 404")
+
+
+def test_full_precision_process_series_build_info_and_zero_counters() -> None:
+    """Issue 24 (6): 12,345,678 survives exactly (six significant digits did not); the
+    process and build-information series are there; label-free counters start at 0."""
+    metrics = Metrics("lma", "lma1")
+    text = metrics.render()
+    assert sample(text, "netlmm_handovers_total", daemon="lma") == 0
+    assert sample(text, "process_cpu_seconds_total") is not None
+    assert sample(text, "python_info") == 1
+    assert sample(text, "netlmm_build_info", daemon="lma") == 1
+    metrics._inc("netlmm_handovers_total", 12_345_677)
+    metrics.callbacks["netlmm_store_commits_total"] = lambda: 98_765_432
+    text = metrics.render()
+    assert sample(text, "netlmm_handovers_total", daemon="lma") == 12_345_677
+    assert sample(text, "netlmm_store_commits_total", daemon="lma") == 98_765_432
+    started = sample(text, "netlmm_start_time_seconds", daemon="lma")
+    assert started == metrics.gauges[("netlmm_start_time_seconds", ())]  # not rounded to 1.4 h
+
+
+def test_the_shipped_alert_rules_name_only_series_the_daemons_export() -> None:
+    """deploy/prometheus/netlmm-alerts.yml: every netlmm_* series it uses exists."""
+    from netlmm_aaa.metrics import _HELP
+    from tests.conftest import REPO
+
+    rules = (REPO / "deploy" / "prometheus" / "netlmm-alerts.yml").read_text()
+    used = set(re.findall(r"\b(netlmm_[a-z0-9_]+?)(?:_bucket)?\b", rules))
+    assert used and used <= set(_HELP), used - set(_HELP)
