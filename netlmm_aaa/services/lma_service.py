@@ -259,8 +259,10 @@ class LmaService:
         flusher = asyncio.create_task(
             flush_security_events(self.security, self.clock, lambda r: store.submit(audit=r))
         )
+        stopped = False  # asked to stop, not ended by an exception
         try:
             await self._main_loop()
+            stopped = True
         finally:
             flusher.cancel()
             self._send_followups()
@@ -278,7 +280,8 @@ class LmaService:
                 self._udp.close()
             try:
                 await asyncio.to_thread(self.store.flush)
-                await asyncio.to_thread(self.store.mark_clean_shutdown)
+                if stopped:  # a crash ends unclean even if the store took everything
+                    await asyncio.to_thread(self.store.mark_clean_shutdown)
             except Exception as exc:  # not clean: the next start announces a restart
                 log.error("LMA %s: the store did not commit everything at shutdown: %s",
                           config.name, exc)  # fmt: skip
