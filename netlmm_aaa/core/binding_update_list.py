@@ -85,6 +85,7 @@ class BulEntry:
         "profile_ipv4",
         "retransmissions",
         "sent",
+        "solicited_at",
         "ssid",
         "state",
         "timeout",
@@ -111,6 +112,7 @@ class BulEntry:
         self.timestamp_retries = 0
         self.deadline = 0.0
         self.advertise_at = 0.0  # when the next refreshing Router Advertisement is due
+        self.solicited_at = float("-inf")  # when a Router Solicitation was last answered
         self.granted = 0
         self.hnps: tuple[str, ...] = ()
         self.ipv4: str | None = None

@@ -401,14 +401,18 @@ class MobileAccessGateway(StationSteps):
     def _solicited(self, event: RouterSolicited, now: Now, actions: Actions) -> None:
         """A Router Solicitation: the registered station that sent it (its SLLAO's MAC; every
         registered station of that interface when it named none, as one sent from ``::``)
-        gets its RA at once, and its refresh restarts from now. A station we do not serve
-        gets nothing: its prefix is not known yet (the RA follows the routes)."""
+        gets its RA at once, and its refresh restarts from now; at most one answer a second
+        per station (RFC 4861 §6.2.6 lets a router rate-limit; a flood of solicitations costs
+        a flood of nothing). A station we do not serve gets nothing: its prefix is not known
+        yet (the RA follows the routes)."""
         for entry in list(self._stations.values()):
             if (
                 entry.state in SERVING
                 and entry.interface == event.interface
                 and event.mac in (None, entry.mac)
+                and now.monotonic - entry.solicited_at >= 1.0
             ):
+                entry.solicited_at = now.monotonic
                 actions.append(AdvertiseRouter(station=entry.binding()))
                 self._arm_advertising(entry, now)
 

@@ -387,12 +387,15 @@ def test_router_advertisements_are_refreshed_and_answer_solicitations() -> None:
     now = pair.now.after(1)
     answer = mag.handle(RouterSolicited(interface="acc0", mac=MN_MAC), now)
     assert [a.station.mac for a in answer if type(a) is AdvertiseRouter] == [MN_MAC]
+    # A burst of solicitations gets one answer a second.
+    assert mag.handle(RouterSolicited(interface="acc0", mac=MN_MAC), now.after(0.1)) == []
+    now = now.after(1.1)
     assert mag.handle(RouterSolicited(interface="acc0", mac="02:88:00:00:ee:ee"), now) == []
     assert mag.handle(RouterSolicited(interface="acc1", mac=MN_MAC), now) == []
     anonymous = mag.handle(RouterSolicited(interface="acc0", mac=None), now)
     assert len([a for a in anonymous if type(a) is AdvertiseRouter]) == 2
     pair.deliver("mag1", mag.handle(StationDetached(mac=MN_MAC), pair.now.after(2)))
-    assert advertised(pair.tick(12)) == ["02:88:00:00:aa:02"]
+    assert advertised(pair.tick(13)) == ["02:88:00:00:aa:02"]
     assert mag.handle(RouterSolicited(interface="acc0", mac=MN_MAC), pair.now) == []
 
 
