@@ -265,21 +265,21 @@ class MobileAccessGateway(StationSteps):
     def next_deadline(self) -> float | None:
         while self._timers:
             deadline, _, kind, mac = self._timers[0]
-            if kind is MagTimer.STATION:
-                entry = self._stations.get(mac)
-                if entry is not None and entry.deadline == deadline:
-                    return deadline
-            elif kind is MagTimer.ADVERTISE:
-                entry = self._stations.get(mac)
-                if entry is not None and entry.advertise_at == deadline:
-                    return deadline
-            elif kind is MagTimer.REREGISTER:
-                if deadline == self._reregister_at:
-                    return deadline
-            elif self._early.deadline(mac) == deadline:
+            if self._is_current(deadline, kind, mac):
                 return deadline
             heapq.heappop(self._timers)
         return None
+
+    def _is_current(self, deadline: float, kind: MagTimer, mac: str) -> bool:
+        """Whether a heap entry is still its timer's deadline (re-arming leaves stale ones)."""
+        if kind is MagTimer.EARLY_DOWNLINK:
+            return self._early.deadline(mac) == deadline
+        if kind is MagTimer.REREGISTER:
+            return deadline == self._reregister_at
+        entry = self._stations.get(mac)
+        if entry is None:
+            return False
+        return (entry.deadline if kind is MagTimer.STATION else entry.advertise_at) == deadline
 
     def registered_count(self) -> int:
         """Stations whose binding at the LMA is in place (registered or refreshing)."""
@@ -513,19 +513,17 @@ class MobileAccessGateway(StationSteps):
     def _timers_due(self, now: Now, actions: Actions) -> None:
         while self._timers and self._timers[0][0] <= now.monotonic:
             deadline, _, kind, mac = heapq.heappop(self._timers)
-            if kind is MagTimer.EARLY_DOWNLINK:
-                continue  # the sweep at the end of every input withdraws it
-            entry = self._stations.get(mac)
-            if kind is MagTimer.ADVERTISE:
-                if entry is not None and entry.advertise_at == deadline and entry.state in SERVING:
-                    actions.append(AdvertiseRouter(station=entry.binding()))
-                    self._arm_advertising(entry, now)
+            # An early downlink's expiry is the sweep's business, at the end of every input.
+            if kind is MagTimer.EARLY_DOWNLINK or not self._is_current(deadline, kind, mac):
                 continue
             if kind is MagTimer.REREGISTER:
-                if deadline == self._reregister_at:
-                    self._reregister_some(now, actions)
+                self._reregister_some(now, actions)
                 continue
-            if entry is None or entry.deadline != deadline:
+            entry = self._stations[mac]
+            if kind is MagTimer.ADVERTISE:
+                if entry.state in SERVING:
+                    actions.append(AdvertiseRouter(station=entry.binding()))
+                    self._arm_advertising(entry, now)
                 continue
             if entry.outstanding is not None:
                 if entry.retransmissions >= self.policy.max_retransmissions:
