@@ -137,6 +137,26 @@ class PmipLab:
         L.ip(mn, "-6", "route", "add", "default", "via", router, "dev", "mn0")
         L.ip(mn, "route", "add", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
 
+    def start_mag(
+        self, config: Path, *, mag: str = "mag1", log: Path | None = None, timeout: float = 30
+    ) -> subprocess.Popen[bytes]:
+        """``netlmm-aaa mag --config CONFIG`` in ``mag``'s namespace, its output appended to
+        ``log`` (default ``<tmp>/<mag>.log``); returns once the log shows one more "ready"
+        than before (a restart reuses the log), raises with the log's end if it exits."""
+        log = log or self.tmp / f"{mag}.log"
+        readies = log.read_text().count("ready") if log.exists() else 0
+        with log.open("ab") as out:
+            proc = self.lab.spawn(
+                self.ns[mag], [sys.executable, "-m", "netlmm_aaa", "mag", "--config", str(config)],
+                stdout=out, stderr=out, env=dict(os.environ, PYTHONPATH=str(REPO)),
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while log.read_text().count("ready") <= readies:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"MAG {mag} did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        return proc
+
     def node_configuration(self) -> dict[str, list[str]]:
         """What the MN itself has configured, read from its kernel: global IPv6 addresses
         (with their state), IPv4 addresses, default routes of both families."""

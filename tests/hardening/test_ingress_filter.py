@@ -9,10 +9,8 @@ while Alice's own datagrams reach the CN.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pytest
 from pyroute2 import netns as pr_netns
 
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import CN_V4, CN_V6, LMAA, MAG_ADDR, MN_V4, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import CN_V4, CN_V6, LMAA, MAG_ADDR, MN_V4, MN_V6, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
@@ -68,13 +66,7 @@ def test_a_station_cannot_send_from_another_stations_addresses(tmp_path: Path) -
         config = tmp_path / "mag.toml"
         config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                             db=tmp_path / "mag.db"))  # fmt: skip
-        log = tmp_path / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                         str(config)], stdout=out, stderr=out,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
-        assert mag.poll() is None, log.read_text()[-3000:]
+        mag = t.start_mag(config, log=tmp_path / "mag.log")
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
         nas = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
         nas.bind(("127.0.0.1", 0))

@@ -9,15 +9,13 @@ departed one has no binding left, the new one has one, the one that stayed has i
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.hardening.test_hostapd_monitor import FakeHostapd
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
@@ -57,15 +55,7 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
             log = tmp_path / "mag.log"
 
             def start_mag():  # type: ignore[no-untyped-def]
-                with log.open("ab") as out:
-                    proc = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag",
-                                                  "--config", str(config)], stdout=out,
-                                   stderr=out, env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-                assert wait_for(lambda: log.read_text().count("ready") > started.count(1)
-                                or proc.poll() is not None, 30)  # fmt: skip
-                assert proc.poll() is None, log.read_text()[-3000:]
-                started.append(1)
-                return proc
+                return t.start_mag(config, log=log)
 
             def active() -> dict[str, list[str]]:
                 reply = t.lma_control({"command": "bindings"})
@@ -73,7 +63,6 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
                         for b in (reply or {}).get("bindings", [])  # type: ignore[union-attr]
                         if b["state"] == "active" and b["mag"] == "mag1"}  # fmt: skip
 
-            started: list[int] = []
             hostapd.stations = {alice: "alice@example.org", BOB: "bob@example.org"}
             mag = start_mag()
             assert wait_for(lambda: set(active()) == {"alice@example.org", "bob@example.org"},

@@ -11,13 +11,10 @@ packets) and its /metrics.
 
 from __future__ import annotations
 
-import os
-import re
 import socket
 import sqlite3
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ import pytest
 from pyroute2 import netns as pr_netns
 
 from tests.metrics_text import sample
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, ROUTER_V4, PmipLab
 from tests.netns.topology import Lab, lab, wait_for
 from tests.unit.wire.test_radius_accounting import build
 
@@ -90,16 +87,7 @@ class Daemons:
     mag: subprocess.Popen[bytes] | None = None
 
     def start_mag(self) -> None:
-        readies = self.log.read_text().count("ready") if self.log.exists() else 0
-        with self.log.open("ab") as out:
-            mag = self.L.spawn(self.t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag",
-                                                   "--config", str(self.config)],
-                               stdout=out, stderr=out,
-                               env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        self.mag = mag
-        assert wait_for(lambda: self.log.read_text().count("ready") > readies
-                        or mag.poll() is not None, 20)  # fmt: skip
-        assert mag.poll() is None, self.log.read_text()[-3000:]
+        self.mag = self.t.start_mag(self.config, log=self.log)
 
     def kill_mag(self) -> None:
         """SIGKILL: no clean shutdown, nothing flushed but what was committed."""

@@ -11,18 +11,16 @@ refused and moves nothing; the new session's own Stop de-registers the node.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 from pyroute2 import netns as pr_netns
 
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import CN_V6, HNP, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V6, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
@@ -76,12 +74,7 @@ def test_a_station_moving_between_two_nases_of_one_mag_follows_and_the_late_stop
         config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                             db=db))  # fmt: skip
         log = tmp_path / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                         str(config)], stdout=out, stderr=out,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
-        assert mag.poll() is None, log.read_text()[-3000:]
+        mag = t.start_mag(config, log=log)
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
 
         def nas_says(source: str, packet: bytes) -> None:

@@ -5,12 +5,10 @@ back, after the MAG's restart."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import sqlite3
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,7 +19,7 @@ from pyroute2 import netns as pr_netns
 
 from testbed.freeradius import accounting_server
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration, pytest.mark.hardening]
@@ -82,15 +80,7 @@ def test_a_killed_mag_forwards_every_answered_record_once_when_the_upstream_retu
         procs = []
 
         def start_mag() -> None:
-            readies = log.read_text().count("ready") if log.exists() else 0
-            with log.open("ab") as out:
-                mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag",
-                                             "--config", str(config)], stdout=out, stderr=out,
-                              env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-            procs.append(mag)
-            assert wait_for(lambda: log.read_text().count("ready") > readies
-                            or mag.poll() is not None, 20)  # fmt: skip
-            assert mag.poll() is None, log.read_text()[-3000:]
+            procs.append(t.start_mag(config, log=log))
 
         def spooled() -> int:
             with sqlite3.connect(db) as conn:

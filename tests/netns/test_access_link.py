@@ -5,10 +5,8 @@ stop using the prefix and router when it leaves."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from pyroute2 import netns as pr_netns
 
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, ROUTER_V4, PmipLab
 from tests.netns.topology import Lab, lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
@@ -50,13 +48,7 @@ def _start(L: Lab, t: PmipLab, tmp: Path, lifetime: int) -> str:
     config = tmp / "mag.toml"
     config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                         db=tmp / "mag.db", lifetime=lifetime))  # fmt: skip
-    log = tmp / "mag.log"
-    with log.open("ab") as out:
-        mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                     str(config)], stdout=out, stderr=out,
-                      env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-    assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
-    assert mag.poll() is None, log.read_text()[-3000:]
+    t.start_mag(config, log=tmp / "mag.log")
     mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
     nas = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
     nas.bind(("127.0.0.1", 0))

@@ -140,11 +140,7 @@ def test_each_station_goes_through_its_own_lma(tmp_path: Path) -> None:
         config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                             db=tmp_path / "mag.db", lma2=LMA2))  # fmt: skip
         log = tmp_path / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(mag1, [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                 str(config)], stdout=out, stderr=out, env=env)  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
-        assert mag.poll() is None, log.read_text()[-3000:]
+        mag = t.start_mag(config, log=log)
         stations = {
             ("127.0.0.1", "alice@example.org", t.ns["mn"]),
             ("127.0.0.2", "bob@guest.example", bob),
