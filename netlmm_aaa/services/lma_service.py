@@ -52,7 +52,7 @@ from netlmm_aaa.core.events import (
     Transport,
 )
 from netlmm_aaa.core.lma import LocalMobilityAnchor
-from netlmm_aaa.core.messages import MobilityMessage
+from netlmm_aaa.core.messages import MobilityMessage, find_option
 from netlmm_aaa.core.options import MobileNodeIdentifierOption
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
@@ -88,10 +88,8 @@ def system_now() -> Now:
 
 def _names(message: MobilityMessage) -> bytes | None:
     """The MN-ID a PBA or BRI is about (None for other messages)."""
-    for option in getattr(message, "options", ()):
-        if type(option) is MobileNodeIdentifierOption:
-            return option.identifier
-    return None
+    option = find_option(message, MobileNodeIdentifierOption)
+    return option.identifier if option is not None else None
 
 
 def describe_binding(b: BindingSnapshot, now_utc: float) -> dict[str, Any]:
