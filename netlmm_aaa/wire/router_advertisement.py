@@ -51,9 +51,7 @@ def encode_router_advertisement(
     preferred 0 (the prefix deprecated at once, RFC 4862 §5.5.3)."""
     if not 0 <= router_lifetime <= 9000:
         raise ValueError(f"router lifetime {router_lifetime} is outside 0-9000 s")
-    mac = bytes.fromhex(source_mac.replace(":", "").replace("-", ""))
-    if len(mac) != 6:
-        raise ValueError(f"{source_mac!r} is not a MAC address")
+    mac = _mac(source_mac)
     body = struct.pack("!BBHBBHII", ICMPV6_ROUTER_ADVERTISEMENT, 0, 0, hop_limit, 0,
                        router_lifetime, 0, 0)  # fmt: skip
     body += bytes((_OPT_SOURCE_LINK_LAYER, 1)) + mac
