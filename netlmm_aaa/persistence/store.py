@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.lma_policy import MobileNodePolicy
@@ -189,26 +189,19 @@ class SqlStore:
         (:meth:`mark_clean_shutdown` after everything was committed). A clean restart keeps the
         counter (every binding is in the store); an unclean one (killed, crashed: answers may
         have left before their rows were committed) increments it. Either way the mark is
-        cleared, so the next start is unclean unless this run ends cleanly too."""
+        cleared in the same transaction, so the next start is unclean unless this run ends
+        cleanly too."""
         with self.engine.begin() as connection:
-            clean = connection.execute(
-                select(NodeState.value).where(
-                    NodeState.node == self.node, NodeState.key == "clean_shutdown"
-                )
-            ).scalar()
+            clean = self._state(connection, "clean_shutdown") == "1"
             connection.execute(
                 NodeState.__table__.delete().where(  # type: ignore[attr-defined]
                     NodeState.node == self.node, NodeState.key == "clean_shutdown"
                 )
             )
-            current = connection.execute(
-                select(NodeState.value).where(
-                    NodeState.node == self.node, NodeState.key == "restart_counter"
-                )
-            ).scalar()
-        if clean == "1" and current is not None:
-            return int(current), True
-        return self.bump_restart_counter(), False
+            current = self._state(connection, "restart_counter")
+            if clean and current is not None:
+                return int(current), True
+            return self._bump(connection, current), False
 
     def mark_clean_shutdown(self) -> None:
         """Everything this run promised is committed (call after :meth:`flush`)."""
@@ -220,24 +213,27 @@ class SqlStore:
     def bump_restart_counter(self) -> int:
         """Increment and return the persisted RFC 5847 restart counter."""
         with self.engine.begin() as connection:
-            current = connection.execute(
-                select(NodeState.value).where(
-                    NodeState.node == self.node, NodeState.key == "restart_counter"
-                )
-            ).scalar()
-            value = (int(current) + 1) & 0xFFFF_FFFF if current is not None else 1
-            if current is None:
-                connection.execute(
-                    insert(NodeState).values(
-                        node=self.node, key="restart_counter", value=str(value)
-                    )
-                )
-            else:
-                connection.execute(
-                    NodeState.__table__.update()  # type: ignore[attr-defined]
-                    .where(NodeState.node == self.node, NodeState.key == "restart_counter")
-                    .values(value=str(value))
-                )
+            return self._bump(connection, self._state(connection, "restart_counter"))
+
+    def _state(self, connection: Connection, key: str) -> str | None:
+        value: str | None = connection.execute(
+            select(NodeState.value).where(NodeState.node == self.node, NodeState.key == key)
+        ).scalar()
+        return value
+
+    def _bump(self, connection: Connection, current: str | None) -> int:
+        """Store and return the restart counter after ``current`` (1 when there was none)."""
+        value = (int(current) + 1) & 0xFFFF_FFFF if current is not None else 1
+        if current is None:
+            connection.execute(
+                insert(NodeState).values(node=self.node, key="restart_counter", value=str(value))
+            )
+        else:
+            connection.execute(
+                NodeState.__table__.update()  # type: ignore[attr-defined]
+                .where(NodeState.node == self.node, NodeState.key == "restart_counter")
+                .values(value=str(value))
+            )
         return value
 
     # ------------------------------------------------------------------ writes (any thread)
