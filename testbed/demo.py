@@ -254,8 +254,7 @@ class HandoverBed:
                       stderr=subprocess.DEVNULL)  # fmt: skip
             if not wait_for(lambda ctrl=ctrl: (ctrl / "acc0").exists(), 15):
                 raise TestbedUnavailable(f"hostapd of {mag} did not start")
-        lab.spawn(t.ns["mn"], ["tcpdump", "-i", "mn0", "-U", "-w", str(self.capture)],
-                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        lab.capture(t.ns["mn"], "mn0", self.capture)
         self.progress("the mobile node authenticates at MAG1 (wpa_supplicant, PEAP)")
         (tmp / "supplicant.conf").write_text(SUPPLICANT.format(ctrl=self.wpa))
         lab.spawn(t.ns["mn"], ["wpa_supplicant", "-Dwired", "-i", "mn0", "-c",
@@ -285,10 +284,7 @@ class HandoverBed:
         """Move the MN to the other MAG under a 1 packet/ms probe; returns the measurements."""
         target = "mag2" if self.at == "mag1" else "mag1"
         # The transport link, for the encapsulation the downlink really travels in.
-        dumper = self.lab.spawn(self.t.ns["tn"], ["tcpdump", "-i", "br0", "-U", "-w",
-                                                  str(self.transport), "ip6"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(0.5)
+        dumper = self.lab.capture(self.t.ns["tn"], "br0", self.transport, "ip6")
         address = self.home_address()
         if address is None:
             raise TestbedUnavailable("the MN has no home address")

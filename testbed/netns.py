@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -99,6 +100,24 @@ class Lab:
         proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kwargs)  # type: ignore[call-overload]
         self.processes.append(proc)
         return proc  # type: ignore[no-any-return]
+
+    def capture(self, ns: str, device: str, path: object, *expression: str,
+                timeout: float = 10) -> subprocess.Popen[bytes]:  # fmt: skip
+        """Start tcpdump in ``ns`` writing every frame of ``device`` (matching ``expression``) to
+        ``path``, packet-buffered; returns only once it listens, so nothing sent afterwards is
+        missed (end it with ``terminate()`` and ``wait()``)."""
+        proc = self.spawn(ns, ["tcpdump", "-i", device, "-U", "-n", "-w", str(path), *expression],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        assert proc.stderr is not None
+        said = b""
+        deadline = time.monotonic() + timeout
+        while b"listening on" not in said:
+            left = deadline - time.monotonic()
+            if left <= 0 or proc.poll() is not None:
+                raise TestbedUnavailable(f"tcpdump on {device} in {ns} did not start: {said!r}")
+            if select.select([proc.stderr], [], [], left)[0]:
+                said += os.read(proc.stderr.fileno(), 4096)
+        return proc
 
     def close(self) -> None:
         if os.getpid() != self._owner:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
 from netlmm_aaa.core.actions import BindingSnapshot, StationBinding
@@ -166,15 +165,7 @@ class TunnelPair:
         self, role: str, device: str, path: str, expression: str
     ) -> subprocess.Popen[bytes]:
         """Start tcpdump writing ``path``; returns once it listens (:meth:`stop` ends it)."""
-        proc = self.lab.spawn(self.ns[role], ["tcpdump", "-i", device, "-U", "-n", "-w", path,
-                                              expression],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-        assert proc.stderr is not None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # "listening on ..." once the socket is open
-            if b"listening" in proc.stderr.readline():
-                break
-        return proc
+        return self.lab.capture(self.ns[role], device, path, expression)
 
     def inject_tunnelled_udp(self, packets: list[tuple[str, bytes, int | None]],
                              port: int) -> None:  # fmt: skip

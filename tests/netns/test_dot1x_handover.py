@@ -94,8 +94,7 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
             assert wait_for(lambda ctrl=ctrl: (ctrl / "acc0").exists(), 10)
         # Everything the MN sends on its link, to prove it sent no mobility message.
         mn_capture = tmp_path / "mn.pcap"
-        L.spawn(t.ns["mn"], ["tcpdump", "-i", "mn0", "-U", "-w", str(mn_capture)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        L.capture(t.ns["mn"], "mn0", mn_capture)
         supplicant_conf = tmp_path / "supplicant.conf"
         wpa_ctrl = tmp_path / "wpa"
         supplicant_conf.write_text(SUPPLICANT.format(ctrl=wpa_ctrl))

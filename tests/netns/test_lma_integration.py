@@ -93,9 +93,7 @@ def test_registration_handover_restart_and_ipv4_transport(tmp_path: Path) -> Non
 
             # ---- CN reaches the MN through LMA -> MAG1; check the encapsulation with tshark
             capture = tmp_path / "transport.pcap"
-            dumper = L.spawn(t.ns["tn"], ["tcpdump", "-i", "br0", "-U", "-w", str(capture), "ip6"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(1.0)
+            dumper = L.capture(t.ns["tn"], "br0", capture, "ip6")
             assert t.ping("cn", MN_V6), "IPv6 ping CN -> MN through MAG1 failed"
             assert t.ping("cn", MN_V4), "IPv4 ping CN -> MN through MAG1 failed"
             time.sleep(0.3)

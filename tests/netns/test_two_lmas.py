@@ -134,8 +134,7 @@ def test_each_station_goes_through_its_own_lma(tmp_path: Path) -> None:
                     stdout=out, stderr=out, env=env)  # fmt: skip
         assert wait_for(lambda: "ready" in log2.read_text(), 60), log2.read_text()[-2000:]
         capture = tmp_path / "transport.pcap"
-        dumper = L.spawn(tn, ["tcpdump", "-i", "br0", "-U", "-w", str(capture), "ip6"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        dumper = L.capture(tn, "br0", capture, "ip6")
         config = tmp_path / "mag.toml"
         config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                             db=tmp_path / "mag.db", lma2=LMA2))  # fmt: skip
