@@ -28,6 +28,9 @@ from testbed.netns import Lab
 LMAA = "2001:db8:ff::1"
 PROXY_COA = "2001:db8:ff::2"
 UNKNOWN_PEER = "2001:db8:ff::99"
+#: The IPv4 transport (RFC 5844 §4): the LMA's and the MAG's IPv4 tunnel addresses.
+LMA_T4 = "192.0.2.1"
+MAG_T4 = "192.0.2.2"
 HNP = "2001:db8:1:1::/64"
 MN_V6 = "2001:db8:1:1::100"
 MN_V4 = "203.0.113.10"
@@ -44,7 +47,8 @@ def binding(proxy_coa: str = PROXY_COA, gre: bool = False) -> BindingSnapshot:
     """The MN's binding as the LMA core would hand it to the data plane."""
     return BindingSnapshot(
         mn_id=MN_ID, home_network_prefixes=(HNP,), ipv4_home_address=MN_V4, mag="mag",
-        proxy_coa=proxy_coa, signalling_address=proxy_coa, transport=Transport.IPV6,
+        proxy_coa=proxy_coa, signalling_address=proxy_coa,
+        transport=Transport.IPV6 if ":" in proxy_coa else Transport.UDP4,
         link_layer_identifier=b"", access_technology=4, lifetime=3600, registered_utc=0.0,
         refreshed_utc=0.0, last_handover_utc=None, last_sequence=1, last_timestamp=None,
         gre_key_downlink=DOWNLINK_KEY if gre else None,
@@ -61,6 +65,11 @@ class TunnelPair:
     backend: Backend
     mag_backend: Backend | None = None
     """The MAG's backend when it differs from the LMA's (interoperation)."""
+    ipv4_transport: bool = False
+    """The transport link has IPv4 addresses only (IPv6 stays enabled on the devices, without
+    an address: the home prefixes' routes leave through them): tunnels between
+    :data:`LMA_T4` and :data:`MAG_T4` with IPv4 outer headers, the MAG without an IPv6
+    Proxy-CoA."""
     ns: dict[str, str] = field(default_factory=dict)
     lma: LmaLinuxDataPlane | None = None
     mag: MagLinuxDataPlane | None = None
@@ -77,8 +86,12 @@ class TunnelPair:
         for role in ("lma", "mag"):
             L.sysctl(self.ns[role], "ipv6/conf/all/forwarding", "1")
             L.sysctl(self.ns[role], "ipv4/ip_forward", "1")
-        L.ip(lma, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
-        L.ip(mag, "-6", "addr", "add", f"{PROXY_COA}/64", "dev", "tr0", "nodad")
+        if self.ipv4_transport:
+            for role, address in (("lma", LMA_T4), ("mag", MAG_T4)):
+                L.ip(self.ns[role], "addr", "add", f"{address}/24", "dev", "tr0")
+        else:
+            L.ip(lma, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
+            L.ip(mag, "-6", "addr", "add", f"{PROXY_COA}/64", "dev", "tr0", "nodad")
         L.ip(lma, "-6", "addr", "add", "2001:db8:c::1/64", "dev", "cn0", "nodad")
         L.ip(lma, "addr", "add", "198.51.100.1/24", "dev", "cn0")
         L.ip(cn, "-6", "addr", "add", f"{CN_V6}/64", "dev", "cn0", "nodad")
@@ -94,21 +107,26 @@ class TunnelPair:
 
     async def start(self) -> None:
         """Both data planes on the backend, the binding at the LMA, the station at the MAG."""
+        v4 = self.ipv4_transport
+        mag_address, lma_address = (MAG_T4, LMA_T4) if v4 else (PROXY_COA, LMAA)
         self.lma = LmaLinuxDataPlane(mode=self.mode, local_address=LMAA, device="tr0",
-                                  peers=(PROXY_COA,), backend=self.backend,
+                                  peers=(mag_address,), backend=self.backend,
+                                  local_ipv4=LMA_T4 if v4 else None,
                                   netns=self.ns["lma"])  # fmt: skip
         await self.lma.start()
         gre = self.mode is TunnelMode.GRE
-        await self.lma.apply([RouteOperation(binding(gre=gre), True)])
-        self.mag = MagLinuxDataPlane(mode=self.mode, proxy_coa=PROXY_COA, lma_address=LMAA,
-                                     device="tr0", ipv4_router=ROUTER_V4,
+        await self.lma.apply([RouteOperation(binding(mag_address, gre=gre), True)])
+        self.mag = MagLinuxDataPlane(mode=self.mode, proxy_coa=None if v4 else PROXY_COA,
+                                     ipv4_proxy_coa=MAG_T4 if v4 else None,
+                                     lma_address=lma_address, device="tr0",
+                                     ipv4_router=ROUTER_V4,
                                      backend=self.mag_backend or self.backend,
                                      netns=self.ns["mag"], ingress_filter=False)  # fmt: skip
         await self.mag.start()
         await self.mag.prepare_access_interface("acc0")
         await self.mag.install(StationBinding(
             mac=self.mn_mac(), mn_id=MN_ID, interface="acc0", home_network_prefixes=(HNP,),
-            ipv4_home_address=MN_V4, lma_address=LMAA,
+            ipv4_home_address=MN_V4, lma_address=lma_address,
             gre_key_downlink=DOWNLINK_KEY if gre else None,
             gre_key_uplink=UPLINK_KEY if gre else None))  # fmt: skip
         mn = self.ns["mn"]
@@ -162,10 +180,10 @@ class TunnelPair:
         proc.communicate(timeout=10)
 
     def capture(
-        self, role: str, device: str, path: str, expression: str
+        self, role: str, device: str, path: str, *expression: str
     ) -> subprocess.Popen[bytes]:
         """Start tcpdump writing ``path``; returns once it listens (:meth:`stop` ends it)."""
-        return self.lab.capture(self.ns[role], device, path, expression)
+        return self.lab.capture(self.ns[role], device, path, *expression)
 
     def inject_tunnelled_udp(self, packets: list[tuple[str, bytes, int | None]],
                              port: int) -> None:  # fmt: skip

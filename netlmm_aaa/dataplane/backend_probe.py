@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _PROBE_LOCAL = "2001:db8:ffff::1"
 _PROBE_PEER = "2001:db8:ffff::2"
+_PROBE_LOCAL4 = "192.0.2.254"
+_PROBE_PEER4 = "192.0.2.253"
 
 
 def make_backend(backend: Backend, netns: str | None, gre: bool = False) -> TunnelBackend:
@@ -59,10 +61,12 @@ def open_backend(
     ipr: Any,
     netns: str | None,
     oif: int,
-    local_address: str,
+    local_address: str | None,
     peers: Collection[str],
+    local_ipv4: str | None = None,
 ) -> TunnelBackend:
-    """The opened backend for forwarding ``mode`` (see the module docstring)."""
+    """The opened backend for forwarding ``mode`` (see the module docstring); with
+    ``local_ipv4`` (an IPv4 transport, RFC 5844 §4) only one that carries it."""
     if mode is TunnelMode.ROUTING:
         return PlainRoutes()
     candidates = AUTO_ORDER if requested is Backend.AUTO else (requested,)
@@ -76,7 +80,7 @@ def open_backend(
             refusals.append(refusal)
             continue
         try:
-            backend.open(ipr, oif, local_address, peers)
+            backend.open(ipr, oif, local_address, peers, local_ipv4)
         except DataPlaneError as exc:
             backend.close()
             if requested is not Backend.AUTO:
@@ -97,22 +101,51 @@ def _probe_one(backend: Backend, ipr: Any, netns: str, oif: int) -> BackendProbe
     tunnel = make_backend(backend, netns, gre=False)
     try:
         tunnel.open(ipr, oif, _PROBE_LOCAL, (_PROBE_PEER,))
-        writer = NetlinkRouteWriter.open(netns=netns, oif=oif, table=254,
-                                    protocol=ROUTE_PROTOCOL, tunnel=tunnel)  # fmt: skip
-        try:
-            failures = writer.replace([("2001:db8:fffe::/64", _PROBE_PEER)])
-            routes = writer.dump()
-        finally:
-            writer.close()
+        wanted = {"2001:db8:fffe::/64": _PROBE_PEER}
+        routes, failures = _probe_routes(tunnel, netns, oif, wanted)
     except DataPlaneError as exc:
         return BackendProbe(backend.value, False, str(exc).split("\n", 1)[0])
     finally:
         tunnel.close()
     if failures:
         return BackendProbe(backend.value, False, f"a binding route failed: {failures[0]}")
-    if routes.get("2001:db8:fffe::/64") != _PROBE_PEER:
+    if routes != wanted:
         return BackendProbe(backend.value, False, f"a binding route did not read back: {routes}")
-    return BackendProbe(backend.value, True, "receiver and binding route work")
+    return BackendProbe(backend.value, True, "receiver and binding route work",
+                        _probe_ipv4_transport(backend, ipr, netns, oif))  # fmt: skip
+
+
+def _probe_routes(
+    tunnel: TunnelBackend, netns: str, oif: int, wanted: dict[str, str]
+) -> tuple[dict[str, str], list[Any]]:
+    """Install ``wanted`` in the main table, read our routes back, remove them."""
+    writer = NetlinkRouteWriter.open(netns=netns, oif=oif, table=254, protocol=ROUTE_PROTOCOL,
+                                     tunnel=tunnel)  # fmt: skip
+    try:
+        failures = writer.replace(list(wanted.items()))
+        routes = writer.dump()
+        writer.delete(list(wanted))
+    finally:
+        writer.close()
+    return routes, failures
+
+
+def _probe_ipv4_transport(backend: Backend, ipr: Any, netns: str, oif: int) -> bool:
+    """Whether ``backend`` carries IPv4-outer tunnels here: a receiver for an IPv4 peer and
+    routes of both families toward it, read back."""
+    tunnel = make_backend(backend, netns, gre=False)
+    if not tunnel.carries_ipv4_transport:
+        return False
+    try:
+        tunnel.open(ipr, oif, _PROBE_LOCAL, (_PROBE_PEER4,), _PROBE_LOCAL4)
+        wanted = {"2001:db8:fffd::/64": _PROBE_PEER4, "198.18.0.0/24": _PROBE_PEER4}
+        routes, failures = _probe_routes(tunnel, netns, oif, wanted)
+    except DataPlaneError as exc:
+        log.info("%s: no IPv4 transport: %s", backend.value, exc)
+        return False
+    finally:
+        tunnel.close()
+    return not failures and routes == wanted
 
 
 def probe_backends() -> list[BackendProbe]:
@@ -126,6 +159,7 @@ def probe_backends() -> list[BackendProbe]:
             for index in (oif, ipr.link_lookup(ifname="probe1")[0]):
                 ipr.link("set", index=index, state="up")
             ipr.addr("add", index=oif, address=_PROBE_LOCAL, prefixlen=64, flags=0x02)
+            ipr.addr("add", index=oif, address=_PROBE_LOCAL4, prefixlen=24)
             found = [_probe_one(b, ipr, name, oif) for b in AUTO_ORDER]
         found.append(BackendProbe("routing", True, "plain routes (the routing forwarding mode)"))
         return found

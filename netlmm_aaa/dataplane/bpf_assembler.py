@@ -58,6 +58,7 @@ class Helper(IntEnum):
 
     MAP_LOOKUP_ELEM = 1
     SKB_STORE_BYTES = 9
+    L3_CSUM_REPLACE = 10
     SKB_CHANGE_PROTO = 31
     SKB_ADJUST_ROOM = 50
     LWT_PUSH_ENCAP = 73
@@ -74,6 +75,7 @@ _ALU64_MOV_K = 0xB7
 _ALU64_MOV_X = 0xBF
 _ALU64_ADD_K = 0x07
 _ALU64_SUB_X = 0x1F
+_ALU64_AND_K = 0x57
 _ALU_END_TO_BE = 0xDC
 _JMP_JA = 0x05
 _JMP_K = 0x05
@@ -135,6 +137,10 @@ class Assembler:
     def sub_reg(self, dst: Reg, src: Reg) -> None:
         """dst -= src."""
         self._emit(_ALU64_SUB_X, dst, src)
+
+    def and_(self, dst: Reg, imm: int) -> None:
+        """dst &= imm (sign-extended 32-bit immediate)."""
+        self._emit(_ALU64_AND_K, dst, imm=imm)
 
     def to_be16(self, dst: Reg) -> None:
         """dst = htons(dst) (the low 16 bits, byte-swapped on a little-endian host)."""

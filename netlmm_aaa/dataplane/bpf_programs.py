@@ -1,7 +1,7 @@
 """The eBPF programs of the ``ebpf`` tunnel backend, written with :mod:`.bpf_assembler`.
 
 Two programs put RFC 5213 / RFC 5844 / RFC 5845 tunnels on the wire exactly as ip6tnl and ip6gre
-do:
+do, and, over an IPv4 transport network (RFC 5844 §4), as sit, ipip and gre do:
 
 :func:`encapsulation_program` (``BPF_PROG_TYPE_LWT_XMIT``, one per tunnel peer, or per peer and
 GRE key)
@@ -20,6 +20,11 @@ GRE key)
     header octet is then rewritten to 4: every segment leaves as RFC 5844 IPv4-in-IPv6. (GRE
     needs no such step: the kernel segments GRE whatever it carries.)
 
+    Toward an IPv4 peer (RFC 5844 §4.1.4.1) the outer header is IPv4 instead: our IPv4 address
+    to the peer's, DF set (the route's headroom lowers its MTU, so nothing needs fragmenting),
+    protocol 41, 4 or 47 as above, by the same push-as-41-then-rewrite step; the kernel fills
+    in the header checksum at the push, and the rewrite corrects it (``bpf_l3_csum_replace``).
+
 :func:`decapsulation_program` (``BPF_PROG_TYPE_SCHED_CLS``, one per node, tc ingress)
     On the transport device, an IPv6 packet to our tunnel address is
     - next header 41 or 4 from a configured peer (a hash map keyed by the 16-octet address):
@@ -29,9 +34,15 @@ GRE key)
       address): stripped of both headers;
     - any other tunnel packet to us: dropped (ip6tnl's remote check; a key that is unknown or
       belongs to another peer moves nothing), and counted.
+    and, when we have an IPv4 tunnel address, an IPv4 packet to it (no options, not a fragment)
+    with protocol 41, 4 or 47 is judged the same way, its source looked up as the IPv4-mapped
+    IPv6 address (``::ffff:a.b.c.d``) in the same maps. A fragmented tunnel packet is left to
+    the kernel, which has no tunnel device to give it to: senders do not fragment (DF, and
+    the routes' headroom).
     Stripping uses ``bpf_skb_adjust_room`` (``BPF_F_ADJ_ROOM_DECAP_L3_IPV4`` for an IPv4 inner
     packet, or ``bpf_skb_change_proto`` first on kernels older than 6.3); the packet goes on as
-    the inner packet. Everything that is not a tunnel packet to us passes untouched.
+    the inner packet (``BPF_F_ADJ_ROOM_DECAP_L3_IPV6`` / ``bpf_skb_change_proto`` for IPv6 in
+    IPv4). Everything that is not a tunnel packet to us passes untouched.
 
 The header is built on the program's stack, the addresses and key baked in as immediates: no map
 lookup on the transmit path.
@@ -39,6 +50,7 @@ lookup on the transmit path.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from netlmm_aaa.dataplane.bpf_assembler import (
@@ -74,11 +86,14 @@ TC_ACT_SHOT = 2
 BPF_ADJ_ROOM_MAC = 1
 BPF_F_ADJ_ROOM_FIXED_GSO = 1
 BPF_F_ADJ_ROOM_DECAP_L3_IPV4 = 1 << 7
+BPF_F_ADJ_ROOM_DECAP_L3_IPV6 = 1 << 8
+BPF_F_HDR_FIELD_SIZE_2 = 2
 #: IPv6 next header values.
 NEXT_HEADER_IPV4 = 4
 NEXT_HEADER_IPV6 = 41
 NEXT_HEADER_GRE = 47
 IPV6_HEADER = 40
+IPV4_HEADER = 20
 GRE_HEADER = 8  # flags and protocol, then the key
 ETHERNET_HEADER = 14
 #: Slots of the decapsulation counters map (u64 each).
@@ -89,19 +104,36 @@ COUNTERS = 3
 #: Route headroom an encapsulating route declares, so the kernel lowers its MTU by as much.
 ENCAPSULATION_HEADROOM = IPV6_HEADER
 GRE_ENCAPSULATION_HEADROOM = IPV6_HEADER + GRE_HEADER
+IPV4_ENCAPSULATION_HEADROOM = IPV4_HEADER
+IPV4_GRE_ENCAPSULATION_HEADROOM = IPV4_HEADER + GRE_HEADER
+#: IPv4 header: version 4 with 5 words, no options; flags DF, fragment offset 0; identification 0.
+IPV4_VERSION_IHL = imm16_of(b"\x45\x00")
+IPV4_ID_DF = imm32_of(b"\x00\x00\x40\x00")
+IPV4_FRAGMENT_BITS = imm16_of(b"\x3f\xff")  # MF and the offset, as a u16 load sees them
+IPV4_MAPPED_PREFIX = imm32_of(b"\x00\x00\xff\xff")
 
 _HEADER = -48  # the outer headers' place on the stack: r10-48 .. r10-1
+_HEADER4 = -44  # an IPv4 outer header's: its addresses (offset 12) 8-aligned, as stores need
 
 
 def _packed(address: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6, address)
 
 
+def is_ipv4(address: str) -> bool:
+    """Whether ``address`` (text) is an IPv4 address: a tunnel toward it has an IPv4 header."""
+    return ipaddress.ip_address(address).version == 4
+
+
 def encapsulation_program(
     source: str, destination: str, gre_key: int | None = None, hop_limit: int = 64
 ) -> bytes:
     """LWT_XMIT bytecode: IPv6- or IPv4-in-IPv6 from ``source`` to ``destination``, in GRE with
-    ``gre_key`` when given."""
+    ``gre_key`` when given; IPv6- or IPv4-in-IPv4 when both addresses are IPv4."""
+    if is_ipv4(source) != is_ipv4(destination):
+        raise ValueError(f"tunnel endpoints of two families: {source} and {destination}")
+    if is_ipv4(source):
+        return _ipv4_encapsulation(source, destination, gre_key, hop_limit)
     src, dst = _packed(source), _packed(destination)
     gre = gre_key is not None
     a = Assembler()
@@ -153,6 +185,68 @@ def encapsulation_program(
     return a.assemble()
 
 
+def _ipv4_encapsulation(source: str, destination: str, gre_key: int | None,
+                        ttl: int) -> bytes:  # fmt: skip
+    """:func:`encapsulation_program` with an IPv4 outer header (RFC 5844 §4)."""
+    addresses = socket.inet_pton(socket.AF_INET, source) + socket.inet_pton(socket.AF_INET,
+                                                                           destination)  # fmt: skip
+    gre = gre_key is not None
+    length = IPV4_HEADER + (GRE_HEADER if gre else 0)
+    a = Assembler()
+    a.mov_reg(R6, R1)  # r6 = skb
+    a.load(Size.U32, R7, R6, SKB_PROTOCOL)  # r7 = skb->protocol, kept across calls
+    a.jump_if(Jump.EQ, R7, ETH_P_IPV6, "carried")
+    a.jump_if(Jump.NE, R7, ETH_P_IP, "drop")
+    a.label("carried")
+    a.load(Size.U32, R0, R6, SKB_LEN)  # total length = the inner packet + our headers
+    a.add(R0, length)
+    a.to_be16(R0)
+    a.store_imm(Size.U16, R10, _HEADER4, IPV4_VERSION_IHL)
+    a.store(Size.U16, R10, _HEADER4 + 2, R0)
+    a.store_imm(Size.U32, R10, _HEADER4 + 4, IPV4_ID_DF)
+    protocol = NEXT_HEADER_GRE if gre else NEXT_HEADER_IPV6  # 41 also for IPv4 (see above)
+    a.store_imm(Size.U16, R10, _HEADER4 + 8, imm16_of(bytes((ttl, protocol))))
+    a.store_imm(Size.U16, R10, _HEADER4 + 10, 0)  # checksum: the kernel computes it
+    a.load_imm64(R1, imm64_of(addresses))
+    a.store(Size.U64, R10, _HEADER4 + 12, R1)
+    if gre_key is not None:
+        a.store_imm(Size.U16, R10, _HEADER4 + 20, GRE_KEY_ONLY)
+        a.store(Size.U16, R10, _HEADER4 + 22, R7)
+        a.store_imm(Size.U32, R10, _HEADER4 + 24, imm32_of(gre_key.to_bytes(4, "big")))
+    a.mov_reg(R1, R6)  # bpf_lwt_push_encap(skb, BPF_LWT_ENCAP_IP, header, length)
+    a.mov(R2, BPF_LWT_ENCAP_IP)
+    a.mov_reg(R3, R10)
+    a.add(R3, _HEADER4)
+    a.mov(R4, length)
+    a.call(Helper.LWT_PUSH_ENCAP)
+    a.jump_if(Jump.NE, R0, 0, "drop")
+    if not gre:
+        a.jump_if(Jump.NE, R7, ETH_P_IP, "reroute")
+        a.store_imm(Size.U8, R10, _HEADER4 + 9, NEXT_HEADER_IPV4)
+        a.mov_reg(R1, R6)  # bpf_skb_store_bytes(skb, 9, &protocol, 1, 0)
+        a.mov(R2, 9)
+        a.mov_reg(R3, R10)
+        a.add(R3, _HEADER4 + 9)
+        a.mov(R4, 1)
+        a.mov(R5, 0)
+        a.call(Helper.SKB_STORE_BYTES)
+        a.jump_if(Jump.NE, R0, 0, "drop")
+        a.mov_reg(R1, R6)  # bpf_l3_csum_replace(skb, 10, ttl|41, ttl|4, 2)
+        a.mov(R2, 10)
+        a.mov(R3, imm16_of(bytes((ttl, NEXT_HEADER_IPV6))))
+        a.mov(R4, imm16_of(bytes((ttl, NEXT_HEADER_IPV4))))
+        a.mov(R5, BPF_F_HDR_FIELD_SIZE_2)
+        a.call(Helper.L3_CSUM_REPLACE)
+        a.jump_if(Jump.NE, R0, 0, "drop")
+        a.label("reroute")
+    a.mov(R0, BPF_LWT_REROUTE)
+    a.exit()
+    a.label("drop")
+    a.mov(R0, BPF_DROP)
+    a.exit()
+    return a.assemble()
+
+
 def _count(a: Assembler, counters_fd: int, slot: int) -> None:
     """counters[slot] += 1 (atomic); clobbers r0-r5."""
     a.store_imm(Size.U32, R10, -4, slot)
@@ -167,18 +261,68 @@ def _count(a: Assembler, counters_fd: int, slot: int) -> None:
     a.label(done)
 
 
-def decapsulation_program(local: str, peers_fd: int, keys_fd: int, counters_fd: int) -> bytes:
-    """SCHED_CLS bytecode (tc ingress, direct action) decapsulating tunnels to ``local``: from
-    the peers in map ``peers_fd`` (key: 16-octet IPv6 address, value: u32), and GRE whose key
-    map ``keys_fd`` gives to the sender (key: u32 in network order, value: 16-octet address)."""
+def decapsulation_program(
+    local: str | None,
+    peers_fd: int,
+    keys_fd: int,
+    counters_fd: int,
+    local_ipv4: str | None = None,
+) -> bytes:
+    """SCHED_CLS bytecode (tc ingress, direct action) decapsulating tunnels to ``local`` (IPv6)
+    and ``local_ipv4``: from the peers in map ``peers_fd`` (key: 16-octet IPv6 address, an IPv4
+    peer's IPv4-mapped; value: u32), and GRE whose key map ``keys_fd`` gives to the sender (key:
+    u32 in network order, value: the 16-octet address)."""
+    a = Assembler()
+    a.mov_reg(R6, R1)  # r6 = skb
+    a.load(Size.U32, R2, R6, SKB_PROTOCOL)
+    if local_ipv4 is not None:
+        a.jump_if(Jump.EQ, R2, ETH_P_IP, "ipv4")
+    if local is not None:
+        a.jump_if(Jump.NE, R2, ETH_P_IPV6, "pass")
+        _ipv6_outer(a, local, peers_fd, keys_fd, counters_fd)
+    if local_ipv4 is not None:
+        a.label("ipv4")
+        _ipv4_outer(a, local_ipv4, peers_fd, keys_fd, counters_fd)
+    a.label("decapsulated")
+    _count(a, counters_fd, COUNTER_DECAPSULATED)
+    a.label("pass")
+    a.mov(R0, TC_ACT_OK)
+    a.exit()
+    a.label("drop")
+    a.mov(R0, TC_ACT_SHOT)
+    a.exit()
+    return a.assemble()
+
+
+def _strip(a: Assembler, flags: int) -> None:
+    """r0 = bpf_skb_adjust_room(skb, -r8, BPF_ADJ_ROOM_MAC, flags); clobbers r1-r5."""
+    a.mov_reg(R1, R6)
+    a.mov(R2, 0)
+    a.sub_reg(R2, R8)
+    a.mov(R3, BPF_ADJ_ROOM_MAC)
+    a.mov(R4, flags)
+    a.call(Helper.SKB_ADJUST_ROOM)
+
+
+def _set_ethertype(a: Assembler, ethertype: int) -> None:
+    """The frame's EtherType says what the packet now is, for whatever reads the frame next
+    (taps); clobbers r0-r5."""
+    a.store_imm(Size.U16, R10, -8, ethertype)
+    a.mov_reg(R1, R6)  # bpf_skb_store_bytes(skb, 12, &ethertype, 2, 0)
+    a.mov(R2, 12)
+    a.mov_reg(R3, R10)
+    a.add(R3, -8)
+    a.mov(R4, 2)
+    a.mov(R5, 0)
+    a.call(Helper.SKB_STORE_BYTES)
+
+
+def _ipv6_outer(a: Assembler, local: str, peers_fd: int, keys_fd: int, counters_fd: int) -> None:
+    """The IPv6 outer header's part of :func:`decapsulation_program` (skb->protocol is IPv6)."""
     own = _packed(local)
     outer_source = ETHERNET_HEADER + 8
     outer_destination = ETHERNET_HEADER + 24
     gre_at = ETHERNET_HEADER + IPV6_HEADER
-    a = Assembler()
-    a.mov_reg(R6, R1)  # r6 = skb
-    a.load(Size.U32, R2, R6, SKB_PROTOCOL)
-    a.jump_if(Jump.NE, R2, ETH_P_IPV6, "pass")
     a.load(Size.U32, R7, R6, SKB_DATA)  # r7 = packet start (Ethernet header)
     a.load(Size.U32, R8, R6, SKB_DATA_END)
     a.mov_reg(R2, R7)
@@ -241,17 +385,13 @@ def decapsulation_program(local: str, peers_fd: int, keys_fd: int, counters_fd: 
 
     # Strip r8 octets after the Ethernet header; r9 == 41: IPv6 inside, else IPv4.
     a.label("strip")
-    a.mov(R4, BPF_F_ADJ_ROOM_FIXED_GSO)  # keep gso_size: the sender's segments stay as sent
-    a.jump_if(Jump.EQ, R9, NEXT_HEADER_IPV6, "adjust")
-    a.mov(R4, BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4)
-    a.label("adjust")
-    a.mov_reg(R1, R6)  # bpf_skb_adjust_room(skb, -r8, BPF_ADJ_ROOM_MAC, flags)
-    a.mov(R2, 0)
-    a.sub_reg(R2, R8)
-    a.mov(R3, BPF_ADJ_ROOM_MAC)
-    a.call(Helper.SKB_ADJUST_ROOM)
-    a.jump_if(Jump.EQ, R0, 0, "stripped")
-    a.jump_if(Jump.EQ, R9, NEXT_HEADER_IPV6, "drop")
+    a.jump_if(Jump.NE, R9, NEXT_HEADER_IPV6, "strip_to_ipv4")
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)  # keep gso_size: the sender's segments stay as sent
+    a.jump_if(Jump.NE, R0, 0, "drop")
+    a.jump("decapsulated")
+    a.label("strip_to_ipv4")
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4)
+    a.jump_if(Jump.EQ, R0, 0, "stripped_to_ipv4")
     # Before Linux 6.3 the DECAP flag is refused: make the outer IPv6 header 20 octets with the
     # protocol IPv4 (bpf_skb_change_proto), then remove the rest of the outer headers.
     a.mov_reg(R1, R6)
@@ -259,30 +399,103 @@ def decapsulation_program(local: str, peers_fd: int, keys_fd: int, counters_fd: 
     a.mov(R3, 0)
     a.call(Helper.SKB_CHANGE_PROTO)
     a.jump_if(Jump.NE, R0, 0, "drop")
-    a.mov_reg(R1, R6)
-    a.mov(R2, 20)
-    a.sub_reg(R2, R8)
-    a.mov(R3, BPF_ADJ_ROOM_MAC)
-    a.mov(R4, BPF_F_ADJ_ROOM_FIXED_GSO)
-    a.call(Helper.SKB_ADJUST_ROOM)
+    a.add(R8, IPV4_HEADER - IPV6_HEADER)
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)
     a.jump_if(Jump.NE, R0, 0, "drop")
-    a.label("stripped")
-    a.jump_if(Jump.EQ, R9, NEXT_HEADER_IPV6, "decapsulated")
-    # The Ethernet type still says IPv6: say IPv4, for whatever reads the frame next (taps).
-    a.store_imm(Size.U16, R10, -8, ETH_P_IP)
-    a.mov_reg(R1, R6)  # bpf_skb_store_bytes(skb, 12, &ethertype, 2, 0)
-    a.mov(R2, 12)
-    a.mov_reg(R3, R10)
-    a.add(R3, -8)
-    a.mov(R4, 2)
-    a.mov(R5, 0)
-    a.call(Helper.SKB_STORE_BYTES)
-    a.label("decapsulated")
-    _count(a, counters_fd, COUNTER_DECAPSULATED)
-    a.label("pass")
-    a.mov(R0, TC_ACT_OK)
-    a.exit()
-    a.label("drop")
-    a.mov(R0, TC_ACT_SHOT)
-    a.exit()
-    return a.assemble()
+    a.label("stripped_to_ipv4")
+    _set_ethertype(a, ETH_P_IP)
+    a.jump("decapsulated")
+
+
+def _ipv4_outer(a: Assembler, local: str, peers_fd: int, keys_fd: int, counters_fd: int) -> None:
+    """The IPv4 outer header's part of :func:`decapsulation_program` (RFC 5844 §4)."""
+    own = int.from_bytes(socket.inet_pton(socket.AF_INET, local), "little")
+    outer = ETHERNET_HEADER
+    gre_at = ETHERNET_HEADER + IPV4_HEADER
+    mapped = -24  # the sender as an IPv4-mapped IPv6 address: r10-24 .. r10-9
+    a.load(Size.U32, R7, R6, SKB_DATA)
+    a.load(Size.U32, R8, R6, SKB_DATA_END)
+    a.mov_reg(R2, R7)
+    a.add(R2, ETHERNET_HEADER + IPV4_HEADER)
+    a.jump_if_reg(Jump.GT, R2, R8, "pass")
+    a.load(Size.U8, R2, R7, outer)
+    a.jump_if(Jump.NE, R2, 0x45, "pass")  # options: not a header we write
+    a.load(Size.U16, R2, R7, outer + 6)
+    a.and_(R2, IPV4_FRAGMENT_BITS)
+    a.jump_if(Jump.NE, R2, 0, "pass")  # a fragment: see the module docstring
+    a.load(Size.U8, R9, R7, outer + 9)  # r9 = protocol
+    a.jump_if(Jump.EQ, R9, NEXT_HEADER_IPV6, "tunnel4")
+    a.jump_if(Jump.EQ, R9, NEXT_HEADER_IPV4, "tunnel4")
+    a.jump_if(Jump.NE, R9, NEXT_HEADER_GRE, "pass")
+    a.label("tunnel4")
+    a.load(Size.U32, R2, R7, outer + 16)  # addressed to us?
+    a.load_imm64(R3, own)  # (an immediate compare would sign-extend the address)
+    a.jump_if_reg(Jump.NE, R2, R3, "pass")
+    a.store_imm(Size.U64, R10, mapped, 0)
+    a.store_imm(Size.U32, R10, mapped + 8, IPV4_MAPPED_PREFIX)
+    a.load(Size.U32, R2, R7, outer + 12)
+    a.store(Size.U32, R10, mapped + 12, R2)
+    a.jump_if(Jump.EQ, R9, NEXT_HEADER_GRE, "gre4")
+
+    a.load_map(R1, peers_fd)
+    a.mov_reg(R2, R10)
+    a.add(R2, mapped)
+    a.call(Helper.MAP_LOOKUP_ELEM)
+    a.jump_if(Jump.NE, R0, 0, "known_peer4")
+    _count(a, counters_fd, COUNTER_UNKNOWN_PEER)
+    a.jump("drop")
+    a.label("known_peer4")
+    a.mov(R8, IPV4_HEADER)
+    a.jump("strip4")
+
+    a.label("gre4")
+    a.mov_reg(R2, R7)
+    a.add(R2, gre_at + GRE_HEADER)
+    a.jump_if_reg(Jump.GT, R2, R8, "unknown_key4")
+    a.load(Size.U16, R2, R7, gre_at)
+    a.jump_if(Jump.NE, R2, GRE_KEY_ONLY, "unknown_key4")
+    a.load(Size.U16, R2, R7, gre_at + 2)
+    a.mov(R9, NEXT_HEADER_IPV6)
+    a.jump_if(Jump.EQ, R2, ETH_P_IPV6, "gre_key4")
+    a.mov(R9, NEXT_HEADER_IPV4)
+    a.jump_if(Jump.NE, R2, ETH_P_IP, "unknown_key4")
+    a.label("gre_key4")
+    a.load_map(R1, keys_fd)
+    a.mov_reg(R2, R7)
+    a.add(R2, gre_at + 4)
+    a.call(Helper.MAP_LOOKUP_ELEM)
+    a.jump_if(Jump.EQ, R0, 0, "unknown_key4")
+    a.load(Size.U64, R2, R0, 0)
+    a.load(Size.U64, R3, R10, mapped)
+    a.jump_if_reg(Jump.NE, R2, R3, "unknown_key4")
+    a.load(Size.U64, R2, R0, 8)
+    a.load(Size.U64, R3, R10, mapped + 8)
+    a.jump_if_reg(Jump.NE, R2, R3, "unknown_key4")
+    a.mov(R8, IPV4_HEADER + GRE_HEADER)
+    a.jump("strip4")
+    a.label("unknown_key4")
+    _count(a, counters_fd, COUNTER_UNKNOWN_KEY)
+    a.jump("drop")
+
+    # Strip r8 octets after the Ethernet header; r9 == 4: IPv4 inside (same family), else IPv6.
+    a.label("strip4")
+    a.jump_if(Jump.NE, R9, NEXT_HEADER_IPV4, "strip_to_ipv6")
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)
+    a.jump_if(Jump.NE, R0, 0, "drop")
+    a.jump("decapsulated")
+    a.label("strip_to_ipv6")
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV6)
+    a.jump_if(Jump.EQ, R0, 0, "stripped_to_ipv6")
+    # Before Linux 6.3: make the outer header 40 octets with the protocol IPv6 (the kernel
+    # inserts 20), then remove those 40 and the rest of the outer headers.
+    a.mov_reg(R1, R6)
+    a.mov(R2, ETH_P_IPV6)
+    a.mov(R3, 0)
+    a.call(Helper.SKB_CHANGE_PROTO)
+    a.jump_if(Jump.NE, R0, 0, "drop")
+    a.add(R8, IPV6_HEADER - IPV4_HEADER)
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)
+    a.jump_if(Jump.NE, R0, 0, "drop")
+    a.label("stripped_to_ipv6")
+    _set_ethertype(a, ETH_P_IPV6)
+    a.jump("decapsulated")

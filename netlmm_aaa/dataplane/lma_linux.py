@@ -53,19 +53,22 @@ class LmaLinuxDataPlane:
         self,
         *,
         mode: TunnelMode,
-        local_address: str,
+        local_address: str | None,
         device: str,
         peers: Collection[str] = (),
+        local_ipv4: str | None = None,
         backend: Backend = Backend.AUTO,
         netns: str | None = None,
         table: int = 254,
     ) -> None:
         self.mode = mode
-        self.peers = tuple(peers)
+        self.peers = tuple(dict.fromkeys(peers))
         """The MAGs' tunnel addresses: the only sources the receiver decapsulates from."""
         self.requested_backend = backend
         self.tunnel: TunnelBackend | None = None
         self.local_address = local_address
+        self.local_ipv4 = local_ipv4
+        """Our IPv4 tunnel address, toward MAGs that signal over IPv4 (RFC 5844 §4)."""
         self.device = device
         self.netns = netns
         self.table = table
@@ -152,6 +155,7 @@ class LmaLinuxDataPlane:
         self.tunnel = open_backend(
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
             local_address=self.local_address, peers=self._receiver_peers(),
+            local_ipv4=self.local_ipv4,
         )  # fmt: skip
         self._writer = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,

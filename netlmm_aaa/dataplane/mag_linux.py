@@ -64,7 +64,7 @@ class MagLinuxDataPlane:
         self,
         *,
         mode: TunnelMode,
-        proxy_coa: str,
+        proxy_coa: str | None,
         lma_address: str,
         device: str,
         ipv4_router: str | None = None,
@@ -73,6 +73,7 @@ class MagLinuxDataPlane:
         netns: str | None = None,
         uplink_table: int = UPLINK_TABLE,
         ingress_filter: bool = True,
+        ipv4_proxy_coa: str | None = None,
     ) -> None:
         self.mode = mode
         self.peers = tuple(sorted({lma_address, *peers}))
@@ -81,6 +82,8 @@ class MagLinuxDataPlane:
         self.tunnel: TunnelBackend | None = None
         self._uplink: NetlinkRouteWriter | None = None
         self.proxy_coa = proxy_coa
+        self.ipv4_proxy_coa = ipv4_proxy_coa
+        """Our IPv4 tunnel address, toward IPv4 LMAs (RFC 5844 §4)."""
         self.lma_address = lma_address
         self.device = device
         self.ipv4_router = ipv4_router
@@ -172,6 +175,7 @@ class MagLinuxDataPlane:
         self.tunnel = open_backend(
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
             local_address=self.proxy_coa, peers=self._receiver_peers(),
+            local_ipv4=self.ipv4_proxy_coa if any(":" not in p for p in self.peers) else None,
         )  # fmt: skip
         self._uplink = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,

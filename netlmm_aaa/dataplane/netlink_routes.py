@@ -225,19 +225,22 @@ _KEY = struct.Struct(">I")
 
 
 def endpoint_octets(endpoint: str) -> bytes:
-    """``ADDRESS`` -> its 16 octets; ``ADDRESS key K`` -> 16 octets and the key (4, network
-    order), as backends receive a route's endpoint."""
+    """``ADDRESS`` -> its 16 octets (4 for an IPv4 address, RFC 5844 §4); ``ADDRESS key K`` ->
+    those and the key (4, network order), as backends receive a route's endpoint."""
     address, _, key = endpoint.partition(" key ")
-    octets = socket.inet_pton(socket.AF_INET6, address)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    octets = socket.inet_pton(family, address)
     return octets + _KEY.pack(int(key)) if key else octets
 
 
 def endpoint_text(octets: bytes) -> str:
-    """The inverse of :func:`endpoint_octets` ('' for no endpoint)."""
+    """The inverse of :func:`endpoint_octets` ('' for no endpoint). The lengths say which:
+    16 or 20 octets an IPv6 address (and a key), 4 or 8 an IPv4 one."""
     if not octets:
         return ""
-    address = socket.inet_ntop(socket.AF_INET6, octets[:16])
-    return f"{address} key {_KEY.unpack_from(octets, 16)[0]}" if len(octets) == 20 else address
+    size = 16 if len(octets) >= 16 else 4
+    address = socket.inet_ntop(socket.AF_INET6 if size == 16 else socket.AF_INET, octets[:size])
+    return f"{address} key {_KEY.unpack_from(octets, size)[0]}" if len(octets) > size else address
 
 
 class RouteEncoding(Protocol):
@@ -409,8 +412,8 @@ class NetlinkRouteWriter:
                 encap = buf[pos + 4 : pos + nla_len]
             elif kind == RTA_TABLE:
                 table = _U32.unpack_from(buf, pos + 4)[0]
-            elif kind == RTA_GATEWAY and nla_len == 20:
-                endpoint = buf[pos + 4 : pos + 20]
+            elif kind == RTA_GATEWAY and nla_len in (8, 20):
+                endpoint = buf[pos + 4 : pos + nla_len]
             elif kind == RTA_VIA and nla_len >= 22:
                 endpoint = buf[pos + 6 : pos + 22]
             pos += (nla_len + 3) & ~3

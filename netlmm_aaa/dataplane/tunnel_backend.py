@@ -13,10 +13,14 @@ configured peers. A backend is the kernel mechanism that does it:
   (:mod:`.tunnel_seg6`);
 - ``routing``: plain routes via the peer, no tunnel (the ``routing`` forwarding mode).
 
-All put the same octets on the wire (next header 41 / 4, or 47 with RFC 5845 keys). The route writer
-(:class:`~.netlink_routes.NetlinkRouteWriter`) asks the backend for each route's attributes and
-to read a dumped route's endpoint back; :mod:`.backend_probe` says which backends the running
-kernel offers and picks one.
+All put the same octets on the wire (next header 41 / 4, or 47 with RFC 5845 keys). Over an IPv4
+transport network (RFC 5844 §4: a peer, and our tunnel address toward it, are IPv4) only
+``ebpf`` (an IPv4 outer header) and ``routing`` (IPv4 destinations only: Linux has no IPv6 route
+via an IPv4 next hop) can carry traffic; ``ip6tnl`` and ``seg6`` put IPv6 outer headers only.
+
+The route writer (:class:`~.netlink_routes.NetlinkRouteWriter`) asks the backend for each route's
+attributes and to read a dumped route's endpoint back; :mod:`.backend_probe` says which backends
+the running kernel offers and picks one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from netlmm_aaa.dataplane.netlink_routes import RTA_GATEWAY, RTA_OIF, RTA_VIA, nla
+from netlmm_aaa.dataplane.port import DataPlaneError
 
 
 class Backend(Enum):
@@ -55,6 +60,8 @@ class BackendProbe:
     backend: str
     available: bool
     reason: str
+    ipv4_transport: bool = False
+    """Whether it carried tunnels with IPv4 outer headers (RFC 5844 §4) here too."""
 
 
 class TunnelBackend(Protocol):
@@ -64,11 +71,21 @@ class TunnelBackend(Protocol):
     """``ebpf``, ``seg6`` or ``routing``: logged, exported in /metrics, reported by the demo."""
     carries_gre: bool
     """Whether routes may name GRE keys (endpoints of 20 octets) and keys may be accepted."""
+    carries_ipv4_transport: bool
+    """Whether tunnels may have IPv4 endpoints (RFC 5844 §4): peers, routes of 4 (or 8) octets."""
 
-    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+    def open(
+        self,
+        ipr: Any,
+        oif: int,
+        local_address: str | None,
+        peers: Collection[str],
+        local_ipv4: str | None = None,
+    ) -> None:
         """Set up the receiver on transport device ``oif`` for tunnels to ``local_address``
-        from ``peers`` (and anything routes need). Raises DataPlaneError naming what the
-        kernel lacks. ``ipr``: a pyroute2 IPRoute in the node's namespace."""
+        (IPv6) and ``local_ipv4`` from ``peers`` (addresses of either family), and anything
+        routes need. Raises DataPlaneError naming what the kernel lacks. ``ipr``: a pyroute2
+        IPRoute in the node's namespace."""
 
     def set_peers(self, peers: Collection[str]) -> None:
         """Accept tunnels from exactly these peers from now on."""
@@ -91,13 +108,36 @@ class TunnelBackend(Protocol):
         """Release file descriptors (routes and the receiver stay: they are forwarding state)."""
 
 
+def ipv6_transport_only(
+    backend: str, local_address: str | None, peers: Collection[str], local_ipv4: str | None
+) -> str:
+    """``local_address``, for a backend that puts IPv6 outer headers only; DataPlaneError when
+    asked for an IPv4 transport (RFC 5844 §4)."""
+    ipv4_peers = sorted(p for p in peers if ":" not in p)
+    if local_address is None or local_ipv4 is not None or ipv4_peers:
+        wanted = ", ".join(ipv4_peers) or local_ipv4 or "an IPv4 tunnel address only"
+        raise DataPlaneError(
+            f"the {backend} backend puts IPv6 outer headers only; an IPv4 transport "
+            f"({wanted}) needs the ebpf backend"
+        )
+    return local_address
+
+
 class PlainRoutes:
     """The ``routing`` forwarding mode: routes via the peer, no tunnel, no receiver."""
 
     name = "routing"
     carries_gre = False
+    carries_ipv4_transport = True
 
-    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+    def open(
+        self,
+        ipr: Any,
+        oif: int,
+        local_address: str | None,
+        peers: Collection[str],
+        local_ipv4: str | None = None,
+    ) -> None:
         """Nothing to set up."""
 
     def set_peers(self, peers: Collection[str]) -> None:
@@ -110,6 +150,13 @@ class PlainRoutes:
         """No tunnel, no keys."""
 
     def route_attributes(self, family: int, oif: int, endpoint: bytes) -> bytes:
+        if len(endpoint) == 4:  # an IPv4 peer (RFC 5844 §4)
+            if family == socket.AF_INET6:
+                raise DataPlaneError(
+                    "the routing forwarding mode cannot route an IPv6 home prefix via an IPv4 "
+                    "peer (Linux has no IPv6 route via an IPv4 next hop): use ip6ip6"
+                )
+            return nla(RTA_GATEWAY, endpoint)
         gateway = endpoint[:16]
         if family == socket.AF_INET6:
             return nla(RTA_GATEWAY, gateway)

@@ -6,13 +6,15 @@ programs are assembled in Python, :mod:`.bpf_programs`).
 
 Encapsulation: one LWT_XMIT program per peer (per peer and key in GRE mode), loaded on first use
 and shared by every route toward that peer (``encap bpf xmit <program> headroom 40``, 48 with
-GRE, so the kernel lowers those routes' MTU by the outer headers and path MTU discovery works).
+GRE, 20 and 28 toward an IPv4 peer, so the kernel lowers those routes' MTU by the outer headers
+and path MTU discovery works). A peer's family picks the outer header: an IPv4 peer (RFC 5844 §4
+transport) needs our IPv4 tunnel address (``local_ipv4``), an IPv6 one our IPv6 address.
 A GRE key costs a program of its own (~4 KiB of kernel memory and ~0.1 ms to load) per binding.
 The route's program name is ours to choose and comes back in route dumps:
-``netlmm/<version>/<local>><peer>[/<key>]``, so a restarted daemon reads each route's peer (and
-key) from its name and keeps the routes whose program is current (the kernel keeps a program
-while a route uses it); a route whose name names another version or local address reads as
-pointing nowhere, and reconciliation rewrites it.
+``netlmm/<version>/<local>><peer>[/<key>]`` (``local``: our address of the peer's family), so a
+restarted daemon reads each route's peer (and key) from its name and keeps the routes whose
+program is current (the kernel keeps a program while a route uses it); a route whose name names
+another version or local address reads as pointing nowhere, and reconciliation rewrites it.
 
 Receiver: the decapsulation program on the transport device's clsact ingress hook (direct
 action), with the configured peers in a hash map and the GRE keys we handed out (key -> the one
@@ -39,8 +41,11 @@ from netlmm_aaa.dataplane.bpf_programs import (
     COUNTERS,
     ENCAPSULATION_HEADROOM,
     GRE_ENCAPSULATION_HEADROOM,
+    IPV4_ENCAPSULATION_HEADROOM,
+    IPV4_GRE_ENCAPSULATION_HEADROOM,
     decapsulation_program,
     encapsulation_program,
+    is_ipv4,
 )
 from netlmm_aaa.dataplane.bpf_syscall import (
     BPF_F_NO_PREALLOC,
@@ -79,6 +84,13 @@ _NLA = struct.Struct("=HH")
 _PEER_VALUE = struct.pack("=I", 1)
 
 
+def map_address(address: str) -> bytes:
+    """The 16 octets an address has in the receiver's maps: an IPv4 address IPv4-mapped."""
+    if is_ipv4(address):
+        return b"\0" * 10 + b"\xff\xff" + socket.inet_pton(socket.AF_INET, address)
+    return socket.inet_pton(socket.AF_INET6, address)
+
+
 def route_name(local: str, peer: str, gre_key: int | None = None) -> str:
     """The name our routes give the program toward ``peer`` (returned by route dumps)."""
     name = f"netlmm/{PROGRAM_VERSION}/{local}>{peer}"
@@ -102,9 +114,11 @@ class EbpfTunnel:
 
     name = "ebpf"
     carries_gre = True
+    carries_ipv4_transport = True
 
     def __init__(self) -> None:
         self.local = ""
+        self.local_ipv4 = ""
         self._programs: dict[bytes, int] = {}
         self._keys_map = -1
         self._attributes: dict[tuple[int, bytes], bytes] = {}
@@ -115,8 +129,18 @@ class EbpfTunnel:
 
     # ------------------------------------------------------------------ set-up
 
-    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
-        self.local = local_address
+    def open(
+        self,
+        ipr: Any,
+        oif: int,
+        local_address: str | None,
+        peers: Collection[str],
+        local_ipv4: str | None = None,
+    ) -> None:
+        if local_address is None and local_ipv4 is None:
+            raise DataPlaneError("the ebpf backend needs a tunnel address (IPv6 or IPv4)")
+        self.local = local_address or ""
+        self.local_ipv4 = local_ipv4 or ""
         # Routes first: nothing is left behind when the kernel cannot do them.
         self._probe_route(ipr, oif)
         try:
@@ -126,7 +150,7 @@ class EbpfTunnel:
                                         BPF_F_NO_PREALLOC)  # fmt: skip
             decap = load_program(
                 decapsulation_program(
-                    local_address, self._peers_map, self._keys_map, self._counters_map
+                    local_address, self._peers_map, self._keys_map, self._counters_map, local_ipv4
                 ),
                 ProgramType.SCHED_CLS,
                 DECAP_NAME,
@@ -143,8 +167,9 @@ class EbpfTunnel:
             os.close(decap)  # the filter holds the program
 
     def _probe_route(self, ipr: Any, oif: int) -> None:
+        local = self.local or self.local_ipv4
         try:
-            fd = load_program(encapsulation_program(self.local, self.local), ProgramType.LWT_XMIT,
+            fd = load_program(encapsulation_program(local, local), ProgramType.LWT_XMIT,
                               ENCAP_NAME)  # fmt: skip
         except BpfError as exc:
             raise DataPlaneError(
@@ -152,12 +177,18 @@ class EbpfTunnel:
                 f"(CONFIG_BPF_SYSCALL, CONFIG_LWTUNNEL_BPF): {exc}"
             ) from exc
         try:
-            encap = {"fd": fd, "name": route_name(self.local, self.local),
+            encap = {"fd": fd, "name": route_name(local, local),
                      "headroom": ENCAPSULATION_HEADROOM}  # fmt: skip
             ipr.route("replace", dst=PROBE_PREFIX, oif=oif, table=PROBE_TABLE,
                       encap={"type": "bpf", "xmit": encap})  # fmt: skip
             ipr.route("del", dst=PROBE_PREFIX, oif=oif, table=PROBE_TABLE)
         except NetlinkError as exc:
+            if exc.code == errno.EACCES:
+                raise DataPlaneError(
+                    "IPv6 is disabled on the transport device (net.ipv6.conf.<device>."
+                    "disable_ipv6 = 1), which the home prefixes' routes leave through: enable "
+                    "it (no IPv6 address is needed there over an IPv4 transport)"
+                ) from exc
             raise DataPlaneError(
                 "the ebpf backend needs eBPF lightweight tunnels (CONFIG_LWTUNNEL_BPF): "
                 f"the kernel refused an 'encap bpf' route: {exc}"
@@ -188,15 +219,23 @@ class EbpfTunnel:
         if len(wanted) > MAX_PEERS:
             raise DataPlaneError(f"at most {MAX_PEERS} tunnel peers, {len(wanted)} configured")
         for peer in wanted - self._peers:
-            update_element(self._peers_map, socket.inet_pton(socket.AF_INET6, peer), _PEER_VALUE)
+            self._local_toward(peer)
+            update_element(self._peers_map, map_address(peer), _PEER_VALUE)
         for peer in self._peers - wanted:
-            delete_element(self._peers_map, socket.inet_pton(socket.AF_INET6, peer))
+            delete_element(self._peers_map, map_address(peer))
         self._peers = wanted
+
+    def _local_toward(self, peer: str) -> str:
+        """Our tunnel address of ``peer``'s family."""
+        local = self.local_ipv4 if is_ipv4(peer) else self.local
+        if not local:
+            family = "IPv4" if is_ipv4(peer) else "IPv6"
+            raise DataPlaneError(f"tunnel peer {peer}: we have no {family} tunnel address")
+        return local
 
     def accept_gre_keys(self, keys: Mapping[int, str]) -> None:
         for key, peer in keys.items():
-            update_element(self._keys_map, key.to_bytes(4, "big"),
-                           socket.inet_pton(socket.AF_INET6, peer))  # fmt: skip
+            update_element(self._keys_map, key.to_bytes(4, "big"), map_address(peer))
 
     def forget_gre_keys(self, keys: Collection[int]) -> None:
         for key in keys:
@@ -206,15 +245,17 @@ class EbpfTunnel:
 
     @staticmethod
     def _split(endpoint: bytes) -> tuple[str, int | None]:
-        peer = socket.inet_ntop(socket.AF_INET6, endpoint[:16])
-        return peer, int.from_bytes(endpoint[16:20], "big") if len(endpoint) == 20 else None
+        size = 16 if len(endpoint) >= 16 else 4
+        peer = socket.inet_ntop(socket.AF_INET6 if size == 16 else socket.AF_INET, endpoint[:size])
+        return peer, int.from_bytes(endpoint[size:], "big") if len(endpoint) > size else None
 
     def _program(self, endpoint: bytes) -> int:
         fd = self._programs.get(endpoint)
         if fd is None:
             peer, key = self._split(endpoint)
+            local = self._local_toward(peer)
             try:
-                fd = load_program(encapsulation_program(self.local, peer, key),
+                fd = load_program(encapsulation_program(local, peer, key),
                                   ProgramType.LWT_XMIT, ENCAP_NAME)  # fmt: skip
             except BpfError as exc:
                 raise DataPlaneError(f"loading the encapsulation toward {peer}: {exc}") from exc
@@ -225,8 +266,12 @@ class EbpfTunnel:
         attributes = self._attributes.get((oif, endpoint))
         if attributes is None:
             peer, gre_key = self._split(endpoint)
-            name = route_name(self.local, peer, gre_key)
-            headroom = ENCAPSULATION_HEADROOM if gre_key is None else GRE_ENCAPSULATION_HEADROOM
+            name = route_name(self._local_toward(peer), peer, gre_key)
+            if is_ipv4(peer):
+                headroom = (IPV4_ENCAPSULATION_HEADROOM if gre_key is None
+                            else IPV4_GRE_ENCAPSULATION_HEADROOM)  # fmt: skip
+            else:
+                headroom = ENCAPSULATION_HEADROOM if gre_key is None else GRE_ENCAPSULATION_HEADROOM
             xmit = nla(LWT_BPF_PROG_FD, struct.pack("=I", self._program(endpoint))) + nla(
                 LWT_BPF_PROG_NAME, name.encode() + b"\0"
             )
@@ -250,14 +295,16 @@ class EbpfTunnel:
             return None
         if name in self._names:
             return self._names[name]
-        prefix = route_name(self.local, "").encode()
         endpoint: bytes | None = None
         text = name.rstrip(b"\0")
-        if text.startswith(prefix):
+        for local, family in ((self.local, socket.AF_INET6), (self.local_ipv4, socket.AF_INET)):
+            prefix = route_name(local, "").encode()
+            if not local or not text.startswith(prefix):
+                continue
             with contextlib.suppress(OSError, UnicodeDecodeError, ValueError, OverflowError):
                 peer, slash, key = text[len(prefix) :].decode().partition("/")
                 suffix = int(key).to_bytes(4, "big") if slash else b""
-                endpoint = socket.inet_pton(socket.AF_INET6, peer) + suffix
+                endpoint = socket.inet_pton(family, peer) + suffix
         if len(self._names) < 4096:
             self._names[name] = endpoint
         return endpoint

@@ -39,6 +39,7 @@ from netlmm_aaa.dataplane.netlink_routes import (
 )
 from netlmm_aaa.dataplane.nftables import Nftables
 from netlmm_aaa.dataplane.port import DataPlaneError
+from netlmm_aaa.dataplane.tunnel_backend import ipv6_transport_only
 
 LWTUNNEL_ENCAP_IP6 = 4
 LWTUNNEL_IP6_ID = 1
@@ -131,6 +132,7 @@ class Ip6tnlTunnel:
 
     name = "ip6tnl"
     carries_gre = True
+    carries_ipv4_transport = False
 
     def __init__(self, netns: str | None = None, gre: bool = False) -> None:
         self.netns = netns
@@ -144,7 +146,15 @@ class Ip6tnlTunnel:
         self._keys: dict[int, str] = {}
         """GRE keys accepted: key -> the peer it was handed to (the set's elements)."""
 
-    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+    def open(
+        self,
+        ipr: Any,
+        oif: int,
+        local_address: str | None,
+        peers: Collection[str],
+        local_ipv4: str | None = None,
+    ) -> None:
+        local_address = ipv6_transport_only(self.name, local_address, peers, local_ipv4)
         self._local_text = str(ipaddress.IPv6Address(local_address))
         self.local = socket.inet_pton(socket.AF_INET6, local_address)
         sock = open_route_socket(self.netns)

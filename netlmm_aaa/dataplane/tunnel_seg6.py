@@ -36,6 +36,7 @@ from netlmm_aaa.dataplane.netlink_routes import (
     strict_dumps,
 )
 from netlmm_aaa.dataplane.port import DataPlaneError
+from netlmm_aaa.dataplane.tunnel_backend import ipv6_transport_only
 
 LWTUNNEL_ENCAP_SEG6 = 5
 SEG6_IPTUNNEL_SRH = 1
@@ -191,6 +192,7 @@ class Seg6Tunnel:
 
     name = "seg6"
     carries_gre = False
+    carries_ipv4_transport = False
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
@@ -198,7 +200,15 @@ class Seg6Tunnel:
         self._oif = 0
         self._local = ""
 
-    def open(self, ipr: Any, oif: int, local_address: str, peers: Collection[str]) -> None:
+    def open(
+        self,
+        ipr: Any,
+        oif: int,
+        local_address: str | None,
+        peers: Collection[str],
+        local_ipv4: str | None = None,
+    ) -> None:
+        local_address = ipv6_transport_only(self.name, local_address, peers, local_ipv4)
         sock = open_route_socket(self.netns)
         try:
             sock.bind((0, 0))

@@ -22,7 +22,9 @@ from testbed.tunnel_pair import (
     CN_V4,
     CN_V6,
     DOWNLINK_KEY,
+    LMA_T4,
     LMAA,
+    MAG_T4,
     MN_V4,
     MN_V6,
     PROXY_COA,
@@ -136,6 +138,93 @@ def test_traffic_through_the_tunnel(
                     # Every IPv4 TCP segment (the GSO path) left as IPv4-in-IPv6, both ways.
                     assert tcp4 and {n for n, _, _ in tcp4} == {"4"}, tcp4[:5]
                     assert {n for n, _, _ in tcp6} == {"41"}, tcp6[:5]
+            finally:
+                await pair.close()
+
+        asyncio.run(scenario())
+
+
+def _ipv4_outer_headers(tshark: str, capture: Path, display: str) -> list[tuple[str, ...]]:
+    """(protocol, outer source, outer destination, MF, fragment offset) of the matching packets
+    on an IPv4 transport (the first IPv4 header is the outer one); with GRE the protocol reads
+    ``47/<key>``."""
+    out = subprocess.run(
+        [tshark, "-r", str(capture), "-Y", display, "-T", "fields", "-e", "ip.proto",
+         "-e", "ip.src", "-e", "ip.dst", "-e", "gre.key", "-e", "ip.flags.mf",
+         "-e", "ip.frag_offset"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    rows = []
+    for line in out.splitlines():
+        proto, src, dst, key, mf, offset = (field.split(",")[0] for field in line.split("\t"))
+        rows.append((f"{proto}/{int(key, 0)}" if key else proto, src, dst, mf, offset))
+    return rows
+
+
+IPV4_TRANSPORT = [
+    pytest.param(TunnelMode.IP6IP6, id="ebpf"),
+    pytest.param(TunnelMode.GRE, id="ebpf-gre"),
+]
+
+
+@pytest.mark.parametrize("mode", IPV4_TRANSPORT)
+def test_traffic_over_an_ipv4_transport(
+    mode: TunnelMode, tunnel_backends: dict[str, object], tshark: str, tmp_path: Path
+) -> None:
+    """RFC 5844 §4: the transport link has no IPv6 address (link-local only); the home prefix
+    and the IPv4 home address travel in IPv4 (protocol 41 / 4, or GRE with the RFC 5845 keys)
+    between the two IPv4 tunnel addresses, bulk TCP included (the GSO path), never fragmented
+    outside."""
+    require_backend(tunnel_backends, "ebpf")
+    with lab() as L:
+        pair = TunnelPair(L, mode, Backend.EBPF, ipv4_transport=True)
+        pair.build()
+
+        async def scenario() -> None:
+            await pair.start()
+            try:
+                capture = tmp_path / "transport.pcap"
+                dumper = pair.capture("mag", "tr0", str(capture))
+                for source, destination in (("cn", MN_V6), ("cn", MN_V4), ("mn", CN_V6),
+                                            ("mn", CN_V4)):  # fmt: skip
+                    assert pair.ping(source, destination), f"ping {source} -> {destination}"
+                pair.ping("cn", MN_V6, count=1, size=1452)  # Packet Too Big, then it passes
+                assert pair.ping("cn", MN_V6, count=2, size=1452), "IPv6 at the path MTU"
+                for sender, receiver, destination in (
+                    ("cn", "mn", MN_V6), ("cn", "mn", MN_V4),
+                    ("mn", "cn", CN_V6), ("mn", "cn", CN_V4),
+                ):  # fmt: skip
+                    result = pair.bulk_tcp(sender, receiver, destination, 16)
+                    assert result.get("received") == 16 << 20, (sender, destination, result)
+                time.sleep(0.3)
+                pair.stop(dumper)
+                # No IPv6 address on the transport link, and no IPv6 frame on it but link-local
+                # housekeeping: the tunnels are IPv4.
+                for role in ("lma", "mag"):
+                    assert not L.ip(pair.ns[role], "-6", "addr", "show", "dev", "tr0", "scope",
+                                    "global").strip()  # fmt: skip
+                routable = "eth.type == 0x86dd && !(ipv6.src == fe80::/10 && ipv6.dst == ff00::/8)"
+                assert _ipv4_outer_headers(tshark, capture, routable) == []
+                ends = {(LMA_T4, MAG_T4), (MAG_T4, LMA_T4)}
+                v6 = _ipv4_outer_headers(tshark, capture, "icmpv6.type == 128")
+                v4 = _ipv4_outer_headers(tshark, capture, "icmp.type == 8")
+                tcp4 = _ipv4_outer_headers(tshark, capture, "tcp.len > 1000 && !ipv6")
+                tcp6 = _ipv4_outer_headers(tshark, capture, "tcp.len > 1000 && ipv6")
+                for rows in (v6, v4, tcp4, tcp6):
+                    assert rows and {(s, d) for _, s, d, _, _ in rows} == ends, rows[:5]
+                    outer_fragments = [r for r in rows if r[3] not in ("", "0", "False")
+                                       or r[4] not in ("", "0")]  # fmt: skip
+                    assert not outer_fragments, outer_fragments[:5]
+                if mode is TunnelMode.GRE:
+                    for rows in (v6, v4, tcp4, tcp6):
+                        keys = {(s, n) for n, s, _, _, _ in rows}
+                        assert keys == {(LMA_T4, f"47/{DOWNLINK_KEY}"),
+                                        (MAG_T4, f"47/{UPLINK_KEY}")}, keys  # fmt: skip
+                else:
+                    assert {n for n, *_ in v6} == {"41"}, v6[:5]
+                    assert {n for n, *_ in v4} == {"4"}, v4[:5]
+                    assert {n for n, *_ in tcp4} == {"4"}, tcp4[:5]
+                    assert {n for n, *_ in tcp6} == {"41"}, tcp6[:5]
             finally:
                 await pair.close()
 

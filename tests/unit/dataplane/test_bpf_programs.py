@@ -33,15 +33,20 @@ from netlmm_aaa.dataplane.bpf_syscall import (
     program_info,
     update_element,
 )
-from netlmm_aaa.dataplane.netlink_routes import nla
+from netlmm_aaa.dataplane.netlink_routes import endpoint_octets, endpoint_text, nla
+from netlmm_aaa.dataplane.port import DataPlaneError
+from netlmm_aaa.dataplane.tunnel_backend import PlainRoutes
 from netlmm_aaa.dataplane.tunnel_ebpf import (
     LWT_BPF_PROG_NAME,
     LWT_BPF_XMIT,
     LWTUNNEL_ENCAP_BPF,
     NLA_F_NESTED,
     EbpfTunnel,
+    map_address,
     route_name,
 )
+from netlmm_aaa.dataplane.tunnel_ip6tnl import Ip6tnlTunnel
+from netlmm_aaa.dataplane.tunnel_seg6 import Seg6Tunnel
 
 
 def _insns(code: bytes) -> list[tuple[int, int, int, int]]:
@@ -183,3 +188,69 @@ def test_route_names_read_back_as_the_peer_only_when_current() -> None:
         assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, _dumped_encap(stale)) is None, stale
     assert tunnel.route_endpoint(5, current) is None  # a seg6 route
     assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, b"\x03\x00") is None  # truncated
+
+
+def test_an_ipv4_peer_gets_an_ipv4_outer_header() -> None:
+    """RFC 5844 §4: toward an IPv4 peer the header pushed is 20 octets of IPv4 (28 with GRE)
+    with both IPv4 addresses baked in, DF set; mixed families are refused."""
+    code = encapsulation_program("192.0.2.1", "192.0.2.200")
+    insns = _insns(code)
+    immediates = [imm & 0xFFFFFFFF for _, _, _, imm in insns]
+    pair = socket.inet_pton(socket.AF_INET, "192.0.2.1") + socket.inet_pton(
+        socket.AF_INET, "192.0.2.200"
+    )
+    assert struct.unpack("<I", pair[:4])[0] in immediates  # the 64-bit immediate's halves
+    assert struct.unpack("<I", pair[4:])[0] in immediates
+    assert imm16_of(b"\x45\x00") in immediates  # version 4, five words
+    assert struct.unpack("<I", b"\x00\x00\x40\x00")[0] in immediates  # DF
+    assert (0xB7, 0x04, 0, 20) in insns  # r4 = 20 octets pushed
+    assert any(code == 0x85 and imm == Helper.L3_CSUM_REPLACE for code, _, _, imm in insns)
+    gre = _insns(encapsulation_program("192.0.2.1", "192.0.2.200", 7))
+    assert (0xB7, 0x04, 0, 28) in gre
+    with pytest.raises(ValueError, match="two families"):
+        encapsulation_program("192.0.2.1", "2001:db8::2")
+
+
+@pytest.mark.skipif(_can_load_bpf() is not None, reason=str(_can_load_bpf()))
+def test_the_verifier_accepts_the_ipv4_transport_programs() -> None:
+    peers = create_map(MapType.HASH, 16, 4, 16, "nlmm_peers")
+    keys = create_map(MapType.HASH, 4, 16, 16, "nlmm_gre_keys")
+    counters = create_map(MapType.ARRAY, 4, 8, COUNTERS, "nlmm_counters")
+    try:
+        for source, destination, key in (("192.0.2.1", "198.51.100.200", None),
+                                         ("192.0.2.1", "198.51.100.200", 0xFFFF_FFFF)):  # fmt: skip
+            os.close(load_program(encapsulation_program(source, destination, key),
+                                  ProgramType.LWT_XMIT, "nlmm_encap"))  # fmt: skip
+        for local, local_ipv4 in ((None, "192.0.2.200"), ("2001:db8:ff::1", "192.0.2.200")):
+            os.close(load_program(decapsulation_program(local, peers, keys, counters, local_ipv4),
+                                  ProgramType.SCHED_CLS, "nlmm_decap"))  # fmt: skip
+    finally:
+        for fd in (peers, keys, counters):
+            os.close(fd)
+
+
+def test_ipv4_endpoints_and_route_names_read_back() -> None:
+    assert endpoint_octets("192.0.2.2") == socket.inet_pton(socket.AF_INET, "192.0.2.2")
+    for text in ("192.0.2.2", "192.0.2.2 key 4660", "2001:db8::2", "2001:db8::2 key 1"):
+        assert endpoint_text(endpoint_octets(text)) == text
+    tunnel = EbpfTunnel()
+    tunnel.local, tunnel.local_ipv4 = "2001:db8:ff::1", "192.0.2.1"
+    peer = socket.inet_pton(socket.AF_INET, "192.0.2.2")
+    named = _dumped_encap(route_name("192.0.2.1", "192.0.2.2", 9))
+    assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, named) == peer + (9).to_bytes(4, "big")
+    other = _dumped_encap(route_name("192.0.2.7", "192.0.2.2"))  # another IPv4 local address
+    assert tunnel.route_endpoint(LWTUNNEL_ENCAP_BPF, other) is None
+    assert map_address("192.0.2.2") == socket.inet_pton(socket.AF_INET6, "::ffff:192.0.2.2")
+
+
+def test_backends_with_ipv6_outer_headers_refuse_an_ipv4_transport() -> None:
+    """Said plainly at start-up, before the kernel is touched: only ebpf (and plain routing
+    for IPv4 destinations) carries RFC 5844 IPv4 tunnels."""
+    for backend in (Ip6tnlTunnel(), Seg6Tunnel()):
+        with pytest.raises(DataPlaneError, match=f"the {backend.name} backend puts IPv6 outer"):
+            backend.open(None, 1, "2001:db8:ff::1", ("192.0.2.2",))
+        with pytest.raises(DataPlaneError, match="needs the ebpf backend"):
+            backend.open(None, 1, "2001:db8:ff::1", (), local_ipv4="192.0.2.1")
+    with pytest.raises(DataPlaneError, match="IPv6 home prefix via an IPv4 peer"):
+        PlainRoutes().route_attributes(socket.AF_INET6, 1, endpoint_octets("192.0.2.2"))
+    assert PlainRoutes().route_attributes(socket.AF_INET, 1, endpoint_octets("192.0.2.2"))
