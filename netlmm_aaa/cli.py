@@ -107,11 +107,14 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
     else:
         from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
 
+        # MAGs that signal over IPv4 (RFC 5844 §4) tunnel from their IPv4 addresses.
+        ipv4_peers = [a for peer in config.policy.peers for a in peer.addresses if ":" not in a]
         dataplane = LmaLinuxDataPlane(
             mode=config.policy.tunnel_mode,
             local_address=config.address,
+            local_ipv4=config.ipv4_address if ipv4_peers else None,
             device=config.transport_device,
-            peers=[peer.tunnel_address for peer in config.policy.peers],
+            peers=[*(peer.tunnel_address for peer in config.policy.peers), *ipv4_peers],
             backend=config.backend,
         )
     service = LmaService(config, dataplane)
@@ -222,6 +225,7 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     dataplane = MagLinuxDataPlane(
         mode=config.tunnel_mode,
         proxy_coa=config.proxy_coa,
+        ipv4_proxy_coa=config.ipv4_proxy_coa,
         lma_address=config.lma_address,
         device=config.transport_device,
         ipv4_router=config.ipv4_router,
@@ -251,11 +255,14 @@ def _dataplane_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     choice = auto_choice(probes)
     if args.json:
-        print(json.dumps({"backends": {p.backend: {"available": p.available, "reason": p.reason}
+        print(json.dumps({"backends": {p.backend: {"available": p.available, "reason": p.reason,
+                                                   "ipv4_transport": p.ipv4_transport}
                                        for p in probes}, "auto": choice}), file=out)  # fmt: skip
     else:
+        print("backend  works  IPv4 transport (RFC 5844)  reason", file=out)
         for p in probes:
-            print(f"{p.backend:8} {'yes' if p.available else 'no ':3}  {p.reason}", file=out)
+            works, v4 = "yes" if p.available else "no", "yes" if p.ipv4_transport else "no"
+            print(f"{p.backend:8} {works:5}  {v4:25}  {p.reason}", file=out)
         print(f"auto     -> {choice or 'nothing: no encapsulating backend works here'}", file=out)
     return 0 if choice else 1
 

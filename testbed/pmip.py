@@ -271,9 +271,16 @@ class PmipLab:
         self.attach(dst)
 
     # ------------------------------------------------------------------ LMA daemon
-    def write_config(self, tunnel_mode: str = "ip6ip6") -> Path:
+    def write_config(self, tunnel_mode: str = "ip6ip6", ipv4_signalling: bool = True) -> Path:
+        """The LMA's configuration. ``ipv4_signalling``: the MAGs may signal over IPv4 too
+        (RFC 5844 §4), so the LMA needs a backend with IPv4 outer headers (``auto``: ebpf);
+        without, the MAGs are known by IPv6 only and ``auto`` may take ip6tnl."""
         db = self.tmp / "lma.db"
         sock = self.tmp / "lma.sock"
+        mag_addresses = {
+            mag: f'"{MAG_ADDR[mag]}", "{MAG_V4[mag]}"' if ipv4_signalling else f'"{MAG_ADDR[mag]}"'
+            for mag in MAG_ADDR
+        }
         text = f"""
 [lma]
 name = "lma1"
@@ -295,11 +302,11 @@ heartbeat_interval = 0
 
 [[lma.mag]]
 name = "mag1"
-addresses = ["{MAG_ADDR["mag1"]}", "{MAG_V4["mag1"]}"]
+addresses = [{mag_addresses["mag1"]}]
 
 [[lma.mag]]
 name = "mag2"
-addresses = ["{MAG_ADDR["mag2"]}", "{MAG_V4["mag2"]}"]
+addresses = [{mag_addresses["mag2"]}]
 
 [[lma.mobile_node]]
 mn_id = "alice@example.org"

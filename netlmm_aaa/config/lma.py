@@ -58,8 +58,11 @@ class LmaConfig:
     """Everything ``netlmm-aaa lma`` needs: ``[lma]``."""
 
     name: str = setting(check.text, "lma")
-    address: str = setting(check.ipv6)
+    address: str | None = setting(check.ipv6, None)
+    """The LMAA: our IPv6 address for MAGs that signal over IPv6 (and the tunnels' end)."""
     ipv4_address: str | None = setting(check.ipv4, None)
+    """The IPv4-LMAA (RFC 5844 §4): UDP port 5436 signalling and IPv4 tunnels, for MAGs
+    that have IPv4 addresses."""
     transport_device: str = setting(check.text)
     tunnel_mode: TunnelMode = setting(check.one_of(TunnelMode), TunnelMode.IP6IP6)
     backend: Backend = setting(check.one_of(Backend), Backend.AUTO)
@@ -151,6 +154,15 @@ def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
     router, pool4 = pools.ipv4_default_router, pools.ipv4_pool
     if router and pool4 and ipaddress.IPv4Address(router) not in ipaddress.IPv4Network(pool4):
         raise fail("lma.pools.ipv4_default_router", router, f"is not inside {pool4}")
+    ipv6_peer = next((p for p in peers if any(":" in a for a in p.addresses)), None)
+    if ipv6_peer is not None and not lma["address"]:
+        raise ConfigError(f"lma.address: missing, but MAG {ipv6_peer.name} has IPv6 addresses")
+    ipv4_peer = next((p for p in peers if any(":" not in a for a in p.addresses)), None)
+    if ipv4_peer is not None and not lma["ipv4_address"]:
+        raise ConfigError(
+            f"lma.ipv4_address: missing, but MAG {ipv4_peer.name} has IPv4 addresses "
+            "(it signals over IPv4: RFC 5844 §4, UDP port 5436)"
+        )
     aaa = _aaa(raw, {p.name for p in peers})
     policy = LmaPolicy(
         **_fields(pools),
@@ -181,9 +193,11 @@ def _peers(raw: dict[str, Any]) -> tuple[MagPeer, ...]:
         path = f"lma.mag[{i}]"
         mag = read_table(path, item, _Peer)
         v6 = [a for a in mag.addresses if ":" in a]
-        tunnel = mag.tunnel_address or (v6[0] if v6 else None)
+        # A MAG known only by IPv4 signals over IPv4 (RFC 5844 §4): its tunnel ends at the
+        # IPv4 source of its PBUs.
+        tunnel = mag.tunnel_address or next(iter(v6 or mag.addresses), None)
         if tunnel is None:
-            raise ConfigError(f"{path}.tunnel_address: missing (no IPv6 address to tunnel to)")
+            raise ConfigError(f"{path}.addresses: empty (nothing to accept signalling from)")
         for address in mag.addresses:
             if address in seen_addresses:
                 raise fail(f"{path}.addresses", address, f"is also MAG {seen_addresses[address]}")

@@ -90,7 +90,7 @@ class HostapdConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _LmaSelectionTable:
     realm: str = setting(check.text)
-    lma_address: str = setting(check.ipv6)
+    lma_address: str = setting(check.ip)
     heartbeats: bool = setting(check.boolean, True)
     """Our restart announcement (RFC 5847) to this LMA; off for a peer that cannot parse it."""
 
@@ -100,8 +100,13 @@ class MagConfig:
     """Everything ``netlmm-aaa mag`` needs: ``[mag]``."""
 
     name: str = setting(check.text, "mag")
-    proxy_coa: str = setting(check.ipv6)
-    lma_address: str = setting(check.ipv6)
+    proxy_coa: str | None = setting(check.ipv6, None)
+    """Our IPv6 address toward IPv6 LMAs (signalling source, tunnel end)."""
+    ipv4_proxy_coa: str | None = setting(check.ipv4, None)
+    """Our IPv4 address toward IPv4 LMAs (RFC 5844 §4: signalling over UDP port 5436, tunnels
+    with an IPv4 outer header; the ``ebpf`` backend carries them)."""
+    lma_address: str = setting(check.ip)
+    """The LMA (IPv6, or IPv4 for an IPv4 transport network)."""
     lma_heartbeats: bool = setting(check.boolean, True)
     """Our restart announcement (RFC 5847 Heartbeat) to ``lma_address``; off for a peer that
     stops reading after a Mobility Header type it does not parse."""
@@ -188,6 +193,13 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         selections.append(LmaSelection(realm=realm, lma_address=selection.lma_address))
         if not selection.heartbeats:
             quiet.add(selection.lma_address)
+    for lma in sorted({mag["lma_address"], *(s.lma_address for s in selections)}):
+        own, family = ("proxy_coa", "IPv6") if ":" in lma else ("ipv4_proxy_coa", "IPv4")
+        if mag[own] is None:
+            raise ConfigError(
+                f"mag.{own}: missing, but LMA {lma} is {family}: our {family} address is "
+                "the signalling source and tunnel end toward it"
+            )
     upstream = None
     if raw.get("accounting_upstream") is not None:
         upstream = read_table(

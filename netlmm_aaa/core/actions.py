@@ -79,6 +79,13 @@ class SendMessage:
     """UDP destination port (UDP transport only)."""
 
 
+def send_to(message: MobilityMessage, destination: str) -> SendMessage:
+    """``message`` to a peer we address first (our PBUs, our restart announcement): over IPv4
+    / UDP 5436 to an IPv4 address (RFC 5844 §4.2.2.1), else as an IPv6 Mobility Header."""
+    transport = Transport.IPV6 if ":" in destination else Transport.UDP4
+    return SendMessage(message=message, destination=destination, transport=transport)
+
+
 def reply_to(event: MobilityMessageReceived, message: MobilityMessage) -> SendMessage:
     """``message`` back to where ``event`` came from, from the address it was sent to, over
     the same transport (to its UDP source port over IPv4)."""

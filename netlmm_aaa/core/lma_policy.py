@@ -40,7 +40,8 @@ class MagPeer:
     addresses: frozenset[str]
     """Source addresses its signalling may come from (IPv6 Proxy-CoA and/or IPv4 for UDP 5436)."""
     tunnel_address: str
-    """The IPv6 address the data-plane tunnel ends at (its Proxy-CoA)."""
+    """The address the data-plane tunnel ends at (its Proxy-CoA) when it signals over IPv6;
+    over IPv4 (RFC 5844 §4) the tunnel ends at the IPv4 source of its PBUs."""
     allowed_prefixes: tuple[str, ...] = ()
     """Networks whose home prefixes / IPv4 addresses it may serve; empty means any of ours."""
     heartbeats: bool = True

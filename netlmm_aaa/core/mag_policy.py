@@ -14,10 +14,13 @@ class MagPolicy:
 
     name: str
     """This MAG's name (audit trail)."""
-    proxy_coa: str
-    """Our address toward the LMA (IPv6)."""
+    proxy_coa: str | None
+    """Our IPv6 address toward IPv6 LMAs (None: IPv4 transport only)."""
+    ipv4_proxy_coa: str | None = None
+    """Our IPv4 address toward IPv4 LMAs (RFC 5844 §4); None: IPv6 transport only."""
     lma_address: str
-    """The LMA, unless a station's profile or realm names another."""
+    """The LMA, unless a station's profile or realm names another; an IPv4 address means
+    signalling over IPv4 / UDP 5436 (RFC 5844 §4)."""
     lifetime: int = 3600
     """Requested binding lifetime, seconds."""
     refresh_fraction: float = 0.8

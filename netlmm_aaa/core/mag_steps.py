@@ -16,7 +16,7 @@ from netlmm_aaa.core.actions import (
     MagAction,
     RecordAudit,
     RemoveStationRoutes,
-    SendMessage,
+    send_to,
 )
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.binding_update_list import SERVING, BulEntry, Cause, StationState
@@ -105,7 +105,7 @@ class StationSteps:
             entry.timeout = self.policy.initial_bindack_timeout
             entry.retransmissions = 0
         self._arm_station(entry, now.monotonic + entry.timeout)
-        actions.append(SendMessage(message=pbu, destination=entry.lma))
+        actions.append(send_to(pbu, entry.lma))
 
     def _on_stale_timestamp(
         self, entry: BulEntry, cause: Cause, now: Now, actions: Actions

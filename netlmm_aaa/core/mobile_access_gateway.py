@@ -71,9 +71,9 @@ from netlmm_aaa.core.actions import (
     RecordAudit,
     RefuseHookLine,
     RemoveStationRoutes,
-    SendMessage,
     StationBinding,
     reply_to,
+    send_to,
 )
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.binding_update_list import (
@@ -249,9 +249,7 @@ class MobileAccessGateway(StationSteps):
             if lma in policy.quiet_lmas:
                 continue
             counter = RestartCounterOption(policy.restart_counter)
-            actions.append(
-                SendMessage(message=Heartbeat(0, True, True, (counter,)), destination=lma)
-            )
+            actions.append(send_to(Heartbeat(0, True, True, (counter,)), lma))
             actions.append(
                 RecordAudit(
                     kind=AuditKind.RESTART_ANNOUNCED,
@@ -376,7 +374,18 @@ class MobileAccessGateway(StationSteps):
         if entry is not None:
             # The MAC now belongs to another identity (or was leaving): withdraw the old one.
             self._transition(entry, StationInput.REPLACED, NO_CAUSE, now, actions)
-        entry = BulEntry(event, event.lma_address or self.policy.lma_address, self._new_gre_key())
+        lma = event.lma_address or self.policy.lma_address
+        ipv6 = ":" in lma
+        if (self.policy.proxy_coa if ipv6 else self.policy.ipv4_proxy_coa) is None:
+            # An LMA of a family we have no address of (named by the node's RADIUS profile):
+            # nothing could reach it, so nothing is sent.
+            why = f"LMA {lma} is {'IPv6' if ipv6 else 'IPv4'} and this MAG has no such Proxy-CoA"
+            actions.append(RecordAudit(kind=AuditKind.REGISTRATION_REJECTED, utc=now.utc,
+                                       mn_id=event.mn_id, peer=self.policy.name,
+                                       fields={"mac": event.mac, "interface": event.interface,
+                                               "reason": why}))  # fmt: skip
+            return
+        entry = BulEntry(event, lma, self._new_gre_key())
         entry.attached_at = now.monotonic
         self._stations[event.mac] = entry
         self._transition(entry, StationInput.ATTACH, Cause(attached=event), now, actions)

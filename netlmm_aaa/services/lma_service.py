@@ -234,8 +234,9 @@ class LmaService:
             "(%.1f s)", config.name, counter, "clean restart" if clean else "announced", active,
             report.added, report.replaced, report.removed, report.kept, time.monotonic() - began,
         )  # fmt: skip
-        self._mh = MobilityHeaderSocket(config.address, self._deliver)
-        self._mh.start(loop)
+        if config.address:
+            self._mh = MobilityHeaderSocket(config.address, self._deliver)
+            self._mh.start(loop)
         if config.ipv4_address:
             self._udp = Udp5436Socket(config.ipv4_address, self._deliver)
             await self._udp.start(loop)
@@ -252,7 +253,8 @@ class LmaService:
         settle_heap()  # restored bindings too: no collection walks them again
         self.ready.set()
         self.metrics.set_ready()
-        log.info("LMA %s ready on %s", config.name, config.address)
+        addresses = " ".join(a for a in (config.address, config.ipv4_address) if a)
+        log.info("LMA %s ready on %s", config.name, addresses)
         store = self.store
         flusher = asyncio.create_task(
             flush_security_events(self.security, self.clock, lambda r: store.submit(audit=r))

@@ -23,7 +23,7 @@ from typing import Any, assert_never
 from netlmm_aaa.adapters.dhcpv4_server import Dhcpv4Server
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
 from netlmm_aaa.adapters.hostapd_hook_socket import HookSocket
-from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket
+from netlmm_aaa.adapters.mobility_socket import MobilityHeaderSocket, Udp5436Socket
 from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
 )
@@ -58,6 +58,7 @@ from netlmm_aaa.core.events import (
     StationQueried,
     StationsListed,
     TimerFired,
+    Transport,
 )
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.messages import ProxyBindingUpdate
@@ -112,6 +113,8 @@ class MagService:
         self.store: SqlStore | None = None
         self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=100_000)
         self._mh: MobilityHeaderSocket | None = None
+        self._udp: Udp5436Socket | None = None
+        """RFC 5844 §4: signalling with IPv4 LMAs (our ``ipv4_proxy_coa``, port 5436)."""
         self._ra: RouterAdvertiser | None = None
         self._solicitations: RouterSolicitations | None = None
         self._dhcp: Dhcpv4Server | None = None
@@ -162,6 +165,7 @@ class MagService:
             MagPolicy(
                 name=config.name,
                 proxy_coa=config.proxy_coa,
+                ipv4_proxy_coa=config.ipv4_proxy_coa,
                 lma_address=config.lma_address,
                 lifetime=config.lifetime,
                 router_lifetime=config.router_lifetime,
@@ -212,8 +216,12 @@ class MagService:
                 rejected=self._dhcp_rejected,
             )
             await self._dhcp.start()
-        self._mh = MobilityHeaderSocket(config.proxy_coa, self._signalling)
-        self._mh.start(loop)
+        if config.proxy_coa is not None:
+            self._mh = MobilityHeaderSocket(config.proxy_coa, self._signalling)
+            self._mh.start(loop)
+        if config.ipv4_proxy_coa is not None:
+            self._udp = Udp5436Socket(config.ipv4_proxy_coa, self._signalling)
+            await self._udp.start(loop)
         await self._carry_out(self.core.announce_restart(self.clock()), self.clock())
         if config.nases:
             self._accounting = MagAccounting(
@@ -259,9 +267,8 @@ class MagService:
         settle_heap()
         self.ready.set()
         self.metrics.set_ready()
-        log.info(
-            "MAG %s ready (Proxy-CoA %s, LMA %s)", config.name, config.proxy_coa, config.lma_address
-        )
+        coas = " ".join(a for a in (config.proxy_coa, config.ipv4_proxy_coa) if a)
+        log.info("MAG %s ready (Proxy-CoA %s, LMA %s)", config.name, coas, config.lma_address)
         store = self.store
         flusher = asyncio.create_task(
             flush_security_events(self.security, self.clock, lambda r: store.submit(audit=r))
@@ -290,7 +297,10 @@ class MagService:
                 self._dhcp.close()
             if self._relay is not None:
                 self._relay.close()
-            self._mh.close()
+            if self._mh is not None:
+                self._mh.close()
+            if self._udp is not None:
+                self._udp.close()
             self._ra.close()
             if self._solicitations is not None:
                 self._solicitations.close()
@@ -387,8 +397,7 @@ class MagService:
         for action in actions:
             match action:
                 case SendMessage():
-                    assert self._mh is not None
-                    self._mh.send(action.message, action.destination)
+                    self._send(action)
                     signalled = True
                     if type(action.message) is ProxyBindingUpdate:
                         self._expect_answer()
@@ -430,6 +439,15 @@ class MagService:
             self._defer_audits(audits)
         elif audits:
             self.store.submit(audit=audits)
+
+    def _send(self, action: SendMessage) -> None:
+        # Configuration makes sure the socket of every LMA's family exists.
+        if action.transport is Transport.UDP4:
+            assert self._udp is not None
+            self._udp.send(action.message, action.destination, action.destination_port)
+        else:
+            assert self._mh is not None
+            self._mh.send(action.message, action.destination)
 
     async def _query(self, action: QueryStation) -> ConfirmedStation | None:
         client = self._hostapd.get(action.interface)

@@ -208,6 +208,12 @@ def test_mag_lma_selection_hook_and_metrics_keys() -> None:
         parse_mag_config(bad)
     bad = tomllib.loads(base)
     bad["mag"]["lma_selection"] = [{"realm": "x.org", "lma_address": "192.0.2.1"}]
+    # An IPv4 LMA (RFC 5844 §4) needs our IPv4 address toward it.
+    with pytest.raises(ConfigError, match=r"mag.ipv4_proxy_coa: missing, but LMA 192.0.2.1"):
+        parse_mag_config(bad)
+    bad["mag"]["ipv4_proxy_coa"] = "192.0.2.2"
+    assert parse_mag_config(bad).lma_selection[0].lma_address == "192.0.2.1"
+    bad["mag"]["lma_selection"] = [{"realm": "x.org", "lma_address": "example.org"}]
     with pytest.raises(ConfigError, match=r"mag.lma_selection\[0\].lma_address"):
         parse_mag_config(bad)
     bad = tomllib.loads(base)

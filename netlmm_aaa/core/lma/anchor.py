@@ -297,7 +297,7 @@ class LocalMobilityAnchor(BindingSteps):
         """GRE mode: the uplink keys of the active bindings -> the serving MAG's tunnel address
         (the only source a packet with that key is accepted from)."""
         return {
-            entry.gre_key_uplink: entry.peer.tunnel_address
+            entry.gre_key_uplink: entry.tunnel_address
             for entry in self._bindings.values()
             if entry.state is BindingState.ACTIVE
             and entry.peer is not None
@@ -313,7 +313,7 @@ class LocalMobilityAnchor(BindingSteps):
         for entry in self._bindings.values():
             if entry.state is not active or entry.peer is None:
                 continue
-            target = tunnel_endpoint(entry.peer.tunnel_address, entry.gre_key_downlink)
+            target = tunnel_endpoint(entry.tunnel_address, entry.gre_key_downlink)
             for prefix in entry.prefixes:
                 routes[prefix] = target
             if entry.ipv4_home_address is not None:

@@ -180,6 +180,16 @@ class BindingEntry:
         entry.gre_key_uplink = snap.gre_key_uplink
         return entry
 
+    @property
+    def tunnel_address(self) -> str:
+        """Where the node's tunnel ends at its serving MAG: the IPv4 source of its PBUs when
+        they came over IPv4 (RFC 5844 §4.1.3.1: the IPv4-Proxy-CoA), else the peer's
+        configured (IPv6) tunnel address."""
+        assert self.peer is not None
+        if self.transport is Transport.UDP4:
+            return self.signalling_address
+        return self.peer.tunnel_address
+
     def snapshot(self) -> BindingSnapshot:
         assert self.peer is not None
         return BindingSnapshot(
@@ -187,7 +197,7 @@ class BindingEntry:
             home_network_prefixes=self.prefixes,
             ipv4_home_address=self.ipv4_home_address,
             mag=self.peer.name,
-            proxy_coa=self.peer.tunnel_address,
+            proxy_coa=self.tunnel_address,
             signalling_address=self.signalling_address,
             transport=self.transport,
             link_layer_identifier=self.link_layer_identifier,

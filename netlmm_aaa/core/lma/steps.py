@@ -120,7 +120,7 @@ class BindingSteps:
         assert pbu is not None and entry.peer is not None and pbu.peer is not None
         check_prefix_set(entry, pbu)
         check_peer_may_serve(pbu.peer, entry.prefixes, entry.ipv4_home_address)
-        old_peer = entry.peer
+        old_peer, old_tunnel = entry.peer, entry.tunnel_address
         old_address, old_transport, old_port = (
             entry.signalling_address,
             entry.transport,
@@ -135,9 +135,7 @@ class BindingSteps:
             assert pbu.gre_key is not None
             entry.gre_key_downlink = pbu.gre_key.key
         snapshot = entry.snapshot()
-        actions.append(
-            InstallBindingRoutes(binding=snapshot, previous_proxy_coa=old_peer.tunnel_address)
-        )
+        actions.append(InstallBindingRoutes(binding=snapshot, previous_proxy_coa=old_tunnel))
         actions.append(StoreBinding(binding=snapshot))
         actions.append(
             RecordAudit(

@@ -33,7 +33,7 @@ from netlmm_aaa.core.options import (
     MobileNodeIdentifierOption,
     RestartCounterOption,
 )
-from netlmm_aaa.wire.mobility_header import decode_mobility_header
+from netlmm_aaa.wire.mobility_header import decode_mobility_header, encode_mobility_header
 from tests.conftest import VECTORS
 from tests.lma_support import LMAA, T0
 from tests.mag_lma_pair import ALICE, MN_MAC, make_pair
@@ -446,3 +446,60 @@ def test_stations_register_again_at_a_pace_after_an_lma_restart() -> None:
     pair.tick(0.05)
     assert len(_pbus(pair)) - before == 5
     assert all(mag.station_state(mac) is StationState.REGISTERED for mac in macs)
+
+
+def test_an_ipv4_lma_is_reached_over_udp_5436_and_tunnels_to_the_pbus_ipv4_source() -> None:
+    """RFC 5844 §4: a MAG configured with an IPv4 LMA sends its PBUs and restart announcement
+    as IPv4 / UDP 5436 (MH checksum 0); the LMA grants the binding with its tunnel ending at
+    the IPv4 source of the PBU (the IPv4-Proxy-CoA), and the MAG takes the PBA from that LMA
+    only."""
+    from netlmm_aaa.core.events import Transport
+    from tests.lma_support import MAG1_V4, make_lma
+
+    lma_v4 = "192.0.2.1"
+    mag = MobileAccessGateway(MagPolicy(name="mag1", proxy_coa=None, ipv4_proxy_coa=MAG1_V4,
+                                        lma_address=lma_v4, ipv4=False))  # fmt: skip
+    [announce] = [a for a in mag.announce_restart(T0) if type(a) is SendMessage]
+    assert (announce.destination, announce.transport) == (lma_v4, Transport.UDP4)
+    sent = [a for a in mag.handle(StationAttached(mac=MN_MAC, mn_id=ALICE, interface="acc0"), T0)
+            if type(a) is SendMessage]  # fmt: skip
+    [send] = sent
+    assert (send.destination, send.transport, send.destination_port) == (
+        lma_v4, Transport.UDP4, 5436)  # fmt: skip
+    wire = encode_mobility_header(send.message)  # the UDP framing: no pseudo-header
+    assert wire[4:6] == b"\0\0"
+    lma = make_lma()
+    received = MobilityMessageReceived(message=decode_mobility_header(wire), source=MAG1_V4,
+                                       destination=lma_v4, transport=Transport.UDP4,
+                                       source_port=5436)  # fmt: skip
+    answers = lma.handle(received, T0)
+    [reply] = [a for a in answers if type(a) is SendMessage]
+    assert (reply.destination, reply.transport, reply.destination_port) == (
+        MAG1_V4, Transport.UDP4, 5436)  # fmt: skip
+    binding = lma.binding(ALICE)
+    assert binding is not None and binding.proxy_coa == MAG1_V4  # not the peer's IPv6 address
+    pba = decode_mobility_header(encode_mobility_header(reply.message))
+    stranger = mag.handle(MobilityMessageReceived(message=pba, source="192.0.2.99",
+                                                  destination=MAG1_V4, transport=Transport.UDP4,
+                                                  source_port=5436), T0)  # fmt: skip
+    assert not [a for a in stranger if type(a) is InstallStationRoutes]
+    accepted = mag.handle(MobilityMessageReceived(message=pba, source=lma_v4,
+                                                  destination=MAG1_V4, transport=Transport.UDP4,
+                                                  source_port=5436), T0)  # fmt: skip
+    [install] = [a for a in accepted if type(a) is InstallStationRoutes]
+    assert install.station.lma_address == lma_v4
+    assert install.station.home_network_prefixes == binding.home_network_prefixes
+
+
+def test_a_profile_naming_an_lma_of_a_family_we_cannot_reach_sends_nothing() -> None:
+    """A RADIUS profile (RFC 6572) may name an IPv4 LMA to a MAG without an IPv4 Proxy-CoA
+    (or the reverse): the registration is refused and audited, no PBU is sent."""
+    mag = MobileAccessGateway(MagPolicy(name="mag1", proxy_coa="2001:db8:ff::11",
+                                        lma_address=LMAA, ipv4=False))  # fmt: skip
+    out = mag.handle(StationAttached(mac=MN_MAC, mn_id=ALICE, interface="acc0",
+                                     lma_address="192.0.2.1"), T0)  # fmt: skip
+    assert [a for a in out if type(a) is SendMessage] == []
+    [refused] = [a for a in out if type(a) is RecordAudit]
+    assert refused.kind == "registration_rejected"
+    assert "192.0.2.1 is IPv4" in refused.fields["reason"]
+    assert mag.station_state(MN_MAC) is None
