@@ -13,7 +13,6 @@ before and after, the step timings, the packets lost and the mobility messages t
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import shutil
@@ -275,10 +274,7 @@ class HandoverBed:
 
     def home_address(self) -> str | None:
         """The MN's own (SLAAC) address in its home network prefix, read from the node."""
-        for address in self.t.node_configuration()["ipv6"]:
-            if ipaddress.IPv6Interface(address) in ipaddress.IPv6Network(HNP):
-                return str(ipaddress.IPv6Interface(address).ip)
-        return None
+        return self.t.home_address()
 
     def handover(self) -> dict[str, Any]:
         """Move the MN to the other MAG under a 1 packet/ms probe; returns the measurements."""

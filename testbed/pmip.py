@@ -174,6 +174,13 @@ class PmipLab:
             ),
         }
 
+    def home_address(self) -> str | None:
+        """The MN's own (SLAAC) address in its home network prefix, read from the node."""
+        for address in self.node_configuration()["ipv6"]:
+            if ipaddress.IPv6Interface(address) in ipaddress.IPv6Network(HNP):
+                return str(ipaddress.IPv6Interface(address).ip)
+        return None
+
     def dhcp(self, script_dir: Path) -> str:
         """Run a stock DHCPv4 client (busybox udhcpc) once on the MN's link; it configures the
         lease it is given (address, default route) as its stock script does, leaving out the

@@ -5,16 +5,14 @@ the LMA, and the CN reaches the MN through the tunnel. The MN ran nothing but th
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.netns.freeradius import make_raddb
-from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
@@ -77,7 +75,7 @@ def test_8021x_station_is_registered_and_reachable(tmp_path: Path) -> None:
             pytest.skip(f"{tool} is not installed (.ci/run installs it)")
     with lab() as L:
         t = PmipLab(L, tmp_path)
-        t.build(mag_dataplane=True)
+        t.build(mag_dataplane=True, slaac=True)  # the node configures itself from our RAs
         t.write_config()
         # The LMA's config names alice; the supplicant is mn1: give mn1 the same static profile.
         t.config_path.write_text(t.config_path.read_text().replace("alice@example.org",  # type: ignore[union-attr]
@@ -98,10 +96,7 @@ def test_8021x_station_is_registered_and_reachable(tmp_path: Path) -> None:
         config.write_text(MAG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                      db=tmp_path / "mag.db", ctrl=ctrl))  # fmt: skip
         mag_log = tmp_path / "mag.log"
-        with mag_log.open("ab") as out:
-            L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config", str(config)],
-                    stdout=out, stderr=out, env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in mag_log.read_text(), 20), mag_log.read_text()[-2000:]
+        t.start_mag(config, log=mag_log)
         hostapd_conf = tmp_path / "hostapd.conf"
         hostapd_conf.write_text(HOSTAPD.format(ctrl=ctrl, radius=LMA_V4))
         L.spawn(t.ns["mag1"], ["hostapd", str(hostapd_conf)], stdout=subprocess.DEVNULL,
@@ -121,4 +116,7 @@ def test_8021x_station_is_registered_and_reachable(tmp_path: Path) -> None:
         # The MN-ID is the authenticated inner identity (never the anonymous outer one or a MAC).
         assert binding["mn_id"] == "mn1@example.org"
         assert binding["mag"] == "mag1"
-        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN cannot reach the MN"
+        assert wait_for(lambda: t.home_address() is not None, 20), t.node_configuration()
+        address = t.home_address()
+        assert address is not None
+        assert wait_for(lambda: t.ping("cn", address, count=1), 15), "CN cannot reach the MN"

@@ -1,16 +1,16 @@
 """Handover with real components: the MN's cable moves from MAG1's port to MAG2's, the MN
 re-authenticates (EAPOL-Start, as a reassociation amounts to), MAG2 registers it, the LMA moves
-the binding and revokes MAG1, which deauthenticates the station; the MN keeps its address, the CN
-reaches it through MAG2, and the MN never sent a mobility message."""
+the binding and revokes MAG1, which deauthenticates the station; the MN keeps the addresses it
+configured itself (SLAAC from the MAGs' Router Advertisements, IPv4 by a stock DHCP client), read
+from the node before and after, the CN reaches it through MAG2, and the MN never sent a mobility
+message."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pytest
 
 from tests.netns.freeradius import make_raddb
 from testbed.pmip import HNP
-from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V4, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V4, ROUTER_V4, PmipLab
 from tests.netns.test_dot1x_end_to_end import HOSTAPD, MAG, SUPPLICANT
 from tests.netns.topology import lab, wait_for
 
@@ -35,32 +35,13 @@ server = "{LMA_V4}"
 server_secret = "testing123"
 profile_ttl = 3
 """
-UDHCPC_SCRIPT = """#!/bin/sh
-echo "$1 ip=$ip subnet=$subnet router=$router serverid=$serverid lease=$lease" >> {out}
-"""
-
-
-def _dhcp_lease(L: object, ns: str, tmp_path: Path, name: str) -> str:
-    """Run a stock DHCPv4 client (busybox udhcpc) once on the MN's link; its 'bound' line."""
-    script = tmp_path / f"udhcpc-{name}.sh"
-    out = tmp_path / f"udhcpc-{name}.out"
-    script.write_text(UDHCPC_SCRIPT.format(out=out))
-    script.chmod(0o755)
-    # -q: quit once bound, -n: fail if no lease, -t/-T: 5 tries 1 s apart; the script only
-    # reports (the MN's address stays as the test configured it).
-    L.exec(ns, "udhcpc", "-i", "mn0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-r", MN_V4,  # type: ignore[attr-defined]
-           "-s", str(script), check=False, timeout=20)  # fmt: skip
-    lines = out.read_text().splitlines() if out.exists() else []
-    return next((line for line in lines if line.startswith("bound ")), "")
-
-
 def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
-    for tool in ("hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump"):
+    for tool in ("hostapd", "wpa_supplicant", "wpa_cli", "freeradius", "tcpdump", "udhcpc"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (.ci/run installs it)")
     with lab() as L:
         t = PmipLab(L, tmp_path)
-        t.build(mag_dataplane=True, patch_panel=True)
+        t.build(mag_dataplane=True, patch_panel=True, slaac=True)
         t.write_config()
         t.config_path.write_text(t.config_path.read_text().replace("alice@example.org",  # type: ignore[union-attr]
                                                                    "mn1@example.org"))  # fmt: skip
@@ -77,12 +58,7 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
             config.write_text(MAG.format(pcoa=MAG_ADDR[mag], lmaa=LMAA, router=ROUTER_V4,
                                          db=tmp_path / f"{mag}.db", ctrl=ctrl)
                               .replace('name = "mag1"', f'name = "{mag}"') + RELAY)  # fmt: skip
-            mag_log = tmp_path / f"{mag}.log"
-            with mag_log.open("ab") as out:
-                L.spawn(t.ns[mag], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                    str(config)], stdout=out, stderr=out,
-                        env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-            assert wait_for(lambda mag_log=mag_log: "ready" in mag_log.read_text(), 20)
+            t.start_mag(config, mag=mag)
             conf = tmp_path / f"hostapd-{mag}.conf"
             # hostapd authenticates through its MAG's relay (same secret as its accounting).
             hostapd_text = HOSTAPD.format(ctrl=ctrl, radius="127.0.0.1").replace(
@@ -109,12 +85,17 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         assert wait_for(lambda: serving() == "mag1", 30), (tmp_path / "mag1.log").read_text()[
             -2000:
         ]
-        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN cannot reach the MN at MAG1"
-        address_before = L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0")
-        # IPv4: the MAG's DHCPv4 server hands the MN its home address (from the PBA).
+        assert wait_for(lambda: t.home_address() is not None, 20), t.node_configuration()
+        address = t.home_address()
+        assert address is not None
+        assert wait_for(lambda: t.ping("cn", address, count=1), 15), "CN -> MN at MAG1"
+        # IPv4: the MAG's DHCPv4 server hands the MN its home address (from the PBA), which the
+        # stock client configures.
         lease = f"ip={MN_V4} subnet=255.255.255.0 router={ROUTER_V4} serverid={ROUTER_V4}"
-        if shutil.which("udhcpc"):
-            assert lease in _dhcp_lease(L, t.ns["mn"], tmp_path, "mag1")
+        assert lease in t.dhcp(tmp_path), t.node_configuration()
+        assert t.ping("cn", MN_V4, count=1)
+        before = t.node_configuration()
+        assert f"{MN_V4}/24" in before["ipv4"] and len(before["default_routes"]) == 2, before
 
         # Handover: the cable moves; the MN re-authenticates (EAPOL-Start) at MAG2.
         t.move_cable("br2")
@@ -123,20 +104,21 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         assert wait_for(lambda: serving() == "mag2", 30), (tmp_path / "mag2.log").read_text()[
             -2000:
         ]
-        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN cannot reach the MN at MAG2"
+        assert wait_for(lambda: t.ping("cn", address, count=1), 15), "CN -> MN at MAG2"
         # The old MAG withdrew the station (revocation -> deauthentication) and its rules.
         assert wait_for(lambda: "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "rule"), 10)
-        # The MN's address is exactly what it was.
-        assert MN_V6 in address_before
-        assert L.ip(t.ns["mn"], "-6", "addr", "show", "dev", "mn0") == address_before
-        if shutil.which("udhcpc"):
-            # Same IPv4 address, same server address, now from MAG2 (the only MAG on the link).
-            assert lease in _dhcp_lease(L, t.ns["mn"], tmp_path, "mag2")
-            with contextlib.closing(sqlite3.connect(tmp_path / "mag2.db")) as db:
-                acks = db.execute(
-                    "SELECT COUNT(*) FROM audit_events WHERE kind = 'dhcp_ack'"
-                ).fetchone()[0]
-            assert acks >= 1
+        # The MN's addresses and default routers are exactly what they were, read from the node.
+        assert t.node_configuration() == before
+        assert t.ping("cn", MN_V4, count=1)
+        # Its DHCP client renews: same IPv4 address, same server address, now from MAG2 (the
+        # only MAG on the link).
+        assert lease in t.dhcp(tmp_path)
+        assert t.node_configuration() == before
+        with contextlib.closing(sqlite3.connect(tmp_path / "mag2.db")) as db:
+            acks = db.execute(
+                "SELECT COUNT(*) FROM audit_events WHERE kind = 'dhcp_ack'"
+            ).fetchone()[0]
+        assert acks >= 1
         # Both MAGs registered the node with the profile of its Access-Accept (the second one
         # from the resumed TLS session), read by their RADIUS relays.
         for mag in ("mag1", "mag2"):
