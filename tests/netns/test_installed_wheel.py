@@ -1,10 +1,12 @@
 """What an operator does on a new machine: build the wheel, install it into a fresh virtual
-environment, run ``netlmm-aaa --help`` and ``config check`` on every shipped example, and start
-the LMA and a MAG from that installation in network namespaces until both report ready on
-``/metrics``."""
+environment, and run every subcommand from that installation alone (outside the source tree):
+``--help``, ``config check`` on every shipped example, ``decode`` of a capture, ``db upgrade``,
+both daemons in network namespaces until they report ready on ``/metrics``, ``lma bindings``, and
+every report in every format (html too) on the stores the daemons wrote."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import VECTORS
 from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
 from tests.metrics_text import sample
 from tests.netns.topology import lab, wait_for
@@ -71,6 +74,13 @@ def test_wheel_installs_and_both_daemons_start(tmp_path: Path) -> None:
         checked = _run(tool, "config", "check", str(example))
         assert checked.returncode == 0, (example, checked.stdout, checked.stderr)
         assert "valid" in checked.stdout
+    decoded = _run(tool, "decode", str(VECTORS / "opmip-lma-mag-signaling.pcapng"))
+    assert decoded.returncode == 0, decoded.stderr[-2000:]
+    messages = [json.loads(line) for line in decoded.stdout.splitlines()]
+    assert any(m.get("type") == "PBU" for m in messages), messages[:3]
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgraded = _run(tool, "db", "upgrade", "--db", fresh)
+    assert upgraded.returncode == 0, upgraded.stderr[-2000:]
 
     with lab() as L:
         t = PmipLab(L, tmp_path)
@@ -94,3 +104,20 @@ def test_wheel_installs_and_both_daemons_start(tmp_path: Path) -> None:
             lambda: sample(t.scrape("mag1", 9814), "netlmm_ready", daemon="mag") == 1, 60
         ), (tmp_path / "mag.log").read_text()[-3000:]
         assert time.monotonic() - began < 60
+        listed = _run(tool, "lma", "--config", str(config), "bindings")
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        assert listed.stdout.startswith("0 binding(s) (from the running LMA)"), listed.stdout
+    # Every report in every format, from the installed package, on both daemons' stores.
+    for store in ("lma.db", "mag.db"):
+        db = f"sqlite:///{tmp_path / store}"
+        for report in ("trail", "handovers", "aps", "security", "signaling"):
+            for form in ("table", "csv", "json"):
+                node = ["alice@example.org"] if report == "trail" else []  # trail: one node's
+                made = _run(tool, "report", report, *node, "--db", db, "--format", form)
+                assert made.returncode == 0, (store, report, form, made.stderr[-2000:])
+                if form == "json":
+                    json.loads(made.stdout)
+        page = tmp_path / f"{store}.html"
+        html = _run(tool, "report", "html", "--db", db, str(page))
+        assert html.returncode == 0, html.stderr[-2000:]
+        assert page.read_text().lstrip().lower().startswith("<!doctype html")
