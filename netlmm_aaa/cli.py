@@ -106,7 +106,17 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
         dataplane: Any = RecordingLmaDataPlane()
     else:
         from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
+        from netlmm_aaa.services.forwarding_check import require_forwarding
 
+        policy = config.policy
+        serves_ipv4 = policy.ipv4_pool is not None or any(
+            n.ipv4_home_address for n in policy.mobile_nodes
+        )
+        try:
+            require_forwarding("LMA", ipv4=serves_ipv4)
+        except DataPlaneError as exc:
+            print(f"netlmm-aaa lma: {exc}", file=err)
+            return 3
         # MAGs that signal over IPv4 (RFC 5844 §4) tunnel from their IPv4 addresses.
         ipv4_peers = [a for peer in config.policy.peers for a in peer.addresses if ":" not in a]
         dataplane = LmaLinuxDataPlane(
@@ -214,6 +224,7 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from netlmm_aaa.config import load_mag_config
     from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
     from netlmm_aaa.dataplane.port import DataPlaneError
+    from netlmm_aaa.services.forwarding_check import require_forwarding
     from netlmm_aaa.services.mag_service import MagService
 
     try:
@@ -222,6 +233,11 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"netlmm-aaa mag: configuration error: {exc}", file=err)
         return 2
     _setup_logging(args.verbose, args.log_format)
+    try:
+        require_forwarding("MAG", ipv4=config.ipv4)
+    except DataPlaneError as exc:
+        print(f"netlmm-aaa mag: {exc}", file=err)
+        return 3
     dataplane = MagLinuxDataPlane(
         mode=config.tunnel_mode,
         proxy_coa=config.proxy_coa,

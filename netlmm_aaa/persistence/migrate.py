@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from netlmm_aaa.persistence.database import create_private_sqlite_file
+
 
 def migrations_directory() -> Path:
     """Where the migrations are: the repository's ``migrations/`` (packaged as
@@ -29,7 +31,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision``."""
+    """Apply the migrations up to ``revision`` (a new SQLite file is created private)."""
+    create_private_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 
