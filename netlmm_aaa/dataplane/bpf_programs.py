@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 
 from netlmm_aaa.dataplane.bpf_assembler import (
     Assembler,
@@ -317,12 +318,34 @@ def _set_ethertype(a: Assembler, ethertype: int) -> None:
     a.call(Helper.SKB_STORE_BYTES)
 
 
+@dataclass(frozen=True, slots=True)
+class _OuterFamily:
+    """What the judging and stripping of a tunnel packet depend on in its outer header."""
+
+    tag: str
+    """Suffix of this family's labels."""
+    header: int
+    """Outer header length."""
+    same: int
+    """Next header of an inner packet of the outer header's own family."""
+    other_flag: int
+    """``bpf_skb_adjust_room`` flag that strips down to the other family."""
+    other_protocol: int
+    """That family's EtherType (for ``bpf_skb_change_proto`` and the frame)."""
+    other_header: int
+    """That family's header length (what ``bpf_skb_change_proto`` leaves in place)."""
+
+
+IPV6_OUTER = _OuterFamily("", IPV6_HEADER, NEXT_HEADER_IPV6, BPF_F_ADJ_ROOM_DECAP_L3_IPV4,
+                          ETH_P_IP, IPV4_HEADER)  # fmt: skip
+IPV4_OUTER = _OuterFamily("4", IPV4_HEADER, NEXT_HEADER_IPV4, BPF_F_ADJ_ROOM_DECAP_L3_IPV6,
+                          ETH_P_IPV6, IPV6_HEADER)  # fmt: skip
+
+
 def _ipv6_outer(a: Assembler, local: str, peers_fd: int, keys_fd: int, counters_fd: int) -> None:
     """The IPv6 outer header's part of :func:`decapsulation_program` (skb->protocol is IPv6)."""
     own = _packed(local)
-    outer_source = ETHERNET_HEADER + 8
     outer_destination = ETHERNET_HEADER + 24
-    gre_at = ETHERNET_HEADER + IPV6_HEADER
     a.load(Size.U32, R7, R6, SKB_DATA)  # r7 = packet start (Ethernet header)
     a.load(Size.U32, R8, R6, SKB_DATA_END)
     a.mov_reg(R2, R7)
@@ -339,79 +362,14 @@ def _ipv6_outer(a: Assembler, local: str, peers_fd: int, keys_fd: int, counters_
     a.load(Size.U64, R2, R7, outer_destination + 8)
     a.load_imm64(R3, imm64_of(own[8:]))
     a.jump_if_reg(Jump.NE, R2, R3, "pass")
-    a.jump_if(Jump.EQ, R9, NEXT_HEADER_GRE, "gre")
-
-    # IPv6- or IPv4-in-IPv6: from a configured peer?
-    a.load_map(R1, peers_fd)
-    a.mov_reg(R2, R7)
-    a.add(R2, outer_source)
-    a.call(Helper.MAP_LOOKUP_ELEM)
-    a.jump_if(Jump.NE, R0, 0, "known_peer")
-    _count(a, counters_fd, COUNTER_UNKNOWN_PEER)
-    a.jump("drop")
-    a.label("known_peer")
-    a.mov(R8, IPV6_HEADER)  # r8 = octets to strip; r9 says what is inside (41 or 4)
-    a.jump("strip")
-
-    # GRE: only the Key bit, IPv6 or IPv4 inside, a key we gave this sender.
-    a.label("gre")
-    a.mov_reg(R2, R7)
-    a.add(R2, gre_at + GRE_HEADER)
-    a.jump_if_reg(Jump.GT, R2, R8, "unknown_key")
-    a.load(Size.U16, R2, R7, gre_at)
-    a.jump_if(Jump.NE, R2, GRE_KEY_ONLY, "unknown_key")
-    a.load(Size.U16, R2, R7, gre_at + 2)
-    a.mov(R9, NEXT_HEADER_IPV6)
-    a.jump_if(Jump.EQ, R2, ETH_P_IPV6, "gre_key")
-    a.mov(R9, NEXT_HEADER_IPV4)
-    a.jump_if(Jump.NE, R2, ETH_P_IP, "unknown_key")
-    a.label("gre_key")
-    a.load_map(R1, keys_fd)  # keys[key] == outer source?
-    a.mov_reg(R2, R7)
-    a.add(R2, gre_at + 4)
-    a.call(Helper.MAP_LOOKUP_ELEM)
-    a.jump_if(Jump.EQ, R0, 0, "unknown_key")
-    a.load(Size.U64, R2, R0, 0)
-    a.load(Size.U64, R3, R7, outer_source)
-    a.jump_if_reg(Jump.NE, R2, R3, "unknown_key")
-    a.load(Size.U64, R2, R0, 8)
-    a.load(Size.U64, R3, R7, outer_source + 8)
-    a.jump_if_reg(Jump.NE, R2, R3, "unknown_key")
-    a.mov(R8, IPV6_HEADER + GRE_HEADER)
-    a.jump("strip")
-    a.label("unknown_key")
-    _count(a, counters_fd, COUNTER_UNKNOWN_KEY)
-    a.jump("drop")
-
-    # Strip r8 octets after the Ethernet header; r9 == 41: IPv6 inside, else IPv4.
-    a.label("strip")
-    a.jump_if(Jump.NE, R9, NEXT_HEADER_IPV6, "strip_to_ipv4")
-    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)  # keep gso_size: the sender's segments stay as sent
-    a.jump_if(Jump.NE, R0, 0, "drop")
-    a.jump("decapsulated")
-    a.label("strip_to_ipv4")
-    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4)
-    a.jump_if(Jump.EQ, R0, 0, "stripped_to_ipv4")
-    # Before Linux 6.3 the DECAP flag is refused: make the outer IPv6 header 20 octets with the
-    # protocol IPv4 (bpf_skb_change_proto), then remove the rest of the outer headers.
-    a.mov_reg(R1, R6)
-    a.mov(R2, ETH_P_IP)
-    a.mov(R3, 0)
-    a.call(Helper.SKB_CHANGE_PROTO)
-    a.jump_if(Jump.NE, R0, 0, "drop")
-    a.add(R8, IPV4_HEADER - IPV6_HEADER)
-    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)
-    a.jump_if(Jump.NE, R0, 0, "drop")
-    a.label("stripped_to_ipv4")
-    _set_ethertype(a, ETH_P_IP)
-    a.jump("decapsulated")
+    _judge_and_strip(a, peers_fd, keys_fd, counters_fd, IPV6_OUTER,
+                     sender=(R7, ETHERNET_HEADER + 8))  # fmt: skip
 
 
 def _ipv4_outer(a: Assembler, local: str, peers_fd: int, keys_fd: int, counters_fd: int) -> None:
     """The IPv4 outer header's part of :func:`decapsulation_program` (RFC 5844 §4)."""
     own = int.from_bytes(socket.inet_pton(socket.AF_INET, local), "little")
     outer = ETHERNET_HEADER
-    gre_at = ETHERNET_HEADER + IPV4_HEADER
     mapped = -24  # the sender as an IPv4-mapped IPv6 address: r10-24 .. r10-9
     a.load(Size.U32, R7, R6, SKB_DATA)
     a.load(Size.U32, R8, R6, SKB_DATA_END)
@@ -435,67 +393,80 @@ def _ipv4_outer(a: Assembler, local: str, peers_fd: int, keys_fd: int, counters_
     a.store_imm(Size.U32, R10, mapped + 8, IPV4_MAPPED_PREFIX)
     a.load(Size.U32, R2, R7, outer + 12)
     a.store(Size.U32, R10, mapped + 12, R2)
-    a.jump_if(Jump.EQ, R9, NEXT_HEADER_GRE, "gre4")
+    _judge_and_strip(a, peers_fd, keys_fd, counters_fd, IPV4_OUTER, sender=(R10, mapped))
 
+
+def _judge_and_strip(a: Assembler, peers_fd: int, keys_fd: int, counters_fd: int,
+                     outer: _OuterFamily, sender: tuple[Reg, int]) -> None:  # fmt: skip
+    """For a tunnel packet addressed to us (r7 = packet start, r8 = its end, r9 = the outer
+    header's next header): decapsulate it when its sender (16 octets at ``sender``: register,
+    offset) is a configured peer, or, in GRE, holds the key it uses; else drop and count.
+    Ends in the ``decapsulated`` or ``drop`` labels."""
+    t = outer.tag
+    gre_at = ETHERNET_HEADER + outer.header
+    base, offset = sender
+    a.jump_if(Jump.EQ, R9, NEXT_HEADER_GRE, f"gre{t}")
+
+    # IPv6- or IPv4-in-IP: from a configured peer?
     a.load_map(R1, peers_fd)
-    a.mov_reg(R2, R10)
-    a.add(R2, mapped)
+    a.mov_reg(R2, base)
+    a.add(R2, offset)
     a.call(Helper.MAP_LOOKUP_ELEM)
-    a.jump_if(Jump.NE, R0, 0, "known_peer4")
+    a.jump_if(Jump.NE, R0, 0, f"known_peer{t}")
     _count(a, counters_fd, COUNTER_UNKNOWN_PEER)
     a.jump("drop")
-    a.label("known_peer4")
-    a.mov(R8, IPV4_HEADER)
-    a.jump("strip4")
+    a.label(f"known_peer{t}")
+    a.mov(R8, outer.header)  # r8 = octets to strip; r9 says what is inside (41 or 4)
+    a.jump(f"strip{t}")
 
-    a.label("gre4")
+    # GRE: only the Key bit, IPv6 or IPv4 inside, a key we gave this sender.
+    a.label(f"gre{t}")
     a.mov_reg(R2, R7)
     a.add(R2, gre_at + GRE_HEADER)
-    a.jump_if_reg(Jump.GT, R2, R8, "unknown_key4")
+    a.jump_if_reg(Jump.GT, R2, R8, f"unknown_key{t}")
     a.load(Size.U16, R2, R7, gre_at)
-    a.jump_if(Jump.NE, R2, GRE_KEY_ONLY, "unknown_key4")
+    a.jump_if(Jump.NE, R2, GRE_KEY_ONLY, f"unknown_key{t}")
     a.load(Size.U16, R2, R7, gre_at + 2)
     a.mov(R9, NEXT_HEADER_IPV6)
-    a.jump_if(Jump.EQ, R2, ETH_P_IPV6, "gre_key4")
+    a.jump_if(Jump.EQ, R2, ETH_P_IPV6, f"gre_key{t}")
     a.mov(R9, NEXT_HEADER_IPV4)
-    a.jump_if(Jump.NE, R2, ETH_P_IP, "unknown_key4")
-    a.label("gre_key4")
-    a.load_map(R1, keys_fd)
+    a.jump_if(Jump.NE, R2, ETH_P_IP, f"unknown_key{t}")
+    a.label(f"gre_key{t}")
+    a.load_map(R1, keys_fd)  # keys[key] == sender?
     a.mov_reg(R2, R7)
     a.add(R2, gre_at + 4)
     a.call(Helper.MAP_LOOKUP_ELEM)
-    a.jump_if(Jump.EQ, R0, 0, "unknown_key4")
-    a.load(Size.U64, R2, R0, 0)
-    a.load(Size.U64, R3, R10, mapped)
-    a.jump_if_reg(Jump.NE, R2, R3, "unknown_key4")
-    a.load(Size.U64, R2, R0, 8)
-    a.load(Size.U64, R3, R10, mapped + 8)
-    a.jump_if_reg(Jump.NE, R2, R3, "unknown_key4")
-    a.mov(R8, IPV4_HEADER + GRE_HEADER)
-    a.jump("strip4")
-    a.label("unknown_key4")
+    a.jump_if(Jump.EQ, R0, 0, f"unknown_key{t}")
+    for half in (0, 8):
+        a.load(Size.U64, R2, R0, half)
+        a.load(Size.U64, R3, base, offset + half)
+        a.jump_if_reg(Jump.NE, R2, R3, f"unknown_key{t}")
+    a.mov(R8, outer.header + GRE_HEADER)
+    a.jump(f"strip{t}")
+    a.label(f"unknown_key{t}")
     _count(a, counters_fd, COUNTER_UNKNOWN_KEY)
     a.jump("drop")
 
-    # Strip r8 octets after the Ethernet header; r9 == 4: IPv4 inside (same family), else IPv6.
-    a.label("strip4")
-    a.jump_if(Jump.NE, R9, NEXT_HEADER_IPV4, "strip_to_ipv6")
-    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)
+    # Strip r8 octets after the Ethernet header; r9 == outer.same: the same family inside.
+    a.label(f"strip{t}")
+    a.jump_if(Jump.NE, R9, outer.same, f"strip_to_other{t}")
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)  # keep gso_size: the sender's segments stay as sent
     a.jump_if(Jump.NE, R0, 0, "drop")
     a.jump("decapsulated")
-    a.label("strip_to_ipv6")
-    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV6)
-    a.jump_if(Jump.EQ, R0, 0, "stripped_to_ipv6")
-    # Before Linux 6.3: make the outer header 40 octets with the protocol IPv6 (the kernel
-    # inserts 20), then remove those 40 and the rest of the outer headers.
+    a.label(f"strip_to_other{t}")
+    _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO | outer.other_flag)
+    a.jump_if(Jump.EQ, R0, 0, f"stripped_to_other{t}")
+    # Before Linux 6.3 the DECAP flags are refused: give the outer header the other family's
+    # length and protocol (bpf_skb_change_proto), then remove it and the rest of the outer
+    # headers.
     a.mov_reg(R1, R6)
-    a.mov(R2, ETH_P_IPV6)
+    a.mov(R2, outer.other_protocol)
     a.mov(R3, 0)
     a.call(Helper.SKB_CHANGE_PROTO)
     a.jump_if(Jump.NE, R0, 0, "drop")
-    a.add(R8, IPV6_HEADER - IPV4_HEADER)
+    a.add(R8, outer.other_header - outer.header)
     _strip(a, BPF_F_ADJ_ROOM_FIXED_GSO)
     a.jump_if(Jump.NE, R0, 0, "drop")
-    a.label("stripped_to_ipv6")
-    _set_ethertype(a, ETH_P_IPV6)
+    a.label(f"stripped_to_other{t}")
+    _set_ethertype(a, outer.other_protocol)
     a.jump("decapsulated")
