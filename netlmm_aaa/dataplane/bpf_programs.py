@@ -133,119 +133,93 @@ def encapsulation_program(
     ``gre_key`` when given; IPv6- or IPv4-in-IPv4 when both addresses are IPv4."""
     if is_ipv4(source) != is_ipv4(destination):
         raise ValueError(f"tunnel endpoints of two families: {source} and {destination}")
-    if is_ipv4(source):
-        return _ipv4_encapsulation(source, destination, gre_key, hop_limit)
-    src, dst = _packed(source), _packed(destination)
+    ipv4 = is_ipv4(source)
     gre = gre_key is not None
+    base, outer = (_HEADER4, IPV4_HEADER) if ipv4 else (_HEADER, IPV6_HEADER)
+    protocol_at = 9 if ipv4 else 6  # the outer header's protocol / next header octet
+    # Without GRE: 41, also for IPv4 inside (see the module docstring).
+    protocol = NEXT_HEADER_GRE if gre else NEXT_HEADER_IPV6
     a = Assembler()
     a.mov_reg(R6, R1)  # r6 = skb
     a.load(Size.U32, R7, R6, SKB_PROTOCOL)  # r7 = skb->protocol, kept across calls
     a.jump_if(Jump.EQ, R7, ETH_P_IPV6, "carried")
     a.jump_if(Jump.NE, R7, ETH_P_IP, "drop")  # neither IPv6 nor IPv4: nothing we carry
     a.label("carried")
-    a.load(Size.U32, R0, R6, SKB_LEN)  # payload length = the inner packet (+ GRE header)
-    if gre:
-        a.add(R0, GRE_HEADER)
+    # r0 = the length field: IPv6's payload length is the inner packet (+ GRE header), IPv4's
+    # total length counts its own header too.
+    a.load(Size.U32, R0, R6, SKB_LEN)
+    extra = (IPV4_HEADER if ipv4 else 0) + (GRE_HEADER if gre else 0)
+    if extra:
+        a.add(R0, extra)
     a.to_be16(R0)
+    if ipv4:
+        _ipv4_header(a, source, destination, protocol, hop_limit)
+    else:
+        _ipv6_header(a, source, destination, protocol, hop_limit)
+    if gre_key is not None:
+        a.store_imm(Size.U16, R10, base + outer, GRE_KEY_ONLY)
+        a.store(Size.U16, R10, base + outer + 2, R7)  # protocol: the inner EtherType
+        a.store_imm(Size.U32, R10, base + outer + 4, imm32_of(gre_key.to_bytes(4, "big")))
+    a.mov_reg(R1, R6)  # bpf_lwt_push_encap(skb, BPF_LWT_ENCAP_IP, header, length)
+    a.mov(R2, BPF_LWT_ENCAP_IP)
+    a.mov_reg(R3, R10)
+    a.add(R3, base)
+    a.mov(R4, outer + (GRE_HEADER if gre else 0))
+    a.call(Helper.LWT_PUSH_ENCAP)
+    a.jump_if(Jump.NE, R0, 0, "drop")
+    if not gre:
+        a.jump_if(Jump.NE, R7, ETH_P_IP, "reroute")
+        a.store_imm(Size.U8, R10, base + protocol_at, NEXT_HEADER_IPV4)  # IPv4 inside: 4
+        a.mov_reg(R1, R6)  # bpf_skb_store_bytes(skb, protocol_at, &protocol, 1, 0)
+        a.mov(R2, protocol_at)
+        a.mov_reg(R3, R10)
+        a.add(R3, base + protocol_at)
+        a.mov(R4, 1)
+        a.mov(R5, 0)
+        a.call(Helper.SKB_STORE_BYTES)
+        a.jump_if(Jump.NE, R0, 0, "drop")
+        if ipv4:
+            a.mov_reg(R1, R6)  # bpf_l3_csum_replace(skb, 10, ttl|41, ttl|4, 2)
+            a.mov(R2, 10)
+            a.mov(R3, imm16_of(bytes((hop_limit, NEXT_HEADER_IPV6))))
+            a.mov(R4, imm16_of(bytes((hop_limit, NEXT_HEADER_IPV4))))
+            a.mov(R5, BPF_F_HDR_FIELD_SIZE_2)
+            a.call(Helper.L3_CSUM_REPLACE)
+            a.jump_if(Jump.NE, R0, 0, "drop")
+        a.label("reroute")
+    a.mov(R0, BPF_LWT_REROUTE)
+    a.exit()
+    a.label("drop")
+    a.mov(R0, BPF_DROP)
+    a.exit()
+    return a.assemble()
+
+
+def _ipv6_header(a: Assembler, source: str, destination: str, next_header: int,
+                 hop_limit: int) -> None:  # fmt: skip
+    """The outer IPv6 header at r10+_HEADER, its payload length from r0."""
+    src, dst = _packed(source), _packed(destination)
     a.store_imm(Size.U32, R10, _HEADER, 0x60)  # version 6, traffic class 0, flow label 0
     a.store(Size.U16, R10, _HEADER + 4, R0)
-    # Without GRE: 41, also for IPv4 (see the module docstring).
-    a.store_imm(Size.U8, R10, _HEADER + 6, NEXT_HEADER_GRE if gre else NEXT_HEADER_IPV6)
+    a.store_imm(Size.U8, R10, _HEADER + 6, next_header)
     a.store_imm(Size.U8, R10, _HEADER + 7, hop_limit)
     for index, half in enumerate((src[:8], src[8:], dst[:8], dst[8:])):
         a.load_imm64(R1, imm64_of(half))
         a.store(Size.U64, R10, _HEADER + 8 + 8 * index, R1)
-    if gre_key is not None:
-        a.store_imm(Size.U16, R10, _HEADER + 40, GRE_KEY_ONLY)
-        a.store(Size.U16, R10, _HEADER + 42, R7)  # protocol: the inner EtherType
-        a.store_imm(Size.U32, R10, _HEADER + 44, imm32_of(gre_key.to_bytes(4, "big")))
-    a.mov_reg(R1, R6)  # bpf_lwt_push_encap(skb, BPF_LWT_ENCAP_IP, header, length)
-    a.mov(R2, BPF_LWT_ENCAP_IP)
-    a.mov_reg(R3, R10)
-    a.add(R3, _HEADER)
-    a.mov(R4, IPV6_HEADER + (GRE_HEADER if gre else 0))
-    a.call(Helper.LWT_PUSH_ENCAP)
-    a.jump_if(Jump.NE, R0, 0, "drop")
-    if not gre:
-        a.jump_if(Jump.NE, R7, ETH_P_IP, "reroute")
-        a.store_imm(Size.U8, R10, _HEADER + 6, NEXT_HEADER_IPV4)  # IPv4 inside: next header 4
-        a.mov_reg(R1, R6)  # bpf_skb_store_bytes(skb, 6, &next_header, 1, 0)
-        a.mov(R2, 6)
-        a.mov_reg(R3, R10)
-        a.add(R3, _HEADER + 6)
-        a.mov(R4, 1)
-        a.mov(R5, 0)
-        a.call(Helper.SKB_STORE_BYTES)
-        a.jump_if(Jump.NE, R0, 0, "drop")
-        a.label("reroute")
-    a.mov(R0, BPF_LWT_REROUTE)
-    a.exit()
-    a.label("drop")
-    a.mov(R0, BPF_DROP)
-    a.exit()
-    return a.assemble()
 
 
-def _ipv4_encapsulation(source: str, destination: str, gre_key: int | None,
-                        ttl: int) -> bytes:  # fmt: skip
-    """:func:`encapsulation_program` with an IPv4 outer header (RFC 5844 §4)."""
+def _ipv4_header(a: Assembler, source: str, destination: str, protocol: int, ttl: int) -> None:
+    """The outer IPv4 header (RFC 5844 §4) at r10+_HEADER4, its total length from r0: DF, no
+    options, the checksum left 0 for the kernel to compute at the push."""
     addresses = socket.inet_pton(socket.AF_INET, source) + socket.inet_pton(socket.AF_INET,
                                                                            destination)  # fmt: skip
-    gre = gre_key is not None
-    length = IPV4_HEADER + (GRE_HEADER if gre else 0)
-    a = Assembler()
-    a.mov_reg(R6, R1)  # r6 = skb
-    a.load(Size.U32, R7, R6, SKB_PROTOCOL)  # r7 = skb->protocol, kept across calls
-    a.jump_if(Jump.EQ, R7, ETH_P_IPV6, "carried")
-    a.jump_if(Jump.NE, R7, ETH_P_IP, "drop")
-    a.label("carried")
-    a.load(Size.U32, R0, R6, SKB_LEN)  # total length = the inner packet + our headers
-    a.add(R0, length)
-    a.to_be16(R0)
     a.store_imm(Size.U16, R10, _HEADER4, IPV4_VERSION_IHL)
     a.store(Size.U16, R10, _HEADER4 + 2, R0)
     a.store_imm(Size.U32, R10, _HEADER4 + 4, IPV4_ID_DF)
-    protocol = NEXT_HEADER_GRE if gre else NEXT_HEADER_IPV6  # 41 also for IPv4 (see above)
     a.store_imm(Size.U16, R10, _HEADER4 + 8, imm16_of(bytes((ttl, protocol))))
-    a.store_imm(Size.U16, R10, _HEADER4 + 10, 0)  # checksum: the kernel computes it
+    a.store_imm(Size.U16, R10, _HEADER4 + 10, 0)
     a.load_imm64(R1, imm64_of(addresses))
     a.store(Size.U64, R10, _HEADER4 + 12, R1)
-    if gre_key is not None:
-        a.store_imm(Size.U16, R10, _HEADER4 + 20, GRE_KEY_ONLY)
-        a.store(Size.U16, R10, _HEADER4 + 22, R7)
-        a.store_imm(Size.U32, R10, _HEADER4 + 24, imm32_of(gre_key.to_bytes(4, "big")))
-    a.mov_reg(R1, R6)  # bpf_lwt_push_encap(skb, BPF_LWT_ENCAP_IP, header, length)
-    a.mov(R2, BPF_LWT_ENCAP_IP)
-    a.mov_reg(R3, R10)
-    a.add(R3, _HEADER4)
-    a.mov(R4, length)
-    a.call(Helper.LWT_PUSH_ENCAP)
-    a.jump_if(Jump.NE, R0, 0, "drop")
-    if not gre:
-        a.jump_if(Jump.NE, R7, ETH_P_IP, "reroute")
-        a.store_imm(Size.U8, R10, _HEADER4 + 9, NEXT_HEADER_IPV4)
-        a.mov_reg(R1, R6)  # bpf_skb_store_bytes(skb, 9, &protocol, 1, 0)
-        a.mov(R2, 9)
-        a.mov_reg(R3, R10)
-        a.add(R3, _HEADER4 + 9)
-        a.mov(R4, 1)
-        a.mov(R5, 0)
-        a.call(Helper.SKB_STORE_BYTES)
-        a.jump_if(Jump.NE, R0, 0, "drop")
-        a.mov_reg(R1, R6)  # bpf_l3_csum_replace(skb, 10, ttl|41, ttl|4, 2)
-        a.mov(R2, 10)
-        a.mov(R3, imm16_of(bytes((ttl, NEXT_HEADER_IPV6))))
-        a.mov(R4, imm16_of(bytes((ttl, NEXT_HEADER_IPV4))))
-        a.mov(R5, BPF_F_HDR_FIELD_SIZE_2)
-        a.call(Helper.L3_CSUM_REPLACE)
-        a.jump_if(Jump.NE, R0, 0, "drop")
-        a.label("reroute")
-    a.mov(R0, BPF_LWT_REROUTE)
-    a.exit()
-    a.label("drop")
-    a.mov(R0, BPF_DROP)
-    a.exit()
-    return a.assemble()
 
 
 def _count(a: Assembler, counters_fd: int, slot: int) -> None:
