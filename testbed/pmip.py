@@ -278,20 +278,22 @@ class PmipLab:
         self.attach(dst)
 
     # ------------------------------------------------------------------ LMA daemon
-    def write_config(self, tunnel_mode: str = "ip6ip6", ipv4_signalling: bool = True) -> Path:
-        """The LMA's configuration. ``ipv4_signalling``: the MAGs may signal over IPv4 too
-        (RFC 5844 §4), so the LMA needs a backend with IPv4 outer headers (``auto``: ebpf);
-        without, the MAGs are known by IPv6 only and ``auto`` may take ip6tnl."""
+    def write_config(self, tunnel_mode: str = "ip6ip6", signalling: str = "dual") -> Path:
+        """The LMA's configuration. ``signalling``: how the MAGs may reach it. ``dual``: over
+        IPv6 or IPv4 (RFC 5844 §4), so the LMA needs a backend with IPv4 outer headers
+        (``auto``: ebpf); ``ipv6``: the MAGs are known by IPv6 only and ``auto`` may take
+        ip6tnl; ``ipv4``: by IPv4 only, and the LMA has no IPv6 address (an IPv4 transport)."""
         db = self.tmp / "lma.db"
         sock = self.tmp / "lma.sock"
+        families = {"dual": (MAG_ADDR, MAG_V4), "ipv6": (MAG_ADDR,), "ipv4": (MAG_V4,)}[signalling]
         mag_addresses = {
-            mag: f'"{MAG_ADDR[mag]}", "{MAG_V4[mag]}"' if ipv4_signalling else f'"{MAG_ADDR[mag]}"'
-            for mag in MAG_ADDR
+            mag: ", ".join(f'"{addresses[mag]}"' for addresses in families) for mag in MAG_ADDR
         }
+        lmaa = "" if signalling == "ipv4" else f'address = "{LMAA}"'
         text = f"""
 [lma]
 name = "lma1"
-address = "{LMAA}"
+{lmaa}
 ipv4_address = "{LMA_V4}"
 transport_device = "tr0"
 tunnel_mode = "{tunnel_mode}"

@@ -38,31 +38,6 @@ from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
-LMA_CONFIG = """
-[lma]
-name = "lma-v4"
-ipv4_address = "{lma_v4}"
-transport_device = "tr0"
-database = "sqlite:///{db}"
-control_socket = "{sock}"
-
-[lma.pools]
-prefix = "2001:db8:1000::/48"
-ipv4 = "203.0.113.0/24"
-ipv4_default_router = "{router}"
-
-[lma.timers]
-heartbeat_interval = 0
-
-[[lma.mag]]
-name = "mag1"
-addresses = ["{mag_v4}"]
-
-[[lma.mobile_node]]
-mn_id = "alice@example.org"
-home_network_prefix = "{hnp}"
-ipv4_home_address = "{mn_v4}"
-"""
 MAG_CONFIG = """
 [mag]
 name = "mag1"
@@ -130,10 +105,7 @@ def test_daemons_over_an_ipv4_only_transport(tmp_path: Path) -> None:
         mag1, mn = t.ns["mag1"], t.ns["mn"]
         for role in ("lma", "mag1", "mag2"):
             L.ip(t.ns[role], "-6", "addr", "flush", "dev", "tr0", "scope", "global")
-        t.config_path = tmp_path / "lma.toml"
-        t.config_path.write_text(LMA_CONFIG.format(
-            lma_v4=LMA_V4, db=tmp_path / "lma.db", sock=tmp_path / "lma.sock", router=ROUTER_V4,
-            mag_v4=MAG_V4["mag1"], hnp=HNP, mn_v4=MN_V4))  # fmt: skip
+        t.write_config(signalling="ipv4")  # the MAGs known by IPv4 only, no IPv6 LMAA
         t.start_lma()
         lma_log = (tmp_path / "lma.log").read_text()
         assert "tunnel backend: ebpf" in lma_log, lma_log[-2000:]  # the one with IPv4 headers

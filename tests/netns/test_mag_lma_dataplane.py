@@ -105,7 +105,7 @@ def test_mag_core_and_dataplane_with_the_lma(
     with lab() as L:
         t = PmipLab(L, tmp_path)
         t.build(mag_dataplane=True)
-        t.write_config(tunnel_mode=mode.value, ipv4_signalling=False)
+        t.write_config(tunnel_mode=mode.value, signalling="ipv6")
         t.start_lma()
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
 

@@ -71,7 +71,7 @@ def test_the_lma_runs_with_the_units_capabilities_only(tunnel_backends: dict[str
         with lab() as L:
             t = PmipLab(L, home)
             t.build(mag_dataplane=True)
-            t.write_config(ipv4_signalling=False)
+            t.write_config(signalling="ipv6")
 
             # Without CAP_BPF: the data plane cannot start, and says why.
             refused = _start(t, [c for c in capabilities if c != "bpf"])
