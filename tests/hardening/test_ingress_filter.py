@@ -67,13 +67,7 @@ def test_a_station_cannot_send_from_another_stations_addresses(tmp_path: Path) -
         config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                             db=tmp_path / "mag.db"))  # fmt: skip
         mag = t.start_mag(config, log=tmp_path / "mag.log")
-        mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
-        nas = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
-        nas.bind(("127.0.0.1", 0))
-        nas.settimeout(5)
-        nas.sendto(accounting_request(mac, "alice@example.org", "W7"), ("127.0.0.1", 1813))
-        assert nas.recv(4096)[0] == 5
-        nas.close()
+        assert t.nas_says(accounting_request(t.mac(), "alice@example.org", "W7"))[0] == 5
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "Alice is not reachable"
 
         sinks = {}

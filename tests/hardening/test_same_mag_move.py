@@ -12,12 +12,10 @@ refused and moves nothing; the new session's own Stop de-registers the node.
 from __future__ import annotations
 
 import re
-import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns as pr_netns
 
 from testbed.load import accounting_request
 from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V6, ROUTER_V4, PmipLab
@@ -78,14 +76,7 @@ def test_a_station_moving_between_two_nases_of_one_mag_follows_and_the_late_stop
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
 
         def nas_says(source: str, packet: bytes) -> None:
-            sock = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
-            try:
-                sock.bind((source, 0))
-                sock.settimeout(5)
-                sock.sendto(packet, ("127.0.0.1", 1813))
-                assert sock.recv(4096)[0] == 5  # Accounting-Response: recorded
-            finally:
-                sock.close()
+            assert t.nas_says(packet, source=source)[0] == 5  # Accounting-Response: recorded
 
         def route_device() -> str | None:
             shown = L.ip(t.ns["mag1"], "-6", "route", "show", HNP)

@@ -6,12 +6,10 @@ stop using the prefix and router when it leaves."""
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns as pr_netns
 
 from testbed.load import accounting_request
 from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, ROUTER_V4, PmipLab
@@ -49,13 +47,8 @@ def _start(L: Lab, t: PmipLab, tmp: Path, lifetime: int) -> str:
     config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
                                         db=tmp / "mag.db", lifetime=lifetime))  # fmt: skip
     t.start_mag(config, log=tmp / "mag.log")
-    mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
-    nas = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
-    nas.bind(("127.0.0.1", 0))
-    nas.settimeout(5)
-    nas.sendto(accounting_request(mac, "alice@example.org", "AL-1"), ("127.0.0.1", 1813))
-    assert nas.recv(4096)[0] == 5
-    nas.close()
+    mac = t.mac()
+    assert t.nas_says(accounting_request(mac, "alice@example.org", "AL-1"))[0] == 5
     return mac
 
 
@@ -96,14 +89,8 @@ def test_the_node_configures_itself_and_its_solicitation_is_answered(tmp_path: P
         assert wait_for(lambda: t.ping("cn", address, count=1), 15)
         # The node leaves (accounting Stop): zero lifetimes, no default router, prefix
         # deprecated.
-        mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
-        nas = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
-        nas.bind(("127.0.0.1", 0))
-        nas.settimeout(5)
-        nas.sendto(accounting_request(mac, "alice@example.org", "AL-1", status=2, identifier=7),
-                   ("127.0.0.1", 1813))  # fmt: skip
-        assert nas.recv(4096)[0] == 5
-        nas.close()
+        stop = accounting_request(t.mac(), "alice@example.org", "AL-1", status=2, identifier=7)
+        assert t.nas_says(stop)[0] == 5
         assert wait_for(lambda: _router_expiry(L, t) is None, 10), t.node_configuration()
         assert wait_for(lambda: t.node_configuration()["ipv6_deprecated"] == [f"{address}/64"],
                         10), t.node_configuration()  # fmt: skip

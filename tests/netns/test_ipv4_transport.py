@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns as pr_netns
 
 from netlmm_aaa.wire.capture import read_frames
 from testbed.load import accounting_request
@@ -58,19 +57,6 @@ interface = "acc0"
 """
 
 
-def _account(ns: str, mac: str, status: int) -> None:
-    """An accounting Start (1) or Stop (2) for alice, from the NAS in the MAG's namespace."""
-    nas = pr_netns.create_socket(ns, socket.AF_INET, socket.SOCK_DGRAM, 0)
-    try:
-        nas.bind(("127.0.0.1", 0))
-        nas.settimeout(5)
-        nas.sendto(accounting_request(mac, "alice@example.org", "S-v4", status=status),
-                   ("127.0.0.1", 1813))  # fmt: skip
-        assert nas.recv(4096)[0] == 5  # Accounting-Response
-    finally:
-        nas.close()
-
-
 def _transport_packets(capture: Path) -> dict[str, list[tuple[str, str, int]]]:
     """The frames of the transport bridge by kind: ``udp5436`` and ``tunnel`` (IPv4 packets:
     source, destination and UDP destination port or protocol), ``ipv6`` (IPv6 packets that are
@@ -102,7 +88,6 @@ def test_daemons_over_an_ipv4_only_transport(tmp_path: Path) -> None:
     with lab() as L:
         t = PmipLab(L, tmp_path)
         t.build(mag_dataplane=True)
-        mag1, mn = t.ns["mag1"], t.ns["mn"]
         for role in ("lma", "mag1", "mag2"):
             L.ip(t.ns[role], "-6", "addr", "flush", "dev", "tr0", "scope", "global")
         t.write_config(signalling="ipv4")  # the MAGs known by IPv4 only, no IPv6 LMAA
@@ -115,21 +100,22 @@ def test_daemons_over_an_ipv4_only_transport(tmp_path: Path) -> None:
         config.write_text(MAG_CONFIG.format(mag_v4=MAG_V4["mag1"], lma_v4=LMA_V4,
                                             router=ROUTER_V4, db=tmp_path / "mag.db"))  # fmt: skip
         mag = t.start_mag(config)
-        mac = L.ip(mn, "link", "show", "mn0").split("link/ether ")[1].split()[0]
-        _account(mag1, mac, 1)
+        mac = t.mac()
+        # The NAS's accounting Start (1) and, later, Stop (2) for alice, answered (code 5).
+        assert t.nas_says(accounting_request(mac, "alice@example.org", "S-v4"))[0] == 5
 
         def bound() -> str:
             answer = t.lma_control({"command": "bindings"}) or {}
             return str(answer.get("bindings", ""))
 
-        assert wait_for(lambda: "alice@example.org" in bound(), 15), (tmp_path / "mag1.log")
+        assert wait_for(lambda: "alice@example.org" in bound(), 15), (tmp_path / "mag1.log").read_text()[-2000:]
         # The binding's tunnel ends at the MAG's IPv4 address (the PBU's IPv4 source).
         assert t.route_peer("lma", HNP) == MAG_V4["mag1"]
         assert t.route_peer("lma", f"{MN_V4}/32") == MAG_V4["mag1"]
         for destination in (MN_V6, MN_V4):
             assert wait_for(lambda d=destination: t.ping("cn", d, count=1), 15), destination
         assert t.ping("mn", CN_V6, count=2) and t.ping("mn", CN_V4, count=2)
-        _account(mag1, mac, 2)
+        assert t.nas_says(accounting_request(mac, "alice@example.org", "S-v4", status=2))[0] == 5
         assert wait_for(lambda: "alice@example.org" not in bound(), 15), bound()
         assert t.route_peer("lma", HNP) is None
         time.sleep(0.3)

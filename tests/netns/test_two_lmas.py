@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from pyroute2 import netns as pr_netns
 
 from netlmm_aaa.wire.capture import read_frames
 from testbed.load import accounting_request
@@ -146,12 +144,8 @@ def test_each_station_goes_through_its_own_lma(tmp_path: Path) -> None:
         }
         for source, user, ns in stations:
             mac = L.ip(ns, "link", "show", "mn0").split("link/ether ")[1].split()[0]
-            nas = pr_netns.create_socket(mag1, socket.AF_INET, socket.SOCK_DGRAM, 0)
-            nas.bind((source, 0))
-            nas.settimeout(5)
-            nas.sendto(accounting_request(mac, user, f"TL-{user}"), ("127.0.0.1", 1813))
-            assert nas.recv(4096)[0] == 5
-            nas.close()
+            answer = t.nas_says(accounting_request(mac, user, f"TL-{user}"), source=source)
+            assert answer[0] == 5
         # Each LMA reaches its own node, through its own tunnel, and the answers come back.
         assert wait_for(lambda: t.ping("lma", MN_V6, count=1), 15), log.read_text()[-2000:]
         assert wait_for(lambda: L.exec(lma2, "ping", "-6", "-c", "1", "-W", "1", BOB_V6,
