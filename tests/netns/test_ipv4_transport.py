@@ -108,7 +108,8 @@ def test_daemons_over_an_ipv4_only_transport(tmp_path: Path) -> None:
             answer = t.lma_control({"command": "bindings"}) or {}
             return str(answer.get("bindings", ""))
 
-        assert wait_for(lambda: "alice@example.org" in bound(), 15), (tmp_path / "mag1.log").read_text()[-2000:]
+        mag_log = tmp_path / "mag1.log"
+        assert wait_for(lambda: "alice@example.org" in bound(), 15), mag_log.read_text()[-2000:]
         # The binding's tunnel ends at the MAG's IPv4 address (the PBU's IPv4 source).
         assert t.route_peer("lma", HNP) == MAG_V4["mag1"]
         assert t.route_peer("lma", f"{MN_V4}/32") == MAG_V4["mag1"]
