@@ -118,13 +118,13 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
             print(f"netlmm-aaa lma: {exc}", file=err)
             return 3
         # MAGs that signal over IPv4 (RFC 5844 §4) tunnel from their IPv4 addresses.
-        ipv4_peers = [a for peer in config.policy.peers for a in peer.addresses if ":" not in a]
+        ipv4_peers = [a for peer in policy.peers for a in peer.addresses if ":" not in a]
         dataplane = LmaLinuxDataPlane(
-            mode=config.policy.tunnel_mode,
+            mode=policy.tunnel_mode,
             local_address=config.address,
-            local_ipv4=config.ipv4_address if ipv4_peers else None,
+            local_ipv4=config.ipv4_address,
             device=config.transport_device,
-            peers=[*(peer.tunnel_address for peer in config.policy.peers), *ipv4_peers],
+            peers=[*(peer.tunnel_address for peer in policy.peers), *ipv4_peers],
             backend=config.backend,
         )
     service = LmaService(config, dataplane)

@@ -68,7 +68,9 @@ class LmaLinuxDataPlane:
         self.tunnel: TunnelBackend | None = None
         self.local_address = local_address
         self.local_ipv4 = local_ipv4
-        """Our IPv4 tunnel address, toward MAGs that signal over IPv4 (RFC 5844 §4)."""
+        """Our IPv4 tunnel address, toward MAGs that signal over IPv4 (RFC 5844 §4); given to
+        the tunnel backend only when a peer is IPv4, so that ``auto`` may still choose a
+        backend with IPv6 outer headers only."""
         self.device = device
         self.netns = netns
         self.table = table
@@ -155,7 +157,7 @@ class LmaLinuxDataPlane:
         self.tunnel = open_backend(
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
             local_address=self.local_address, peers=self._receiver_peers(),
-            local_ipv4=self.local_ipv4,
+            local_ipv4=self.local_ipv4 if any(":" not in p for p in self.peers) else None,
         )  # fmt: skip
         self._writer = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,

@@ -83,7 +83,9 @@ class MagLinuxDataPlane:
         self._uplink: NetlinkRouteWriter | None = None
         self.proxy_coa = proxy_coa
         self.ipv4_proxy_coa = ipv4_proxy_coa
-        """Our IPv4 tunnel address, toward IPv4 LMAs (RFC 5844 §4)."""
+        """Our IPv4 tunnel address, toward IPv4 LMAs (RFC 5844 §4); given to the tunnel backend
+        only when an LMA is IPv4, so that ``auto`` may still choose a backend with IPv6 outer
+        headers only."""
         self.lma_address = lma_address
         self.device = device
         self.ipv4_router = ipv4_router
