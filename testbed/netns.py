@@ -106,8 +106,11 @@ class Lab:
         """Start tcpdump in ``ns`` writing every frame of ``device`` (matching ``expression``) to
         ``path``, packet-buffered; returns only once it listens, so nothing sent afterwards is
         missed (end it with ``terminate()`` and ``wait()``)."""
-        proc = self.spawn(ns, ["tcpdump", "-i", device, "-U", "-n", "-w", str(path), *expression],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        # Immediate mode: with TPACKET_V3 libpcap holds frames in a ring block until it fills or
+        # times out, and the frames of a block still open when tcpdump is terminated are lost.
+        argv = ["tcpdump", "-i", device, "--immediate-mode", "-U", "-n", "-w", str(path)]
+        proc = self.spawn(ns, [*argv, *expression], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)  # fmt: skip
         assert proc.stderr is not None
         said = b""
         deadline = time.monotonic() + timeout
