@@ -303,6 +303,8 @@ def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from netlmm_aaa.persistence import migrate
 
+    if args.db_command == "prune":
+        return _db_prune(args, out, err)
     try:
         if args.db_command == "upgrade":
             migrate.upgrade(args.db, args.revision)
@@ -312,6 +314,44 @@ def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"netlmm-aaa db: cannot use {args.db}: {exc}", file=err)
         return 2
     print(f"database at {args.revision}", file=out)
+    return 0
+
+
+def _db_prune(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import socket
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from netlmm_aaa.persistence.retention import (
+        RetentionError,
+        cutoff,
+        parse_age,
+        prune,
+        record_prune,
+    )
+    from netlmm_aaa.reports.queries import ReportError, open_database
+
+    try:
+        age = parse_age(args.older_than)
+        engine = open_database(args.db)
+    except (RetentionError, ReportError) as exc:
+        print(f"netlmm-aaa db prune: {exc}", file=err)
+        return 2
+    now = datetime.now(UTC)
+    before = cutoff(now, age)
+    try:
+        deleted = prune(engine, before)
+        if any(deleted.values()):
+            record_prune(engine, f"cli@{socket.gethostname()}", now, before, deleted)
+    except SQLAlchemyError as exc:
+        print(f"netlmm-aaa db prune: {exc}", file=err)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"deleted the rows recorded before {before.isoformat(timespec='seconds')}:", file=out)
+    for table, count in deleted.items():
+        print(f"  {table:<20} {count}", file=out)
     return 0
 
 
@@ -464,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="end with a JSON summary line")
     demo.set_defaults(handler=_demo)
 
-    db = sub.add_parser("db", help="database schema migrations")
+    db = sub.add_parser("db", help="database schema migrations and retention")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
     for name, default in (("upgrade", "head"), ("downgrade", None)):
         p = db_sub.add_parser(name, help=f"{name} the schema (Alembic)")
@@ -473,6 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("revision", help="target revision ('base' for an empty schema)")
         else:
             p.add_argument("revision", nargs="?", default=default)
+    prune = db_sub.add_parser(
+        "prune",
+        help="delete the raw rows older than an age (rollups and live state stay)",
+        description="Deletes the rows of the audit, accounting, station, signalling, binding "
+        "change and handover tables recorded before now minus AGE, in small transactions (the "
+        "daemons may keep running), and records the run in audit_events (retention_pruned). "
+        "The report rollups, bindings, policies and unsent accounting stay. The daemons do "
+        "the same every hour when their configuration sets retention.",
+    )
+    prune.add_argument("--db", required=True, help="SQLAlchemy URL, e.g. sqlite:///netlmm.db")
+    prune.add_argument("--older-than", required=True, metavar="AGE",
+                       help="36h, 90d, 12w (at least one day)")  # fmt: skip
     db.set_defaults(handler=_db)
 
     report = sub.add_parser("report", help="reports over the audit store")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,9 @@ class LmaConfig:
     """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
     dataplane: str = setting(check.choice("linux", "none"), "linux")
     database: str = setting(check.text, "sqlite:///netlmm-lma.db")
+    retention: timedelta | None = setting(check.age, None)
+    """How long the store keeps raw rows (``90d``); older ones are deleted every hour, the
+    report rollups stay. Unset: kept until ``netlmm-aaa db prune``."""
     control_socket: str = setting(check.text, "/run/netlmm-aaa/lma.sock")
     metrics_listen: str | None = setting(check.listen, None)
     policy: LmaPolicy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,9 @@ class MagConfig:
     """Home Network Prefix lengths a PBA may grant; ``::/0`` and lengths outside make the PBA a
     failure (nothing programmed or advertised)."""
     database: str = setting(check.text, "sqlite:///netlmm-mag.db")
+    retention: timedelta | None = setting(check.age, None)
+    """How long the store keeps raw rows (``90d``); older ones are deleted every hour, the
+    report rollups stay. Unset: kept until ``netlmm-aaa db prune``."""
     accounting_listen: str = setting(check.ip, "127.0.0.1")
     accounting_port: int = setting(_PORT, 1813)
     accounting_replay_window: int = setting(check.integer(1, 86400), 300)

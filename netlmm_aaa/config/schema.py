@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import tomllib
 from collections.abc import Callable, Collection
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -153,6 +154,16 @@ def listen(path: str, value: Any) -> str:
     except ValueError:
         raise fail(path, value, "must be ADDRESS:PORT, e.g. 127.0.0.1:9813") from None
     return spelled
+
+
+def age(path: str, value: Any) -> timedelta:
+    """A retention period: ``36h``, ``90d``, ``12w`` (at least a day)."""
+    from netlmm_aaa.persistence.retention import RetentionError, parse_age
+
+    try:
+        return parse_age(text(path, value))
+    except RetentionError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def boolean(path: str, value: Any) -> bool:

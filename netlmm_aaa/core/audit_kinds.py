@@ -75,3 +75,4 @@ class AuditKind(StrEnum):
     LMA_STARTED = "lma_started"
     DATAPLANE_ERROR = "dataplane_error"
     BINDING_ROUTES_FAILED = "binding_routes_failed"
+    RETENTION_PRUNED = "retention_pruned"

@@ -64,6 +64,7 @@ from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.report_rows import mn_id_text
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
+from netlmm_aaa.services.retention_task import prune_periodically
 from netlmm_aaa.services.runtime import bulk_loading, quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.radius_accounting import AcctStatusType
@@ -259,12 +260,23 @@ class LmaService:
         flusher = asyncio.create_task(
             flush_security_events(self.security, self.clock, lambda r: store.submit(audit=r))
         )
+        pruner = (
+            asyncio.create_task(
+                prune_periodically(
+                    engine, config.retention, self.clock, lambda r: store.submit(audit=r)
+                )
+            )
+            if config.retention is not None
+            else None
+        )
         stopped = False  # asked to stop, not ended by an exception
         try:
             await self._main_loop()
             stopped = True
         finally:
             flusher.cancel()
+            if pruner is not None:
+                pruner.cancel()
             self._send_followups()
             if aaa is not None:
                 aaa.close()

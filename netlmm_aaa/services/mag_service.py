@@ -71,6 +71,7 @@ from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.mag_accounting import MagAccounting
+from netlmm_aaa.services.retention_task import prune_periodically
 from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
@@ -273,6 +274,15 @@ class MagService:
         flusher = asyncio.create_task(
             flush_security_events(self.security, self.clock, lambda r: store.submit(audit=r))
         )
+        pruner = (
+            asyncio.create_task(
+                prune_periodically(
+                    engine, config.retention, self.clock, lambda r: store.submit(audit=r)
+                )
+            )
+            if config.retention is not None
+            else None
+        )
         try:
             while not self._stopping.is_set():
                 item = await self.queue.get()
@@ -282,6 +292,8 @@ class MagService:
                 self._arm_timer()
         finally:
             flusher.cancel()
+            if pruner is not None:
+                pruner.cancel()
             self._drain_security(self.clock(), force=True)
             if metrics_server is not None:
                 metrics_server.close()

@@ -1,8 +1,8 @@
 """What an operator does on a new machine: build the wheel, install it into a fresh virtual
 environment, and run every subcommand from that installation alone (outside the source tree):
 ``--help``, ``config check`` on every shipped example, ``decode`` of a capture, ``db upgrade``,
-both daemons in network namespaces until they report ready on ``/metrics``, ``lma bindings``, and
-every report in every format (html too) on the stores the daemons wrote."""
+both daemons in network namespaces until they report ready on ``/metrics``, ``lma bindings``,
+every report in every format (html too) and ``db prune`` on the stores the daemons wrote."""
 
 from __future__ import annotations
 
@@ -121,3 +121,6 @@ def test_wheel_installs_and_both_daemons_start(tmp_path: Path) -> None:
         html = _run(tool, "report", "html", "--db", db, str(page))
         assert html.returncode == 0, html.stderr[-2000:]
         assert page.read_text().lstrip().lower().startswith("<!doctype html")
+        pruned = _run(tool, "db", "prune", "--db", db, "--older-than", "90d")
+        assert pruned.returncode == 0, pruned.stderr[-2000:]
+        assert pruned.stdout.startswith("deleted the rows recorded before"), pruned.stdout

@@ -53,6 +53,8 @@ def test_example_loads() -> None:
         (("lma", "policy", "require_timestamp"), "yes", "must be true or false"),
         (("lma", "timers", "bogus"), 1, "lma.timers.bogus: unknown key"),
         (("lma", "colour"), "blue", "lma.colour: unknown key"),
+        (("lma", "retention"), "12h", "lma.retention: '12h' is shorter than the minimum"),
+        (("lma", "retention"), 90, "lma.retention: 90 must be a non-empty string"),
     ],
 )
 def test_bad_values_name_the_key(path: tuple[str, ...], value: object, message: str) -> None:
@@ -306,3 +308,22 @@ def test_per_peer_heartbeat_and_revocation_switches_and_prefix_bounds() -> None:
     mag["mag"]["home_prefix_lengths"] = [64, 48]
     with pytest.raises(ConfigError, match=r"mag.home_prefix_lengths: .*low <= high"):
         parse_mag_config(mag)
+
+
+def test_retention_reads_as_a_period_on_both_daemons() -> None:
+    from datetime import timedelta
+
+    from netlmm_aaa.config import parse_mag_config
+
+    doc = _doc()
+    assert parse_lma_config(doc).retention == timedelta(days=90)  # the example's
+    del doc["lma"]["retention"]
+    assert parse_lma_config(doc).retention is None  # kept until pruned by hand
+    doc["lma"]["retention"] = "13w"
+    assert parse_lma_config(doc).retention == timedelta(weeks=13)
+    doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    doc["mag"]["retention"] = "90d"
+    assert parse_mag_config(doc).retention == timedelta(days=90)
+    doc["mag"]["retention"] = "ninety days"
+    with pytest.raises(ConfigError, match=r"mag.retention: 'ninety days' is not an age"):
+        parse_mag_config(doc)

@@ -4,6 +4,7 @@ SQLite and PostgreSQL: trail, handovers, aps, security, signaling, output format
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from typing import Any
@@ -22,9 +23,10 @@ BOB = b"bob@example.org"
 BOB_MAC = "02:88:00:00:bb:02"
 
 
-def fill(url: str) -> dict[str, Any]:
+def fill(url: str, shift: float = 0.0) -> dict[str, Any]:
     """Alice: mag1 (AP1) -> mag2 (AP2) -> mag1 (AP1); Bob: mag2 only; messages take 2 ms per
-    hop. Every audit record of the three cores goes through its daemon's SqlStore."""
+    hop. Every audit record of the three cores goes through its daemon's SqlStore. The story
+    starts in November 2023, or ``shift`` seconds later."""
     pair = make_pair()
     pair.hop = 0.002
     ap1, ap2 = "AA-BB-CC-00-00-01:Corp", "AA-BB-CC-00-00-02:Corp"
@@ -61,6 +63,9 @@ def fill(url: str) -> dict[str, Any]:
                     fields={"mac": "02:00:00:00:00:77", "reason": "mac_authentication_bypass",
                             "nas": "wlc-1"}),
     ]  # fmt: skip
+    if shift:
+        audits = {node: [dataclasses.replace(r, utc=r.utc + shift) for r in records]
+                  for node, records in audits.items()}  # fmt: skip
     engine = make_engine(url)
     for node, records in audits.items():
         store = SqlStore(engine, "lma1" if node == "lma" else node, lma=node == "lma")

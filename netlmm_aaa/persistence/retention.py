@@ -1,0 +1,104 @@
+"""Retention: the raw rows of the audit store older than a cut-off are deleted; the rollups
+(``report_rollup``), the live state (bindings, node state, policies) and the accounting still
+owed to the upstream (``upstream_spool``) stay.
+
+Deletion goes in small batches, each its own transaction, so that a daemon's writer sharing the
+store (SQLite allows one writer at a time) waits for one batch at most, never for the whole run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, text
+
+RAW_TABLES = (
+    "audit_events",
+    "accounting_records",
+    "station_events",
+    "signaling",
+    "binding_changes",
+    "handovers",
+)
+"""The tables of facts that grow with traffic; every one has ``id`` and ``at``."""
+
+MIN_RETENTION = timedelta(days=1)
+"""At start the MAG reads back one accounting replay window of stops (at most a day) to refuse
+replays across the restart: retention never reaches into it."""
+
+_AGE = re.compile(r"^(\d+)\s*([hdw])$")
+_UNITS = {"h": 3600, "d": 86400, "w": 604800}
+
+
+class RetentionError(ValueError):
+    """A retention period that cannot be read or is shorter than :data:`MIN_RETENTION`."""
+
+
+def parse_age(spelled: str) -> timedelta:
+    """``36h``, ``90d``, ``12w``; at least :data:`MIN_RETENTION`."""
+    match = _AGE.match(spelled.strip())
+    if match is None:
+        raise RetentionError(
+            f"{spelled!r} is not an age: write hours, days or weeks (36h, 90d, 12w)"
+        )
+    age = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if age < MIN_RETENTION:
+        raise RetentionError(f"{spelled!r} is shorter than the minimum retention of one day")
+    return age
+
+
+def prune(engine: Engine, before: datetime, *, batch: int = 5000) -> dict[str, int]:
+    """Delete the rows of :data:`RAW_TABLES` recorded before ``before``; how many per table."""
+    if before.tzinfo is None:
+        raise ValueError("before must be timezone-aware")
+    # SQLite keeps times as naive-UTC text (compared as text); PostgreSQL as timestamptz.
+    bound: object = before.astimezone(UTC)
+    if engine.dialect.name == "sqlite":
+        bound = before.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    deleted: dict[str, int] = {}
+    for table in RAW_TABLES:
+        statement = text(
+            f"DELETE FROM {table} WHERE id IN "  # table names: the constants above
+            f"(SELECT id FROM {table} WHERE at < :before ORDER BY id LIMIT :batch)"
+        )
+        total = 0
+        while True:
+            with engine.begin() as connection:
+                count = connection.execute(statement, {"before": bound, "batch": batch}).rowcount
+            total += count
+            if count < batch:
+                break
+        deleted[table] = total
+    return deleted
+
+
+def cutoff(now: datetime, age: timedelta) -> datetime:
+    """The moment before which rows go, for rows kept ``age``."""
+    return now.astimezone(UTC) - age
+
+
+def record_prune(
+    engine: Engine, node: str, now: datetime, before: datetime, deleted: dict[str, int]
+) -> None:
+    """Append the ``retention_pruned`` audit record of a run made outside the daemons (the
+    daemons hand theirs to their store's writer)."""
+    from sqlalchemy import insert
+
+    from netlmm_aaa.persistence.models import AuditEvent
+
+    with engine.begin() as connection:
+        connection.execute(
+            insert(AuditEvent),
+            {
+                "at": now.astimezone(UTC),
+                "node": node,
+                "kind": "retention_pruned",
+                "details": prune_details(before, deleted),
+            },
+        )
+
+
+def prune_details(before: datetime, deleted: dict[str, int]) -> dict[str, object]:
+    """The audit record's details: the cut-off and the rows deleted per table."""
+    return {"before": before.astimezone(UTC).isoformat(), "deleted": deleted}
