@@ -12,6 +12,7 @@ from typing import Any
 
 from netlmm_aaa.config import schema as check
 from netlmm_aaa.config.schema import (
+    TableDoc,
     fail,
     read_array,
     read_document,
@@ -37,8 +38,11 @@ class LmaAaaNas:
     where nodes are."""
 
     name: str = setting(check.text)
+    """The NAS's name in the audit trail."""
     address: str = setting(check.ip)
+    """The source address of the accounting it (or the AAA server replicating it) sends."""
     secret: bytes = setting(check.secret)
+    """The RADIUS shared secret of that accounting."""
     mag: str = setting(check.text)
     """The MAG whose access network this NAS serves."""
 
@@ -48,7 +52,9 @@ class LmaAaa:
     """``[lma.aaa]``: the LMA's accounting listener for the RFC 5213 §11 attachment check."""
 
     listen: str = setting(check.ip, "127.0.0.1")
+    """The accounting listener's address."""
     port: int = setting(check.integer(1, 65535), 1813)
+    """Its port."""
     wait: float = setting(check.number(0, 10), 1.0)
     """Seconds a PBU waits for the accounting record that places its node at its MAG."""
     nases: tuple[LmaAaaNas, ...] = ()
@@ -56,25 +62,37 @@ class LmaAaa:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LmaConfig:
-    """Everything ``netlmm-aaa lma`` needs: ``[lma]``."""
+    """``[lma]``: the LMA itself: its addresses, data plane, store and control socket;
+    everything ``netlmm-aaa lma`` needs."""
 
     name: str = setting(check.text, "lma")
+    """This LMA's name (audit trail, metrics)."""
     address: str | None = setting(check.ipv6, None)
     """The LMAA: our IPv6 address for MAGs that signal over IPv6 (and the tunnels' end)."""
     ipv4_address: str | None = setting(check.ipv4, None)
     """The IPv4-LMAA (RFC 5844 §4): UDP port 5436 signalling and IPv4 tunnels, for MAGs
     that have IPv4 addresses."""
     transport_device: str = setting(check.text)
+    """The interface toward the MAGs (tunnels and signalling)."""
     tunnel_mode: TunnelMode = setting(check.one_of(TunnelMode), TunnelMode.IP6IP6)
+    """LMA-MAG forwarding (RFC 4831 goal 11): IPv6/IPv4-in-IPv6 tunnels, GRE with
+    per-binding keys (RFC 5845), or plain routes toward the MAG (the transport must route
+    home prefixes); the MAGs' ``tunnel_mode`` must be the same."""
     backend: Backend = setting(check.one_of(Backend), Backend.AUTO)
     """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
     dataplane: str = setting(check.choice("linux", "none"), "linux")
+    """``linux``: program the kernel's routes and tunnels; ``none``: signalling and the
+    binding cache only (a test or a signalling peer)."""
     database: str = setting(check.text, "sqlite:///netlmm-lma.db")
+    """The store's SQLAlchemy URL: bindings, audit trail (SQLite file or
+    ``postgresql+psycopg://...``)."""
     retention: timedelta | None = setting(check.age, None)
     """How long the store keeps raw rows (``90d``); older ones are deleted every hour, the
     report rollups stay. Unset: kept until ``netlmm-aaa db prune``."""
     control_socket: str = setting(check.text, "/run/netlmm-aaa/lma.sock")
+    """The Unix socket of ``netlmm-aaa lma bindings`` and ``lma revoke``."""
     metrics_listen: str | None = setting(check.listen, None)
+    """Where Prometheus scrapes ``/metrics`` (and ``/ready``); unset: no listener."""
     policy: LmaPolicy
     aaa: LmaAaa | None = None
 
@@ -84,6 +102,8 @@ class LmaConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Pools:
+    """``[lma.pools]``: where home network prefixes and IPv4 home addresses come from."""
+
     prefix_pool: str = setting(check.net6, "2001:db8:1000::/40", key="prefix")
     prefix_length: int = setting(check.integer(1, 128), 64)
     ipv4_pool: str | None = setting(check.net4, None, key="ipv4")
@@ -93,6 +113,8 @@ class _Pools:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Timers:
+    """``[lma.timers]``: binding lifetimes and the protocol timers (RFC 5213, 5846, 5847)."""
+
     max_lifetime: int = setting(check.integer(4, 0xFFFF * 4), 3600)
     min_delay_before_bce_delete: float = setting(check.number(0, 3600), 10.0)
     max_delay_before_new_bce_assign: float = setting(check.number(0, 60), 1.5)
@@ -105,6 +127,8 @@ class _Timers:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Switches:
+    """``[lma.policy]``: what the LMA accepts and does on its own initiative."""
+
     unknown_mobile_nodes: UnknownMobileNodes = setting(
         check.one_of(UnknownMobileNodes), UnknownMobileNodes.ALLOCATE
     )
@@ -118,6 +142,8 @@ class _Switches:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Peer:
+    """``[[lma.mag]]``: a MAG allowed to register mobile nodes here."""
+
     name: str = setting(check.text)
     addresses: tuple[str, ...] = setting(check.list_of(check.ip))
     tunnel_address: str | None = setting(check.ipv6, None)
@@ -130,6 +156,9 @@ class _Peer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Node:
+    """``[[lma.mobile_node]]``: one mobile node's policy profile (RFC 5213 §2.2); nodes
+    without one follow ``lma.policy.unknown_mobile_nodes``."""
+
     mn_id: str = setting(check.text)
     home_network_prefix: str | None = setting(check.net6, None)
     ipv4_home_address: str | None = setting(check.ipv4, None)
@@ -276,3 +305,16 @@ def _aaa(raw: dict[str, Any], mags: set[str]) -> LmaAaa | None:
     if not nases:
         raise ConfigError("lma.aaa.nas: no NAS configured (the check would refuse everyone)")
     return LmaAaa(**settings, nases=tuple(nases))
+
+
+TABLES = (
+    TableDoc("lma", LmaConfig),
+    TableDoc("lma.pools", _Pools, meanings_from=(LmaPolicy,)),
+    TableDoc("lma.timers", _Timers, meanings_from=(LmaPolicy,)),
+    TableDoc("lma.policy", _Switches, meanings_from=(LmaPolicy,)),
+    TableDoc("lma.mag", _Peer, array=True, meanings_from=(MagPeer,)),
+    TableDoc("lma.mobile_node", _Node, array=True, meanings_from=(MobileNodePolicy,)),
+    TableDoc("lma.aaa", LmaAaa),
+    TableDoc("lma.aaa.nas", LmaAaaNas, array=True),
+)
+"""The file's tables, in the configuration reference's order."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from netlmm_aaa.config import schema as check
 from netlmm_aaa.config.schema import (
+    TableDoc,
     fail,
     read_array,
     read_document,
@@ -22,6 +23,7 @@ from netlmm_aaa.config.schema import (
 from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.lma_selection import LmaSelection
+from netlmm_aaa.core.mag_policy import MagPolicy
 from netlmm_aaa.dataplane.tunnel_backend import Backend
 
 _PORT = check.integer(1, 65535)
@@ -33,9 +35,13 @@ class NasConfig:
     stations are on."""
 
     name: str = setting(check.text)
+    """The NAS's name in the audit trail and metrics."""
     address: str = setting(check.ip)
+    """The source address of its Accounting-Requests (no catch-all: one table per NAS)."""
     secret: bytes = setting(check.secret)
+    """The RADIUS shared secret of its accounting (and of the authentication relay)."""
     interface: str = setting(check.text)
+    """The access interface (one of ``access_interfaces``) its stations are on."""
     identifier: str | None = setting(check.text, None)
     """The NAS-Identifier it must send (when set)."""
     ip_address: str | None = setting(check.ip, None)
@@ -56,8 +62,11 @@ class AccountingUpstream:
     RADIUS server)."""
 
     address: str = setting(check.ip)
+    """The upstream accounting server."""
     port: int = setting(_PORT, 1813)
+    """Its accounting port."""
     secret: bytes = setting(check.secret)
+    """The shared secret toward it (the MAG signs the forwarded requests anew)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,9 +78,13 @@ class RadiusRelay:
     listen: str = setting(check.ip, "")
     """Empty: the accounting listener's address."""
     port: int = setting(_PORT, 1812)
+    """The relay's authentication port (not the accounting listener's)."""
     server: str = setting(check.ip)
+    """The AAA server the Access-Requests go on to."""
     server_port: int = setting(_PORT, 1812)
+    """Its authentication port."""
     server_secret: bytes = setting(check.secret)
+    """The shared secret between the relay and the AAA server."""
     profile_ttl: int = setting(check.integer(1, 3600), 60)
     """Seconds a profile waits for its station's attachment."""
 
@@ -81,7 +94,9 @@ class HostapdConfig:
     """``[[mag.hostapd]]``: a hostapd whose control interface the MAG watches."""
 
     control: str = setting(check.text)
+    """hostapd's control socket for the interface (``ctrl_interface``/``<ifname>``)."""
     interface: str = setting(check.text)
+    """The access interface (one of ``access_interfaces``) hostapd serves."""
     events: str = setting(check.choice("attach", "hook"), "attach")
     """``attach``: the MAG ATTACHes to the control interface for events; ``hook``: events come
     from hostapd_hooks/netlmm-hostapd-action through the MAG's hook socket (either way the MAG
@@ -90,15 +105,21 @@ class HostapdConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _LmaSelectionTable:
+    """``[[mag.lma_selection]]``: the LMA of one NAI realm's stations (RFC 6572 Home-LMA by
+    realm), for stations whose RADIUS profile names none."""
+
     realm: str = setting(check.text)
+    """The realm, e.g. ``guest.example`` (``@`` and case ignored)."""
     lma_address: str = setting(check.ip)
+    """Its LMA (IPv6, or IPv4 with ``ipv4_proxy_coa`` set)."""
     heartbeats: bool = setting(check.boolean, True)
     """Our restart announcement (RFC 5847) to this LMA; off for a peer that cannot parse it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MagConfig:
-    """Everything ``netlmm-aaa mag`` needs: ``[mag]``."""
+    """``[mag]``: the MAG itself: its addresses, LMA, access link, store and listeners;
+    everything ``netlmm-aaa mag`` needs."""
 
     name: str = setting(check.text, "mag")
     proxy_coa: str | None = setting(check.ipv6, None)
@@ -112,13 +133,20 @@ class MagConfig:
     """Our restart announcement (RFC 5847 Heartbeat) to ``lma_address``; off for a peer that
     stops reading after a Mobility Header type it does not parse."""
     transport_device: str = setting(check.text)
+    """The interface toward the LMAs (tunnels and signalling leave through it)."""
     tunnel_mode: TunnelMode = setting(check.one_of(TunnelMode), TunnelMode.IP6IP6)
+    """MAG-LMA forwarding: IPv6/IPv4-in-IPv6 tunnels, GRE with per-station keys (RFC 5845),
+    or plain routes; the LMA's ``tunnel_mode`` must be the same."""
     backend: Backend = setting(check.one_of(Backend), Backend.AUTO)
     """The kernel mechanism of ``ip6ip6`` tunnels (``auto``: probe; see ``dataplane probe``)."""
     access_interfaces: tuple[str, ...] = setting(check.list_of(check.text))
+    """The interfaces of the access links the stations are on (RAs, DHCPv4, routes)."""
     ipv4_router: str | None = setting(check.ipv4, None)
+    """The IPv4 default router address every MAG presents on its access links (the same on
+    all of them, as the LMA's ``pools.ipv4_default_router``); also the DHCPv4 server's."""
     ipv4: bool = setting(check.boolean, True)
     mtu: int | None = setting(check.integer(1280, 9000), None)
+    """The link MTU advertised in the RAs (room for the tunnel header); unset: none."""
     router_lifetime: int = setting(check.integer(4, 9000), 1800)
     """Router lifetime of the RAs (seconds); each registered station gets a fresh RA every
     third of it, and at once when it sends a Router Solicitation."""
@@ -132,11 +160,14 @@ class MagConfig:
     """Home Network Prefix lengths a PBA may grant; ``::/0`` and lengths outside make the PBA a
     failure (nothing programmed or advertised)."""
     database: str = setting(check.text, "sqlite:///netlmm-mag.db")
+    """The audit store's SQLAlchemy URL (SQLite file or ``postgresql+psycopg://...``)."""
     retention: timedelta | None = setting(check.age, None)
     """How long the store keeps raw rows (``90d``); older ones are deleted every hour, the
     report rollups stay. Unset: kept until ``netlmm-aaa db prune``."""
     accounting_listen: str = setting(check.ip, "127.0.0.1")
+    """The address the NASes send RADIUS accounting to."""
     accounting_port: int = setting(_PORT, 1813)
+    """The accounting listener's port."""
     accounting_replay_window: int = setting(check.integer(1, 86400), 300)
     """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
     ingress_filter: bool = setting(check.boolean, True)
@@ -144,9 +175,14 @@ class MagConfig:
     dhcpv4: bool = setting(check.boolean, True)
     """Serve DHCPv4 on the access interfaces (with ``ipv4_router`` as the server address)."""
     dhcpv4_lease_time: int = setting(check.integer(60, 7 * 86400), 3600)
+    """Seconds of a DHCPv4 lease (the address itself stays the node's while it is bound)."""
     dhcpv4_dns: tuple[str, ...] = setting(check.list_of(check.ipv4), ())
+    """DNS servers offered by DHCPv4."""
     metrics_listen: str | None = setting(check.listen, None)
+    """Where Prometheus scrapes ``/metrics`` (and ``/ready``); unset: no listener."""
     hook_socket: str | None = setting(check.text, None)
+    """The Unix socket hostapd_hooks/netlmm-hostapd-action writes station events to (for
+    ``[[mag.hostapd]]`` tables with ``events = "hook"``)."""
     lma_selection: tuple[LmaSelection, ...] = ()
     quiet_lmas: frozenset[str] = frozenset()
     """LMAs that get no Heartbeat from us (``heartbeats = false``)."""
@@ -232,3 +268,14 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
 def load_mag_config(path: str | Path) -> MagConfig:
     """Read and validate a MAG configuration file."""
     return parse_mag_config(read_document(path))
+
+
+TABLES = (
+    TableDoc("mag", MagConfig, meanings_from=(MagPolicy,)),
+    TableDoc("mag.nas", NasConfig, array=True),
+    TableDoc("mag.hostapd", HostapdConfig, array=True),
+    TableDoc("mag.lma_selection", _LmaSelectionTable, array=True),
+    TableDoc("mag.accounting_upstream", AccountingUpstream),
+    TableDoc("mag.radius_relay", RadiusRelay),
+)
+"""The file's tables, in the configuration reference's order."""

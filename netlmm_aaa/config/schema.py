@@ -28,10 +28,49 @@ _CHECK = "netlmm_aaa.check"
 _KEY = "netlmm_aaa.key"
 
 
+_DESCRIBED: dict[Check, str] = {}
+
+
+def described(what: str, check: Check) -> Check:
+    """``check``, registered as accepting ``what`` (the configuration reference's type column)."""
+    _DESCRIBED[check] = what
+    return check
+
+
+def describe(check: Check) -> str:
+    """What ``check`` accepts, in words; KeyError for a checker made without :func:`described`."""
+    return _DESCRIBED[check]
+
+
 def setting(check: Check, default: Any = dataclasses.MISSING, *, key: str | None = None) -> Any:
     """A dataclass field read from the TOML key of its name (or ``key``) through ``check``."""
     metadata = {_CHECK: check, _KEY: key}
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def setting_check(field: dataclasses.Field[Any]) -> Check | None:
+    """The checker of a field made with :func:`setting`, None for other fields."""
+    check: Check | None = field.metadata.get(_CHECK)
+    return check
+
+
+def setting_key(field: dataclasses.Field[Any]) -> str:
+    """The TOML key of a setting."""
+    return str(field.metadata.get(_KEY) or field.name)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TableDoc:
+    """A TOML table of a daemon's file and the dataclass declaring its keys (the reference's
+    order and titles)."""
+
+    path: str
+    cls: type[Any]
+    array: bool = False
+    """An array of tables (``[[path]]``)."""
+    meanings_from: tuple[type[Any], ...] = ()
+    """Classes whose same-named fields say what a key means when ``cls`` does not (the core's
+    policy dataclasses the table fills)."""
 
 
 def read_settings(
@@ -120,7 +159,7 @@ def _parser(parse: Callable[[str], Any], what: str) -> Check:
         except (ValueError, TypeError) as exc:
             raise fail(path, value, f"is not {what} ({exc})") from None
 
-    return check
+    return described(what.removeprefix("an ").removeprefix("a "), check)
 
 
 ipv6 = _parser(ipaddress.IPv6Address, "an IPv6 address")
@@ -172,6 +211,13 @@ def boolean(path: str, value: Any) -> bool:
     return value
 
 
+described("string", text)
+described("string (a shared secret)", secret)
+described("`ADDRESS:PORT`", listen)
+described("age: hours, days or weeks (`36h`, `90d`, `12w`), at least a day", age)
+described("boolean", boolean)
+
+
 def number(low: float, high: float) -> Check:
     def check(path: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -180,7 +226,7 @@ def number(low: float, high: float) -> Check:
             raise fail(path, value, f"must be between {low:g} and {high:g}")
         return float(value)
 
-    return check
+    return described(f"number, {low:g} to {high:g}", check)
 
 
 def integer(low: int, high: int) -> Check:
@@ -191,7 +237,7 @@ def integer(low: int, high: int) -> Check:
             raise fail(path, value, f"must be between {low} and {high}")
         return value
 
-    return check
+    return described(f"integer, {low} to {high}", check)
 
 
 def choice(*allowed: str) -> Check:
@@ -200,7 +246,7 @@ def choice(*allowed: str) -> Check:
             raise fail(path, value, f"must be one of {', '.join(allowed)}")
         return str(value)
 
-    return check
+    return described("one of " + ", ".join(f"`{a}`" for a in allowed), check)
 
 
 def one_of(kind: type[_E]) -> Check:
@@ -210,7 +256,7 @@ def one_of(kind: type[_E]) -> Check:
     def check(path: str, value: Any) -> _E:
         return kind(allowed(path, value))
 
-    return check
+    return described(describe(allowed), check)
 
 
 def bounds(item: Check) -> Check:
@@ -223,7 +269,7 @@ def bounds(item: Check) -> Check:
             raise fail(path, value, "must be [low, high] with low <= high")
         return checked
 
-    return check
+    return described(f"[low, high], each {describe(item)}", check)
 
 
 def list_of(item: Check) -> Check:
@@ -234,4 +280,4 @@ def list_of(item: Check) -> Check:
             raise fail(path, value, "must be a list")
         return tuple(item(f"{path}[{i}]", v) for i, v in enumerate(value))
 
-    return check
+    return described(f"list of {describe(item)}", check)
