@@ -430,10 +430,31 @@ def _config_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             lma = load_lma_config(args.file)
             summary = f"valid LMA configuration ({len(lma.policy.peers)} MAG peer(s))"
     except ConfigError as exc:
-        print(f"{exc}", file=err)
+        _print_problems(args.file, exc, err)
         return 1
     print(f"{args.file}: {summary}", file=out)
     return 0
+
+
+def _print_problems(path: str, error: ConfigError, err: TextIO) -> None:
+    """Every problem as ``file:line: message`` (``file: message`` where no line is known)."""
+    from netlmm_aaa.config.locate import key_lines, line_of
+    from netlmm_aaa.config.schema import ConfigProblems
+
+    problems = error.problems if isinstance(error, ConfigProblems) else (error,)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            lines = key_lines(stream.read())
+    except OSError:
+        lines = {}
+    for problem in problems:
+        message = str(problem)
+        line = line_of(message, lines)
+        place = f"{path}:{line}" if line is not None else path
+        shown = message.removeprefix(f"{path}: ")  # file-level messages name the file already
+        print(f"{place}: {shown}", file=err)
+    if len(problems) > 1:
+        print(f"{path}: {len(problems)} problems", file=err)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -565,7 +586,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
-    check = config_sub.add_parser("check", help="validate a configuration file")
+    check = config_sub.add_parser(
+        "check",
+        help="validate a configuration file",
+        description="Reads a MAG or LMA configuration file and reports every problem in one "
+        "pass, one line each: FILE:LINE: KEY.PATH: what is wrong. Exit status 1 when there "
+        "is any. The keys: docs/configuration.md.",
+    )
     check.add_argument("file")
     config.set_defaults(handler=_config_check)
     return parser

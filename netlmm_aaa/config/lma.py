@@ -12,6 +12,7 @@ from typing import Any
 
 from netlmm_aaa.config import schema as check
 from netlmm_aaa.config.schema import (
+    Problems,
     TableDoc,
     fail,
     read_array,
@@ -172,31 +173,53 @@ _SUB_TABLES = ("pools", "timers", "policy", "mag", "mobile_node", "aaa")
 
 
 def parse_lma_config(document: dict[str, Any]) -> LmaConfig:
-    """Validate a parsed TOML document and build the LMA configuration."""
+    """Validate a parsed TOML document and build the LMA configuration; every problem found
+    in one pass (:class:`~netlmm_aaa.config.schema.ConfigProblems` when there are several)."""
     raw = top_table(document, "lma")
-    lma = read_settings("lma", raw, LmaConfig, tables=_SUB_TABLES)
-    pools = read_table("lma.pools", raw.get("pools"), _Pools)
-    timers = read_table("lma.timers", raw.get("timers"), _Timers)
-    switches = read_table("lma.policy", raw.get("policy"), _Switches)
-    peers = _peers(raw)
-    nodes = _nodes(raw, {p.name for p in peers})
-    prefix_bits = int(pools.prefix_pool.split("/")[1])
-    if pools.prefix_length < prefix_bits:
-        why = f"is shorter than the pool {pools.prefix_pool}"
-        raise fail("lma.pools.prefix_length", pools.prefix_length, why)
-    router, pool4 = pools.ipv4_default_router, pools.ipv4_pool
-    if router and pool4 and ipaddress.IPv4Address(router) not in ipaddress.IPv4Network(pool4):
-        raise fail("lma.pools.ipv4_default_router", router, f"is not inside {pool4}")
+    problems = Problems()
+    lma: dict[str, Any] | None = None
+    pools: _Pools | None = None
+    timers: _Timers | None = None
+    switches: _Switches | None = None
+    with problems.collect():
+        lma = read_settings("lma", raw, LmaConfig, tables=_SUB_TABLES)
+    with problems.collect():
+        pools = read_table("lma.pools", raw.get("pools"), _Pools)
+    with problems.collect():
+        timers = read_table("lma.timers", raw.get("timers"), _Timers)
+    with problems.collect():
+        switches = read_table("lma.policy", raw.get("policy"), _Switches)
+    peers = _peers(raw, problems)
+    # The names as written: a MAG table with another problem must not make its name unknown.
+    written = raw["mag"] if isinstance(raw.get("mag"), list) else []
+    names = {str(m["name"]) for m in written if isinstance(m, dict) and "name" in m}
+    nodes = _nodes(raw, names, problems)
+    if pools is not None:
+        prefix_bits = int(pools.prefix_pool.split("/")[1])
+        if pools.prefix_length < prefix_bits:
+            with problems.collect():
+                why = f"is shorter than the pool {pools.prefix_pool}"
+                raise fail("lma.pools.prefix_length", pools.prefix_length, why)
+        router, pool4 = pools.ipv4_default_router, pools.ipv4_pool
+        if router and pool4 and ipaddress.IPv4Address(router) not in ipaddress.IPv4Network(pool4):
+            with problems.collect():
+                raise fail("lma.pools.ipv4_default_router", router, f"is not inside {pool4}")
     ipv6_peer = next((p for p in peers if any(":" in a for a in p.addresses)), None)
-    if ipv6_peer is not None and not lma["address"]:
-        raise ConfigError(f"lma.address: missing, but MAG {ipv6_peer.name} has IPv6 addresses")
+    if ipv6_peer is not None and lma is not None and not lma["address"]:
+        with problems.collect():
+            raise ConfigError(f"lma.address: missing, but MAG {ipv6_peer.name} has IPv6 addresses")
     ipv4_peer = next((p for p in peers if any(":" not in a for a in p.addresses)), None)
-    if ipv4_peer is not None and not lma["ipv4_address"]:
-        raise ConfigError(
-            f"lma.ipv4_address: missing, but MAG {ipv4_peer.name} has IPv4 addresses "
-            "(it signals over IPv4: RFC 5844 §4, UDP port 5436)"
-        )
-    aaa = _aaa(raw, {p.name for p in peers})
+    if ipv4_peer is not None and lma is not None and not lma["ipv4_address"]:
+        with problems.collect():
+            raise ConfigError(
+                f"lma.ipv4_address: missing, but MAG {ipv4_peer.name} has IPv4 addresses "
+                "(it signals over IPv4: RFC 5844 §4, UDP port 5436)"
+            )
+    aaa = None
+    with problems.collect():
+        aaa = _aaa(raw, names, problems)
+    problems.raise_any()
+    assert lma is not None and pools is not None and timers is not None and switches is not None
     policy = LmaPolicy(
         **_fields(pools),
         **_fields(timers),
@@ -219,90 +242,99 @@ def _fields(table: Any) -> dict[str, Any]:
     return {f.name: getattr(table, f.name) for f in dataclasses.fields(table)}
 
 
-def _peers(raw: dict[str, Any]) -> tuple[MagPeer, ...]:
+def _peers(raw: dict[str, Any], problems: Problems) -> tuple[MagPeer, ...]:
     peers: list[MagPeer] = []
     seen_addresses: dict[str, str] = {}
-    for i, item in enumerate(read_array("lma.mag", raw.get("mag"))):
-        path = f"lma.mag[{i}]"
-        mag = read_table(path, item, _Peer)
-        v6 = [a for a in mag.addresses if ":" in a]
-        # A MAG known only by IPv4 signals over IPv4 (RFC 5844 §4): its tunnel ends at the
-        # IPv4 source of its PBUs.
-        tunnel = mag.tunnel_address or next(iter(v6 or mag.addresses), None)
-        if tunnel is None:
-            raise ConfigError(f"{path}.addresses: empty (nothing to accept signalling from)")
-        for address in mag.addresses:
-            if address in seen_addresses:
-                raise fail(f"{path}.addresses", address, f"is also MAG {seen_addresses[address]}")
-            seen_addresses[address] = mag.name
-        if any(p.name == mag.name for p in peers):
-            raise fail(f"{path}.name", mag.name, "is used by another MAG")
-        peers.append(
-            MagPeer(
-                name=mag.name,
-                addresses=frozenset(mag.addresses),
-                tunnel_address=tunnel,
-                allowed_prefixes=mag.allowed_prefixes,
-                heartbeats=mag.heartbeats,
-                revocation=mag.revocation,
-            )
-        )
-    if not peers:
-        raise ConfigError("lma.mag: no MAG configured (add [[lma.mag]] tables)")
+    for i, item in enumerate(_array(problems, "lma.mag", raw)):
+        with problems.collect():
+            peers.append(_peer(f"lma.mag[{i}]", item, peers, seen_addresses))
+    if not raw.get("mag"):
+        with problems.collect():
+            raise ConfigError("lma.mag: no MAG configured (add [[lma.mag]] tables)")
     return tuple(peers)
 
 
-def _nodes(raw: dict[str, Any], mags: set[str]) -> tuple[MobileNodePolicy, ...]:
+def _array(problems: Problems, path: str, raw: dict[str, Any]) -> list[Any]:
+    """The array of tables under ``path``'s last name; a problem (and none) when it is not one."""
+    with problems.collect():
+        return read_array(path, raw.get(path.rsplit(".", 1)[1]))
+    return []
+
+
+def _peer(path: str, item: Any, peers: list[MagPeer], seen_addresses: dict[str, str]) -> MagPeer:
+    mag = read_table(path, item, _Peer)
+    v6 = [a for a in mag.addresses if ":" in a]
+    # A MAG known only by IPv4 signals over IPv4 (RFC 5844 §4): its tunnel ends at the IPv4
+    # source of its PBUs.
+    tunnel = mag.tunnel_address or next(iter(v6 or mag.addresses), None)
+    if tunnel is None:
+        raise ConfigError(f"{path}.addresses: empty (nothing to accept signalling from)")
+    for address in mag.addresses:
+        if address in seen_addresses:
+            raise fail(f"{path}.addresses", address, f"is also MAG {seen_addresses[address]}")
+    if any(p.name == mag.name for p in peers):
+        raise fail(f"{path}.name", mag.name, "is used by another MAG")
+    seen_addresses.update(dict.fromkeys(mag.addresses, mag.name))
+    return MagPeer(
+        name=mag.name,
+        addresses=frozenset(mag.addresses),
+        tunnel_address=tunnel,
+        allowed_prefixes=mag.allowed_prefixes,
+        heartbeats=mag.heartbeats,
+        revocation=mag.revocation,
+    )
+
+
+def _nodes(raw: dict[str, Any], mags: set[str], problems: Problems) -> tuple[MobileNodePolicy, ...]:
     nodes: list[MobileNodePolicy] = []
     owners: dict[str, str] = {}
-    for i, item in enumerate(read_array("lma.mobile_node", raw.get("mobile_node"))):
-        path = f"lma.mobile_node[{i}]"
-        node = read_table(path, item, _Node)
-        for key, block in (
-            ("home_network_prefix", node.home_network_prefix),
-            ("ipv4_home_address", node.ipv4_home_address),
-        ):
-            if block is None:
-                continue
-            if block in owners:
-                raise fail(f"{path}.{key}", block, f"is already {owners[block]}'s")
-            owners[block] = node.mn_id
-        if node.allowed_mags is not None:
-            unknown = set(node.allowed_mags) - mags
-            if unknown:
-                raise fail(f"{path}.allowed_mags", sorted(unknown)[0], "is not a configured MAG")
-        nodes.append(
-            MobileNodePolicy(
-                mn_id=node.mn_id.encode("utf-8"),
-                home_network_prefix=node.home_network_prefix,
-                ipv4_home_address=node.ipv4_home_address,
-                proxy_mobility=node.proxy_mobility,
-                ipv4_service=node.ipv4_service,
-                ipv6_service=node.ipv6_service,
-                allowed_mags=frozenset(node.allowed_mags)
-                if node.allowed_mags is not None
-                else None,
-            )
-        )
+    for i, item in enumerate(_array(problems, "lma.mobile_node", raw)):
+        with problems.collect():
+            nodes.append(_node(f"lma.mobile_node[{i}]", item, mags, owners))
     return tuple(nodes)
 
 
-def _aaa(raw: dict[str, Any], mags: set[str]) -> LmaAaa | None:
+def _node(path: str, item: Any, mags: set[str], owners: dict[str, str]) -> MobileNodePolicy:
+    node = read_table(path, item, _Node)
+    blocks = (
+        ("home_network_prefix", node.home_network_prefix),
+        ("ipv4_home_address", node.ipv4_home_address),
+    )
+    for key, block in blocks:
+        if block is not None and block in owners:
+            raise fail(f"{path}.{key}", block, f"is already {owners[block]}'s")
+    if node.allowed_mags is not None:
+        unknown = set(node.allowed_mags) - mags
+        if unknown:
+            raise fail(f"{path}.allowed_mags", sorted(unknown)[0], "is not a configured MAG")
+    owners.update({block: node.mn_id for _key, block in blocks if block is not None})
+    return MobileNodePolicy(
+        mn_id=node.mn_id.encode("utf-8"),
+        home_network_prefix=node.home_network_prefix,
+        ipv4_home_address=node.ipv4_home_address,
+        proxy_mobility=node.proxy_mobility,
+        ipv4_service=node.ipv4_service,
+        ipv6_service=node.ipv6_service,
+        allowed_mags=frozenset(node.allowed_mags) if node.allowed_mags is not None else None,
+    )
+
+
+def _aaa(raw: dict[str, Any], mags: set[str], problems: Problems) -> LmaAaa | None:
     if raw.get("aaa") is None:
         return None
     settings = read_settings("lma.aaa", raw["aaa"], LmaAaa, tables=("nas",))
     nases: list[LmaAaaNas] = []
-    for i, item in enumerate(read_array("lma.aaa.nas", raw["aaa"].get("nas"))):
-        nas = read_table(f"lma.aaa.nas[{i}]", item, LmaAaaNas)
-        if nas.mag not in mags:
-            raise fail(f"lma.aaa.nas[{i}].mag", nas.mag, "is not a configured MAG")
-        source = ipaddress.ip_address(nas.address)
-        if source.is_unspecified or source.is_multicast:
-            raise fail(
-                f"lma.aaa.nas[{i}].address", nas.address, "is a catch-all or multicast address"
-            )
-        nases.append(nas)
-    if not nases:
+    for i, item in enumerate(_array(problems, "lma.aaa.nas", raw["aaa"])):
+        with problems.collect():
+            nas = read_table(f"lma.aaa.nas[{i}]", item, LmaAaaNas)
+            if nas.mag not in mags:
+                raise fail(f"lma.aaa.nas[{i}].mag", nas.mag, "is not a configured MAG")
+            source = ipaddress.ip_address(nas.address)
+            if source.is_unspecified or source.is_multicast:
+                why = "is a catch-all or multicast address"
+                raise fail(f"lma.aaa.nas[{i}].address", nas.address, why)
+            nases.append(nas)
+    if not raw["aaa"].get("nas"):
         raise ConfigError("lma.aaa.nas: no NAS configured (the check would refuse everyone)")
     return LmaAaa(**settings, nases=tuple(nases))
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from netlmm_aaa.config import schema as check
 from netlmm_aaa.config.schema import (
+    Problems,
     TableDoc,
     fail,
     read_array,
@@ -196,64 +197,84 @@ _SUB_TABLES = ("lma_selection", "accounting_upstream", "radius_relay", "nas", "h
 
 
 def parse_mag_config(document: dict[str, Any]) -> MagConfig:
-    """Validate a parsed TOML document and build the MAG configuration."""
+    """Validate a parsed TOML document and build the MAG configuration; every problem found
+    in one pass (:class:`~netlmm_aaa.config.schema.ConfigProblems` when there are several)."""
     raw = top_table(document, "mag")
-    mag = read_settings("mag", raw, MagConfig, tables=_SUB_TABLES)
-    access = mag["access_interfaces"]
+    problems = Problems()
+    mag: dict[str, Any] | None = None
+    with problems.collect():
+        mag = read_settings("mag", raw, MagConfig, tables=_SUB_TABLES)
+    access = mag["access_interfaces"] if mag is not None else None
     nases: list[NasConfig] = []
-    for i, item in enumerate(read_array("mag.nas", raw.get("nas"))):
-        nas = read_table(f"mag.nas[{i}]", item, NasConfig)
-        if nas.interface not in access:
-            raise fail(f"mag.nas[{i}].interface", nas.interface, "is not an access interface")
-        source = ipaddress.ip_address(nas.address)
-        if source.is_unspecified or source.is_multicast:
-            why = "is a catch-all or multicast address: name each NAS's own source"
-            raise fail(f"mag.nas[{i}].address", nas.address, why)
-        if any(n.address == nas.address for n in nases):
-            raise fail(f"mag.nas[{i}].address", nas.address, "is already another NAS's")
-        nases.append(nas)
+    for i, item in enumerate(_array(problems, "mag.nas", raw)):
+        with problems.collect():
+            nas = read_table(f"mag.nas[{i}]", item, NasConfig)
+            if access is not None and nas.interface not in access:
+                raise fail(f"mag.nas[{i}].interface", nas.interface, "is not an access interface")
+            source = ipaddress.ip_address(nas.address)
+            if source.is_unspecified or source.is_multicast:
+                why = "is a catch-all or multicast address: name each NAS's own source"
+                raise fail(f"mag.nas[{i}].address", nas.address, why)
+            if any(n.address == nas.address for n in nases):
+                raise fail(f"mag.nas[{i}].address", nas.address, "is already another NAS's")
+            nases.append(nas)
     hostapds: list[HostapdConfig] = []
-    for i, item in enumerate(read_array("mag.hostapd", raw.get("hostapd"))):
-        hostapd = read_table(f"mag.hostapd[{i}]", item, HostapdConfig)
-        if hostapd.interface not in access:
-            why = "is not an access interface"
-            raise fail(f"mag.hostapd[{i}].interface", hostapd.interface, why)
-        if hostapd.events == "hook" and mag["hook_socket"] is None:
-            raise fail(f"mag.hostapd[{i}].events", "hook", "needs mag.hook_socket")
-        hostapds.append(hostapd)
-    if not nases and not hostapds:
-        raise ConfigError("mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations")
-    selections = []
-    quiet = set() if mag["lma_heartbeats"] else {mag["lma_address"]}
-    for i, item in enumerate(read_array("mag.lma_selection", raw.get("lma_selection"))):
-        selection = read_table(f"mag.lma_selection[{i}]", item, _LmaSelectionTable)
-        realm = selection.realm.strip().lower().lstrip("@")
-        if not realm or "@" in realm:
-            raise fail(f"mag.lma_selection[{i}].realm", selection.realm, "must be a realm")
-        selections.append(LmaSelection(realm=realm, lma_address=selection.lma_address))
-        if not selection.heartbeats:
-            quiet.add(selection.lma_address)
-    for lma in sorted({mag["lma_address"], *(s.lma_address for s in selections)}):
-        own, family = ("proxy_coa", "IPv6") if ":" in lma else ("ipv4_proxy_coa", "IPv4")
-        if mag[own] is None:
+    for i, item in enumerate(_array(problems, "mag.hostapd", raw)):
+        with problems.collect():
+            hostapd = read_table(f"mag.hostapd[{i}]", item, HostapdConfig)
+            if access is not None and hostapd.interface not in access:
+                why = "is not an access interface"
+                raise fail(f"mag.hostapd[{i}].interface", hostapd.interface, why)
+            if hostapd.events == "hook" and mag is not None and mag["hook_socket"] is None:
+                raise fail(f"mag.hostapd[{i}].events", "hook", "needs mag.hook_socket")
+            hostapds.append(hostapd)
+    if not raw.get("nas") and not raw.get("hostapd"):
+        with problems.collect():
             raise ConfigError(
-                f"mag.{own}: missing, but LMA {lma} is {family}: our {family} address is "
-                "the signalling source and tunnel end toward it"
+                "mag: no [[mag.nas]] and no [[mag.hostapd]]: nothing reports stations"
             )
+    selections = []
+    quiet: set[str] = set()
+    if mag is not None and not mag["lma_heartbeats"]:
+        quiet.add(mag["lma_address"])
+    for i, item in enumerate(_array(problems, "mag.lma_selection", raw)):
+        with problems.collect():
+            selection = read_table(f"mag.lma_selection[{i}]", item, _LmaSelectionTable)
+            realm = selection.realm.strip().lower().lstrip("@")
+            if not realm or "@" in realm:
+                raise fail(f"mag.lma_selection[{i}].realm", selection.realm, "must be a realm")
+            selections.append(LmaSelection(realm=realm, lma_address=selection.lma_address))
+            if not selection.heartbeats:
+                quiet.add(selection.lma_address)
+    if mag is not None:
+        for lma in sorted({mag["lma_address"], *(s.lma_address for s in selections)}):
+            own, family = ("proxy_coa", "IPv6") if ":" in lma else ("ipv4_proxy_coa", "IPv4")
+            if mag[own] is None:
+                with problems.collect():
+                    raise ConfigError(
+                        f"mag.{own}: missing, but LMA {lma} is {family}: our {family} address "
+                        "is the signalling source and tunnel end toward it"
+                    )
     upstream = None
     if raw.get("accounting_upstream") is not None:
-        upstream = read_table(
-            "mag.accounting_upstream", raw["accounting_upstream"], AccountingUpstream
-        )
+        with problems.collect():
+            upstream = read_table(
+                "mag.accounting_upstream", raw["accounting_upstream"], AccountingUpstream
+            )
     relay = None
     if raw.get("radius_relay") is not None:
-        relay = read_table("mag.radius_relay", raw["radius_relay"], RadiusRelay)
-        if not nases:
-            raise ConfigError("mag.radius_relay: no [[mag.nas]] (their secrets sign the relay)")
-        if not relay.listen:
-            relay = dataclasses.replace(relay, listen=mag["accounting_listen"])
-        if (relay.listen, relay.port) == (mag["accounting_listen"], mag["accounting_port"]):
-            raise fail("mag.radius_relay.port", relay.port, "is the accounting listener's port")
+        with problems.collect():
+            relay = read_table("mag.radius_relay", raw["radius_relay"], RadiusRelay)
+            if not raw.get("nas"):
+                raise ConfigError("mag.radius_relay: no [[mag.nas]] (their secrets sign the relay)")
+            if mag is not None:
+                if not relay.listen:
+                    relay = dataclasses.replace(relay, listen=mag["accounting_listen"])
+                if (relay.listen, relay.port) == (mag["accounting_listen"], mag["accounting_port"]):
+                    why = "is the accounting listener's port"
+                    raise fail("mag.radius_relay.port", relay.port, why)
+    problems.raise_any()
+    assert mag is not None  # else a problem was raised
     return MagConfig(
         **mag,
         lma_selection=tuple(selections),
@@ -263,6 +284,13 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )
+
+
+def _array(problems: Problems, path: str, raw: dict[str, Any]) -> list[Any]:
+    """The array of tables under ``path``'s last name; a problem (and none) when it is not one."""
+    with problems.collect():
+        return read_array(path, raw.get(path.rsplit(".", 1)[1]))
+    return []
 
 
 def load_mag_config(path: str | Path) -> MagConfig:

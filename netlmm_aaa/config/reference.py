@@ -120,7 +120,8 @@ def reference() -> str:
         "Generated from the configuration schema (`python -m netlmm_aaa.config.reference`); a "
         "test keeps it equal to the code and fails when a key has no meaning written. Each "
         "daemon reads one TOML file (`--config FILE`); an unknown key is an error, not a "
-        "default, and `netlmm-aaa config check FILE` reports every problem with its key path. "
+        "default, and `netlmm-aaa config check FILE` reports every problem in one pass, as "
+        "`file:line: key.path: what is wrong`. "
         "Addresses and networks are strings; durations in seconds unless a row says otherwise.",
         "",
         "## The MAG: `netlmm-aaa mag --config FILE`",

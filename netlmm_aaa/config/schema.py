@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import tomllib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 from netlmm_aaa.core.errors import ConfigError
@@ -73,11 +74,53 @@ class TableDoc:
     policy dataclasses the table fills)."""
 
 
+class ConfigProblems(ConfigError):
+    """Several problems of one file, found in one pass; each names its key path."""
+
+    def __init__(self, problems: Sequence[ConfigError]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Problems:
+    """Collects the problems of a file so that one pass reports them all: a check inside
+    :meth:`collect` that raises is recorded and the caller goes on with the next table."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigError] = []
+
+    def collect(self) -> Problems:
+        """``with problems.collect():`` records a ConfigError raised inside and goes on."""
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if isinstance(exc, ConfigProblems):
+            self.found.extend(exc.problems)
+            return True
+        if isinstance(exc, ConfigError):
+            self.found.append(exc)
+            return True
+        return False
+
+    def raise_any(self) -> None:
+        """Raise what was found: the one problem, or all of them as :class:`ConfigProblems`."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise ConfigProblems(self.found)
+
+
 def read_settings(
     path: str, raw: Any, cls: type[Any], *, tables: Collection[str] = ()
 ) -> dict[str, Any]:
     """The checked values of ``cls``'s settings in the TOML table ``raw`` at ``path``, defaults
-    filled in, by field name. ``tables``: sub-tables the caller reads itself (known keys)."""
+    filled in, by field name. ``tables``: sub-tables the caller reads itself (known keys).
+    Every unknown, missing or bad key of the table is reported at once."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -86,17 +129,20 @@ def read_settings(
         f.metadata[_KEY] or f.name: f for f in dataclasses.fields(cls) if _CHECK in f.metadata
     }
     known = {*settings, *tables}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{path}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+    problems = Problems()
+    for key in sorted(set(raw) - known):
+        with problems.collect():
+            raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
     for key, field in settings.items():
-        if key in raw:
-            values[field.name] = field.metadata[_CHECK](f"{path}.{key}", raw[key])
-        elif field.default is dataclasses.MISSING:
-            raise ConfigError(f"{path}.{key}: missing (required)")
-        else:
-            values[field.name] = field.default
+        with problems.collect():
+            if key in raw:
+                values[field.name] = field.metadata[_CHECK](f"{path}.{key}", raw[key])
+            elif field.default is dataclasses.MISSING:
+                raise ConfigError(f"{path}.{key}: missing (required)")
+            else:
+                values[field.name] = field.default
+    problems.raise_any()
     return values
 
 

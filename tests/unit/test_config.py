@@ -327,3 +327,59 @@ def test_retention_reads_as_a_period_on_both_daemons() -> None:
     doc["mag"]["retention"] = "ninety days"
     with pytest.raises(ConfigError, match=r"mag.retention: 'ninety days' is not an age"):
         parse_mag_config(doc)
+
+
+def test_config_check_reports_every_problem_with_its_line(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    edits = {  # what the example says -> a mistake, and the key path the report must name
+        'prefix = "2001:db8:1000::/40"': ('prefix = "2001:db8::/300"', "lma.pools.prefix"),
+        "max_lifetime = 3600": ("max_lifetime = -5", "lma.timers.max_lifetime"),
+        'addresses = ["2001:db8:ff::12", "192.0.2.12"]': ('addresses = ["nope"]',
+                                                          "lma.mag[1].addresses[0]"),
+        'mn_id = "alice@example.org"': ('mn_id = "alice@example.org"\ncolour = "blue"',
+                                        "lma.mobile_node[0].colour"),
+    }  # fmt: skip
+    for old, (new, _path) in edits.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    bad = tmp_path / "lma.toml"
+    bad.write_text(text)
+    lines = text.splitlines()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["config", "check", str(bad)], out=out, err=err) == 1
+    report = err.getvalue().splitlines()
+    assert report[-1] == f"{bad}: {len(edits)} problems", report
+    for new, path in edits.values():
+        written = new.splitlines()[-1]
+        line = next(n for n, t in enumerate(lines, 1) if t.startswith(written))  # where it is
+        assert any(r.startswith(f"{bad}:{line}: {path}:") for r in report), (path, line, report)
+    assert out.getvalue() == ""
+
+
+def test_one_pass_reports_problems_of_several_mag_tables() -> None:
+    from netlmm_aaa.config import parse_mag_config
+    from netlmm_aaa.config.schema import ConfigProblems
+
+    doc = tomllib.loads((REPO / "examples" / "mag-lab.toml").read_text())
+    doc["mag"]["nas"][0]["interface"] = "eth9"
+    doc["mag"]["nas"].append(dict(doc["mag"]["nas"][0], name="twin", address="::"))
+    doc["mag"]["hostapd"][0]["events"] = "hook"
+    doc["mag"]["radius_relay"]["port"] = 0
+    with pytest.raises(ConfigProblems) as raised:
+        parse_mag_config(doc)
+    said = [str(p).split(":")[0] for p in raised.value.problems]
+    assert said == ["mag.nas[0].interface", "mag.nas[1].interface", "mag.hostapd[0].events",
+                    "mag.radius_relay.port"], said  # fmt: skip
+
+
+def test_key_lines_follow_tables_and_arrays_of_tables() -> None:
+    from netlmm_aaa.config.locate import key_lines, line_of
+
+    text = ("[lma]\nname = 'x'\n\n[[lma.mag]]\nname = 'a'\n[[lma.mag]]\nname = 'b'\n"
+            "[lma.aaa]\nwait = 1\n[[lma.aaa.nas]]\nmag = 'a'\n[[lma.aaa.nas]]\nmag = 'b'\n")  # fmt: skip
+    lines = key_lines(text)
+    assert lines["lma.mag[1].name"] == 7 and lines["lma.aaa.nas[1].mag"] == 13
+    assert line_of("lma.aaa.nas[1].secret: missing (required)", lines) == 12  # its table
+    assert line_of("lma.mag[0].addresses[0]: 'x' is not an IP address", lines) == 4
+    assert line_of("lma.pools.prefix: bad", lines) == 1  # no [lma.pools]: the [lma] header
+    assert line_of("something else entirely", lines) is None
