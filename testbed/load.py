@@ -27,28 +27,9 @@ from pyroute2 import netns as pr_netns
 
 from netlmm_aaa.wire.radius_accounting import encode_accounting_request
 from testbed.netns import Lab, lab
-from testbed.pmip import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from testbed.pmip import LMAA, MAG_ADDR, REPO, PmipLab
 
 SECRET = b"s3cret"
-MAG_CONFIG = """
-[mag]
-name = "{name}"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-ipv4 = false
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-metrics_listen = "127.0.0.1:9813"
-
-[[mag.nas]]
-name = "wlc"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
-"""
 
 
 def accounting_request(mac: str, user: str, session: str, *, status: int = 1,
@@ -126,9 +107,7 @@ def load_lab(tmp: Path, mags: tuple[str, ...] = ("mag1",)) -> Iterator[LoadLab]:
         t.start_lma()
         ll = LoadLab(L, t, tmp)
         for mag in mags:
-            config = tmp / f"{mag}.toml"
-            config.write_text(MAG_CONFIG.format(name=mag, pcoa=MAG_ADDR[mag], lmaa=LMAA,
-                                                router=ROUTER_V4, db=ll.database(mag)))  # fmt: skip
+            config = t.write_mag_config(mag, keys='ipv4 = false\nmetrics_listen = "127.0.0.1:9813"')
             log = tmp / f"{mag}.log"
             with log.open("ab") as out:
                 ll.mags[mag] = L.spawn(

@@ -59,6 +59,39 @@ esac
 """
 
 
+WLC_NAS = """
+[[mag.nas]]
+name = "wlc"
+address = "127.0.0.1"
+secret = "s3cret"
+interface = "acc0"
+"""
+"""The NAS of most MAG configurations here: a controller on 127.0.0.1 serving acc0."""
+
+
+def mag_config_text(
+    mag: str = "mag1",
+    *,
+    database: str,
+    keys: str = "",
+    tables: str = WLC_NAS,
+    access: tuple[str, ...] = ("acc0",),
+    signalling: str = "ipv6",
+) -> str:
+    """A MAG's configuration in this test bed: its own address toward the LMA (``signalling``
+    ipv6: Proxy-CoA and LMAA; ipv4: the IPv4 pair, RFC 5844 §4), ``tr0``, the ``access``
+    interfaces, the IPv4 router, the store at ``database`` (a URL) and accounting on
+    127.0.0.1; then ``keys`` (more ``[mag]`` keys) and ``tables`` (by default :data:`WLC_NAS`)."""
+    own = (f'ipv4_proxy_coa = "{MAG_V4[mag]}"\nlma_address = "{LMA_V4}"' if signalling == "ipv4"
+           else f'proxy_coa = "{MAG_ADDR[mag]}"\nlma_address = "{LMAA}"')  # fmt: skip
+    interfaces = ", ".join(f'"{a}"' for a in access)
+    return (
+        f'[mag]\nname = "{mag}"\n{own}\ntransport_device = "tr0"\n'
+        f'access_interfaces = [{interfaces}]\nipv4_router = "{ROUTER_V4}"\n'
+        f'database = "{database}"\naccounting_listen = "127.0.0.1"\n{keys.strip()}\n{tables}'
+    )
+
+
 @dataclass
 class PmipLab:
     lab: Lab
@@ -136,6 +169,24 @@ class PmipLab:
         router = "fe80::200:5eff:fe00:5213" if mag_dataplane else "fe80::1"
         L.ip(mn, "-6", "route", "add", "default", "via", router, "dev", "mn0")
         L.ip(mn, "route", "add", "default", "via", ROUTER_V4, "dev", "mn0", "onlink")
+
+    def write_mag_config(
+        self,
+        mag: str = "mag1",
+        *,
+        database: str | None = None,
+        keys: str = "",
+        tables: str = WLC_NAS,
+        access: tuple[str, ...] = ("acc0",),
+        signalling: str = "ipv6",
+    ) -> Path:
+        """``<tmp>/<mag>.toml`` (:func:`mag_config_text`), the store ``<tmp>/<mag>.db`` unless
+        ``database`` names another URL."""
+        path = self.tmp / f"{mag}.toml"
+        url = database or f"sqlite:///{self.tmp / f'{mag}.db'}"
+        path.write_text(mag_config_text(mag, database=url, keys=keys, tables=tables,
+                                        access=access, signalling=signalling))  # fmt: skip
+        return path
 
     def start_mag(
         self, config: Path, *, mag: str = "mag1", log: Path | None = None, timeout: float = 30

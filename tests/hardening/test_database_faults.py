@@ -28,31 +28,13 @@ from testbed.postgresql import (
     stop_server,
 )
 from tests.hardening.test_radius_input import start
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import REPO, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.postgresql, pytest.mark.hardening]
 
 #: Seconds the database stays down (the suite's full size is 30: NETLMM_HARDENING_FULL=1).
 DOWN = 30.0 if os.environ.get("NETLMM_HARDENING_FULL") else 6.0
-
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-database = "{db}"
-accounting_listen = "127.0.0.1"
-
-[[mag.nas]]
-name = "wlc"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
-"""
 
 
 def _answers(sock: socket.socket, wait: float) -> list[bytes]:
@@ -80,9 +62,7 @@ def test_database_down_nothing_acknowledged_is_lost_or_duplicated(tmp_path: Path
         t.build(mag_dataplane=True)
         t.write_config()
         t.start_lma()
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=url))  # fmt: skip
+        config = t.write_mag_config(database=url)
         log = tmp_path / "mag.log"
         with log.open("ab") as out:
             mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",

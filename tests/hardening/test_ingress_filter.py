@@ -18,28 +18,11 @@ import pytest
 from pyroute2 import netns as pr_netns
 
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import CN_V4, CN_V6, LMAA, MAG_ADDR, MN_V4, MN_V6, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import CN_V4, CN_V6, MN_V4, MN_V6, ROUTER_V4, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
 
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-
-[[mag.nas]]
-name = "wlc"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
-"""
 ROUTER_LL = "fe80::200:5eff:fe00:5213"
 
 
@@ -63,9 +46,7 @@ def test_a_station_cannot_send_from_another_stations_addresses(tmp_path: Path) -
         L.ip(evil, "addr", "add", f"{MN_V4}/24", "dev", "evil0")
         L.ip(evil, "-6", "route", "add", "default", "via", ROUTER_LL, "dev", "evil0")
         L.ip(evil, "route", "add", "default", "via", ROUTER_V4, "dev", "evil0", "onlink")
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=tmp_path / "mag.db"))  # fmt: skip
+        config = t.write_mag_config()
         mag = t.start_mag(config, log=tmp_path / "mag.log")
         assert t.nas_says(accounting_request(t.mac(), "alice@example.org", "W7"))[0] == 5
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "Alice is not reachable"

@@ -15,26 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.hardening.test_hostapd_monitor import FakeHostapd
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import MN_V6, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
 
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-ipv4 = false
-database = "sqlite:///{db}"
-
-[[mag.hostapd]]
-control = "{control}"
-interface = "acc0"
-"""
 BOB, CAROL = "02:00:00:f5:00:02", "02:00:00:f5:00:03"
 
 
@@ -48,10 +33,8 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
             t.start_lma()
             # Alice is the mobile node itself (its real MAC): her traffic is checked too.
             alice = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
-            config = tmp_path / "mag.toml"
-            config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA,
-                                                router=ROUTER_V4, db=tmp_path / "mag.db",
-                                                control=tmp_path / "acc0"))  # fmt: skip
+            config = t.write_mag_config(keys="ipv4 = false", tables=(
+                f'[[mag.hostapd]]\ncontrol = "{tmp_path / "acc0"}"\ninterface = "acc0"\n'))
             log = tmp_path / "mag.log"
 
             def start_mag():  # type: ignore[no-untyped-def]

@@ -24,25 +24,13 @@ import pytest
 from pyroute2 import netns as pr_netns
 
 from tests.metrics_text import sample
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import PmipLab
 from tests.netns.topology import Lab, lab, wait_for
 from tests.unit.wire.test_radius_accounting import build
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration, pytest.mark.hardening]
 
-SECRET, SECRET2 = b"s3cret", b"other-secret"
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-metrics_listen = "127.0.0.1:9813"
-
+NASES = """
 [[mag.nas]]
 name = "wlc"
 address = "127.0.0.1"
@@ -57,6 +45,8 @@ secret = "other-secret"
 interface = "acc0"
 identifier = "ap2.example"
 """
+
+SECRET, SECRET2 = b"s3cret", b"other-secret"
 
 
 def u32(value: int) -> bytes:
@@ -149,10 +139,8 @@ def daemons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemons]:
         t.build(mag_dataplane=True)
         t.write_config()
         t.start_lma()
-        db = tmp / "mag.db"
-        config = tmp / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=db))  # fmt: skip
+        db = tmp / "mag1.db"
+        config = t.write_mag_config(keys='metrics_listen = "127.0.0.1:9813"', tables=NASES)
         log = tmp / "mag.log"
         d = Daemons(L, t, db, config, log)
         d.start_mag()

@@ -18,22 +18,12 @@ from pathlib import Path
 import pytest
 
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V6, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import HNP, MN_V6, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.hardening]
 
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0", "acc1"]
-ipv4_router = "{router}"
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-
+NASES = """
 [[mag.nas]]
 name = "ap-a"
 address = "127.0.0.1"
@@ -46,6 +36,7 @@ address = "127.0.0.2"
 secret = "s3cret"
 interface = "acc1"
 """
+
 USER = "alice@example.org"
 
 
@@ -67,10 +58,8 @@ def test_a_station_moving_between_two_nases_of_one_mag_follows_and_the_late_stop
         L.ip(sw, "link", "set", "port3", "master", "br3")
         t.write_config()
         t.start_lma()
-        db = tmp_path / "mag.db"
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=db))  # fmt: skip
+        db = tmp_path / "mag1.db"
+        config = t.write_mag_config(access=("acc0", "acc1"), tables=NASES)
         log = tmp_path / "mag.log"
         mag = t.start_mag(config, log=log)
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]

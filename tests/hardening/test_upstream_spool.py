@@ -19,34 +19,20 @@ from pyroute2 import netns as pr_netns
 
 from testbed.freeradius import accounting_server
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, ROUTER_V4, PmipLab
+from testbed.pmip import WLC_NAS
+from tests.netns.pmip_lab import PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration, pytest.mark.hardening]
 
-UPSTREAM_PORT = 18120 + 7  # FreeRADIUS: auth here, accounting one above (inside mag1's netns)
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-
+UPSTREAM = """
 [mag.accounting_upstream]
 address = "127.0.0.1"
 port = {upstream}
 secret = "billing-secret"
-
-[[mag.nas]]
-name = "wlc"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
 """
+
+UPSTREAM_PORT = 18120 + 7  # FreeRADIUS: auth here, accounting one above (inside mag1's netns)
 
 
 def _upstream_records(radacct: Path) -> Counter[tuple[str, str]]:
@@ -72,10 +58,8 @@ def test_a_killed_mag_forwards_every_answered_record_once_when_the_upstream_retu
         t.build(mag_dataplane=True)
         t.write_config()
         t.start_lma()
-        db = tmp_path / "mag.db"
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=db, upstream=UPSTREAM_PORT + 1))  # fmt: skip
+        db = tmp_path / "mag1.db"
+        config = t.write_mag_config(tables=UPSTREAM.format(upstream=UPSTREAM_PORT + 1) + WLC_NAS)
         log = tmp_path / "mag.log"
         procs = []
 

@@ -12,40 +12,20 @@ from pathlib import Path
 import pytest
 
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import HNP, PmipLab
 from tests.netns.topology import Lab, lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
 ROUTER_LL = "fe80::200:5eff:fe00:5213"
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-router_lifetime = {lifetime}
-ra_dns = ["2001:db8:c::53"]
-
-[[mag.nas]]
-name = "wlc"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
-"""
 
 
 def _start(L: Lab, t: PmipLab, tmp: Path, lifetime: int) -> str:
     """LMA and MAG up, the node registered by an accounting Start; the node's MAC."""
     t.write_config()
     t.start_lma()
-    config = tmp / "mag.toml"
-    config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                        db=tmp / "mag.db", lifetime=lifetime))  # fmt: skip
+    config = t.write_mag_config(keys=f'router_lifetime = {lifetime}\n'
+                                     'ra_dns = ["2001:db8:c::53"]')  # fmt: skip
     t.start_mag(config, log=tmp / "mag.log")
     mac = t.mac()
     assert t.nas_says(accounting_request(mac, "alice@example.org", "AL-1"))[0] == 5

@@ -30,31 +30,11 @@ from tests.netns.pmip_lab import (
     MAG_V4,
     MN_V4,
     MN_V6,
-    ROUTER_V4,
     PmipLab,
 )
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
-
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-ipv4_proxy_coa = "{mag_v4}"
-lma_address = "{lma_v4}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-dhcpv4 = false
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-
-[[mag.nas]]
-name = "ap1"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
-"""
 
 
 def _transport_packets(capture: Path) -> dict[str, list[tuple[str, str, int]]]:
@@ -96,9 +76,7 @@ def test_daemons_over_an_ipv4_only_transport(tmp_path: Path) -> None:
         assert "tunnel backend: ebpf" in lma_log, lma_log[-2000:]  # the one with IPv4 headers
         capture = tmp_path / "transport.pcap"
         dumper = L.capture(t.ns["tn"], "br0", capture)
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(mag_v4=MAG_V4["mag1"], lma_v4=LMA_V4,
-                                            router=ROUTER_V4, db=tmp_path / "mag.db"))  # fmt: skip
+        config = t.write_mag_config(keys="dhcpv4 = false", signalling="ipv4")
         mag = t.start_mag(config)
         mac = t.mac()
         # The NAS's accounting Start (1) and, later, Stop (2) for alice, answered (code 5).
@@ -138,7 +116,7 @@ def test_daemons_over_an_ipv4_only_transport(tmp_path: Path) -> None:
         # The MAG's own record: a registration and a de-registration, both answered with
         # status 0.
         rows = subprocess.run(
-            ["sqlite3", str(tmp_path / "mag.db"), "SELECT lifetime > 0, status FROM "
+            ["sqlite3", str(tmp_path / "mag1.db"), "SELECT lifetime > 0, status FROM "
              "signaling WHERE message = 'PBU' AND mn_id = 'alice@example.org' ORDER BY id"],
             capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip

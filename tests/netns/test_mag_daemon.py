@@ -5,7 +5,6 @@ named; a Stop ends it; a Start for a PSK session or with a wrong secret moves no
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -14,32 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.pmip_lab import LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import MN_V6, REPO, PmipLab
 from tests.metrics_text import sample
 from tests.netns.topology import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
-
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0"]
-ipv4_router = "{router}"
-mtu = 1460
-access_technology = 3
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-metrics_listen = "127.0.0.1:9813"
-
-[[mag.nas]]
-name = "wlc"
-address = "127.0.0.1"
-secret = "s3cret"
-interface = "acc0"
-"""
 
 
 def _radclient(t: PmipLab, secret: str, attributes: str) -> subprocess.CompletedProcess[str]:
@@ -61,9 +39,8 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         t.write_config()
         t.start_lma()
         mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=tmp_path / "mag.db"))  # fmt: skip
+        config = t.write_mag_config(keys='mtu = 1460\naccess_technology = 3\n'
+                                         'metrics_listen = "127.0.0.1:9813"')  # fmt: skip
         log = tmp_path / "mag.log"
         with log.open("ab") as out:
             mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",

@@ -23,27 +23,12 @@ import pytest
 
 from netlmm_aaa.wire.capture import read_frames
 from testbed.load import accounting_request
-from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V6, REPO, ROUTER_V4, PmipLab
+from tests.netns.pmip_lab import HNP, LMAA, MAG_ADDR, MN_V6, REPO, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
-LMA2 = "2001:db8:ff::2"
-BOB_HNP = "2001:db8:2:2::/64"
-BOB_V6 = "2001:db8:2:2::100"
-ROUTER_LL = "fe80::200:5eff:fe00:5213"
-MAG_CONFIG = """
-[mag]
-name = "mag1"
-proxy_coa = "{pcoa}"
-lma_address = "{lmaa}"
-transport_device = "tr0"
-access_interfaces = ["acc0", "acc1"]
-ipv4_router = "{router}"
-ipv4 = false
-database = "sqlite:///{db}"
-accounting_listen = "127.0.0.1"
-
+TABLES = """
 [[mag.lma_selection]]
 realm = "guest.example"
 lma_address = "{lma2}"
@@ -60,6 +45,11 @@ address = "127.0.0.2"
 secret = "s3cret"
 interface = "acc1"
 """
+
+LMA2 = "2001:db8:ff::2"
+BOB_HNP = "2001:db8:2:2::/64"
+BOB_V6 = "2001:db8:2:2::100"
+ROUTER_LL = "fe80::200:5eff:fe00:5213"
 LMA2_CONFIG = """
 [lma]
 name = "lma2"
@@ -133,9 +123,8 @@ def test_each_station_goes_through_its_own_lma(tmp_path: Path) -> None:
         assert wait_for(lambda: "ready" in log2.read_text(), 60), log2.read_text()[-2000:]
         capture = tmp_path / "transport.pcap"
         dumper = L.capture(tn, "br0", capture, "ip6")
-        config = tmp_path / "mag.toml"
-        config.write_text(MAG_CONFIG.format(pcoa=MAG_ADDR["mag1"], lmaa=LMAA, router=ROUTER_V4,
-                                            db=tmp_path / "mag.db", lma2=LMA2))  # fmt: skip
+        config = t.write_mag_config(keys="ipv4 = false", access=("acc0", "acc1"),
+                                    tables=TABLES.format(lma2=LMA2))  # fmt: skip
         log = tmp_path / "mag.log"
         mag = t.start_mag(config, log=log)
         stations = {
@@ -163,7 +152,7 @@ def test_each_station_goes_through_its_own_lma(tmp_path: Path) -> None:
         assert seen[(LMAA, mag1_addr, "-")] >= 1 and seen[(LMA2, mag1_addr, "-")] >= 1, seen
         # Both LMAs heard MAG1's restart announcement at its start.
         announced = subprocess.run(
-            ["sqlite3", str(tmp_path / "mag.db"),
+            ["sqlite3", str(tmp_path / "mag1.db"),
              "SELECT peer FROM audit_events WHERE kind = 'restart_announced' ORDER BY peer"],
             capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip
