@@ -127,7 +127,7 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
             peers=[*(peer.tunnel_address for peer in policy.peers), *ipv4_peers],
             backend=config.backend,
         )
-    service = LmaService(config, dataplane)
+    service = LmaService(config, dataplane, config_path=args.config)
     try:
         asyncio.run(service.run())
     except DataPlaneError as exc:
@@ -250,7 +250,7 @@ def _mag(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         ingress_filter=config.ingress_filter,
     )
     try:
-        asyncio.run(MagService(config, dataplane).run())
+        asyncio.run(MagService(config, dataplane, config_path=args.config).run())
     except DataPlaneError as exc:
         print(f"netlmm-aaa mag: data plane: {exc}", file=err)
         return 3

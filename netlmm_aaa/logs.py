@@ -58,6 +58,7 @@ _TROUBLE = frozenset(
         AuditKind.PEER_UNREACHABLE,
         AuditKind.DATAPLANE_ERROR,
         AuditKind.BINDING_ROUTES_FAILED,
+        AuditKind.CONFIG_RELOAD_REFUSED,
         AuditKind.PBU_UNANSWERED,
         AuditKind.REGISTRATION_REJECTED,
         AuditKind.REFRESH_REJECTED,

@@ -123,8 +123,8 @@ class AccountingListener:
         duplicate: Callable[[Nas, AccountingRequest | None, int], None] | None = None,
         remember: int = 65536,
     ) -> None:
-        self._nases = {n.address: n for n in nases}
-        self._others = {n.name: [o for o in nases if o.name != n.name] for n in nases}
+        self._nases: dict[str, Nas] = {}
+        self._others: dict[str, list[Nas]] = {}
         self._deliver = deliver
         self._rejected = rejected  # (source, reason, detail)
         # A retransmission of a record already taken (None: an exact copy of an answered one)
@@ -133,13 +133,15 @@ class AccountingListener:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Guards _seen: the event loop reads and extends it, a store thread acknowledges.
         self._lock = threading.Lock()
-        # key -> list of (datagram, addr) waiting for the acknowledgement; None once acked.
-        self._seen: OrderedDict[Key, list[tuple[bytes, _Addr]] | None] = OrderedDict()
+        # key -> (datagram, addr, the NAS as configured when it came) waiting for the
+        # acknowledgement; None once acked. A reload in between changes no answer's secret.
+        self._seen: OrderedDict[Key, list[tuple[bytes, _Addr, Nas]] | None] = OrderedDict()
         self._remember = remember
         # (source, datagram) -> its answer
         self._answered: OrderedDict[tuple[str, bytes], _Answered] = OrderedDict()
         self._copies: dict[Nas, int] = {}  # copies answered from the cache, not yet reported
         self._buckets: dict[str, list[float]] = {}  # NAS address -> [tokens, when counted]
+        self.set_nases(nases)
         self.quarantine = FlowQuarantine(self.datagram, read_size=_READ_SIZE)
         self.duplicates = 0
         self.dropped = 0
@@ -202,6 +204,20 @@ class AccountingListener:
                 for nas, count in copies.items():
                     self._duplicate(nas, None, count)
 
+    def set_nases(self, nases: list[Nas]) -> None:
+        """Serve these NASes from now on (at start, and on a reload). Cached answers of a NAS
+        that changed or left are forgotten (its next copies are decoded with what is
+        configured now); records taken before and not yet acknowledged are still answered."""
+        new = {n.address: n for n in nases}
+        for address, old in self._nases.items():
+            if new.get(address) != old:
+                self._buckets.pop(address, None)
+        with self._lock:  # the store's thread answers too
+            for cached in [k for k, v in self._answered.items() if new.get(k[0]) != v.nas]:
+                del self._answered[cached]
+        self._nases = new
+        self._others = {n.name: [o for o in nases if o.name != n.name] for n in nases}
+
     def datagram(self, data: bytes, addr: _Addr) -> None:
         source = _source(addr)
         if len(data) > MAX_PACKET:
@@ -237,9 +253,9 @@ class AccountingListener:
             if known:
                 waiting = seen[key]
                 if waiting is not None:  # its record is not committed yet: answered with it
-                    waiting.append((data, addr))
+                    waiting.append((data, addr, nas))
             else:
-                seen[key] = [(data, addr)]
+                seen[key] = [(data, addr, nas)]
                 while len(seen) > self._remember:
                     seen.popitem(last=False)
         if known:
@@ -307,8 +323,7 @@ class AccountingListener:
             if not waiting:
                 return 0
             self._seen[key] = None  # later copies are answered on arrival
-        nas = self._nases[_source(waiting[0][1])]
-        for data, addr in waiting:
+        for data, addr, nas in waiting:
             self._answer(data, addr, nas)
         return len(waiting)
 

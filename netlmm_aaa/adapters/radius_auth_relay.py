@@ -94,6 +94,13 @@ class RadiusAuthRelay:
         self._nas_transport: asyncio.DatagramTransport | None = None
         self._server_transport: asyncio.DatagramTransport | None = None
 
+    def set_secrets(self, nas_secrets: dict[str, bytes], server_secret: bytes) -> None:
+        """A reload: these NAS secrets and this server secret from now on. A request in flight
+        is answered to its NAS with the secret it came with; an answer to it signed with the old
+        server secret is dropped and the NAS retransmits."""
+        self.nas_secrets = {_plain(a): s for a, s in nas_secrets.items()}
+        self.server_secret = server_secret
+
     async def start(self, listen: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self._nas_transport, _ = await loop.create_datagram_endpoint(

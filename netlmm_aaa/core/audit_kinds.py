@@ -76,3 +76,5 @@ class AuditKind(StrEnum):
     DATAPLANE_ERROR = "dataplane_error"
     BINDING_ROUTES_FAILED = "binding_routes_failed"
     RETENTION_PRUNED = "retention_pruned"
+    CONFIG_RELOADED = "config_reloaded"
+    CONFIG_RELOAD_REFUSED = "config_reload_refused"

@@ -57,6 +57,7 @@ any present    REVOKED              BRA; deauthenticate; routes out      ABSENT
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 from collections import deque
@@ -92,7 +93,7 @@ from netlmm_aaa.core.codes import (
 )
 from netlmm_aaa.core.dhcpv4_decisions import Lease
 from netlmm_aaa.core.early_downlink import EarlyDownlinks
-from netlmm_aaa.core.errors import InvalidTransition
+from netlmm_aaa.core.errors import ConfigError, InvalidTransition
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccountingReported,
@@ -196,6 +197,27 @@ class MobileAccessGateway(StationSteps):
         """Downlink GRE keys of our stations (each names one station's packets from the LMA)."""
 
     # ------------------------------------------------------------------ public interface
+
+    RELOADABLE = frozenset({"lma_selection", "quiet_lmas", "mab_nases", "profile_ttl"})
+    """The policy fields :meth:`reconfigure` may change while stations are registered."""
+
+    def reconfigure(self, policy: MagPolicy) -> None:
+        """A configuration reload: take ``policy``, which may differ from the current one only
+        in :attr:`RELOADABLE` fields (ConfigError otherwise). Registered stations, their
+        sequence numbers and timers stay; the new rules apply from the next event."""
+        changed = {
+            f.name
+            for f in dataclasses.fields(policy)
+            if getattr(policy, f.name) != getattr(self.policy, f.name)
+        }
+        if changed - self.RELOADABLE:
+            fixed = ", ".join(sorted(changed - self.RELOADABLE))
+            raise ConfigError(f"mag: {fixed} cannot change while running (restart the MAG)")
+        self.policy = policy
+        self._pbus.policy = policy
+        self.intake.lma_selection = policy.lma_selection
+        self.intake.mab_nases = policy.mab_nases
+        self.intake.profile_ttl = policy.profile_ttl
 
     def handle(self, event: MagEvent, now: Now) -> list[MagAction]:
         actions: Actions = []

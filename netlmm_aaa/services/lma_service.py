@@ -28,7 +28,8 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
     Nas,
 )
-from netlmm_aaa.config import LmaConfig
+from netlmm_aaa.config import LmaConfig, load_lma_config
+from netlmm_aaa.config.reload import lma_restart_needed
 from netlmm_aaa.core.actions import (
     BindingSnapshot,
     DeleteStoredBinding,
@@ -133,8 +134,16 @@ class LmaService:
         dataplane: LmaDataPlane,
         *,
         clock: Callable[[], Now] = system_now,
+        config_path: str | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
+        """The file SIGHUP re-reads (None: reloads are refused)."""
+        self._reloading = asyncio.Lock()
+        self._reloads: set[asyncio.Future[bool]] = set()
+        self._aaa: AccountingListener | None = None
+        self._aaa_mags: dict[str, str] = {}
+        """``[[lma.aaa.nas]]`` name -> the MAG its stations are at."""
         self.dataplane = dataplane
         self.clock = clock
         self.queue: asyncio.Queue[LmaEvent] = asyncio.Queue(maxsize=100_000)
@@ -250,6 +259,8 @@ class LmaService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         self._arm_timer()
         settle_heap()  # restored bindings too: no collection walks them again
         self.ready.set()
@@ -301,6 +312,43 @@ class LmaService:
             await self.dataplane.close()
             engine.dispose()
 
+    async def reload(self) -> bool:
+        """Re-read the configuration file (SIGHUP): apply it when it is valid and changes only
+        what a running LMA can take (config.reload), else keep the running one; either way an
+        audit record says which. The binding cache is not touched. True when applied."""
+        async with self._reloading:
+            path = self.config_path
+            try:
+                if path is None:
+                    raise ConfigError("started without a configuration file")
+                new = await asyncio.to_thread(load_lma_config, path)
+                fixed = lma_restart_needed(self.config, new)
+                if fixed:
+                    raise ConfigError("needs a restart to change: " + ", ".join(fixed))
+            except ConfigError as exc:
+                log.error("reload of %s refused (the running configuration stays): %s", path, exc)
+                self._record_reload(AuditKind.CONFIG_RELOAD_REFUSED, path, reason=str(exc))
+                return False
+            if self._aaa is not None and new.aaa is not None:
+                # A NAS that left stays known for the records it sent before.
+                self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})
+                self._aaa.set_nases([Nas(n.name, n.address, n.secret) for n in new.aaa.nases])
+            self.config = new
+            log.info("reloaded %s", path)
+            self._record_reload(AuditKind.CONFIG_RELOADED, path,
+                                aaa_nases=len(new.aaa.nases) if new.aaa else 0)  # fmt: skip
+            return True
+
+    def _reload_soon(self) -> None:
+        task = asyncio.ensure_future(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    def _record_reload(self, kind: AuditKind, path: str | None, **fields: object) -> None:
+        if self.store is not None:
+            record = RecordAudit(kind=kind, utc=self.clock().utc, fields={"file": path, **fields})
+            self.store.submit(audit=[record])
+
     def stop(self) -> None:
         self._stopping.set()
         with contextlib.suppress(asyncio.QueueFull):
@@ -314,7 +362,7 @@ class LmaService:
         aaa = self.config.aaa
         if aaa is None:
             return None
-        mags = {n.name: n.mag for n in aaa.nases}
+        self._aaa_mags = {n.name: n.mag for n in aaa.nases}
         store = self.store
         assert store is not None
 
@@ -329,7 +377,7 @@ class LmaService:
             if mn_id is None:
                 return
             if request.status in (AcctStatusType.START, AcctStatusType.INTERIM_UPDATE):
-                self._deliver(AttachmentReported(mn_id=mn_id, mag=mags[item.nas.name]))
+                self._deliver(AttachmentReported(mn_id=mn_id, mag=self._aaa_mags[item.nas.name]))
             elif request.status is AcctStatusType.STOP:
                 self._deliver(AttachmentReported(mn_id=mn_id, mag=None))
 
@@ -343,6 +391,7 @@ class LmaService:
         )
         record = StoreThenAcknowledge(store, listener)
         await listener.start(aaa.listen, aaa.port)
+        self._aaa = listener
         return listener
 
     def _deliver(self, event: LmaEvent) -> None:

@@ -14,7 +14,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
     Nas,
 )
-from netlmm_aaa.config import MagConfig
+from netlmm_aaa.config import MagConfig, NasConfig
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.events import AccountingReported, AccountingSession
@@ -41,10 +41,7 @@ class MagAccounting:
         self.config, self.store, self.security, self.clock = config, store, security, clock
         self._nases = {n.name: n for n in config.nases}
         self.listener = AccountingListener(
-            [
-                Nas(n.name, n.address, n.secret, n.identifier, n.ip_address, float(n.rate_limit))
-                for n in config.nases
-            ],
+            _listener_nases(config.nases),
             deliver=deliver,
             rejected=self._rejected,
             duplicate=self._duplicate,
@@ -59,6 +56,12 @@ class MagAccounting:
             forwarder = self.forwarder
             metrics.callbacks["netlmm_upstream_backlog"] = lambda: forwarder.backlog
         self._record = StoreThenAcknowledge(store, self.listener, forwarder=self.forwarder)
+
+    def set_nases(self, nases: tuple[NasConfig, ...]) -> None:
+        """A reload: these NASes from now on. A NAS that left stays known for the records it
+        sent before (queued, or waiting for the store); the listener refuses its new ones."""
+        self._nases.update({n.name: n for n in nases})
+        self.listener.set_nases(_listener_nases(nases))
 
     async def start(self) -> None:
         if self.forwarder is not None:
@@ -122,3 +125,10 @@ class MagAccounting:
         origin = up.address if up is not None else "?"
         self.security.note(AuditKind.ACCOUNTING_FORWARD_FAILED, origin, reason, detail,
                            self.clock())  # fmt: skip
+
+
+def _listener_nases(nases: tuple[NasConfig, ...]) -> list[Nas]:
+    return [
+        Nas(n.name, n.address, n.secret, n.identifier, n.ip_address, float(n.rate_limit))
+        for n in nases
+    ]

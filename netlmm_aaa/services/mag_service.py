@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -29,7 +30,8 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
 )
 from netlmm_aaa.adapters.radius_auth_relay import RadiusAuthRelay
 from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser, RouterSolicitations
-from netlmm_aaa.config import MagConfig
+from netlmm_aaa.config import MagConfig, load_mag_config
+from netlmm_aaa.config.reload import mag_restart_needed
 from netlmm_aaa.core.actions import (
     AdvertiseRouter,
     DeauthenticateStation,
@@ -47,6 +49,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.dhcpv4_decisions import DhcpDecision, DhcpMessageType, DhcpRequest
+from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccessProfile,
@@ -106,8 +109,13 @@ class MagService:
         dataplane: MagDataPlane,
         *,
         clock: Callable[[], Now] = system_now,
+        config_path: str | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
+        """The file SIGHUP re-reads (None: reloads are refused)."""
+        self._reloading = asyncio.Lock()
+        self._reloads: set[asyncio.Future[bool]] = set()
         self.dataplane = dataplane
         self.clock = clock
         self.core: MobileAccessGateway | None = None
@@ -265,6 +273,8 @@ class MagService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         settle_heap()
         self.ready.set()
         self.metrics.set_ready()
@@ -322,6 +332,57 @@ class MagService:
             await asyncio.to_thread(self.store.close)
             await self.dataplane.close()
             engine.dispose()
+
+    async def reload(self) -> bool:
+        """Re-read the configuration file (SIGHUP): apply it when it is valid and changes only
+        what a running MAG can take (config.reload), else keep the running one; either way an
+        audit record says which. Registered stations are not touched. True when applied."""
+        async with self._reloading:
+            path = self.config_path
+            try:
+                if path is None:
+                    raise ConfigError("started without a configuration file")
+                new = await asyncio.to_thread(load_mag_config, path)
+                fixed = mag_restart_needed(self.config, new)
+                if fixed:
+                    raise ConfigError("needs a restart to change: " + ", ".join(fixed))
+            except ConfigError as exc:
+                log.error("reload of %s refused (the running configuration stays): %s", path, exc)
+                self._record_reload(AuditKind.CONFIG_RELOAD_REFUSED, path, reason=str(exc))
+                return False
+            assert self.core is not None
+            self.core.reconfigure(
+                dataclasses.replace(
+                    self.core.policy,
+                    lma_selection=new.lma_selection,
+                    quiet_lmas=new.quiet_lmas,
+                    mab_nases=frozenset(n.name for n in new.nases if n.allow_mab),
+                    profile_ttl=(
+                        new.radius_relay.profile_ttl if new.radius_relay is not None else 60.0
+                    ),
+                )
+            )
+            if self._accounting is not None:
+                self._accounting.set_nases(new.nases)
+            if self._relay is not None and new.radius_relay is not None:
+                self._relay.set_secrets(
+                    {n.address: n.secret for n in new.nases}, new.radius_relay.server_secret
+                )
+            self.config = new
+            log.info("reloaded %s (%d NAS(es))", path, len(new.nases))
+            self._record_reload(AuditKind.CONFIG_RELOADED, path, nases=len(new.nases))
+            return True
+
+    def _reload_soon(self) -> None:
+        task = asyncio.ensure_future(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    def _record_reload(self, kind: AuditKind, path: str | None, **fields: object) -> None:
+        if self.store is not None:
+            record = RecordAudit(kind=kind, utc=self.clock().utc, peer=self.config.name,
+                                 fields={"file": path, **fields})  # fmt: skip
+            self.store.submit(audit=[record])
 
     def stop(self) -> None:
         self._stopping.set()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -15,7 +17,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
     Nas,
 )
-from tests.unit.wire.test_radius_accounting import START, build
+from tests.unit.wire.test_radius_accounting import START, _u32, build
 
 pytestmark = pytest.mark.integration
 
@@ -260,6 +262,63 @@ def test_a_flooding_flow_is_moved_to_its_own_socket_and_others_reach_the_listene
             assert listener.quarantine.held == 0
         finally:
             flood.close()
+            listener.close()
+
+    asyncio.run(run())
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def test_set_nases_takes_a_new_secret_and_forgets_a_removed_nas() -> None:
+    """A reload: the new secret verifies from then on, the old one no longer, and a record
+    taken before the change is answered with the secret it came with."""
+
+    def answered_with(answer: bytes, request: bytes, secret: bytes) -> bool:
+        expected = hashlib.md5(answer[:4] + request[4:20] + answer[20:] + secret).digest()
+        return answer[4:20] == expected
+
+    async def run() -> None:
+        received: list[AccountingReceived] = []
+        rejected: list[tuple[str, str, str]] = []
+        listener = AccountingListener(
+            [Nas("mag1", "127.0.0.1", b"s3cret")], deliver=received.append,
+            rejected=lambda *r: rejected.append(r),
+        )  # fmt: skip
+        _, port = await listener.start("127.0.0.1", 0)
+        loop = asyncio.get_running_loop()
+        nas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        nas.setblocking(False)
+        nas.connect(("127.0.0.1", port))
+        try:
+            first = build(START, ident=1)
+            nas.send(first)
+            assert await _until(lambda: len(received) == 1)  # taken, not stored yet
+            listener.set_nases([Nas("mag1", "127.0.0.1", b"n3w")])
+            assert listener.acknowledge(received[0].key) == 1
+            answer = await asyncio.wait_for(loop.sock_recv(nas, 4096), 2)
+            assert answered_with(answer, first, b"s3cret")  # the secret it came with
+            # From now on the old secret does not verify, the new one does.
+            interim = [(40, _u32(3)), *START[1:]]
+            assert await _exchange(port, build(interim, ident=2), wait=0.3) is None
+            assert rejected[-1][1] == "bad_authenticator", rejected
+            second = build(interim, secret=b"n3w", ident=3)
+            nas.send(second)
+            assert await _until(lambda: len(received) == 2)
+            listener.set_nases([])  # the NAS removed
+            assert listener.acknowledge(received[1].key) == 1  # taken before it left
+            answer = await asyncio.wait_for(loop.sock_recv(nas, 4096), 2)
+            assert answered_with(answer, second, b"n3w")
+            assert await _exchange(port, build(interim, secret=b"n3w", ident=4), wait=0.3) is None
+            assert rejected[-1][1] == "unknown_nas", rejected
+        finally:
+            nas.close()
             listener.close()
 
     asyncio.run(run())

@@ -31,6 +31,10 @@ def test_systemd_units(unit: Path) -> None:
         assert args.config.startswith("/etc/netlmm-aaa/")
         check = shlex.split(parser["Service"]["ExecStartPre"])
         assert check[1:3] == ["config", "check"] and check[3] == args.config
+        # Reload: the file checked first (systemctl reload fails on a bad one), then SIGHUP.
+        reloads = [line.split("=", 1)[1] for line in unit.read_text().splitlines()
+                   if line.startswith("ExecReload=")]  # fmt: skip
+        assert reloads == [parser["Service"]["ExecStartPre"], "/bin/kill -HUP $MAINPID"]
         service = parser["Service"]
         # A dedicated user, private files, only the capabilities the data plane needs.
         assert service["User"] == service["Group"] == "netlmm-aaa"

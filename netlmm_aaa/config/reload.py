@@ -1,0 +1,74 @@
+"""What a reload (SIGHUP) may change in a running daemon, and what takes a restart.
+
+A reload is all or nothing: a new file that is invalid, or that changes anything outside the
+reloadable parts, is refused with the reason and the running configuration stays exactly the
+old file's. Reloadable, because they change who may talk to us and how, never a binding:
+- MAG: the ``[[mag.nas]]`` tables (secrets, identities, rate limits, MAB), which of the
+  configured LMAs serves which realm (``[[mag.lma_selection]]``, ``lma_heartbeats``) and the
+  authentication relay's server secret and ``profile_ttl``;
+- LMA: the ``[[lma.aaa.nas]]`` tables. (A new MAG takes a restart: the data plane sets up
+  its receivers per peer at start.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from netlmm_aaa.config import lma
+from netlmm_aaa.config.lma import LmaConfig
+from netlmm_aaa.config.mag import MagConfig
+from netlmm_aaa.config.schema import setting_key
+
+_MAG_RELOADABLE = frozenset({"nases", "lma_selection", "quiet_lmas", "lma_heartbeats"})
+_MAG_TABLES = {"nases": "nas", "hostapd": "hostapd"}
+_LMA_POLICY_RELOADABLE: frozenset[str] = frozenset()
+
+
+def _changed(old: Any, new: Any, skip: frozenset[str]) -> list[str]:
+    """Fields of two dataclasses that differ, by TOML key (table name for sub-tables)."""
+    names = []
+    for field in dataclasses.fields(old):
+        if field.name in skip or getattr(old, field.name) == getattr(new, field.name):
+            continue
+        names.append(setting_key(field) if field.metadata else field.name)
+    return names
+
+
+def mag_restart_needed(old: MagConfig, new: MagConfig) -> list[str]:
+    """The key paths whose change a running MAG cannot take (empty: the reload may go on)."""
+    skip = _MAG_RELOADABLE | {"radius_relay"}
+    fixed = [f"mag.{_MAG_TABLES.get(name, name)}" for name in _changed(old, new, skip)]
+    if {s.lma_address for s in old.lma_selection} != {s.lma_address for s in new.lma_selection}:
+        fixed.append("mag.lma_selection (an LMA added or removed: its tunnels are set up at start)")
+    if bool(old.nases) != bool(new.nases):
+        fixed.append("mag.nas (the accounting listener starts with the MAG or not at all)")
+    if (old.radius_relay is None) != (new.radius_relay is None):
+        fixed.append("mag.radius_relay")
+    elif old.radius_relay is not None and new.radius_relay is not None:
+        fixed += [
+            f"mag.radius_relay.{key}"
+            for key in _changed(
+                old.radius_relay, new.radius_relay, frozenset({"server_secret", "profile_ttl"})
+            )
+        ]
+    return fixed
+
+
+def lma_restart_needed(old: LmaConfig, new: LmaConfig) -> list[str]:
+    """The key paths whose change a running LMA cannot take (empty: the reload may go on)."""
+    fixed = [f"lma.{name}" for name in _changed(old, new, frozenset({"policy", "aaa"}))]
+    # The policy's fields by the key that sets them; the others follow [lma] and [lma.aaa].
+    paths = {"mobile_nodes": "lma.mobile_node", "peers": "lma.mag"}
+    for table in lma.TABLES:
+        if table.path in ("lma.pools", "lma.timers", "lma.policy"):
+            paths.update(
+                {f.name: f"{table.path}.{setting_key(f)}" for f in dataclasses.fields(table.cls)}
+            )
+    fixed += [paths[name] for name in _changed(old.policy, new.policy, _LMA_POLICY_RELOADABLE)
+              if name in paths]  # fmt: skip
+    if (old.aaa is None) != (new.aaa is None):
+        fixed.append("lma.aaa")
+    elif old.aaa is not None and new.aaa is not None:
+        fixed += [f"lma.aaa.{key}" for key in _changed(old.aaa, new.aaa, frozenset({"nases"}))]
+    return fixed

@@ -1,0 +1,89 @@
+"""What a reload may change (config.reload) and the MAG core's reconfigure: the reloadable parts
+pass, anything else is named as needing a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from typing import Any
+
+import pytest
+
+from netlmm_aaa.config import parse_lma_config, parse_mag_config
+from netlmm_aaa.config.reload import lma_restart_needed, mag_restart_needed
+from netlmm_aaa.core.errors import ConfigError
+from netlmm_aaa.core.mag_policy import MagPolicy
+from netlmm_aaa.core.mobile_access_gateway import MobileAccessGateway
+from netlmm_aaa.core.lma_selection import LmaSelection
+from tests.conftest import REPO
+
+MAG = REPO / "examples" / "mag-lab.toml"
+LMA = REPO / "examples" / "lma-lab.toml"
+
+
+def _doc(path: Any) -> dict[str, Any]:
+    return tomllib.loads(path.read_text())
+
+
+def test_mag_nas_tables_and_relay_secret_reload() -> None:
+    old = parse_mag_config(_doc(MAG))
+    doc = _doc(MAG)
+    doc["mag"]["nas"][0]["secret"] = "rotated"
+    doc["mag"]["nas"][0]["rate_limit"] = 100
+    doc["mag"]["nas"].append(dict(doc["mag"]["nas"][0], name="wlc-2", address="192.0.2.77"))
+    doc["mag"]["radius_relay"]["server_secret"] = "rotated-too"
+    doc["mag"]["radius_relay"]["profile_ttl"] = 30
+    assert mag_restart_needed(old, parse_mag_config(doc)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d["mag"].update(proxy_coa="2001:db8:ff::99"), "mag.proxy_coa"),
+        (lambda d: d["mag"].update(access_interfaces=["acc0", "acc1"]), "mag.access_interfaces"),
+        (lambda d: d["mag"]["hostapd"][0].update(control="/run/other"), "mag.hostapd"),
+        (lambda d: d["mag"]["radius_relay"].update(port=1912), "mag.radius_relay.port"),
+        (lambda d: d["mag"].update(lma_selection=[{"realm": "guest.example",
+                                                   "lma_address": "2001:db8:ff::2"}]),
+         "mag.lma_selection"),
+        (lambda d: d["mag"].update(retention="30d"), "mag.retention"),
+    ],
+)  # fmt: skip
+def test_mag_changes_that_take_a_restart_are_named(change: Any, named: str) -> None:
+    old = parse_mag_config(_doc(MAG))
+    doc = _doc(MAG)
+    change(doc)
+    fixed = mag_restart_needed(old, parse_mag_config(doc))
+    assert any(f.startswith(named) for f in fixed), fixed
+
+
+def test_lma_aaa_nas_tables_reload_and_the_rest_is_named() -> None:
+    base = _doc(LMA)
+    base["lma"]["aaa"] = {"nas": [{"name": "aaa", "address": "127.0.0.1", "secret": "a",
+                                   "mag": "mag1"}]}  # fmt: skip
+    old = parse_lma_config(base)
+    doc = _doc(LMA)
+    doc["lma"]["aaa"] = {"nas": [{"name": "aaa", "address": "127.0.0.1", "secret": "b",
+                                  "mag": "mag2"}]}  # fmt: skip
+    assert lma_restart_needed(old, parse_lma_config(doc)) == []
+    doc["lma"]["pools"]["prefix"] = "2001:db8:2000::/40"
+    doc["lma"]["timers"]["max_lifetime"] = 600
+    doc["lma"]["mag"].append({"name": "mag3", "addresses": ["2001:db8:ff::13"]})
+    doc["lma"]["mobile_node"][0]["home_network_prefix"] = "2001:db8:1:9::/64"
+    doc["lma"]["aaa"]["port"] = 1900
+    fixed = lma_restart_needed(old, parse_lma_config(doc))
+    assert sorted(fixed) == ["lma.aaa.port", "lma.mag", "lma.mobile_node", "lma.pools.prefix",
+                             "lma.timers.max_lifetime"], fixed  # fmt: skip
+
+
+def test_the_mag_core_takes_only_reloadable_policy_changes() -> None:
+    policy = MagPolicy(name="mag1", proxy_coa="2001:db8:ff::11", lma_address="2001:db8:ff::1")
+    core = MobileAccessGateway(policy)
+    selection = (LmaSelection(realm="guest.example", lma_address="2001:db8:ff::1"),)
+    core.reconfigure(dataclasses.replace(policy, lma_selection=selection,
+                                         mab_nases=frozenset({"wlc"}), profile_ttl=5.0))  # fmt: skip
+    assert core.intake.lma_selection == selection and core.intake.mab_nases == {"wlc"}
+    assert core.intake.profile_ttl == 5.0 and core.policy.profile_ttl == 5.0
+    with pytest.raises(ConfigError, match="lifetime cannot change while running"):
+        core.reconfigure(dataclasses.replace(core.policy, lifetime=60))
+    assert core.policy.lifetime == policy.lifetime  # refused: nothing taken
