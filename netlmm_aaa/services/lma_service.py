@@ -65,6 +65,7 @@ from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.report_rows import mn_id_text
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
+from netlmm_aaa.services.config_reload import ConfigReloads
 from netlmm_aaa.services.retention_task import prune_periodically
 from netlmm_aaa.services.runtime import bulk_loading, quick_thread_switches, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
@@ -137,10 +138,15 @@ class LmaService:
         config_path: str | None = None,
     ) -> None:
         self.config = config
-        self.config_path = config_path
-        """The file SIGHUP re-reads (None: reloads are refused)."""
-        self._reloading = asyncio.Lock()
-        self._reloads: set[asyncio.Future[bool]] = set()
+        self.reloads = ConfigReloads(
+            config_path,
+            load=load_lma_config,
+            restart_needed=lma_restart_needed,
+            current=lambda: self.config,
+            apply=self._apply_config,
+            submit=lambda records: self.store.submit(audit=records) if self.store else None,
+            clock=clock,
+        )
         self._aaa: AccountingListener | None = None
         self._aaa_mags: dict[str, str] = {}
         """``[[lma.aaa.nas]]`` name -> the MAG its stations are at."""
@@ -260,7 +266,7 @@ class LmaService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
+            loop.add_signal_handler(signal.SIGHUP, self.reloads.signalled)
         self._arm_timer()
         settle_heap()  # restored bindings too: no collection walks them again
         self.ready.set()
@@ -312,42 +318,14 @@ class LmaService:
             await self.dataplane.close()
             engine.dispose()
 
-    async def reload(self) -> bool:
-        """Re-read the configuration file (SIGHUP): apply it when it is valid and changes only
-        what a running LMA can take (config.reload), else keep the running one; either way an
-        audit record says which. The binding cache is not touched. True when applied."""
-        async with self._reloading:
-            path = self.config_path
-            try:
-                if path is None:
-                    raise ConfigError("started without a configuration file")
-                new = await asyncio.to_thread(load_lma_config, path)
-                fixed = lma_restart_needed(self.config, new)
-                if fixed:
-                    raise ConfigError("needs a restart to change: " + ", ".join(fixed))
-            except ConfigError as exc:
-                log.error("reload of %s refused (the running configuration stays): %s", path, exc)
-                self._record_reload(AuditKind.CONFIG_RELOAD_REFUSED, path, reason=str(exc))
-                return False
-            if self._aaa is not None and new.aaa is not None:
-                # A NAS that left stays known for the records it sent before.
-                self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})
-                self._aaa.set_nases([Nas(n.name, n.address, n.secret) for n in new.aaa.nases])
-            self.config = new
-            log.info("reloaded %s", path)
-            self._record_reload(AuditKind.CONFIG_RELOADED, path,
-                                aaa_nases=len(new.aaa.nases) if new.aaa else 0)  # fmt: skip
-            return True
-
-    def _reload_soon(self) -> None:
-        task = asyncio.ensure_future(self.reload())
-        self._reloads.add(task)
-        task.add_done_callback(self._reloads.discard)
-
-    def _record_reload(self, kind: AuditKind, path: str | None, **fields: object) -> None:
-        if self.store is not None:
-            record = RecordAudit(kind=kind, utc=self.clock().utc, fields={"file": path, **fields})
-            self.store.submit(audit=[record])
+    def _apply_config(self, new: LmaConfig) -> dict[str, object]:
+        """A reload that config.reload accepted: the binding cache is not touched."""
+        if self._aaa is not None and new.aaa is not None:
+            # A NAS that left stays known for the records it sent before.
+            self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})
+            self._aaa.set_nases([Nas(n.name, n.address, n.secret) for n in new.aaa.nases])
+        self.config = new
+        return {"aaa_nases": len(new.aaa.nases) if new.aaa else 0}
 
     def stop(self) -> None:
         self._stopping.set()

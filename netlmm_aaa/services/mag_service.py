@@ -49,7 +49,6 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.dhcpv4_decisions import DhcpDecision, DhcpMessageType, DhcpRequest
-from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccessProfile,
@@ -73,6 +72,7 @@ from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
+from netlmm_aaa.services.config_reload import ConfigReloads
 from netlmm_aaa.services.mag_accounting import MagAccounting
 from netlmm_aaa.services.retention_task import prune_periodically
 from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
@@ -112,10 +112,16 @@ class MagService:
         config_path: str | None = None,
     ) -> None:
         self.config = config
-        self.config_path = config_path
-        """The file SIGHUP re-reads (None: reloads are refused)."""
-        self._reloading = asyncio.Lock()
-        self._reloads: set[asyncio.Future[bool]] = set()
+        self.reloads = ConfigReloads(
+            config_path,
+            load=load_mag_config,
+            restart_needed=mag_restart_needed,
+            current=lambda: self.config,
+            apply=self._apply_config,
+            submit=lambda records: self.store.submit(audit=records) if self.store else None,
+            clock=clock,
+            peer=config.name,
+        )
         self.dataplane = dataplane
         self.clock = clock
         self.core: MobileAccessGateway | None = None
@@ -274,7 +280,7 @@ class MagService:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
+            loop.add_signal_handler(signal.SIGHUP, self.reloads.signalled)
         settle_heap()
         self.ready.set()
         self.metrics.set_ready()
@@ -333,56 +339,26 @@ class MagService:
             await self.dataplane.close()
             engine.dispose()
 
-    async def reload(self) -> bool:
-        """Re-read the configuration file (SIGHUP): apply it when it is valid and changes only
-        what a running MAG can take (config.reload), else keep the running one; either way an
-        audit record says which. Registered stations are not touched. True when applied."""
-        async with self._reloading:
-            path = self.config_path
-            try:
-                if path is None:
-                    raise ConfigError("started without a configuration file")
-                new = await asyncio.to_thread(load_mag_config, path)
-                fixed = mag_restart_needed(self.config, new)
-                if fixed:
-                    raise ConfigError("needs a restart to change: " + ", ".join(fixed))
-            except ConfigError as exc:
-                log.error("reload of %s refused (the running configuration stays): %s", path, exc)
-                self._record_reload(AuditKind.CONFIG_RELOAD_REFUSED, path, reason=str(exc))
-                return False
-            assert self.core is not None
-            self.core.reconfigure(
-                dataclasses.replace(
-                    self.core.policy,
-                    lma_selection=new.lma_selection,
-                    quiet_lmas=new.quiet_lmas,
-                    mab_nases=frozenset(n.name for n in new.nases if n.allow_mab),
-                    profile_ttl=(
-                        new.radius_relay.profile_ttl if new.radius_relay is not None else 60.0
-                    ),
-                )
+    def _apply_config(self, new: MagConfig) -> dict[str, object]:
+        """A reload that config.reload accepted: registered stations are not touched."""
+        assert self.core is not None
+        self.core.reconfigure(
+            dataclasses.replace(
+                self.core.policy,
+                lma_selection=new.lma_selection,
+                quiet_lmas=new.quiet_lmas,
+                mab_nases=frozenset(n.name for n in new.nases if n.allow_mab),
+                profile_ttl=new.radius_relay.profile_ttl if new.radius_relay is not None else 60.0,
             )
-            if self._accounting is not None:
-                self._accounting.set_nases(new.nases)
-            if self._relay is not None and new.radius_relay is not None:
-                self._relay.set_secrets(
-                    {n.address: n.secret for n in new.nases}, new.radius_relay.server_secret
-                )
-            self.config = new
-            log.info("reloaded %s (%d NAS(es))", path, len(new.nases))
-            self._record_reload(AuditKind.CONFIG_RELOADED, path, nases=len(new.nases))
-            return True
-
-    def _reload_soon(self) -> None:
-        task = asyncio.ensure_future(self.reload())
-        self._reloads.add(task)
-        task.add_done_callback(self._reloads.discard)
-
-    def _record_reload(self, kind: AuditKind, path: str | None, **fields: object) -> None:
-        if self.store is not None:
-            record = RecordAudit(kind=kind, utc=self.clock().utc, peer=self.config.name,
-                                 fields={"file": path, **fields})  # fmt: skip
-            self.store.submit(audit=[record])
+        )
+        if self._accounting is not None:
+            self._accounting.set_nases(new.nases)
+        if self._relay is not None and new.radius_relay is not None:
+            self._relay.set_secrets(
+                {n.address: n.secret for n in new.nases}, new.radius_relay.server_secret
+            )
+        self.config = new
+        return {"nases": len(new.nases)}
 
     def stop(self) -> None:
         self._stopping.set()
