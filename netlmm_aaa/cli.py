@@ -305,6 +305,8 @@ def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.db_command == "prune":
         return _db_prune(args, out, err)
+    if args.db_command == "sample":
+        return _db_sample(args, out, err)
     try:
         if args.db_command == "upgrade":
             migrate.upgrade(args.db, args.revision)
@@ -314,6 +316,36 @@ def _db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"netlmm-aaa db: cannot use {args.db}: {exc}", file=err)
         return 2
     print(f"database at {args.revision}", file=out)
+    return 0
+
+
+def _db_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from netlmm_aaa.persistence import migrate
+    from netlmm_aaa.persistence.database import make_engine
+    from netlmm_aaa.persistence.sample_site import RECORDS_PER_MOVE, Site, fill
+
+    if args.stations < 1 or args.days <= 0 or args.moves_per_day <= 0:
+        print("netlmm-aaa db sample: --stations, --days and --moves-per-day must be > 0", file=err)
+        return 2
+    rows = round(args.stations * args.days * args.moves_per_day * RECORDS_PER_MOVE)
+    try:
+        migrate.upgrade(args.db)
+        site = Site(args.stations, args.mags, args.aps_per_mag)
+        done = fill(args.db, rows, site, args.days, progress=False, until_now=True)
+        engine = make_engine(args.db)
+        with engine.connect() as connection:
+            online = connection.execute(
+                text("SELECT COUNT(*) FROM radacct WHERE acctstoptime IS NULL")
+            ).scalar_one()
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        print(f"netlmm-aaa db sample: cannot use {args.db}: {exc}", file=err)
+        return 2
+    print(f"{done['rows']} records of {done['moves']} moves by {args.stations} stations over "
+          f"{args.days:g} days; {online} sessions open in radacct", file=out)  # fmt: skip
     return 0
 
 
@@ -544,6 +576,22 @@ def build_parser() -> argparse.ArgumentParser:
         "the same every hour when their configuration sets retention.",
     )
     prune.add_argument("--db", required=True, help="SQLAlchemy URL, e.g. sqlite:///netlmm.db")
+    sample = db_sub.add_parser(
+        "sample",
+        help="fill a store with a synthetic site's records (for report writers)",
+        description="Writes, through the daemons' own store, what a site's MAGs and LMA would "
+        "record while STATIONS mobile nodes move between the APs of MAGS MAGs for DAYS days "
+        "ending now: accounting (with usage, so radacct fills), station events, signalling, "
+        "handovers and revocations, a few retransmitted or forged requests. The same site "
+        "the reports benchmark uses; the database is migrated first.",
+    )
+    sample.add_argument("--db", required=True, help="SQLAlchemy URL, e.g. sqlite:///sample.db")
+    sample.add_argument("--stations", type=int, default=200)
+    sample.add_argument("--days", type=float, default=7.0)
+    sample.add_argument("--moves-per-day", type=float, default=6.0,
+                        help="moves (new sessions) per station and day")  # fmt: skip
+    sample.add_argument("--mags", type=int, default=4)
+    sample.add_argument("--aps-per-mag", type=int, default=4)
     prune.add_argument("--older-than", required=True, metavar="AGE",
                        help="36h, 90d, 12w (at least one day)")  # fmt: skip
     db.set_defaults(handler=_db)

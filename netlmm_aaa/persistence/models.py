@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -303,3 +304,71 @@ class ReportRollup(Base):
     n: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[float] = mapped_column(Float)
     maximum: Mapped[float | None] = mapped_column(Float)
+
+
+def _inet() -> Any:
+    """An address or prefix column: ``inet`` on PostgreSQL (as FreeRADIUS's schema), text on
+    SQLite."""
+    return Text().with_variant(INET(), "postgresql")
+
+
+RADACCT_OPEN_SQL = "acctstoptime IS NULL"
+"""The condition of the partial indexes over sessions still open (the online stations)."""
+
+
+class Radacct(Base):
+    """One row per accounting session, in FreeRADIUS rlm_sql's ``radacct`` layout (its column
+    names and types), kept by the store from the accepted accounting: started by a Start (or the
+    first Interim-Update when the Start was lost), updated by each Interim-Update, closed by the
+    Stop or by the NAS's Accounting-On/Off (``NAS-Reboot``). ``acctstoptime IS NULL`` = online.
+    Beyond rlm_sql: the MAG (``node``) and NAS (``nasname``) that took the session, the
+    MN-ID, and packet counts."""
+
+    __tablename__ = "radacct"
+
+    radacctid: Mapped[int] = _id()
+    acctsessionid: Mapped[str] = mapped_column(Text)
+    acctuniqueid: Mapped[str] = mapped_column(Text, unique=True)
+    username: Mapped[str | None] = mapped_column(Text)
+    realm: Mapped[str | None] = mapped_column(Text)
+    nasipaddress: Mapped[str] = mapped_column(_inet())
+    nasportid: Mapped[str | None] = mapped_column(Text)
+    nasporttype: Mapped[str | None] = mapped_column(Text)
+    acctstarttime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acctupdatetime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acctstoptime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acctinterval: Mapped[int | None] = mapped_column(BigInteger)
+    acctsessiontime: Mapped[int | None] = mapped_column(BigInteger)
+    acctauthentic: Mapped[str | None] = mapped_column(Text)
+    connectinfo_start: Mapped[str | None] = mapped_column(Text)
+    connectinfo_stop: Mapped[str | None] = mapped_column(Text)
+    acctinputoctets: Mapped[int | None] = mapped_column(BigInteger)
+    acctoutputoctets: Mapped[int | None] = mapped_column(BigInteger)
+    calledstationid: Mapped[str | None] = mapped_column(Text)
+    callingstationid: Mapped[str | None] = mapped_column(Text)
+    acctterminatecause: Mapped[str | None] = mapped_column(Text)
+    servicetype: Mapped[str | None] = mapped_column(Text)
+    framedprotocol: Mapped[str | None] = mapped_column(Text)
+    framedipaddress: Mapped[str | None] = mapped_column(_inet())
+    framedipv6address: Mapped[str | None] = mapped_column(_inet())
+    framedipv6prefix: Mapped[str | None] = mapped_column(_inet())
+    framedinterfaceid: Mapped[str | None] = mapped_column(Text)
+    delegatedipv6prefix: Mapped[str | None] = mapped_column(_inet())
+    class_: Mapped[str | None] = mapped_column("class", Text)
+    node: Mapped[str] = mapped_column(String(64))
+    nasname: Mapped[str] = mapped_column(String(64))
+    mn_id: Mapped[str | None] = mapped_column(Text)
+    acctinputpackets: Mapped[int | None] = mapped_column(BigInteger)
+    acctoutputpackets: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_radacct_acctstarttime_username", "acctstarttime", "username"),
+        Index("ix_radacct_username_acctstarttime", "username", "acctstarttime"),
+        Index(
+            "ix_radacct_open_node_nasname",
+            "node",
+            "nasname",
+            sqlite_where=text(RADACCT_OPEN_SQL),
+            postgresql_where=text(RADACCT_OPEN_SQL),
+        ),
+    )

@@ -1,4 +1,5 @@
-"""Retention: the raw rows of the audit store older than a cut-off are deleted; the rollups
+"""Retention: the raw rows of the audit store older than a cut-off are deleted (and the
+``radacct`` sessions that ended before it); the rollups
 (``report_rollup``), the live state (bindings, node state, policies) and the accounting still
 owed to the upstream (``upstream_spool``) stay.
 
@@ -13,15 +14,18 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-RAW_TABLES = (
-    "audit_events",
-    "accounting_records",
-    "station_events",
-    "signaling",
-    "binding_changes",
-    "handovers",
-)
-"""The tables of facts that grow with traffic; every one has ``id`` and ``at``."""
+PRUNED: dict[str, tuple[str, str]] = {
+    "audit_events": ("id", "at"),
+    "accounting_records": ("id", "at"),
+    "station_events": ("id", "at"),
+    "signaling": ("id", "at"),
+    "binding_changes": ("id", "at"),
+    "handovers": ("id", "at"),
+    "radacct": ("radacctid", "acctstoptime"),
+}
+"""The tables of facts that grow with traffic: (key column, time column). A ``radacct``
+session goes when it ended before the cut-off; open sessions stay however old."""
+RAW_TABLES = tuple(PRUNED)
 
 MIN_RETENTION = timedelta(days=1)
 """At start the MAG reads back one accounting replay window of stops (at most a day) to refuse
@@ -57,10 +61,10 @@ def prune(engine: Engine, before: datetime, *, batch: int = 5000) -> dict[str, i
     if engine.dialect.name == "sqlite":
         bound = before.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     deleted: dict[str, int] = {}
-    for table in RAW_TABLES:
+    for table, (key, at) in PRUNED.items():
         statement = text(
-            f"DELETE FROM {table} WHERE id IN "  # table names: the constants above
-            f"(SELECT id FROM {table} WHERE at < :before ORDER BY id LIMIT :batch)"
+            f"DELETE FROM {table} WHERE {key} IN "  # names: the constants above
+            f"(SELECT {key} FROM {table} WHERE {at} < :before ORDER BY {key} LIMIT :batch)"
         )
         total = 0
         while True:

@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from netlmm_aaa.persistence.binding_rows import Item, binding_row
 from netlmm_aaa.persistence.postgres_copy import BinaryCopyRefused, copy_rows
+from netlmm_aaa.persistence.radacct_rows import radacct_operation
+from netlmm_aaa.persistence.radacct_rows import statements as radacct_statements
 from netlmm_aaa.persistence.report_rows import (
     AUDIT_COLUMNS,
     LMA_OVERRIDES,
@@ -51,6 +53,9 @@ class Prepared(NamedTuple):
     """Upstream spool rows to add (node, seq, time, datagram)."""
     unspooled: list[tuple[str, int]] = []
     """Upstream spool rows to remove (node, seq)."""
+    radacct: list[tuple[str, list[tuple[Any, ...]]]] = []
+    """``radacct`` statements in the order of their accounting records (consecutive records
+    of one statement together), each with its parameter rows."""
 
 
 class Pipeline:
@@ -100,6 +105,10 @@ class RowWriter:
         self.copy = dialect == "postgresql" and engine.dialect.driver == "psycopg"
         self.text_copy: set[str] = set()  # tables whose rows did not fit a binary COPY
         self.sqlite = dialect == "sqlite"
+        mark = "?" if self.sqlite else "%s"
+        self.radacct_sql = radacct_statements(
+            mark, (lambda m: m) if self.sqlite else (lambda m: f"CAST({m} AS inet)")
+        )
 
     def prepare(self, items: list[Item]) -> Prepared:
         """Turn items into rows (the Python half of a write)."""
@@ -115,6 +124,7 @@ class RowWriter:
         times: dict[float, Any] = {}
         spooled: dict[int, tuple[Any, ...]] = {}
         unspooled: list[tuple[str, int]] = []
+        radacct: list[tuple[str, list[tuple[Any, ...]]]] = []
         for item in items:
             if item[0] == "a":
                 _, utc, kind, mn_id, peer, fields = item
@@ -129,6 +139,14 @@ class RowWriter:
                     at = times[utc] = when(utc)
                 if kind in ROLLUP_KINDS:
                     roll(rollup, node, utc, kind, peer, fields)
+                if kind == "accounting":  # an accepted record: its session in radacct too
+                    operation = radacct_operation(node, utc, peer or "?", mn, fields, when)
+                    if operation is not None:
+                        sql = self.radacct_sql[operation[0]]
+                        if radacct and radacct[-1][0] == sql:
+                            radacct[-1][1].append(operation[1])
+                        else:
+                            radacct.append((sql, [operation[1]]))
                 report = kinds.get(kind)
                 if report is not None:
                     table, build = report
@@ -156,17 +174,18 @@ class RowWriter:
             # The rollup too, as multi-row upserts: one statement, one GIL hand-off.
             inserts += rollup_upserts([(*k, *v) for k, v in sorted(rollup.items())])
             return Prepared(
-                deletes, upserts, [], {}, [], inserts, list(spooled.values()), unspooled
+                deletes, upserts, [], {}, [], inserts, list(spooled.values()), unspooled, radacct
             )
         return Prepared(
             deletes, upserts, audits, typed, sorted(rollup.items()), inserts,
-            list(spooled.values()), unspooled,
+            list(spooled.values()), unspooled, radacct,
         )  # fmt: skip
 
     def commit(self, prepared: Prepared) -> None:
         """Write one prepared batch in one transaction."""
-        deletes, upserts, audits, typed, rollup, inserts, spooled, unspooled = prepared
-        if not (deletes or upserts or audits or typed or rollup or inserts or spooled or unspooled):
+        deletes, upserts, audits, typed, rollup, inserts, spooled, unspooled, radacct = prepared
+        if not (deletes or upserts or audits or typed or rollup or inserts or spooled or unspooled
+                or radacct):  # fmt: skip
             return
         # Plain DBAPI executemany with SQL prepared once: SQLAlchemy's row processing would cost
         # more than the database at these rates.
@@ -198,6 +217,8 @@ class RowWriter:
                 connection.exec_driver_sql(self.sql["spool_add"], spooled)
             if unspooled:
                 connection.exec_driver_sql(self.sql["spool_remove"], unspooled)
+            for sql, rows in radacct:
+                connection.exec_driver_sql(sql, rows)
 
     def write(self, items: list[Item]) -> None:
         """Prepare and commit ``items``."""

@@ -18,21 +18,45 @@ from netlmm_aaa.wire.radius_accounting import AccountingRequest
 
 
 def accounting_audit(
-    kind: AuditKind, nas: str, request: AccountingRequest, utc: float
+    kind: AuditKind, nas: str, request: AccountingRequest, utc: float, nas_address: str = ""
 ) -> RecordAudit:
+    """The audit record of an accepted request: what the accounting tables (and ``radacct``,
+    whose session it opens, updates or closes) keep of it. Absent attributes add no field."""
+    fields: dict[str, object] = {
+        "status": int(request.status),
+        "session_id": request.session_id,
+        "mac": request.calling_station_id,
+        "called_station_id": request.called_station_id,
+        "authentic": request.authentic,
+        "delay": request.delay_time,
+    }
+    extra = {
+        "user_name": request.user_name,
+        "event_timestamp": request.event_timestamp,
+        "session_time": request.session_time,
+        "terminate_cause": request.terminate_cause,
+        "nas_ip": request.nas_ip_address or request.nas_ipv6_address or nas_address or None,
+        "nas_port_id": request.nas_port_id
+        or (str(request.nas_port) if request.nas_port is not None else None),
+        "nas_port_type": request.nas_port_type,
+        "service_type": request.service_type,
+        "framed_ip": request.framed_ip_address,
+        "framed_ipv6_prefix": request.framed_ipv6_prefix,
+    }
+    fields.update((k, v) for k, v in extra.items() if v is not None)
+    usage = request.usage
+    if usage is not None:
+        fields.update(in_octets=usage.input_octets, out_octets=usage.output_octets)
+        if usage.input_packets is not None:
+            fields["in_packets"] = usage.input_packets
+        if usage.output_packets is not None:
+            fields["out_packets"] = usage.output_packets
     return RecordAudit(
         kind=kind,
         utc=utc,
         mn_id=request.chargeable_user_identity or (request.user_name or "").encode() or None,
         peer=nas,
-        fields={
-            "status": int(request.status),
-            "session_id": request.session_id,
-            "mac": request.calling_station_id,
-            "called_station_id": request.called_station_id,
-            "authentic": request.authentic,
-            "delay": request.delay_time,
-        },
+        fields=fields,
     )
 
 
@@ -67,7 +91,9 @@ class StoreThenAcknowledge:
         if not self._audits:
             asyncio.get_running_loop().call_soon(self._submit)
         self._audits.append(
-            accounting_audit(AuditKind.ACCOUNTING, item.nas.name, item.request, utc)
+            accounting_audit(
+                AuditKind.ACCOUNTING, item.nas.name, item.request, utc, item.nas.address
+            )
         )
         self._keys.append(item.key)
         if self._forwarder is not None:

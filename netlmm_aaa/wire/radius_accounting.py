@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -30,7 +31,9 @@ MAX_PACKET = 4096
 # Attribute numbers (RFC 2865, 2866, 2869, 4372, 6572, 7268).
 USER_NAME = 1
 NAS_IP_ADDRESS = 4
+NAS_PORT = 5
 SERVICE_TYPE = 6
+FRAMED_IP_ADDRESS = 8
 CLASS = 25
 VENDOR_SPECIFIC = 26
 CALLED_STATION_ID = 30
@@ -39,12 +42,21 @@ NAS_IDENTIFIER = 32
 PROXY_STATE = 33
 ACCT_STATUS_TYPE = 40
 ACCT_DELAY_TIME = 41
+ACCT_INPUT_OCTETS = 42
+ACCT_OUTPUT_OCTETS = 43
 ACCT_SESSION_ID = 44
 ACCT_AUTHENTIC = 45
 ACCT_SESSION_TIME = 46
+ACCT_INPUT_PACKETS = 47
+ACCT_OUTPUT_PACKETS = 48
 ACCT_TERMINATE_CAUSE = 49
+ACCT_INPUT_GIGAWORDS = 52
+ACCT_OUTPUT_GIGAWORDS = 53
 EVENT_TIMESTAMP = 55
 NAS_PORT_TYPE = 61
+NAS_PORT_ID = 87
+NAS_IPV6_ADDRESS = 95
+FRAMED_IPV6_PREFIX = 97
 MESSAGE_AUTHENTICATOR = 80
 CHARGEABLE_USER_IDENTITY = 89
 RFC6572_ATTRIBUTES = range(145, 163)
@@ -55,15 +67,20 @@ SINGLE_VALUED = frozenset({
     USER_NAME, NAS_IP_ADDRESS, SERVICE_TYPE, CALLED_STATION_ID, CALLING_STATION_ID,
     NAS_IDENTIFIER, ACCT_STATUS_TYPE, ACCT_DELAY_TIME, ACCT_SESSION_ID, ACCT_AUTHENTIC,
     ACCT_SESSION_TIME, ACCT_TERMINATE_CAUSE, EVENT_TIMESTAMP, NAS_PORT_TYPE,
-    MESSAGE_AUTHENTICATOR, CHARGEABLE_USER_IDENTITY, WLAN_AKM_SUITE,
+    MESSAGE_AUTHENTICATOR, CHARGEABLE_USER_IDENTITY, WLAN_AKM_SUITE, NAS_PORT, FRAMED_IP_ADDRESS,
+    ACCT_INPUT_OCTETS, ACCT_OUTPUT_OCTETS, ACCT_INPUT_PACKETS, ACCT_OUTPUT_PACKETS,
+    ACCT_INPUT_GIGAWORDS, ACCT_OUTPUT_GIGAWORDS, NAS_PORT_ID, NAS_IPV6_ADDRESS,
 })  # fmt: skip
 _INTEGERS = frozenset({
     SERVICE_TYPE, ACCT_STATUS_TYPE, ACCT_DELAY_TIME, ACCT_AUTHENTIC, ACCT_SESSION_TIME,
-    ACCT_TERMINATE_CAUSE, EVENT_TIMESTAMP, NAS_PORT_TYPE, WLAN_AKM_SUITE,
+    ACCT_TERMINATE_CAUSE, EVENT_TIMESTAMP, NAS_PORT_TYPE, WLAN_AKM_SUITE, NAS_PORT,
+    ACCT_INPUT_OCTETS, ACCT_OUTPUT_OCTETS, ACCT_INPUT_PACKETS, ACCT_OUTPUT_PACKETS,
+    ACCT_INPUT_GIGAWORDS, ACCT_OUTPUT_GIGAWORDS,
 })  # fmt: skip
 _TEXT = frozenset(
-    {USER_NAME, CALLED_STATION_ID, CALLING_STATION_ID, NAS_IDENTIFIER, ACCT_SESSION_ID}
-)
+    {USER_NAME, CALLED_STATION_ID, CALLING_STATION_ID, NAS_IDENTIFIER, ACCT_SESSION_ID,
+     NAS_PORT_ID}
+)  # fmt: skip
 
 
 class AcctStatusType(IntEnum):
@@ -98,6 +115,19 @@ class RadiusError(NetlmmError):
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         super().__init__(f"{reason}: {detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountingUsage:
+    """Octets and packets of a session as the NAS counts them: from the station's point of
+    view at the NAS, ``input`` is what the station sent (RFC 2866 §5.3-5.4). Octets include
+    the Acct-*-Gigawords (RFC 2869 §5.1-5.2): no wrap at 4 GiB."""
+
+    input_octets: int
+    output_octets: int
+    input_packets: int | None
+    output_packets: int | None
+    """None when the NAS does not count packets."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +171,18 @@ class AccountingRequest:
     """Acct-Terminate-Cause."""
     classes: tuple[bytes, ...]
     """Class attributes, echoed from the Access-Accept."""
+    usage: AccountingUsage | None = None
+    """What the session used so far (Interim-Update, Stop), when the NAS reports it."""
+    nas_ipv6_address: str | None = None
+    """NAS-IPv6-Address (RFC 3162)."""
+    nas_port: int | None = None
+    """NAS-Port."""
+    nas_port_id: str | None = None
+    """NAS-Port-Id (RFC 2869)."""
+    framed_ip_address: str | None = None
+    """Framed-IP-Address: the station's IPv4 address, when the NAS knows it."""
+    framed_ipv6_prefix: str | None = None
+    """Framed-IPv6-Prefix (RFC 3162), e.g. ``2001:db8:1:1::/64``."""
     pmip6: dict[int, tuple[bytes, ...]] = field(default_factory=dict)
     """RFC 6572 attributes (145-162) present, raw, by number."""
     has_message_authenticator: bool = False
@@ -284,6 +326,15 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
     nas_ip = first.get(NAS_IP_ADDRESS)
     if nas_ip is not None and len(nas_ip) != 4:
         raise RadiusError("bad_nas_ip", f"NAS-IP-Address of {len(nas_ip)} octets")
+    usage = None
+    if ACCT_INPUT_OCTETS in ints or ACCT_OUTPUT_OCTETS in ints:
+        usage = AccountingUsage(
+            input_octets=(ints.get(ACCT_INPUT_GIGAWORDS, 0) << 32) + ints.get(ACCT_INPUT_OCTETS, 0),
+            output_octets=(ints.get(ACCT_OUTPUT_GIGAWORDS, 0) << 32)
+            + ints.get(ACCT_OUTPUT_OCTETS, 0),
+            input_packets=ints.get(ACCT_INPUT_PACKETS),
+            output_packets=ints.get(ACCT_OUTPUT_PACKETS),
+        )
     return AccountingRequest(
         identifier=identifier,
         status=status,
@@ -303,12 +354,51 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
         session_time=ints.get(ACCT_SESSION_TIME),
         terminate_cause=ints.get(ACCT_TERMINATE_CAUSE),
         classes=tuple(classes),
+        usage=usage,
+        nas_ipv6_address=_ipv6(first, NAS_IPV6_ADDRESS),
+        nas_port=ints.get(NAS_PORT),
+        nas_port_id=texts.get(NAS_PORT_ID),
+        framed_ip_address=_ipv4(first, FRAMED_IP_ADDRESS),
+        framed_ipv6_prefix=_ipv6_prefix(first.get(FRAMED_IPV6_PREFIX)),
         pmip6={k: tuple(v) for k, v in pmip6.items()},
         has_message_authenticator=has_ma,
     )
 
 
 _ZERO16 = bytes(16)
+
+
+def _ipv4(first: dict[int, bytes], kind: int) -> str | None:
+    raw = first.get(kind)
+    if raw is None:
+        return None
+    if len(raw) != 4:
+        raise RadiusError("bad_address", f"attribute {kind} of {len(raw)} octets (IPv4: 4)")
+    return str(ipaddress.IPv4Address(raw))
+
+
+def _ipv6(first: dict[int, bytes], kind: int) -> str | None:
+    raw = first.get(kind)
+    if raw is None:
+        return None
+    if len(raw) != 16:
+        raise RadiusError("bad_address", f"attribute {kind} of {len(raw)} octets (IPv6: 16)")
+    return str(ipaddress.IPv6Address(raw))
+
+
+def _ipv6_prefix(raw: bytes | None) -> str | None:
+    """Framed-IPv6-Prefix (RFC 3162 §2.3): reserved octet, prefix length, prefix octets."""
+    if raw is None:
+        return None
+    if len(raw) < 2 or raw[1] > 128 or len(raw) - 2 < (raw[1] + 7) // 8 or len(raw) > 18:
+        raise RadiusError("bad_prefix", f"Framed-IPv6-Prefix of {len(raw)} octets")
+    try:
+        network = ipaddress.IPv6Network((raw[2:].ljust(16, b"\0"), raw[1]))
+    except ValueError as exc:  # bits set past the prefix length
+        raise RadiusError("bad_prefix", f"Framed-IPv6-Prefix: {exc}") from None
+    return str(network)
+
+
 _STATUS = {int(s): s for s in AcctStatusType}
 
 

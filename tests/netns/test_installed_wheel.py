@@ -2,7 +2,8 @@
 environment, and run every subcommand from that installation alone (outside the source tree):
 ``--help``, ``config check`` on every shipped example, ``decode`` of a capture, ``db upgrade``,
 both daemons in network namespaces until they report ready on ``/metrics``, ``lma bindings``,
-every report in every format (html too) and ``db prune`` on the stores the daemons wrote."""
+every report in every format (html too) and ``db prune`` on the stores the daemons wrote,
+``db sample`` into a scratch store."""
 
 from __future__ import annotations
 
@@ -121,6 +122,9 @@ def test_wheel_installs_and_both_daemons_start(tmp_path: Path) -> None:
         html = _run(tool, "report", "html", "--db", db, str(page))
         assert html.returncode == 0, html.stderr[-2000:]
         assert page.read_text().lstrip().lower().startswith("<!doctype html")
+        sampled = _run(tool, "db", "sample", "--db", f"sqlite:///{tmp_path / f'sample-{store}'}",
+                       "--stations", "5", "--days", "1")  # fmt: skip
+        assert sampled.returncode == 0 and "5 sessions open" in sampled.stdout, sampled.stderr
         pruned = _run(tool, "db", "prune", "--db", db, "--older-than", "90d")
         assert pruned.returncode == 0, pruned.stderr[-2000:]
         assert pruned.stdout.startswith("deleted the rows recorded before"), pruned.stdout

@@ -24,7 +24,7 @@ from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.retention_task import prune_periodically
 from tests.databases import database_url, postgresql_server  # noqa: F401
 from tests.lma_support import T0
-from tests.unit.reports.test_reports import fill
+from tests.unit.reports.test_reports import fill, later
 
 KEPT = ("report_rollup", "lma_bindings", "node_state")
 
@@ -40,11 +40,19 @@ def _counts(url: str, tables: tuple[str, ...]) -> dict[str, int]:
 
 
 def _story(url: str, shift: float = 0.0) -> None:
-    """The reports' story (fill), plus a record of the generic audit table, ``shift`` late."""
+    """The reports' story (fill), plus a record of the generic audit table and, at mag1, the
+    Stop of its accounting session and a session still open, ``shift`` late."""
     engine = fill(url, shift)["engine"]
     store = SqlStore(engine, "lma1", lma=True)
     store.submit(audit=[RecordAudit(kind=AuditKind.PEER_REACHABLE, utc=T0.utc + shift,
                                     peer="mag1")]).result(30)  # fmt: skip
+    store.close()
+    store = SqlStore(engine, "mag1")
+    sessions = [({"status": 2, "session_id": "S1", "session_time": 60}, 7200),
+                ({"status": 1, "session_id": "open"}, 0)]  # fmt: skip
+    store.submit(audit=[RecordAudit(kind=AuditKind.ACCOUNTING, utc=T0.utc + shift + late,
+                                    peer="hostapd-1", fields=later(fields, shift))
+                        for fields, late in sessions]).result(30)  # fmt: skip
     store.close()
     engine.dispose()
 
@@ -65,12 +73,14 @@ def test_prune_deletes_only_raw_rows_past_the_age(database_url: str) -> None:  #
     code, out, err = _run("db", "prune", "--db", database_url, "--older-than", "90d")
     assert (code, err) == (0, ""), err
     after = _counts(database_url, RAW_TABLES)
-    recorded = 1  # the run's own audit record
-    assert after == {t: both[t] - old[t] + (recorded if t == "audit_events" else 0)
+    recorded = {"audit_events": 1}  # the run's own audit record
+    still_open = {"radacct": 1}  # the old session never stopped: it stays
+    assert after == {t: both[t] - old[t] + recorded.get(t, 0) + still_open.get(t, 0)
                      for t in RAW_TABLES}, (old, both, after)  # fmt: skip
     assert _counts(database_url, KEPT) == kept_before
+    deleted = {t: old[t] - still_open.get(t, 0) for t in RAW_TABLES}
     for table in RAW_TABLES:
-        assert f"{table} " in out and f" {old[table]}\n" in out.split(f"{table} ")[1][:40], out
+        assert f"{table} " in out and f" {deleted[table]}\n" in out.split(f"{table} ")[1][:40], out
     engine = make_engine(database_url)
     with engine.connect() as connection:
         kind, details = connection.execute(text(
@@ -80,7 +90,7 @@ def test_prune_deletes_only_raw_rows_past_the_age(database_url: str) -> None:  #
         import json
 
         details = json.loads(details)
-    assert details["deleted"] == old
+    assert details["deleted"] == deleted
     # Again: nothing left to delete, nothing recorded.
     code, out, _ = _run("db", "prune", "--db", database_url, "--older-than", "90d")
     assert code == 0 and _counts(database_url, RAW_TABLES) == after
@@ -92,8 +102,8 @@ def test_prune_in_small_batches_deletes_them_all(database_url: str) -> None:  # 
     engine = make_engine(database_url)
     deleted = prune(engine, datetime.now(UTC) - timedelta(days=1), batch=2)
     engine.dispose()
-    assert deleted == old
-    assert _counts(database_url, RAW_TABLES) == dict.fromkeys(RAW_TABLES, 0)
+    assert deleted == {**old, "radacct": old["radacct"] - 1}  # the open session stays
+    assert _counts(database_url, RAW_TABLES) == {**dict.fromkeys(RAW_TABLES, 0), "radacct": 1}
 
 
 @pytest.mark.parametrize("spelled", ["23h", "90", "90 days", "-3d", ""])
@@ -131,7 +141,8 @@ def test_the_daemons_task_prunes_at_start_and_records_the_run(tmp_path: Path) ->
 
     asyncio.run(asyncio.wait_for(run(), 20))
     engine.dispose()
-    assert _counts(url, RAW_TABLES) == dict.fromkeys(RAW_TABLES, 0)
+    assert _counts(url, RAW_TABLES) == {**dict.fromkeys(RAW_TABLES, 0), "radacct": 1}
     assert len(submitted) == 1 and len(submitted[0]) == 1, submitted
     record = submitted[0][0]
-    assert record.kind is AuditKind.RETENTION_PRUNED and record.fields["deleted"] == old
+    assert record.kind is AuditKind.RETENTION_PRUNED
+    assert record.fields["deleted"] == {**old, "radacct": old["radacct"] - 1}

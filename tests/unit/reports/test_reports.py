@@ -23,6 +23,13 @@ BOB = b"bob@example.org"
 BOB_MAC = "02:88:00:00:bb:02"
 
 
+def later(fields: Any, shift: float) -> Any:
+    """``fields`` of a record ``shift`` seconds later: its Acct-Session-Id, if any, another."""
+    if not shift or "session_id" not in fields:
+        return fields
+    return {**fields, "session_id": f"{fields['session_id']}@{int(shift)}"}
+
+
 def fill(url: str, shift: float = 0.0) -> dict[str, Any]:
     """Alice: mag1 (AP1) -> mag2 (AP2) -> mag1 (AP1); Bob: mag2 only; messages take 2 ms per
     hop. Every audit record of the three cores goes through its daemon's SqlStore. The story
@@ -63,8 +70,9 @@ def fill(url: str, shift: float = 0.0) -> dict[str, Any]:
                     fields={"mac": "02:00:00:00:00:77", "reason": "mac_authentication_bypass",
                             "nas": "wlc-1"}),
     ]  # fmt: skip
-    if shift:
-        audits = {node: [dataclasses.replace(r, utc=r.utc + shift) for r in records]
+    if shift:  # a later story: its accounting sessions are other sessions
+        audits = {node: [dataclasses.replace(r, utc=r.utc + shift, fields=later(r.fields, shift))
+                         for r in records]
                   for node, records in audits.items()}  # fmt: skip
     engine = make_engine(url)
     for node, records in audits.items():

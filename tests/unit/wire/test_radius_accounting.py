@@ -275,3 +275,62 @@ def test_hmac_md5_is_rfc2104_hmac_md5(key: bytes, message: bytes) -> None:
     # Keys longer than MD5's 64-octet block are hashed first (RFC 2104 §2); messages past
     # 2,048 octets take hashlib's other (GIL-releasing) path.
     assert hmac_md5(key, message) == hmac.new(key, message, hashlib.md5).digest()
+
+
+def _radclient_datagram(request: str) -> bytes:
+    """The Accounting-Request FreeRADIUS's radclient builds from ``request`` (not answered)."""
+    radclient = shutil.which("radclient")
+    if radclient is None:
+        pytest.skip("radclient not installed (Debian freeradius-utils; .ci/run installs it)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(10)
+        port = sock.getsockname()[1]
+        done = subprocess.Popen([radclient, "-c", "1", "-r", "1", "-t", "1",
+                                 f"127.0.0.1:{port}", "acct", "s3cret"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        try:
+            assert done.stdin is not None
+            done.stdin.write(request)
+            done.stdin.close()
+            return sock.recvfrom(4096)[0]
+        finally:
+            done.kill()
+            done.wait()
+
+
+def test_usage_and_addresses_as_radclient_sends_them() -> None:
+    """What radacct keeps: octets with gigawords, packets, NAS-IPv6-Address, NAS-Port(-Id),
+    Framed-IP-Address and Framed-IPv6-Prefix, from a packet FreeRADIUS's radclient encodes."""
+    data = _radclient_datagram(
+        'Acct-Status-Type = Interim-Update\nUser-Name = "mn1@example.org"\n'
+        'Acct-Session-Id = "S9"\nAcct-Input-Octets = 1234\nAcct-Input-Gigawords = 2\n'
+        "Acct-Output-Octets = 4294967295\nAcct-Input-Packets = 11\nAcct-Output-Packets = 12\n"
+        "NAS-IPv6-Address = 2001:db8:ff::7\nNAS-Port = 3\nNAS-Port-Id = \"ge-0/0/3\"\n"
+        "Framed-IP-Address = 203.0.113.10\nFramed-IPv6-Prefix = 2001:db8:1:1::/64\n"
+    )
+    req = decode_accounting_request(data, SECRET)
+    assert req.usage is not None
+    assert (req.usage.input_octets, req.usage.output_octets) == ((2 << 32) + 1234, 4294967295)
+    assert (req.usage.input_packets, req.usage.output_packets) == (11, 12)
+    assert (req.nas_ipv6_address, req.nas_port, req.nas_port_id) == ("2001:db8:ff::7", 3, "ge-0/0/3")
+    assert (req.framed_ip_address, req.framed_ipv6_prefix) == ("203.0.113.10", "2001:db8:1:1::/64")
+
+
+@pytest.mark.parametrize(
+    ("attribute", "reason"),
+    [
+        ((8, b"\x01\x02\x03"), "bad_address"),  # Framed-IP-Address of 3 octets
+        ((95, bytes(15)), "bad_address"),  # NAS-IPv6-Address of 15 octets
+        ((97, b"\x00\x81" + bytes(16)), "bad_prefix"),  # /129
+        ((97, b"\x00\x40" + bytes(4)), "bad_prefix"),  # /64 in 4 octets
+        ((97, b"\x00\x08\xff\x01"), "bad_prefix"),  # bits past the prefix length
+        ((42, b"\x00\x01"), "integer_length"),  # Acct-Input-Octets of 2 octets
+    ],
+)
+def test_bad_usage_and_address_attributes_are_typed_errors(
+    attribute: tuple[int, bytes], reason: str
+) -> None:
+    with pytest.raises(RadiusError, match=reason):
+        decode_accounting_request(build([*START, attribute]), SECRET)
