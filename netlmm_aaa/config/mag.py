@@ -50,6 +50,12 @@ class NasConfig:
     rate_limit: int = setting(check.integer(10, 1_000_000), 5000)
     """Accounting datagrams per second decoded from this NAS (burst twice that); beyond, they
     are dropped and counted (``rate_limited``), and the NAS retransmits."""
+    disconnect_port: int | None = setting(_PORT, None)
+    """Its RFC 5176 Dynamic Authorization port (usually 3799): a station of this NAS whose
+    binding the LMA revoked (or an operator, ``lma revoke``) is disconnected there with a
+    Disconnect-Request signed with ``secret``. Unset: such a station stays connected at the
+    NAS (audited as ``disconnect_requested`` with result ``not_configured``). Stations of a
+    ``[[mag.hostapd]]`` are deauthenticated through its control interface instead."""
     allow_mab: bool = setting(check.boolean, False)
     """Serve its MAC-authentication-bypass sessions (User-Name = the MAC, Service-Type
     Call-Check), non-802.1X port types and non-EAP Wi-Fi key management (PSK, SAE, OWE) too.

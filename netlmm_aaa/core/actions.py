@@ -212,13 +212,21 @@ class AdvertiseRouter:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeauthenticateStation:
-    """Ask the authenticator to drop the station (hostapd ``DEAUTHENTICATE <mac>``), which also
-    closes its accounting session: the LMA moved its binding to another MAG."""
+    """Ask the authenticator to drop the station, which also closes its accounting session: the
+    LMA moved its binding to another MAG (or an operator revoked it). A hostapd the MAG watches
+    deauthenticates it (``DEAUTHENTICATE <mac>``); a NAS known only by its accounting gets an
+    RFC 5176 Disconnect-Request naming ``session_id``."""
 
     mac: str
     """The station's MAC."""
     interface: str
     """Its access interface."""
+    nas: str | None = None
+    """The NAS whose accounting attached it (None: a hostapd reported it)."""
+    session_id: str | None = None
+    """That accounting session's Acct-Session-Id."""
+    user_name: str | None = None
+    """The identity the station is registered under (the MN-ID, as text)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

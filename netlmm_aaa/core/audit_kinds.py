@@ -78,3 +78,4 @@ class AuditKind(StrEnum):
     RETENTION_PRUNED = "retention_pruned"
     CONFIG_RELOADED = "config_reloaded"
     CONFIG_RELOAD_REFUSED = "config_reload_refused"
+    DISCONNECT_REQUESTED = "disconnect_requested"

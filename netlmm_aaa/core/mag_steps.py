@@ -25,6 +25,7 @@ from netlmm_aaa.core.codes import HandoffIndicator
 from netlmm_aaa.core.early_downlink import EarlyDownlinks
 from netlmm_aaa.core.mag_policy import MagPolicy
 from netlmm_aaa.core.pbu_exchange import PbuBuilder, handoff_indicator, read_grant
+from netlmm_aaa.core.station_intake import StationIntake
 
 Actions = list[MagAction]
 
@@ -46,6 +47,7 @@ class StationSteps:
     """The handlers; :class:`~.mobile_access_gateway.MobileAccessGateway` owns their state."""
 
     policy: MagPolicy
+    intake: StationIntake
     _stations: dict[str, BulEntry]
     _by_sequence: dict[int, BulEntry]
     _pbus: PbuBuilder
@@ -196,7 +198,10 @@ class StationSteps:
         self._send_pbu(entry, HandoffIndicator.NOT_CHANGED, self.policy.lifetime, now, actions)
 
     def _on_revoked(self, entry: BulEntry, cause: Cause, now: Now, actions: Actions) -> None:
-        actions.append(DeauthenticateStation(mac=entry.mac, interface=entry.interface))
+        nas, session_id = self.intake.session_of(entry.mac) or (None, None)
+        actions.append(DeauthenticateStation(
+            mac=entry.mac, interface=entry.interface, nas=nas, session_id=session_id,
+            user_name=entry.mn_id.decode("utf-8", "replace")))  # fmt: skip
         self._farewell(
             entry,
             now,

@@ -194,6 +194,12 @@ class StationIntake:
         # session, so it cannot be judged new (refused as unverifiable, never "new").
         self._dropped_until = float("-inf")
 
+    def session_of(self, mac: str) -> tuple[str, str | None] | None:
+        """The NAS and Acct-Session-Id of the accounting session ``mac`` is attached by (None
+        for a station a hostapd reported, or none attached)."""
+        held = self._sessions.get(mac)
+        return None if held is None else (held[0], held[1])
+
     def attached(self, mac: str) -> bytes | None:
         return self._attached.get(mac)
 

@@ -155,7 +155,7 @@ AUDIT_EVENT_KINDS: frozenset[AuditKind] = frozenset({
     AuditKind.REVOCATION_FAILED, AuditKind.PEER_REACHABLE, AuditKind.PEER_UNREACHABLE,
     AuditKind.PEER_RESTARTED, AuditKind.LMA_STARTED, AuditKind.DATAPLANE_ERROR,
     AuditKind.BINDING_ROUTES_FAILED, AuditKind.RETENTION_PRUNED, AuditKind.CONFIG_RELOADED,
-    AuditKind.CONFIG_RELOAD_REFUSED,
+    AuditKind.CONFIG_RELOAD_REFUSED, AuditKind.DISCONNECT_REQUESTED,
 })  # fmt: skip
 """Kinds that go to the generic ``audit_events`` table (JSON details), by decision: every
 :class:`AuditKind` is in exactly one of this set and :data:`REPORT_KINDS`."""

@@ -29,8 +29,9 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
 )
 from netlmm_aaa.adapters.radius_auth_relay import RadiusAuthRelay
+from netlmm_aaa.adapters.radius_disconnect import disconnect
 from netlmm_aaa.adapters.router_advertiser import RouterAdvertiser, RouterSolicitations
-from netlmm_aaa.config import MagConfig, load_mag_config
+from netlmm_aaa.config import MagConfig, NasConfig, load_mag_config
 from netlmm_aaa.config.reload import mag_restart_needed
 from netlmm_aaa.core.actions import (
     AdvertiseRouter,
@@ -469,6 +470,8 @@ class MagService:
                     if client is not None:
                         with contextlib.suppress(HostapdUnavailable):
                             await client.deauthenticate(action.mac)
+                    else:
+                        self._disconnect_soon(action)
                 case QueryStation():
                     answer = StationQueried(
                         interface=action.interface,
@@ -488,6 +491,35 @@ class MagService:
             self._defer_audits(audits)
         elif audits:
             self.store.submit(audit=audits)
+
+    def _disconnect_soon(self, action: DeauthenticateStation) -> None:
+        """A station a NAS reported by accounting only: an RFC 5176 Disconnect-Request to that
+        NAS when it has a ``disconnect_port``; either way the outcome is audited."""
+        nas = next((n for n in self.config.nases if n.name == action.nas), None)
+        task = asyncio.ensure_future(self._disconnect(action, nas))
+        self._dataplane_tasks.add(task)
+        task.add_done_callback(self._dataplane_tasks.discard)
+
+    async def _disconnect(self, action: DeauthenticateStation, nas: NasConfig | None) -> None:
+        fields: dict[str, object] = {"nas": action.nas, "mac": action.mac,
+                                     "session_id": action.session_id}  # fmt: skip
+        if nas is None or nas.disconnect_port is None:
+            fields["result"] = "not_configured"  # the station stays connected at its NAS
+        else:
+            outcome = await disconnect(
+                nas.address, nas.secret, port=nas.disconnect_port,
+                calling_station_id=action.mac, session_id=action.session_id,
+                user_name=action.user_name, nas_identifier=nas.identifier,
+                event_timestamp=int(self.clock().utc),
+            )  # fmt: skip
+            fields.update(result=outcome.result, tries=outcome.tries)
+            if outcome.error_cause is not None:
+                fields["error_cause"] = outcome.error_cause
+        if self.store is not None:
+            self.store.submit(audit=[RecordAudit(
+                kind=AuditKind.DISCONNECT_REQUESTED, utc=self.clock().utc,
+                mn_id=(action.user_name or "").encode() or None, peer=self.config.name,
+                fields=fields)])  # fmt: skip
 
     def _send(self, action: SendMessage) -> None:
         # Configuration makes sure the socket of every LMA's family exists.
