@@ -355,10 +355,10 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
         terminate_cause=ints.get(ACCT_TERMINATE_CAUSE),
         classes=tuple(classes),
         usage=usage,
-        nas_ipv6_address=_ipv6(first, NAS_IPV6_ADDRESS),
+        nas_ipv6_address=_address(first, NAS_IPV6_ADDRESS, 16),
         nas_port=ints.get(NAS_PORT),
         nas_port_id=texts.get(NAS_PORT_ID),
-        framed_ip_address=_ipv4(first, FRAMED_IP_ADDRESS),
+        framed_ip_address=_address(first, FRAMED_IP_ADDRESS, 4),
         framed_ipv6_prefix=_ipv6_prefix(first.get(FRAMED_IPV6_PREFIX)),
         pmip6={k: tuple(v) for k, v in pmip6.items()},
         has_message_authenticator=has_ma,
@@ -368,22 +368,14 @@ def decode_accounting_request(data: bytes, secret: bytes) -> AccountingRequest:
 _ZERO16 = bytes(16)
 
 
-def _ipv4(first: dict[int, bytes], kind: int) -> str | None:
+def _address(first: dict[int, bytes], kind: int, size: int) -> str | None:
+    """An address attribute as text: IPv4 (``size`` 4) or IPv6 (16)."""
     raw = first.get(kind)
     if raw is None:
         return None
-    if len(raw) != 4:
-        raise RadiusError("bad_address", f"attribute {kind} of {len(raw)} octets (IPv4: 4)")
-    return str(ipaddress.IPv4Address(raw))
-
-
-def _ipv6(first: dict[int, bytes], kind: int) -> str | None:
-    raw = first.get(kind)
-    if raw is None:
-        return None
-    if len(raw) != 16:
-        raise RadiusError("bad_address", f"attribute {kind} of {len(raw)} octets (IPv6: 16)")
-    return str(ipaddress.IPv6Address(raw))
+    if len(raw) != size:
+        raise RadiusError("bad_address", f"attribute {kind} of {len(raw)} octets, not {size}")
+    return str(ipaddress.ip_address(raw))
 
 
 def _ipv6_prefix(raw: bytes | None) -> str | None:
