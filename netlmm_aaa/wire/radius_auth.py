@@ -7,8 +7,9 @@ LMA) to itself, so the MAG relays authentication to see the Access-Accept. A rel
 proxy (RFC 2865 §2.3): each hop has its own shared secret, so the Message-Authenticator
 (RFC 3579 §3.2), the Response Authenticator, User-Password (RFC 2865 §5.2) and the salted
 attributes (MS-MPPE-Send/Recv-Key, RFC 2548 §2.4.2-3; Tunnel-Password, RFC 2868 §3.5) are
-recomputed or re-encrypted for the next hop. Pure bytes in, bytes out; the caller supplies the
-random Request Authenticator.
+recomputed or re-encrypted for the next hop (the salted ones with pyrad; User-Password by hand,
+since pyrad reads it back as text and a password is octets). Pure bytes in, bytes out; the
+caller supplies the random Request Authenticator.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import hmac
 import ipaddress
 import struct
 from dataclasses import dataclass
+
+from pyrad.packet import Packet, PacketError
 
 from netlmm_aaa.wire.radius_accounting import (
     CALLING_STATION_ID,
@@ -186,19 +189,25 @@ def check_access_response(data: bytes, request: bytes, secret: bytes) -> bytes:
     return packet
 
 
+def _salt_codec(secret: bytes, request_authenticator: bytes) -> Packet:
+    """pyrad's RFC 2868 §3.5 salt encryption for a reply to the request with
+    ``request_authenticator``, under ``secret``."""
+    packet = Packet(code=ACCESS_ACCEPT, secret=secret)
+    packet.request_authenticator = request_authenticator
+    return packet
+
+
 def _reencrypt_salted(
     value: bytes, offset: int, old: tuple[bytes, bytes], new: tuple[bytes, bytes]
 ) -> bytes:
-    """Salt-encrypted string starting after ``offset`` octets (tag) and a 2-octet salt: b1 =
-    MD5(S + Request Authenticator + Salt) (RFC 2548 §2.4.2, RFC 2868 §3.5)."""
-    if len(value) < offset + 2 + 16:
-        raise RadiusError("bad_encrypted_attribute", f"salted value of {len(value)} octets")
-    (old_secret, old_auth), (new_secret, new_auth) = old, new
-    salt = value[offset : offset + 2]
-    cipher = value[offset + 2 :]
-    return value[: offset + 2] + _reencrypt(
-        cipher, old_auth + salt, old_secret, new_auth + salt, new_secret
-    )
+    """A salt-encrypted string after ``offset`` octets (the tag), b1 = MD5(S + Request
+    Authenticator + Salt) (RFC 2548 §2.4.2, RFC 2868 §3.5): decrypted with the old hop's
+    (secret, Request Authenticator), encrypted for the new one under a fresh salt (pyrad)."""
+    try:
+        plain = _salt_codec(*old).SaltDecrypt(value[offset:])
+    except PacketError as exc:
+        raise RadiusError("bad_encrypted_attribute", f"salted value: {exc}") from None
+    return value[:offset] + bytes(_salt_codec(*new).SaltCrypt(plain))
 
 
 def _vsa_reencrypt(value: bytes, old: tuple[bytes, bytes], new: tuple[bytes, bytes]) -> bytes:

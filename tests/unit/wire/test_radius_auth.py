@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from netlmm_aaa.wire.radius_accounting import RadiusError
+from netlmm_aaa.wire.radius_accounting import RadiusError, walk_attributes
 from netlmm_aaa.wire.radius_auth import (
     ACCESS_ACCEPT,
     check_access_request,
@@ -68,6 +68,18 @@ def _salted(key: bytes, secret: bytes, authenticator: bytes, salt: bytes) -> byt
     return salt + out
 
 
+def _unsalted(value: bytes, secret: bytes, authenticator: bytes) -> bytes:
+    """The plaintext of a salt-encrypted value (RFC 2868 §3.5), by hand."""
+    salt, cipher = value[:2], value[2:]
+    plain, previous = b"", authenticator + salt
+    for i in range(0, len(cipher), 16):
+        block = cipher[i : i + 16]
+        plain += bytes(a ^ b for a, b in zip(block, hashlib.md5(secret + previous).digest(),
+                                             strict=True))  # fmt: skip
+        previous = block
+    return plain[1 : 1 + plain[0]]
+
+
 def _answer(request: bytes, secret: bytes, attributes: bytes, code: int = ACCESS_ACCEPT) -> bytes:
     body = attributes + _attr(80, bytes(16))
     packet = bytearray(struct.pack("!BBH", code, request[1], 20 + len(body)) + request[4:20] + body)
@@ -104,11 +116,18 @@ def test_request_and_answer_round_trip_through_the_relay() -> None:
     # The NAS sees its own Identifier, a valid answer to its request, keys under its secret.
     assert reply[1] == request[1]
     assert check_access_response(reply, request, NAS_SECRET) == reply
-    expected_ms = struct.pack("!I", 311)
-    expected_ms += _attr(16, _salted(send_key, NAS_SECRET, NAS_AUTH, b"\x80\x01"))
-    expected_ms += _attr(17, _salted(recv_key, NAS_SECRET, NAS_AUTH, b"\x80\x02"))
-    assert _attr(26, expected_ms) in reply
-    assert _attr(69, b"\x01" + _salted(b"tunnel-pw", NAS_SECRET, NAS_AUTH, b"\x80\x03")) in reply
+    # The keys and the Tunnel-Password read back under the NAS's secret and Request
+    # Authenticator, each under a salt of its own with the high bit set (RFC 2548 §2.4.2).
+    vsa = next(v for k, v in walk_attributes(reply) if k == 26)
+    assert vsa[:4] == struct.pack("!I", 311)
+    subs = {vsa[4 + 0]: vsa[6 : 4 + vsa[5]], vsa[4 + vsa[5]]: vsa[6 + vsa[5] :]}
+    assert _unsalted(subs[16], NAS_SECRET, NAS_AUTH) == send_key
+    assert _unsalted(subs[17], NAS_SECRET, NAS_AUTH) == recv_key
+    tunnel_reply = next(v for k, v in walk_attributes(reply) if k == 69)
+    assert tunnel_reply[0] == 1  # the tag kept
+    assert _unsalted(tunnel_reply[1:], NAS_SECRET, NAS_AUTH) == b"tunnel-pw"
+    salts = [subs[16][:2], subs[17][:2], tunnel_reply[1:3]]
+    assert all(salt[0] & 0x80 for salt in salts) and len(set(salts)) == 3
     profile = mobility_profile(checked)
     assert profile.home_network_prefix == "2001:db8:1:77::/64"
     assert profile.ipv4_home_address == "203.0.113.77"
