@@ -77,16 +77,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_radacct_username_acctstarttime", "radacct", ["username", "acctstarttime"]
     )
-    op.create_index(
-        "ix_radacct_open_node_nasname",
-        "radacct",
-        ["node", "nasname"],
-        sqlite_where=sa.text("acctstoptime IS NULL"),
-        postgresql_where=sa.text("acctstoptime IS NULL"),
-    )
+    for column in ("nasname", "callingstationid"):
+        op.create_index(
+            f"ix_radacct_open_node_{column}",
+            "radacct",
+            ["node", column],
+            sqlite_where=sa.text("acctstoptime IS NULL"),
+            postgresql_where=sa.text("acctstoptime IS NULL"),
+        )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_radacct_open_node_callingstationid", table_name="radacct")
     op.drop_index("ix_radacct_open_node_nasname", table_name="radacct")
     op.drop_index("ix_radacct_username_acctstarttime", table_name="radacct")
     op.drop_index("ix_radacct_acctstarttime_username", table_name="radacct")

@@ -321,6 +321,8 @@ class Radacct(Base):
     names and types), kept by the store from the accepted accounting: started by a Start (or the
     first Interim-Update when the Start was lost), updated by each Interim-Update, closed by the
     Stop or by the NAS's Accounting-On/Off (``NAS-Reboot``). ``acctstoptime IS NULL`` = online.
+    The home network prefix and IPv4 home address the station registered with fill
+    ``framedipv6prefix`` / ``framedipaddress`` where the NAS sent none.
     Beyond rlm_sql: the MAG (``node``) and NAS (``nasname``) that took the session, the
     MN-ID, and packet counts."""
 
@@ -368,6 +370,13 @@ class Radacct(Base):
             "ix_radacct_open_node_nasname",
             "node",
             "nasname",
+            sqlite_where=text(RADACCT_OPEN_SQL),
+            postgresql_where=text(RADACCT_OPEN_SQL),
+        ),
+        Index(
+            "ix_radacct_open_node_callingstationid",
+            "node",
+            "callingstationid",
             sqlite_where=text(RADACCT_OPEN_SQL),
             postgresql_where=text(RADACCT_OPEN_SQL),
         ),

@@ -42,8 +42,10 @@ START, STOP, INTERIM, ACCOUNTING_ON, ACCOUNTING_OFF = 1, 2, 3, 7, 8
 
 
 def statements(mark: str, inet: Callable[[str], str]) -> dict[str, str]:
-    """The four statements (``start``, ``interim``, ``stop``: an upsert of the session's row;
-    ``close``: the NAS's open sessions ended by its Accounting-On/Off). ``mark``: the driver's
+    """The statements: ``start``, ``interim``, ``stop`` (an upsert of the session's row),
+    ``close`` (the NAS's open sessions ended by its Accounting-On/Off) and ``addresses`` (the
+    home network prefix and IPv4 home address the station registered with, into its open
+    session where the NAS sent none). ``mark``: the driver's
     placeholder; ``inet(mark)``: a placeholder for an address column."""
 
     def value(column: str) -> str:
@@ -68,6 +70,11 @@ def statements(mark: str, inet: Callable[[str], str]) -> dict[str, str]:
         "close": (
             f"UPDATE radacct SET acctstoptime = {mark}, acctterminatecause = 'NAS-Reboot' "
             f"WHERE node = {mark} AND nasname = {mark} AND acctstoptime IS NULL"
+        ),
+        "addresses": (
+            f"UPDATE radacct SET framedipv6prefix = COALESCE(framedipv6prefix, {inet(mark)}), "
+            f"framedipaddress = COALESCE(framedipaddress, {inet(mark)}) "
+            f"WHERE node = {mark} AND callingstationid = {mark} AND acctstoptime IS NULL"
         ),
     }
 
@@ -112,3 +119,13 @@ def radacct_operation(
 
 def _named(names: dict[int, str], value: Any) -> str | None:
     return None if value is None else names.get(value, str(value))
+
+
+def addresses_operation(node: str, f: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+    """A station registered (its audit fields ``f``): its home network prefix (the first) and
+    IPv4 home address for its open session at this MAG; None when it has neither."""
+    prefixes = f.get("prefixes") or ()
+    prefix = prefixes[0] if prefixes else None
+    if (prefix is None and f.get("ipv4") is None) or not f.get("mac"):
+        return None
+    return "addresses", (prefix, f.get("ipv4"), node, f["mac"])

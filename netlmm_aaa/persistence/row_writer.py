@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from netlmm_aaa.persistence.binding_rows import Item, binding_row
 from netlmm_aaa.persistence.postgres_copy import BinaryCopyRefused, copy_rows
-from netlmm_aaa.persistence.radacct_rows import radacct_operation
+from netlmm_aaa.persistence.radacct_rows import addresses_operation, radacct_operation
 from netlmm_aaa.persistence.radacct_rows import statements as radacct_statements
 from netlmm_aaa.persistence.report_rows import (
     AUDIT_COLUMNS,
@@ -139,14 +139,17 @@ class RowWriter:
                     at = times[utc] = when(utc)
                 if kind in ROLLUP_KINDS:
                     roll(rollup, node, utc, kind, peer, fields)
+                operation = None
                 if kind == "accounting":  # an accepted record: its session in radacct too
                     operation = radacct_operation(node, utc, peer or "?", mn, fields, when)
-                    if operation is not None:
-                        sql = self.radacct_sql[operation[0]]
-                        if radacct and radacct[-1][0] == sql:
-                            radacct[-1][1].append(operation[1])
-                        else:
-                            radacct.append((sql, [operation[1]]))
+                elif kind == "station_registered":  # its addresses into its session
+                    operation = addresses_operation(node, fields)
+                if operation is not None:
+                    sql = self.radacct_sql[operation[0]]
+                    if radacct and radacct[-1][0] == sql:
+                        radacct[-1][1].append(operation[1])
+                    else:
+                        radacct.append((sql, [operation[1]]))
                 report = kinds.get(kind)
                 if report is not None:
                     table, build = report

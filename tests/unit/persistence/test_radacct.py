@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
@@ -42,12 +43,16 @@ def _request(status: int, user: str, session: str, at: int, **extra: Any) -> lis
     return attributes
 
 
-def _feed(url: str, node: str, packets: list[tuple[str, list[tuple[int, bytes]]]]) -> None:
-    """Each (NAS, attributes) as the MAG records it: decoded, audited, written by the store."""
+def _feed(url: str, node: str, packets: list[tuple[str, Any]]) -> None:
+    """Each (NAS, attributes) as the MAG records it: decoded, audited, written by the store (a
+    ready RecordAudit as it is)."""
     engine = make_engine(url)
     store = SqlStore(engine, node)
     records = []
     for nas, attributes in packets:
+        if isinstance(attributes, RecordAudit):
+            records.append(attributes)
+            continue
         request = decode_accounting_request(build(attributes, secret=SECRET), SECRET)
         records.append(accounting_audit(AuditKind.ACCOUNTING, nas, request, T0 + 10_000, "192.0.2.99"))
     store.submit(audit=records).result(30)
@@ -75,6 +80,11 @@ def test_sessions_opened_updated_and_closed(database_url: str) -> None:  # noqa:
     _feed(database_url, "mag1", [
         ("wlc", _request(1, "alice@example.org", "S1", T0)),
         ("wlc", _request(1, "bob@example.org", "S2", T0 + 5, mac=b"02-00-00-00-00-02")),
+        # The MAG registers bob: his home prefix and IPv4 home address go into his session.
+        ("", RecordAudit(kind=AuditKind.STATION_REGISTERED, utc=T0 + 5.1, peer="mag1",
+                         mn_id=b"bob@example.org",
+                         fields={"mac": "02:00:00:00:00:02", "prefixes": ["2001:db8:1:2::/64"],
+                                 "ipv4": "203.0.113.12"})),
         ("wlc", _request(3, "alice@example.org", "S1", T0 + 600, session_time=600,
                          in_octets=1000, out_octets=5000, in_packets=10, out_packets=20,
                          framed_ip="203.0.113.10")),
@@ -106,6 +116,9 @@ def test_sessions_opened_updated_and_closed(database_url: str) -> None:  # noqa:
     assert alice[14:17] == ("mag1", "wlc", 10)
     carol = by_user["carol@guest.example"]
     assert _utc(carol[4]) == T0 + 1300 and carol[8] == "NAS-Reboot"
+    bob = _rows(database_url, "SELECT framedipv6prefix, framedipaddress FROM radacct "
+                "WHERE username = 'bob@example.org'")[0]  # fmt: skip
+    assert (str(bob[0]), str(bob[1])) == ("2001:db8:1:2::/64", "203.0.113.12")
     dave = by_user["dave@example.org"]
     assert _utc(dave[2]) == T0 + 900 - 300 and dave[4] is None and dave[5:8] == (300, 7, 9)
     # daloRADIUS "online users" and openwisp-radius "active sessions".
