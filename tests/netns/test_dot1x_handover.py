@@ -96,6 +96,15 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         assert t.ping("cn", MN_V4, count=1)
         before = t.node_configuration()
         assert f"{MN_V4}/24" in before["ipv4"] and len(before["default_routes"]) == 2, before
+        mac = t.mac()
+
+        def station_at(mag: str) -> bool:
+            """hostapd at ``mag`` holds the station (its control interface answers STA)."""
+            said = L.exec(t.ns[mag], "hostapd_cli", "-p", str(tmp_path / f"hostapd-{mag}"),
+                          "-i", "acc0", "sta", mac, check=False)  # fmt: skip
+            return mac in said.lower()
+
+        assert station_at("mag1")
 
         # Handover: the cable moves; the MN re-authenticates (EAPOL-Start) at MAG2.
         t.move_cable("br2")
@@ -107,6 +116,7 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         assert wait_for(lambda: t.ping("cn", address, count=1), 15), "CN -> MN at MAG2"
         # The old MAG withdrew the station (revocation -> deauthentication) and its rules.
         assert wait_for(lambda: "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "rule"), 10)
+        assert wait_for(lambda: not station_at("mag1"), 10), "MAG1's hostapd still holds it"
         # The MN's addresses and default routers are exactly what they were, read from the node.
         assert t.node_configuration() == before
         assert t.ping("cn", MN_V4, count=1)
