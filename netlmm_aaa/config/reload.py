@@ -6,8 +6,10 @@ old file's. Reloadable, because they change who may talk to us and how, never a 
 - MAG: the ``[[mag.nas]]`` tables (secrets, identities, rate limits, MAB), which of the
   configured LMAs serves which realm (``[[mag.lma_selection]]``, ``lma_heartbeats``) and the
   authentication relay's server secret and ``profile_ttl``;
-- LMA: the ``[[lma.aaa.nas]]`` tables. (A new MAG takes a restart: the data plane sets up
-  its receivers per peer at start.)
+- LMA: the ``[lma.timers]`` (but ``heartbeat_interval``) and ``[lma.policy]`` rules, the
+  ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (A new MAG takes a restart: the data plane
+  sets up its receivers per peer at start; so do pools and node profiles, which shape the
+  addresses held.)
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from netlmm_aaa.config import lma
 from netlmm_aaa.config.lma import LmaConfig
 from netlmm_aaa.config.mag import MagConfig
 from netlmm_aaa.config.schema import setting_key
+from netlmm_aaa.core.lma import LocalMobilityAnchor
 
 _MAG_RELOADABLE = frozenset({"nases", "lma_selection", "quiet_lmas", "lma_heartbeats"})
 _MAG_TABLES = {"nases": "nas", "hostapd": "hostapd"}
-_LMA_POLICY_RELOADABLE: frozenset[str] = frozenset()
+_LMA_POLICY_RELOADABLE = LocalMobilityAnchor.RELOADABLE
 
 
 def _changed(old: Any, new: Any, skip: frozenset[str]) -> list[str]:
@@ -70,5 +73,6 @@ def lma_restart_needed(old: LmaConfig, new: LmaConfig) -> list[str]:
     if (old.aaa is None) != (new.aaa is None):
         fixed.append("lma.aaa")
     elif old.aaa is not None and new.aaa is not None:
-        fixed += [f"lma.aaa.{key}" for key in _changed(old.aaa, new.aaa, frozenset({"nases"}))]
+        skip = frozenset({"nases", "wait"})
+        fixed += [f"lma.aaa.{key}" for key in _changed(old.aaa, new.aaa, skip)]
     return fixed

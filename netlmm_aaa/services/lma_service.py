@@ -320,6 +320,10 @@ class LmaService:
 
     def _apply_config(self, new: LmaConfig) -> dict[str, object]:
         """A reload that config.reload accepted: the binding cache is not touched."""
+        assert self.core is not None
+        # The running policy keeps its node profiles from the database and its restart counter.
+        reloaded = {f: getattr(new.policy, f) for f in LocalMobilityAnchor.RELOADABLE}
+        self.core.reconfigure(replace(self.core.policy, **reloaded))
         if self._aaa is not None and new.aaa is not None:
             # A NAS that left stays known for the records it sent before.
             self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})

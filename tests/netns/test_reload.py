@@ -95,9 +95,12 @@ def test_sighup_takes_new_nas_secrets_and_keeps_every_binding(tmp_path: Path) ->
         assert before is not None and before[:2] == ("mag1", "active"), before
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 10)
 
-        # New secrets on both daemons, reloaded.
+        # New secrets on both daemons (and a timer at the LMA), reloaded.
         write_mag("nas-new")
-        lma_config.write_text(lma_file + LMA_AAA.format(secret="aaa-new"))
+        timers = lma_file.replace("heartbeat_interval = 0",
+                                  "heartbeat_interval = 0\nbri_max_retries = 3")  # fmt: skip
+        assert timers != lma_file
+        lma_config.write_text(timers + LMA_AAA.format(secret="aaa-new"))
         mag.send_signal(signal.SIGHUP)
         assert t.lma_proc is not None
         t.lma_proc.send_signal(signal.SIGHUP)

@@ -64,16 +64,38 @@ def test_lma_aaa_nas_tables_reload_and_the_rest_is_named() -> None:
     old = parse_lma_config(base)
     doc = _doc(LMA)
     doc["lma"]["aaa"] = {"nas": [{"name": "aaa", "address": "127.0.0.1", "secret": "b",
-                                  "mag": "mag2"}]}  # fmt: skip
+                                  "mag": "mag2"}], "wait": 2.5}  # fmt: skip
+    doc["lma"]["timers"]["max_lifetime"] = 600  # rules read per message: reloadable
+    doc["lma"]["policy"]["unknown_mobile_nodes"] = "reject"
     assert lma_restart_needed(old, parse_lma_config(doc)) == []
     doc["lma"]["pools"]["prefix"] = "2001:db8:2000::/40"
-    doc["lma"]["timers"]["max_lifetime"] = 600
+    doc["lma"]["timers"]["heartbeat_interval"] = 5  # the peers' timers are set at start
     doc["lma"]["mag"].append({"name": "mag3", "addresses": ["2001:db8:ff::13"]})
     doc["lma"]["mobile_node"][0]["home_network_prefix"] = "2001:db8:1:9::/64"
     doc["lma"]["aaa"]["port"] = 1900
     fixed = lma_restart_needed(old, parse_lma_config(doc))
     assert sorted(fixed) == ["lma.aaa.port", "lma.mag", "lma.mobile_node", "lma.pools.prefix",
-                             "lma.timers.max_lifetime"], fixed  # fmt: skip
+                             "lma.timers.heartbeat_interval"], fixed  # fmt: skip
+
+
+def test_the_lma_core_takes_only_reloadable_policy_changes() -> None:
+    from netlmm_aaa.core.codes import BindingStatus
+    from netlmm_aaa.core.lma_policy import UnknownMobileNodes
+    from tests.lma_support import T0, make_lma, pba, pbu, receive
+
+    lma = make_lma()
+    assert pba(receive(lma, pbu(sequence=1))).status == BindingStatus.ACCEPTED  # alice
+    lma.reconfigure(dataclasses.replace(lma.policy, max_lifetime=600, bri_max_retries=3))
+    # Alice's binding stays; her next refresh gets at most the new lifetime.
+    refreshed = pba(receive(lma, pbu(sequence=2, lifetime=225, hi=5), now=T0.after(10)))
+    assert refreshed.status == BindingStatus.ACCEPTED and refreshed.lifetime_seconds == 600
+    lma.reconfigure(dataclasses.replace(lma.policy,
+                                        unknown_mobile_nodes=UnknownMobileNodes.REJECT))  # fmt: skip
+    refused = pba(receive(lma, pbu(sequence=1, mn_id=b"bob@example.org"), now=T0.after(11)))
+    assert refused.status == BindingStatus.NOT_LMA_FOR_THIS_MOBILE_NODE  # no profile: 153
+    with pytest.raises(ConfigError, match="prefix_pool cannot change while running"):
+        lma.reconfigure(dataclasses.replace(lma.policy, prefix_pool="2001:db8:9::/48"))
+    assert lma.policy.max_lifetime == 600  # refused: nothing taken
 
 
 def test_the_mag_core_takes_only_reloadable_policy_changes() -> None:

@@ -67,6 +67,7 @@ our Restart Counter. A Binding Error (status 2) in reply stops heartbeats to tha
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import ipaddress
 import logging
@@ -89,7 +90,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import BindingStatus
-from netlmm_aaa.core.errors import InvalidTransition
+from netlmm_aaa.core.errors import ConfigError, InvalidTransition
 from netlmm_aaa.core.events import (
     AttachmentReported,
     LmaEvent,
@@ -235,6 +236,35 @@ class LocalMobilityAnchor(BindingSteps):
     def next_deadline(self) -> float | None:
         """Monotonic time of the earliest timer, or None."""
         return self._timers.next_deadline()
+
+    RELOADABLE = frozenset({
+        "max_lifetime", "min_delay_before_bce_delete", "max_delay_before_new_bce_assign",
+        "timestamp_validity_window", "missing_heartbeats_allowed", "bri_retransmit_delay",
+        "bri_max_retries", "unknown_mobile_nodes", "require_timestamp",
+        "mobile_node_generated_timestamp", "accept_forced_udp_encapsulation",
+        "revoke_old_mag_on_handover", "release_bindings_on_peer_restart",
+        "honour_requested_blocks", "aaa_attachment_wait",
+    })  # fmt: skip
+    """The policy fields :meth:`reconfigure` may change with bindings in the cache: rules read
+    when a message or timer is handled. (Pools, peers, node profiles, the tunnel mode and the
+    heartbeat interval shape state made at start.)"""
+
+    def reconfigure(self, policy: LmaPolicy) -> None:
+        """A configuration reload: take ``policy``, which may differ from the current one only
+        in :attr:`RELOADABLE` fields (ConfigError otherwise). The binding cache, its timers and
+        the peers' states stay; the new rules apply from the next event."""
+        changed = {
+            f.name
+            for f in dataclasses.fields(policy)
+            if getattr(policy, f.name) != getattr(self.policy, f.name)
+        }
+        if changed - self.RELOADABLE:
+            fixed = ", ".join(sorted(changed - self.RELOADABLE))
+            raise ConfigError(f"lma: {fixed} cannot change while running (restart the LMA)")
+        self.policy = policy
+        self._peer_monitor.reconfigure(policy)
+        self._revocations.reconfigure(policy)
+        self._addresses.honour_requested = policy.honour_requested_blocks
 
     def restore(
         self, bindings: Iterable[BindingSnapshot], now: Now, *, install_routes: bool = True

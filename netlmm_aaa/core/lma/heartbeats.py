@@ -39,6 +39,10 @@ class PeerMonitor:
         self._timers = timers
         self._states: dict[str, _PeerState] = {}
 
+    def reconfigure(self, policy: LmaPolicy) -> None:
+        """A reload: the timers and limits of ``policy`` from the next event on."""
+        self._policy = policy
+
     def track(self, peer: MagPeer, address: str, transport: Transport, now: Now) -> None:
         """Start heartbeats to ``address`` (a no-op when already tracked)."""
         self._state(peer, address, transport, now)

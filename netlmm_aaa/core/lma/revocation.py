@@ -47,6 +47,10 @@ class Revocations:
         self._outstanding: dict[bytes, _Outstanding] = {}
         self._sequence = 0
 
+    def reconfigure(self, policy: LmaPolicy) -> None:
+        """A reload: the timers and limits of ``policy`` from the next event on."""
+        self._policy = policy
+
     def send(
         self,
         entry: BindingEntry,
