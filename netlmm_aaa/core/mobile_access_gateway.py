@@ -57,7 +57,6 @@ any present    REVOKED              BRA; deauthenticate; routes out      ABSENT
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import logging
 from collections import deque
@@ -93,7 +92,7 @@ from netlmm_aaa.core.codes import (
 )
 from netlmm_aaa.core.dhcpv4_decisions import Lease
 from netlmm_aaa.core.early_downlink import EarlyDownlinks
-from netlmm_aaa.core.errors import ConfigError, InvalidTransition
+from netlmm_aaa.core.errors import InvalidTransition
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccountingReported,
@@ -129,6 +128,7 @@ from netlmm_aaa.core.pbu_exchange import (
     pba_problem,
     unusable_grant,
 )
+from netlmm_aaa.core.policy_changes import refuse_fixed_changes
 from netlmm_aaa.core.station_intake import ReportOutput, StationIntake
 
 log = logging.getLogger(__name__)
@@ -205,14 +205,7 @@ class MobileAccessGateway(StationSteps):
         """A configuration reload: take ``policy``, which may differ from the current one only
         in :attr:`RELOADABLE` fields (ConfigError otherwise). Registered stations, their
         sequence numbers and timers stay; the new rules apply from the next event."""
-        changed = {
-            f.name
-            for f in dataclasses.fields(policy)
-            if getattr(policy, f.name) != getattr(self.policy, f.name)
-        }
-        if changed - self.RELOADABLE:
-            fixed = ", ".join(sorted(changed - self.RELOADABLE))
-            raise ConfigError(f"mag: {fixed} cannot change while running (restart the MAG)")
+        refuse_fixed_changes(self.policy, policy, self.RELOADABLE, "mag")
         self.policy = policy
         self._pbus.policy = policy
         self.intake.lma_selection = policy.lma_selection

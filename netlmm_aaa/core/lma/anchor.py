@@ -67,7 +67,6 @@ our Restart Counter. A Binding Error (status 2) in reply stops heartbeats to tha
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import ipaddress
 import logging
@@ -90,7 +89,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import BindingStatus
-from netlmm_aaa.core.errors import ConfigError, InvalidTransition
+from netlmm_aaa.core.errors import InvalidTransition
 from netlmm_aaa.core.events import (
     AttachmentReported,
     LmaEvent,
@@ -122,6 +121,7 @@ from netlmm_aaa.core.messages import (
     Heartbeat,
     ProxyBindingUpdate,
 )
+from netlmm_aaa.core.policy_changes import refuse_fixed_changes
 
 log = logging.getLogger(__name__)
 
@@ -253,14 +253,7 @@ class LocalMobilityAnchor(BindingSteps):
         """A configuration reload: take ``policy``, which may differ from the current one only
         in :attr:`RELOADABLE` fields (ConfigError otherwise). The binding cache, its timers and
         the peers' states stay; the new rules apply from the next event."""
-        changed = {
-            f.name
-            for f in dataclasses.fields(policy)
-            if getattr(policy, f.name) != getattr(self.policy, f.name)
-        }
-        if changed - self.RELOADABLE:
-            fixed = ", ".join(sorted(changed - self.RELOADABLE))
-            raise ConfigError(f"lma: {fixed} cannot change while running (restart the LMA)")
+        refuse_fixed_changes(self.policy, policy, self.RELOADABLE, "lma")
         self.policy = policy
         self._peer_monitor.reconfigure(policy)
         self._revocations.reconfigure(policy)
