@@ -506,11 +506,13 @@ class MagService:
         if nas is None or nas.disconnect_port is None:
             fields["result"] = "not_configured"  # the station stays connected at its NAS
         else:
+            # The session is named by the station's MAC and Acct-Session-Id, not User-Name: the
+            # MN-ID may be the Chargeable-User-Identity, and a NAS NAKs a request whose
+            # identification attributes do not all match (RFC 5176 §3).
             outcome = await disconnect(
                 nas.address, nas.secret, port=nas.disconnect_port,
                 calling_station_id=action.mac, session_id=action.session_id,
-                user_name=action.user_name, nas_identifier=nas.identifier,
-                event_timestamp=int(self.clock().utc),
+                nas_identifier=nas.identifier, event_timestamp=int(self.clock().utc),
             )  # fmt: skip
             fields.update(result=outcome.result, tries=outcome.tries)
             if outcome.error_cause is not None:
