@@ -105,6 +105,7 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
 
         dataplane: Any = RecordingLmaDataPlane()
     else:
+        from netlmm_aaa.core.lma_policy import tunnel_peers
         from netlmm_aaa.dataplane.lma_linux import LmaLinuxDataPlane
         from netlmm_aaa.services.forwarding_check import require_forwarding
 
@@ -117,14 +118,12 @@ def _lma_run(config: Any, args: argparse.Namespace, err: TextIO) -> int:
         except DataPlaneError as exc:
             print(f"netlmm-aaa lma: {exc}", file=err)
             return 3
-        # MAGs that signal over IPv4 (RFC 5844 §4) tunnel from their IPv4 addresses.
-        ipv4_peers = [a for peer in policy.peers for a in peer.addresses if ":" not in a]
         dataplane = LmaLinuxDataPlane(
             mode=policy.tunnel_mode,
             local_address=config.address,
             local_ipv4=config.ipv4_address,
             device=config.transport_device,
-            peers=[*(peer.tunnel_address for peer in policy.peers), *ipv4_peers],
+            peers=tunnel_peers(policy.peers),
             backend=config.backend,
         )
     service = LmaService(config, dataplane, config_path=args.config)

@@ -6,10 +6,10 @@ old file's. Reloadable, because they change who may talk to us and how, never a 
 - MAG: the ``[[mag.nas]]`` tables (secrets, identities, rate limits, MAB), which of the
   configured LMAs serves which realm (``[[mag.lma_selection]]``, ``lma_heartbeats``) and the
   authentication relay's server secret and ``profile_ttl``;
-- LMA: the ``[lma.timers]`` (but ``heartbeat_interval``) and ``[lma.policy]`` rules, the
-  ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (A new MAG takes a restart: the data plane
-  sets up its receivers per peer at start; so do pools and node profiles, which shape the
-  addresses held.)
+- LMA: new ``[[lma.mag]]`` peers (the data plane decapsulates from them first; the configured
+  ones unchanged), the ``[lma.timers]`` (but ``heartbeat_interval``) and ``[lma.policy]``
+  rules, the ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (Pools and node profiles shape
+  the addresses held: a restart.)
 """
 
 from __future__ import annotations
@@ -68,8 +68,12 @@ def lma_restart_needed(old: LmaConfig, new: LmaConfig) -> list[str]:
             paths.update(
                 {f.name: f"{table.path}.{setting_key(f)}" for f in dataclasses.fields(table.cls)}
             )
-    fixed += [paths[name] for name in _changed(old.policy, new.policy, _LMA_POLICY_RELOADABLE)
-              if name in paths]  # fmt: skip
+    skip = _LMA_POLICY_RELOADABLE | {"peers"}
+    fixed += [paths[name] for name in _changed(old.policy, new.policy, skip) if name in paths]
+    kept = {p.name: p for p in new.policy.peers}
+    for peer in old.policy.peers:  # MAGs may be added; the configured ones stay as they are
+        if kept.get(peer.name) != peer:
+            fixed.append(f"lma.mag {peer.name} (changed or removed; only new MAGs are taken)")
     if (old.aaa is None) != (new.aaa is None):
         fixed.append("lma.aaa")
     elif old.aaa is not None and new.aaa is not None:

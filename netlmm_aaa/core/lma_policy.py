@@ -133,3 +133,10 @@ class LmaPolicy:
     """BRIMaxRetriesNumber (RFC 5846 §11)."""
     extra: dict[str, str] = field(default_factory=dict)
     """Free-form labels carried into audit records (site, LMA name)."""
+
+
+def tunnel_peers(peers: tuple[MagPeer, ...]) -> list[str]:
+    """The addresses the LMA's data plane decapsulates from: each MAG's tunnel address, and its
+    IPv4 addresses (a MAG that signals over IPv4 tunnels from there, RFC 5844 §4)."""
+    ipv4 = [a for peer in peers for a in peer.addresses if ":" not in a]
+    return list(dict.fromkeys([*(peer.tunnel_address for peer in peers), *ipv4]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from netlmm_aaa.core.actions import StationBinding
 from netlmm_aaa.dataplane.port import ReconcileReport, RouteOperation, destinations, endpoint_of
@@ -15,6 +15,7 @@ class RecordingLmaDataPlane:
         self.routes: dict[str, str] = {}
         self.operations: list[RouteOperation] = []
         self.started = False
+        self.peers: tuple[str, ...] = ()
 
     @property
     def backend_name(self) -> str:
@@ -25,6 +26,9 @@ class RecordingLmaDataPlane:
 
     async def apply(self, operations: Sequence[RouteOperation]) -> None:
         self.apply_now(operations)
+
+    async def set_peers(self, peers: Collection[str]) -> None:
+        self.peers = tuple(peers)
 
     def apply_now(self, operations: Sequence[RouteOperation]) -> bool:
         for op in operations:

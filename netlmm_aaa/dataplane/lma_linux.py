@@ -96,6 +96,18 @@ class LmaLinuxDataPlane:
     async def start(self) -> None:
         await self._run(self._start)
 
+    async def set_peers(self, peers: Collection[str]) -> None:
+        wanted = tuple(dict.fromkeys(peers))
+        before, self.peers = self.peers, wanted
+        try:
+            if self.tunnel is not None:
+                await self._run(self.tunnel.set_peers, self._receiver_peers())
+        except Exception:
+            self.peers = before
+            if self.tunnel is not None:  # the receiver as it was
+                await self._run(self.tunnel.set_peers, self._receiver_peers())
+            raise
+
     async def apply(self, operations: Sequence[RouteOperation]) -> None:
         if not operations or self.apply_now(operations):
             return

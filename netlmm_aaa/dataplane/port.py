@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,6 +62,10 @@ class LmaDataPlane(Protocol):
     def apply_now(self, operations: Sequence[RouteOperation]) -> bool:
         """Carry out a few route operations at once, on the caller's thread, if that is cheap
         (tens of microseconds) and nothing else is in progress; False: use :meth:`apply`."""
+
+    async def set_peers(self, peers: Collection[str]) -> None:
+        """Decapsulate from exactly these MAG tunnel addresses from now on (a reload that adds
+        MAGs); DataPlaneError when the backend cannot (e.g. a first IPv4 peer)."""
 
     async def reconcile(
         self, routes: Mapping[str, str], uplink_keys: Mapping[int, str] | None = None

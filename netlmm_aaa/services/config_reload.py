@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from netlmm_aaa.core.actions import RecordAudit
@@ -20,8 +20,9 @@ C = TypeVar("C")
 
 
 class ConfigReloads(Generic[C]):
-    """``apply(new)`` takes an accepted configuration and returns details for the audit record;
-    ``current()`` is the running one."""
+    """``apply(new)`` takes an accepted configuration and returns details for the audit record
+    (or raises ConfigError, having changed nothing, to refuse it); ``current()`` is the running
+    one."""
 
     def __init__(
         self,
@@ -30,7 +31,7 @@ class ConfigReloads(Generic[C]):
         load: Callable[[str], C],
         restart_needed: Callable[[C, C], list[str]],
         current: Callable[[], C],
-        apply: Callable[[C], dict[str, Any]],
+        apply: Callable[[C], Awaitable[dict[str, Any]]],
         submit: Callable[[list[RecordAudit]], object],
         clock: Callable[[], Now],
         peer: str | None = None,
@@ -59,12 +60,12 @@ class ConfigReloads(Generic[C]):
                 fixed = self._restart_needed(self._current(), new)
                 if fixed:
                     raise ConfigError("needs a restart to change: " + ", ".join(fixed))
+                details = await self._apply(new)
             except ConfigError as exc:
                 log.error("reload of %s refused (the running configuration stays): %s",
                           self.path, exc)  # fmt: skip
                 self._record(AuditKind.CONFIG_RELOAD_REFUSED, {"reason": str(exc)})
                 return False
-            details = self._apply(new)
             log.info("reloaded %s %s", self.path, details)
             self._record(AuditKind.CONFIG_RELOADED, details)
             return True

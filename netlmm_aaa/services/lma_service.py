@@ -53,11 +53,18 @@ from netlmm_aaa.core.events import (
     Transport,
 )
 from netlmm_aaa.core.lma import LocalMobilityAnchor
+from netlmm_aaa.core.lma_policy import tunnel_peers
 from netlmm_aaa.core.messages import MobilityMessage, find_option
 from netlmm_aaa.core.options import MobileNodeIdentifierOption
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
-from netlmm_aaa.dataplane.port import LmaDataPlane, RouteOperation, RoutesRefused, destinations
+from netlmm_aaa.dataplane.port import (
+    DataPlaneError,
+    LmaDataPlane,
+    RouteOperation,
+    RoutesRefused,
+    destinations,
+)
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
@@ -318,9 +325,20 @@ class LmaService:
             await self.dataplane.close()
             engine.dispose()
 
-    def _apply_config(self, new: LmaConfig) -> dict[str, object]:
-        """A reload that config.reload accepted: the binding cache is not touched."""
+    async def _apply_config(self, new: LmaConfig) -> dict[str, object]:
+        """A reload that config.reload accepted: the binding cache is not touched. New MAGs:
+        the data plane decapsulates from them before the core takes their PBUs."""
         assert self.core is not None
+        known = {p.name for p in self.core.policy.peers}
+        added = [p for p in new.policy.peers if p.name not in known]
+        if added:
+            try:
+                await self.dataplane.set_peers(tunnel_peers(new.policy.peers))
+            except DataPlaneError as exc:
+                raise ConfigError(
+                    f"lma.mag: the data plane cannot take the new MAGs: {exc}"
+                ) from None
+            self.core.add_peers(added)
         # The running policy keeps its node profiles from the database and its restart counter.
         reloaded = {f: getattr(new.policy, f) for f in LocalMobilityAnchor.RELOADABLE}
         self.core.reconfigure(replace(self.core.policy, **reloaded))
@@ -329,7 +347,7 @@ class LmaService:
             self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})
             self._aaa.set_nases([Nas(n.name, n.address, n.secret) for n in new.aaa.nases])
         self.config = new
-        return {"aaa_nases": len(new.aaa.nases) if new.aaa else 0}
+        return {"aaa_nases": len(new.aaa.nases) if new.aaa else 0, "mags_added": len(added)}
 
     def stop(self) -> None:
         self._stopping.set()

@@ -340,7 +340,7 @@ class MagService:
             await self.dataplane.close()
             engine.dispose()
 
-    def _apply_config(self, new: MagConfig) -> dict[str, object]:
+    async def _apply_config(self, new: MagConfig) -> dict[str, object]:
         """A reload that config.reload accepted: registered stations are not touched."""
         assert self.core is not None
         self.core.reconfigure(

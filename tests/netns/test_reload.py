@@ -6,6 +6,7 @@ is in the audit trail."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -141,3 +142,41 @@ def test_sighup_takes_new_nas_secrets_and_keeps_every_binding(tmp_path: Path) ->
         mag.terminate()
         mag.wait(timeout=15)
         assert mag.returncode == 0, log.read_text()[-3000:]
+
+
+def test_sighup_adds_a_mag_whose_node_is_then_reachable(tmp_path: Path) -> None:
+    """The LMA starts knowing MAG1 only: MAG2's PBU is refused. The MAG is added to the file
+    and SIGHUP sent: the LMA's data plane decapsulates from MAG2 and its core takes MAG2's
+    PBUs, so the node behind MAG2 registers and the CN reaches it through MAG2's tunnel."""
+    if shutil.which("radclient") is None:
+        pytest.skip("radclient not installed (Debian freeradius-utils; .ci/run installs it)")
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build(mag_dataplane=True, patch_panel=True)
+        lma_config = t.write_config()
+        full = lma_config.read_text()
+        mag2 = re.search(r'\[\[lma\.mag\]\]\nname = "mag2"\naddresses = \[[^\]]*\]\n', full)
+        assert mag2 is not None
+        lma_config.write_text(full.replace(mag2.group(0), ""))
+        t.start_lma()
+        t.move_cable("br2")  # the node is on MAG2's access link
+        t.start_mag(t.write_mag_config("mag2"), mag="mag2")
+        mac = t.mac()
+
+        def bindings() -> list[dict[str, object]]:
+            listed = t.lma_control({"command": "bindings"})
+            return list(listed["bindings"]) if listed else []
+
+        assert _accounting(t.ns["mag2"], 1813, "s3cret", "Start", mac, "M1")
+        time.sleep(2)
+        assert bindings() == []  # MAG2 is not a peer yet: its PBU was refused
+        lma_config.write_text(full)
+        assert t.lma_proc is not None
+        t.lma_proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: _audit(tmp_path / "lma.db", "config_reloaded"), 10), (
+            (tmp_path / "lma.log").read_text()[-3000:])  # fmt: skip
+        assert '"mags_added": 1' in _audit(tmp_path / "lma.db", "config_reloaded")[0]
+        assert _accounting(t.ns["mag2"], 1813, "s3cret", "Start", mac, "M2")
+        assert wait_for(lambda: [b["mag"] for b in bindings()] == ["mag2"], 15), (
+            (tmp_path / "mag2.log").read_text()[-3000:])  # fmt: skip
+        assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN -> MN through MAG2"

@@ -74,8 +74,16 @@ def test_lma_aaa_nas_tables_reload_and_the_rest_is_named() -> None:
     doc["lma"]["mobile_node"][0]["home_network_prefix"] = "2001:db8:1:9::/64"
     doc["lma"]["aaa"]["port"] = 1900
     fixed = lma_restart_needed(old, parse_lma_config(doc))
-    assert sorted(fixed) == ["lma.aaa.port", "lma.mag", "lma.mobile_node", "lma.pools.prefix",
+    assert sorted(fixed) == ["lma.aaa.port", "lma.mobile_node", "lma.pools.prefix",
                              "lma.timers.heartbeat_interval"], fixed  # fmt: skip
+    # A new MAG is taken; a configured one changed (or removed) is not.
+    doc = _doc(LMA)
+    doc["lma"]["mag"].append({"name": "mag3", "addresses": ["2001:db8:ff::13"]})
+    old_plain = parse_lma_config(_doc(LMA))
+    assert lma_restart_needed(old_plain, parse_lma_config(doc)) == []
+    doc["lma"]["mag"][0]["allowed_prefixes"] = ["2001:db8:1::/48"]
+    assert lma_restart_needed(old_plain, parse_lma_config(doc)) == [
+        "lma.mag mag1 (changed or removed; only new MAGs are taken)"]  # fmt: skip
 
 
 def test_the_lma_core_takes_only_reloadable_policy_changes() -> None:
@@ -93,6 +101,22 @@ def test_the_lma_core_takes_only_reloadable_policy_changes() -> None:
                                         unknown_mobile_nodes=UnknownMobileNodes.REJECT))  # fmt: skip
     refused = pba(receive(lma, pbu(sequence=1, mn_id=b"bob@example.org"), now=T0.after(11)))
     assert refused.status == BindingStatus.NOT_LMA_FOR_THIS_MOBILE_NODE  # no profile: 153
+    # A MAG added at run time registers nodes; a taken name is refused.
+    from netlmm_aaa.core.lma_policy import MagPeer
+
+    mag3 = MagPeer(name="mag3", addresses=frozenset({"2001:db8:ff::13"}),
+                   tunnel_address="2001:db8:ff::13")  # fmt: skip
+    before = pba(receive(lma, pbu(sequence=1, mn_id=b"carol@example.org"),
+                         source="2001:db8:ff::13", now=T0.after(12)))  # fmt: skip
+    assert before.status == BindingStatus.MAG_NOT_AUTHORIZED_FOR_PROXY_REG
+    lma.reconfigure(dataclasses.replace(lma.policy,
+                                        unknown_mobile_nodes=UnknownMobileNodes.ALLOCATE))  # fmt: skip
+    lma.add_peers([*lma.policy.peers, mag3])
+    after = pba(receive(lma, pbu(sequence=2, mn_id=b"carol@example.org"),
+                        source="2001:db8:ff::13", now=T0.after(13)))  # fmt: skip
+    assert after.status == BindingStatus.ACCEPTED
+    with pytest.raises(ConfigError, match="mag3"):
+        lma.add_peers([dataclasses.replace(mag3, tunnel_address="2001:db8:ff::99")])
     with pytest.raises(ConfigError, match="prefix_pool cannot change while running"):
         lma.reconfigure(dataclasses.replace(lma.policy, prefix_pool="2001:db8:9::/48"))
     assert lma.policy.max_lifetime == 600  # refused: nothing taken

@@ -71,6 +71,7 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import replace
 from enum import Enum, auto
 from typing import assert_never
 
@@ -89,7 +90,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.codes import BindingStatus
-from netlmm_aaa.core.errors import InvalidTransition
+from netlmm_aaa.core.errors import ConfigError, InvalidTransition
 from netlmm_aaa.core.events import (
     AttachmentReported,
     LmaEvent,
@@ -258,6 +259,25 @@ class LocalMobilityAnchor(BindingSteps):
         self._peer_monitor.reconfigure(policy)
         self._revocations.reconfigure(policy)
         self._addresses.honour_requested = policy.honour_requested_blocks
+
+    def add_peers(self, peers: Iterable[MagPeer]) -> None:
+        """A configuration reload: MAGs configured since the start may register nodes from now
+        on (the data plane decapsulates from them first). The peers already configured stay as
+        they are: ConfigError for a changed one or a new one whose name or address is taken."""
+        added = []
+        for peer in peers:
+            known = self._peers_by_name.get(peer.name)
+            if known == peer:
+                continue
+            taken = [a for a in peer.addresses if _canonical(a) in self._peers_by_address]
+            if known is not None or taken:
+                raise ConfigError(f"lma.mag {peer.name}: its name or an address is another MAG's")
+            added.append(peer)
+        for peer in added:
+            self._peers_by_name[peer.name] = peer
+            for address in peer.addresses:
+                self._peers_by_address[_canonical(address)] = peer
+        self.policy = replace(self.policy, peers=(*self.policy.peers, *added))
 
     def restore(
         self, bindings: Iterable[BindingSnapshot], now: Now, *, install_routes: bool = True
