@@ -3,9 +3,9 @@
 A reload is all or nothing: a new file that is invalid, or that changes anything outside the
 reloadable parts, is refused with the reason and the running configuration stays exactly the
 old file's. Reloadable, because they change who may talk to us and how, never a binding:
-- MAG: the ``[[mag.nas]]`` tables (secrets, identities, rate limits, MAB), which of the
-  configured LMAs serves which realm (``[[mag.lma_selection]]``, ``lma_heartbeats``) and the
-  authentication relay's server secret and ``profile_ttl``;
+- MAG: the ``[[mag.nas]]`` tables (secrets, identities, rate limits, MAB), which LMA serves
+  which realm (``[[mag.lma_selection]]``, ``lma_heartbeats``; a new LMA is decapsulated from
+  first, none may go) and the authentication relay's server secret and ``profile_ttl``;
 - LMA: new ``[[lma.mag]]`` peers (the data plane decapsulates from them first; the configured
   ones unchanged), the ``[lma.timers]`` (but ``heartbeat_interval``) and ``[lma.policy]``
   rules, the ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (Pools and node profiles shape
@@ -42,8 +42,9 @@ def mag_restart_needed(old: MagConfig, new: MagConfig) -> list[str]:
     """The key paths whose change a running MAG cannot take (empty: the reload may go on)."""
     skip = _MAG_RELOADABLE | {"radius_relay"}
     fixed = [f"mag.{_MAG_TABLES.get(name, name)}" for name in _changed(old, new, skip)]
-    if {s.lma_address for s in old.lma_selection} != {s.lma_address for s in new.lma_selection}:
-        fixed.append("mag.lma_selection (an LMA added or removed: its tunnels are set up at start)")
+    gone = {s.lma_address for s in old.lma_selection} - {s.lma_address for s in new.lma_selection}
+    if gone:  # its stations' uplinks lead there
+        fixed.append("mag.lma_selection (an LMA removed: " + ", ".join(sorted(gone)) + ")")
     if bool(old.nases) != bool(new.nases):
         fixed.append("mag.nas (the accounting listener starts with the MAG or not at all)")
     if (old.radius_relay is None) != (new.radius_relay is None):

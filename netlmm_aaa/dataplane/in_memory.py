@@ -69,6 +69,9 @@ class RecordingMagDataPlane:
     async def start(self) -> None:
         self.started = True
 
+    async def set_peers(self, peers: Collection[str]) -> None:
+        self.calls.append(("set_peers", tuple(peers)))
+
     async def prepare_access_interface(self, interface: str) -> None:
         self.calls.append(("prepare_access_interface", interface))
 

@@ -112,6 +112,17 @@ class MagLinuxDataPlane:
         # IP-in-IPv6.
         return () if self.mode is TunnelMode.GRE else self.peers
 
+    async def set_peers(self, peers: Collection[str]) -> None:
+        before, self.peers = self.peers, tuple(sorted({self.lma_address, *peers}))
+        try:
+            if self.tunnel is not None:
+                await self._run(self.tunnel.set_peers, self._receiver_peers())
+        except Exception:
+            self.peers = before
+            if self.tunnel is not None:  # the receiver as it was
+                await self._run(self.tunnel.set_peers, self._receiver_peers())
+            raise
+
     @property
     def backend_name(self) -> str:
         """The tunnel backend in use (after :meth:`start`)."""

@@ -90,6 +90,10 @@ class MagDataPlane(Protocol):
     async def start(self) -> None:
         """Check kernel features and set up decapsulation; raise DataPlaneError if impossible."""
 
+    async def set_peers(self, peers: Collection[str]) -> None:
+        """Decapsulate from exactly these LMAs (with the configured one) from now on (a reload
+        that adds LMAs); DataPlaneError when the backend cannot (e.g. a first IPv4 LMA)."""
+
     async def prepare_access_interface(self, interface: str) -> None:
         """Make ``interface`` an access link (forwarding, no address of the node's prefixes)."""
 

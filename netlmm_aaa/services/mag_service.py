@@ -50,6 +50,7 @@ from netlmm_aaa.core.actions import (
 from netlmm_aaa.core.audit_kinds import AuditKind
 from netlmm_aaa.core.clock import Now
 from netlmm_aaa.core.dhcpv4_decisions import DhcpDecision, DhcpMessageType, DhcpRequest
+from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccessProfile,
@@ -67,7 +68,7 @@ from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.messages import ProxyBindingUpdate
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.security_events import SecurityEvents
-from netlmm_aaa.dataplane.port import MagDataPlane
+from netlmm_aaa.dataplane.port import DataPlaneError, MagDataPlane
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
 from netlmm_aaa.persistence import migrate
@@ -341,8 +342,16 @@ class MagService:
             engine.dispose()
 
     async def _apply_config(self, new: MagConfig) -> dict[str, object]:
-        """A reload that config.reload accepted: registered stations are not touched."""
+        """A reload that config.reload accepted: registered stations are not touched. New
+        LMAs: the data plane decapsulates from them before a station is sent there."""
         assert self.core is not None
+        lmas = {s.lma_address for s in new.lma_selection}
+        if lmas - {s.lma_address for s in self.config.lma_selection}:
+            try:
+                await self.dataplane.set_peers(sorted(lmas))
+            except DataPlaneError as exc:
+                why = f"mag.lma_selection: the data plane cannot take the new LMAs: {exc}"
+                raise ConfigError(why) from None
         self.core.reconfigure(
             dataclasses.replace(
                 self.core.policy,

@@ -327,3 +327,36 @@ def test_ebpf_and_ip6tnl_ends_interoperate(
                 await pair.close()
 
         asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("backend", "mode"), [p for p in ENCAPSULATING if p.values[1] is not TunnelMode.GRE]
+)
+def test_a_peer_added_at_run_time_is_decapsulated_from(
+    backend: Backend, mode: TunnelMode, tunnel_backends: dict[str, object]
+) -> None:
+    """A reload that adds an LMA (MagDataPlane.set_peers): the receiver drops its tunnelled
+    datagrams before and delivers them after, without a restart of the data plane."""
+    require_backend(tunnel_backends, backend.value)
+    with lab() as L:
+        pair = TunnelPair(L, mode, backend)
+        pair.build()
+
+        async def scenario() -> None:
+            await pair.start()
+            try:
+                assert pair.mag is not None
+                for added in (False, True):
+                    if added:
+                        await pair.mag.set_peers([UNKNOWN_PEER])
+                    listener = pair.listen_udp(7777, seconds=120.0, last=b"genuine")
+                    pair.inject_tunnelled_udp([(UNKNOWN_PEER, b"from the new peer", None),
+                                               (LMAA, b"genuine", None)], 7777)  # fmt: skip
+                    out, _ = listener.communicate(timeout=150)
+                    received = [bytes.fromhex(line) for line in out.decode().split()]
+                    wanted = [b"from the new peer", b"genuine"] if added else [b"genuine"]
+                    assert received == wanted, (added, received)
+            finally:
+                await pair.close()
+
+        asyncio.run(scenario())

@@ -36,6 +36,17 @@ def test_mag_nas_tables_and_relay_secret_reload() -> None:
     assert mag_restart_needed(old, parse_mag_config(doc)) == []
 
 
+def test_an_lma_may_be_added_to_a_running_mag_but_not_removed() -> None:
+    guest = [{"realm": "guest.example", "lma_address": "2001:db8:ff::2"}]
+    doc = _doc(MAG)
+    without = parse_mag_config(doc)
+    doc["mag"]["lma_selection"] = guest
+    with_guest = parse_mag_config(doc)
+    assert mag_restart_needed(without, with_guest) == []
+    assert mag_restart_needed(with_guest, without) == [
+        "mag.lma_selection (an LMA removed: 2001:db8:ff::2)"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -43,9 +54,6 @@ def test_mag_nas_tables_and_relay_secret_reload() -> None:
         (lambda d: d["mag"].update(access_interfaces=["acc0", "acc1"]), "mag.access_interfaces"),
         (lambda d: d["mag"]["hostapd"][0].update(control="/run/other"), "mag.hostapd"),
         (lambda d: d["mag"]["radius_relay"].update(port=1912), "mag.radius_relay.port"),
-        (lambda d: d["mag"].update(lma_selection=[{"realm": "guest.example",
-                                                   "lma_address": "2001:db8:ff::2"}]),
-         "mag.lma_selection"),
         (lambda d: d["mag"].update(retention="30d"), "mag.retention"),
     ],
 )  # fmt: skip
