@@ -40,7 +40,12 @@ from netlmm_aaa.dataplane.port import (
     destinations,
     endpoint_of,
 )
-from netlmm_aaa.dataplane.tunnel_backend import Backend, TunnelBackend
+from netlmm_aaa.dataplane.tunnel_backend import (
+    Backend,
+    TunnelBackend,
+    change_receiver_peers,
+    receiver_peers,
+)
 
 #: Batches up to this many route operations are written from the event loop itself.
 _INLINE_LIMIT = 16
@@ -81,11 +86,6 @@ class LmaLinuxDataPlane:
         self._oif = 0
         self.enomem_retries = 0
 
-    def _receiver_peers(self) -> tuple[str, ...]:
-        # In GRE mode only GRE with a key we handed out is decapsulated: no peer's plain
-        # IP-in-IPv6.
-        return () if self.mode is TunnelMode.GRE else self.peers
-
     @property
     def backend_name(self) -> str:
         """The tunnel backend in use (after :meth:`start`)."""
@@ -98,15 +98,9 @@ class LmaLinuxDataPlane:
 
     async def set_peers(self, peers: Collection[str]) -> None:
         wanted = tuple(dict.fromkeys(peers))
-        before, self.peers = self.peers, wanted
-        try:
-            if self.tunnel is not None:
-                await self._run(self.tunnel.set_peers, self._receiver_peers())
-        except Exception:
-            self.peers = before
-            if self.tunnel is not None:  # the receiver as it was
-                await self._run(self.tunnel.set_peers, self._receiver_peers())
-            raise
+        if self.tunnel is not None:
+            await self._run(change_receiver_peers, self.tunnel, self.mode, self.peers, wanted)
+        self.peers = wanted
 
     async def apply(self, operations: Sequence[RouteOperation]) -> None:
         if not operations or self.apply_now(operations):
@@ -168,7 +162,7 @@ class LmaLinuxDataPlane:
         self._oif = links[0]
         self.tunnel = open_backend(
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
-            local_address=self.local_address, peers=self._receiver_peers(),
+            local_address=self.local_address, peers=receiver_peers(self.mode, self.peers),
             local_ipv4=self.local_ipv4 if any(":" not in p for p in self.peers) else None,
         )  # fmt: skip
         self._writer = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,

@@ -46,7 +46,12 @@ from netlmm_aaa.dataplane.netlink_routes import (
     transact,
 )
 from netlmm_aaa.dataplane.port import DataPlaneError
-from netlmm_aaa.dataplane.tunnel_backend import Backend, TunnelBackend
+from netlmm_aaa.dataplane.tunnel_backend import (
+    Backend,
+    TunnelBackend,
+    change_receiver_peers,
+    receiver_peers,
+)
 
 #: RFC 6543: the MAC and link-local address every MAG presents on its access links.
 FIXED_MAG_MAC = "00:00:5e:00:52:13"
@@ -107,21 +112,11 @@ class MagLinuxDataPlane:
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    def _receiver_peers(self) -> tuple[str, ...]:
-        # In GRE mode only GRE with a key we handed out is decapsulated: no peer's plain
-        # IP-in-IPv6.
-        return () if self.mode is TunnelMode.GRE else self.peers
-
     async def set_peers(self, peers: Collection[str]) -> None:
-        before, self.peers = self.peers, tuple(sorted({self.lma_address, *peers}))
-        try:
-            if self.tunnel is not None:
-                await self._run(self.tunnel.set_peers, self._receiver_peers())
-        except Exception:
-            self.peers = before
-            if self.tunnel is not None:  # the receiver as it was
-                await self._run(self.tunnel.set_peers, self._receiver_peers())
-            raise
+        wanted = tuple(sorted({self.lma_address, *peers}))
+        if self.tunnel is not None:
+            await self._run(change_receiver_peers, self.tunnel, self.mode, self.peers, wanted)
+        self.peers = wanted
 
     @property
     def backend_name(self) -> str:
@@ -187,7 +182,7 @@ class MagLinuxDataPlane:
         self._oif = links[0]
         self.tunnel = open_backend(
             self.requested_backend, self.mode, ipr=self._ipr, netns=self.netns, oif=self._oif,
-            local_address=self.proxy_coa, peers=self._receiver_peers(),
+            local_address=self.proxy_coa, peers=receiver_peers(self.mode, self.peers),
             local_ipv4=self.ipv4_proxy_coa if any(":" not in p for p in self.peers) else None,
         )  # fmt: skip
         self._uplink = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,

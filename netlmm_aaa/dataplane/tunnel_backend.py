@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
+from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.netlink_routes import RTA_GATEWAY, RTA_OIF, RTA_VIA, nla
 from netlmm_aaa.dataplane.port import DataPlaneError
 
@@ -106,6 +107,25 @@ class TunnelBackend(Protocol):
 
     def close(self) -> None:
         """Release file descriptors (routes and the receiver stay: they are forwarding state)."""
+
+
+def receiver_peers(mode: TunnelMode, peers: Collection[str]) -> tuple[str, ...]:
+    """The tunnel sources a receiver decapsulates from: ``peers``, except in GRE mode, where
+    only GRE with a key we handed out is taken (no peer's plain IP-in-IPv6)."""
+    return () if mode is TunnelMode.GRE else tuple(peers)
+
+
+def change_receiver_peers(
+    tunnel: TunnelBackend, mode: TunnelMode, before: Collection[str], after: Collection[str]
+) -> None:
+    """Decapsulate from ``after`` instead of ``before`` (a reload that adds peers); when the
+    backend refuses, from ``before`` again, then re-raise: a refused change leaves the
+    receiver as it was."""
+    try:
+        tunnel.set_peers(receiver_peers(mode, after))
+    except Exception:
+        tunnel.set_peers(receiver_peers(mode, before))
+        raise
 
 
 def ipv6_transport_only(
