@@ -15,7 +15,6 @@ from netlmm_aaa.config.schema import (
     Problems,
     TableDoc,
     fail,
-    read_array,
     read_document,
     read_settings,
     read_table,
@@ -245,20 +244,13 @@ def _fields(table: Any) -> dict[str, Any]:
 def _peers(raw: dict[str, Any], problems: Problems) -> tuple[MagPeer, ...]:
     peers: list[MagPeer] = []
     seen_addresses: dict[str, str] = {}
-    for i, item in enumerate(_array(problems, "lma.mag", raw)):
+    for i, item in enumerate(problems.array("lma.mag", raw)):
         with problems.collect():
             peers.append(_peer(f"lma.mag[{i}]", item, peers, seen_addresses))
     if not raw.get("mag"):
         with problems.collect():
             raise ConfigError("lma.mag: no MAG configured (add [[lma.mag]] tables)")
     return tuple(peers)
-
-
-def _array(problems: Problems, path: str, raw: dict[str, Any]) -> list[Any]:
-    """The array of tables under ``path``'s last name; a problem (and none) when it is not one."""
-    with problems.collect():
-        return read_array(path, raw.get(path.rsplit(".", 1)[1]))
-    return []
 
 
 def _peer(path: str, item: Any, peers: list[MagPeer], seen_addresses: dict[str, str]) -> MagPeer:
@@ -288,7 +280,7 @@ def _peer(path: str, item: Any, peers: list[MagPeer], seen_addresses: dict[str, 
 def _nodes(raw: dict[str, Any], mags: set[str], problems: Problems) -> tuple[MobileNodePolicy, ...]:
     nodes: list[MobileNodePolicy] = []
     owners: dict[str, str] = {}
-    for i, item in enumerate(_array(problems, "lma.mobile_node", raw)):
+    for i, item in enumerate(problems.array("lma.mobile_node", raw)):
         with problems.collect():
             nodes.append(_node(f"lma.mobile_node[{i}]", item, mags, owners))
     return tuple(nodes)
@@ -324,7 +316,7 @@ def _aaa(raw: dict[str, Any], mags: set[str], problems: Problems) -> LmaAaa | No
         return None
     settings = read_settings("lma.aaa", raw["aaa"], LmaAaa, tables=("nas",))
     nases: list[LmaAaaNas] = []
-    for i, item in enumerate(_array(problems, "lma.aaa.nas", raw["aaa"])):
+    for i, item in enumerate(problems.array("lma.aaa.nas", raw["aaa"])):
         with problems.collect():
             nas = read_table(f"lma.aaa.nas[{i}]", item, LmaAaaNas)
             if nas.mag not in mags:

@@ -14,7 +14,6 @@ from netlmm_aaa.config.schema import (
     Problems,
     TableDoc,
     fail,
-    read_array,
     read_document,
     read_settings,
     read_table,
@@ -212,7 +211,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         mag = read_settings("mag", raw, MagConfig, tables=_SUB_TABLES)
     access = mag["access_interfaces"] if mag is not None else None
     nases: list[NasConfig] = []
-    for i, item in enumerate(_array(problems, "mag.nas", raw)):
+    for i, item in enumerate(problems.array("mag.nas", raw)):
         with problems.collect():
             nas = read_table(f"mag.nas[{i}]", item, NasConfig)
             if access is not None and nas.interface not in access:
@@ -225,7 +224,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
                 raise fail(f"mag.nas[{i}].address", nas.address, "is already another NAS's")
             nases.append(nas)
     hostapds: list[HostapdConfig] = []
-    for i, item in enumerate(_array(problems, "mag.hostapd", raw)):
+    for i, item in enumerate(problems.array("mag.hostapd", raw)):
         with problems.collect():
             hostapd = read_table(f"mag.hostapd[{i}]", item, HostapdConfig)
             if access is not None and hostapd.interface not in access:
@@ -243,7 +242,7 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
     quiet: set[str] = set()
     if mag is not None and not mag["lma_heartbeats"]:
         quiet.add(mag["lma_address"])
-    for i, item in enumerate(_array(problems, "mag.lma_selection", raw)):
+    for i, item in enumerate(problems.array("mag.lma_selection", raw)):
         with problems.collect():
             selection = read_table(f"mag.lma_selection[{i}]", item, _LmaSelectionTable)
             realm = selection.realm.strip().lower().lstrip("@")
@@ -290,13 +289,6 @@ def parse_mag_config(document: dict[str, Any]) -> MagConfig:
         nases=tuple(nases),
         hostapd=tuple(hostapds),
     )
-
-
-def _array(problems: Problems, path: str, raw: dict[str, Any]) -> list[Any]:
-    """The array of tables under ``path``'s last name; a problem (and none) when it is not one."""
-    with problems.collect():
-        return read_array(path, raw.get(path.rsplit(".", 1)[1]))
-    return []
 
 
 def load_mag_config(path: str | Path) -> MagConfig:

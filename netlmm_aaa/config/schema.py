@@ -107,6 +107,13 @@ class Problems:
             return True
         return False
 
+    def array(self, path: str, table: dict[str, Any]) -> list[Any]:
+        """The array of tables (``[[...]]``) at ``path``, its last name a key of ``table``;
+        a problem, and no tables, when it is not one."""
+        with self.collect():
+            return read_array(path, table.get(path.rsplit(".", 1)[1]))
+        return []
+
     def raise_any(self) -> None:
         """Raise what was found: the one problem, or all of them as :class:`ConfigProblems`."""
         if len(self.found) == 1:
