@@ -9,10 +9,11 @@ store (SQLite allows one writer at a time) waits for one batch at most, never fo
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
+
+from netlmm_aaa.durations import parse_duration
 
 PRUNED: dict[str, tuple[str, str]] = {
     "audit_events": ("id", "at"),
@@ -31,9 +32,6 @@ MIN_RETENTION = timedelta(days=1)
 """At start the MAG reads back one accounting replay window of stops (at most a day) to refuse
 replays across the restart: retention never reaches into it."""
 
-_AGE = re.compile(r"^(\d+)\s*([hdw])$")
-_UNITS = {"h": 3600, "d": 86400, "w": 604800}
-
 
 class RetentionError(ValueError):
     """A retention period that cannot be read or is shorter than :data:`MIN_RETENTION`."""
@@ -41,12 +39,11 @@ class RetentionError(ValueError):
 
 def parse_age(spelled: str) -> timedelta:
     """``36h``, ``90d``, ``12w``; at least :data:`MIN_RETENTION`."""
-    match = _AGE.match(spelled.strip())
-    if match is None:
+    age = parse_duration(spelled, units="hdw")
+    if age is None:
         raise RetentionError(
             f"{spelled!r} is not an age: write hours, days or weeks (36h, 90d, 12w)"
         )
-    age = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
     if age < MIN_RETENTION:
         raise RetentionError(f"{spelled!r} is shorter than the minimum retention of one day")
     return age

@@ -7,7 +7,6 @@ Latency percentiles use the nearest-rank method over the handovers in the time r
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from netlmm_aaa.durations import parse_duration
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.models import TRAIL_EVENTS_SQL
@@ -42,18 +42,14 @@ class Window:
     until: datetime | None = None
 
 
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_when(text: str, now: datetime | None = None) -> datetime:
     """``2026-11-27``, ``2026-11-27T10:30``, ``2026-11-27 10:30:00+01:00`` (naive = UTC), or a
     duration back from now: ``90m``, ``24h``, ``7d``."""
     now = now or datetime.now(UTC)
     value = text.strip()
-    match = _RELATIVE.match(value)
-    if match:
-        return now - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    back = parse_duration(value)
+    if back is not None:
+        return now - back
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
