@@ -194,6 +194,12 @@ class HomeAddresses:
                 pool.claim(block, mn_id)
 
     def release(self, block: str, mn_id: bytes) -> None:
+        """``mn_id`` no longer needs ``block``; a profile's static block stays its node's."""
+        if self._static_holders.get(block) == mn_id:
+            return
+        self._release_from_pool(block, mn_id)
+
+    def _release_from_pool(self, block: str, mn_id: bytes) -> None:
         for pool in (self.prefix_pool, self.ipv4_pool):
             if pool is not None and pool.contains(block):
                 pool.release(block, mn_id)

@@ -509,3 +509,25 @@ def test_routes_the_kernel_refused_undo_the_binding_and_the_pbu_gets_128() -> No
     assert of_type(gone, DeleteStoredBinding) and lma.binding_state(BOB) is BindingState.ABSENT
     again = receive(lma, pbu(mn_id=BOB, sequence=2), now=T0.after(15))
     assert find_option(pba(again), HomeNetworkPrefixOption) == bob_prefix
+
+
+def test_a_static_prefix_inside_the_pool_stays_its_nodes_after_the_binding_ends() -> None:
+    """A profile's prefix that lies in the pool is held for that node from the start; when its
+    binding is deleted the block must not go back to the pool, where another node could take
+    it and later share it with the static node."""
+    from netlmm_aaa.core.codes import BindingStatus
+    from netlmm_aaa.core.lma_policy import MobileNodePolicy
+
+    static = "2001:db8:1000::/64"  # the first /64 of the test pool's 16
+    lma = make_lma(mobile_nodes=(MobileNodePolicy(mn_id=ALICE, home_network_prefix=static),))
+    receive(lma, pbu(sequence=1))
+    receive(lma, pbu(sequence=2, lifetime=0), now=T0.after(1))
+    _timers(lma, T0.after(12))
+    assert lma.binding_state(ALICE) is BindingState.ABSENT
+    others = [f"node{i}@example.org".encode() for i in range(16)]
+    statuses = [pba(receive(lma, pbu(mn_id=n), now=T0.after(13))).status for n in others]
+    assert statuses[:15] == [0] * 15
+    assert statuses[15] == BindingStatus.INSUFFICIENT_RESOURCES  # the 16th block is Alice's
+    assert static not in {_prefix(lma, n)[0] for n in others[:15]}
+    assert pba(receive(lma, pbu(sequence=3), now=T0.after(14))).status == 0
+    assert _prefix(lma) == (static,)
