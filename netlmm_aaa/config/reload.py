@@ -8,8 +8,10 @@ old file's. Reloadable, because they change who may talk to us and how, never a 
   first, none may go) and the authentication relay's server secret and ``profile_ttl``;
 - LMA: new ``[[lma.mag]]`` peers (the data plane decapsulates from them first; the configured
   ones unchanged), the ``[lma.timers]`` (but ``heartbeat_interval``) and ``[lma.policy]``
-  rules, the ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (Pools and node profiles shape
-  the addresses held: a restart.)
+  rules, the node profiles (``[[lma.mobile_node]]`` and the mobile_node_policies table, read
+  again; a static block another node's binding holds refuses the reload), the
+  ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (The pools shape the blocks sessions hold:
+  a restart.)
 """
 
 from __future__ import annotations
@@ -63,13 +65,13 @@ def lma_restart_needed(old: LmaConfig, new: LmaConfig) -> list[str]:
     """The key paths whose change a running LMA cannot take (empty: the reload may go on)."""
     fixed = [f"lma.{name}" for name in _changed(old, new, frozenset({"policy", "aaa"}))]
     # The policy's fields by the key that sets them; the others follow [lma] and [lma.aaa].
-    paths = {"mobile_nodes": "lma.mobile_node", "peers": "lma.mag"}
+    paths = {"peers": "lma.mag"}
     for table in lma.TABLES:
         if table.path in ("lma.pools", "lma.timers", "lma.policy"):
             paths.update(
                 {f.name: f"{table.path}.{setting_key(f)}" for f in dataclasses.fields(table.cls)}
             )
-    skip = _LMA_POLICY_RELOADABLE | {"peers"}
+    skip = _LMA_POLICY_RELOADABLE | {"peers", "mobile_nodes"}
     fixed += [paths[name] for name in _changed(old.policy, new.policy, skip) if name in paths]
     kept = {p.name: p for p in new.policy.peers}
     for peer in old.policy.peers:  # MAGs may be added; the configured ones stay as they are

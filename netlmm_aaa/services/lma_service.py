@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -53,7 +53,7 @@ from netlmm_aaa.core.events import (
     Transport,
 )
 from netlmm_aaa.core.lma import LocalMobilityAnchor
-from netlmm_aaa.core.lma_policy import tunnel_peers
+from netlmm_aaa.core.lma_policy import MobileNodePolicy, tunnel_peers
 from netlmm_aaa.core.messages import MobilityMessage, find_option
 from netlmm_aaa.core.options import MobileNodeIdentifierOption
 from netlmm_aaa.core.security_events import SecurityEvents
@@ -115,6 +115,21 @@ def describe_binding(b: BindingSnapshot, now_utc: float) -> dict[str, Any]:
         "registered_utc": b.registered_utc,
         "last_handover_utc": b.last_handover_utc,
     }
+
+
+def _profiles(
+    configured: Sequence[MobileNodePolicy], stored: Sequence[MobileNodePolicy]
+) -> tuple[MobileNodePolicy, ...]:
+    """The node profiles of the file and of the mobile_node_policies table; a node in both is
+    a ConfigError (neither would be the obvious one to win)."""
+    names = {p.mn_id for p in configured}
+    clash = sorted(p.mn_id for p in stored if p.mn_id in names)
+    if clash:
+        raise ConfigError(
+            f"mobile node {clash[0].decode(errors='replace')!r} has a profile both in "
+            "the configuration file and in the mobile_node_policies table"
+        )
+    return (*configured, *stored)
 
 
 _IDLE_GAP = 0.002
@@ -214,15 +229,7 @@ class LmaService:
                          time.monotonic() - began)  # fmt: skip
             policy = replace(config.policy, restart_counter=counter)
             sql_policies = await asyncio.to_thread(self.store.load_policies)
-            if sql_policies:
-                configured = {p.mn_id for p in policy.mobile_nodes}
-                clash = sorted(p.mn_id for p in sql_policies if p.mn_id in configured)
-                if clash:
-                    raise ConfigError(
-                        f"mobile node {clash[0].decode(errors='replace')!r} has a profile both in "
-                        "the configuration file and in the mobile_node_policies table"
-                    )
-                policy = replace(policy, mobile_nodes=policy.mobile_nodes + tuple(sql_policies))
+            policy = replace(policy, mobile_nodes=_profiles(policy.mobile_nodes, sql_policies))
             self.core = LocalMobilityAnchor(policy)
             await self.dataplane.start()
             self.metrics.set_dataplane(self.dataplane.backend_name, policy.tunnel_mode.value)
@@ -328,7 +335,10 @@ class LmaService:
     async def _apply_config(self, new: LmaConfig) -> dict[str, object]:
         """A reload that config.reload accepted: the binding cache is not touched. New MAGs:
         the data plane decapsulates from them before the core takes their PBUs."""
-        assert self.core is not None
+        assert self.core is not None and self.store is not None
+        sql_policies = await asyncio.to_thread(self.store.load_policies)
+        profiles = _profiles(new.policy.mobile_nodes, sql_policies)
+        self.core.check_mobile_nodes(profiles)
         known = {p.name for p in self.core.policy.peers}
         added = [p for p in new.policy.peers if p.name not in known]
         if added:
@@ -342,12 +352,19 @@ class LmaService:
         # The running policy keeps its node profiles from the database and its restart counter.
         reloaded = {f: getattr(new.policy, f) for f in LocalMobilityAnchor.RELOADABLE}
         self.core.reconfigure(replace(self.core.policy, **reloaded))
+        changed = set(profiles) ^ set(self.core.policy.mobile_nodes)
+        self.core.set_mobile_nodes(profiles)
         if self._aaa is not None and new.aaa is not None:
             # A NAS that left stays known for the records it sent before.
             self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})
             self._aaa.set_nases([Nas(n.name, n.address, n.secret) for n in new.aaa.nases])
         self.config = new
-        return {"aaa_nases": len(new.aaa.nases) if new.aaa else 0, "mags_added": len(added)}
+        return {
+            "aaa_nases": len(new.aaa.nases) if new.aaa else 0,
+            "mags_added": len(added),
+            "mobile_node_profiles": len(profiles),
+            "mobile_nodes_changed": len({p.mn_id for p in changed}),
+        }
 
     def stop(self) -> None:
         self._stopping.set()

@@ -5,6 +5,7 @@ is in the audit trail."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -139,6 +140,28 @@ def test_sighup_takes_new_nas_secrets_and_keeps_every_binding(tmp_path: Path) ->
         assert wait_for(lambda: _audit(tmp_path / "lma.db", "config_reload_refused"), 10)
         assert "lma.pools.prefix" in _audit(tmp_path / "lma.db", "config_reload_refused")[0]
         assert binding() == before and t.lma_proc.poll() is None
+
+        # Node profiles reload, the mobile_node_policies table read again: a profile added in
+        # SQL is counted; a file giving alice's static prefix to another node while alice's
+        # binding holds it is refused by name, alice's binding untouched.
+        with sqlite3.connect(tmp_path / "lma.db") as connection:
+            connection.execute(
+                "INSERT INTO mobile_node_policies (mn_id, proxy_mobility, ipv4_service, "
+                "ipv6_service) VALUES ('bob@example.org', 0, 1, 1)"
+            )
+        lma_config.write_text(lma_file + LMA_AAA.format(secret="aaa-new"))
+        t.lma_proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: len(_audit(tmp_path / "lma.db", "config_reloaded")) == 2, 10)
+        details = json.loads(_audit(tmp_path / "lma.db", "config_reloaded")[1])
+        assert details["mobile_node_profiles"] == 2 and details["mobile_nodes_changed"] == 1
+        moved = lma_file.replace('mn_id = "alice@example.org"', 'mn_id = "carol@example.org"')
+        assert moved != lma_file
+        lma_config.write_text(moved + LMA_AAA.format(secret="aaa-new"))
+        t.lma_proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: len(_audit(tmp_path / "lma.db", "config_reload_refused")) == 2, 10)
+        refused = _audit(tmp_path / "lma.db", "config_reload_refused")[1]
+        assert "held by 'alice@example.org'" in refused, refused
+        assert binding() == before and t.ping("cn", MN_V6, count=1)
         mag.terminate()
         mag.wait(timeout=15)
         assert mag.returncode == 0, log.read_text()[-3000:]

@@ -13,6 +13,7 @@ from netlmm_aaa.config import parse_lma_config, parse_mag_config
 from netlmm_aaa.config.reload import lma_restart_needed, mag_restart_needed
 from netlmm_aaa.core.errors import ConfigError
 from netlmm_aaa.core.mag_policy import MagPolicy
+from netlmm_aaa.core.options import HomeNetworkPrefixOption
 from netlmm_aaa.core.mobile_access_gateway import MobileAccessGateway
 from netlmm_aaa.core.lma_selection import LmaSelection
 from tests.conftest import REPO
@@ -75,14 +76,14 @@ def test_lma_aaa_nas_tables_reload_and_the_rest_is_named() -> None:
                                   "mag": "mag2"}], "wait": 2.5}  # fmt: skip
     doc["lma"]["timers"]["max_lifetime"] = 600  # rules read per message: reloadable
     doc["lma"]["policy"]["unknown_mobile_nodes"] = "reject"
+    doc["lma"]["mobile_node"][0]["home_network_prefix"] = "2001:db8:1:9::/64"  # a profile
     assert lma_restart_needed(old, parse_lma_config(doc)) == []
     doc["lma"]["pools"]["prefix"] = "2001:db8:2000::/40"
     doc["lma"]["timers"]["heartbeat_interval"] = 5  # the peers' timers are set at start
     doc["lma"]["mag"].append({"name": "mag3", "addresses": ["2001:db8:ff::13"]})
-    doc["lma"]["mobile_node"][0]["home_network_prefix"] = "2001:db8:1:9::/64"
     doc["lma"]["aaa"]["port"] = 1900
     fixed = lma_restart_needed(old, parse_lma_config(doc))
-    assert sorted(fixed) == ["lma.aaa.port", "lma.mobile_node", "lma.pools.prefix",
+    assert sorted(fixed) == ["lma.aaa.port", "lma.pools.prefix",
                              "lma.timers.heartbeat_interval"], fixed  # fmt: skip
     # A new MAG is taken; a configured one changed (or removed) is not.
     doc = _doc(LMA)
@@ -141,3 +142,57 @@ def test_the_mag_core_takes_only_reloadable_policy_changes() -> None:
     with pytest.raises(ConfigError, match="lifetime cannot change while running"):
         core.reconfigure(dataclasses.replace(core.policy, lifetime=60))
     assert core.policy.lifetime == policy.lifetime  # refused: nothing taken
+
+
+def test_the_lma_core_takes_new_node_profiles_and_keeps_the_blocks_bindings_hold() -> None:
+    """Profiles reload: a PBU is judged by the new profile at once; a binding keeps its blocks
+    (a new static prefix applies from the node's next registration); a static block another
+    node's binding holds refuses the reload, changing nothing; a block no longer static goes
+    back to the pool unless a binding still holds it."""
+    from netlmm_aaa.core.codes import BindingStatus
+    from netlmm_aaa.core.lma_policy import MobileNodePolicy
+    from netlmm_aaa.core.events import TimerFired
+    from tests.lma_support import ALICE, BOB, T0, make_lma, pba, pbu, receive
+
+    def prefix(mn: bytes) -> str:
+        binding = lma.binding(mn)
+        assert binding is not None
+        return binding.home_network_prefixes[0]
+
+    lma = make_lma()
+    assert pba(receive(lma, pbu(sequence=1))).status == BindingStatus.ACCEPTED  # alice
+    assert pba(receive(lma, pbu(sequence=1, mn_id=BOB))).status == BindingStatus.ACCEPTED
+    alice_was, bobs = prefix(ALICE), prefix(BOB)
+    with pytest.raises(ConfigError, match="held by 'bob@example.org'"):
+        lma.set_mobile_nodes((MobileNodePolicy(mn_id=ALICE, home_network_prefix=bobs),))
+    assert lma.policy.mobile_nodes == ()  # refused: nothing taken
+    with pytest.raises(ConfigError, match="two mobile nodes"):
+        lma.set_mobile_nodes((MobileNodePolicy(mn_id=ALICE, ipv4_home_address="203.0.113.9"),
+                              MobileNodePolicy(mn_id=BOB, ipv4_home_address="203.0.113.9")))  # fmt: skip
+    static = "2001:db8:1000:f::/64"
+    lma.set_mobile_nodes((MobileNodePolicy(mn_id=ALICE, home_network_prefix=static),
+                          MobileNodePolicy(mn_id=BOB, allowed_mags=frozenset({"mag2"}))))  # fmt: skip
+    # Bob's profile now bars mag1: his refresh there is refused (154), his binding untouched.
+    barred = pba(receive(lma, pbu(sequence=2, mn_id=BOB, hi=5), now=T0.after(1)))
+    assert barred.status == BindingStatus.MAG_NOT_AUTHORIZED_FOR_PROXY_REG
+    assert prefix(BOB) == bobs
+    # Alice keeps her prefix while bound; after her binding ends she gets the static one.
+    assert pba(receive(lma, pbu(sequence=2, hi=5), now=T0.after(1))).status == 0
+    assert prefix(ALICE) == alice_was
+    receive(lma, pbu(sequence=3, lifetime=0), now=T0.after(2))
+    lma.handle(TimerFired(), T0.after(13))
+    assert lma.binding(ALICE) is None
+    assert pba(receive(lma, pbu(sequence=4), now=T0.after(14))).status == 0
+    assert prefix(ALICE) == static
+    # Her profile removed: the static block stays hers while bound, and the pool does not
+    # hand it out; once her binding ends it is the pool's again.
+    lma.set_mobile_nodes(())
+    carol = b"carol@example.org"
+    assert pba(receive(lma, pbu(sequence=1, mn_id=carol, hnps=(
+        HomeNetworkPrefixOption.from_network(static),)), now=T0.after(15))).status == (
+        BindingStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX)  # fmt: skip
+    receive(lma, pbu(sequence=5, lifetime=0), now=T0.after(16))
+    lma.handle(TimerFired(), T0.after(27))
+    assert pba(receive(lma, pbu(sequence=2, mn_id=carol, hnps=(
+        HomeNetworkPrefixOption.from_network(static),)), now=T0.after(28))).status == 0  # fmt: skip
+    assert prefix(carol) == static

@@ -279,6 +279,35 @@ class LocalMobilityAnchor(BindingSteps):
                 self._peers_by_address[_canonical(address)] = peer
         self.policy = replace(self.policy, peers=(*self.policy.peers, *added))
 
+    def check_mobile_nodes(self, nodes: Iterable[MobileNodePolicy]) -> None:
+        """ConfigError if :meth:`set_mobile_nodes` could not take ``nodes`` now: a static block
+        named twice, or one that another node's binding holds (until that binding ends)."""
+        try:
+            problems = self._addresses.static_conflicts(nodes, self._bound_blocks())
+        except ValueError as exc:
+            raise ConfigError(f"lma.mobile_node: {exc}") from None
+        if problems:
+            raise ConfigError("lma.mobile_node: " + "; ".join(problems))
+
+    def set_mobile_nodes(self, nodes: tuple[MobileNodePolicy, ...]) -> None:
+        """A configuration reload: the node profiles from now on. Every PBU is checked against
+        its node's profile (a node no longer authorized is refused at its next refresh); a
+        binding keeps the blocks it holds, a new static block applies from its node's next
+        registration. ConfigError, changing nothing, where :meth:`check_mobile_nodes` says."""
+        self.check_mobile_nodes(nodes)
+        self._addresses.replace_statics(nodes, self._bound_blocks())
+        self._policies = {p.mn_id: p for p in nodes}
+        self.policy = replace(self.policy, mobile_nodes=nodes)
+
+    def _bound_blocks(self) -> dict[str, bytes]:
+        """Every block a binding holds (held ones included) -> its node."""
+        return {
+            block: entry.mn_id
+            for entry in self._bindings.values()
+            for block in (*entry.prefixes, entry.ipv4_home_address)
+            if block is not None
+        }
+
     def restore(
         self, bindings: Iterable[BindingSnapshot], now: Now, *, install_routes: bool = True
     ) -> list[LmaAction]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from netlmm_aaa.core.address_pools import AddressPool, PoolExhausted, ipv6_prefix_value
 from netlmm_aaa.core.addresses import format_ipv4, format_ipv6_network
@@ -43,16 +43,34 @@ class HomeAddresses:
             AddressPool(policy.ipv4_pool, 32, reserved=reserved4) if policy.ipv4_pool else None
         )
         self.honour_requested = policy.honour_requested_blocks
-        self._static_holders: dict[str, bytes] = {}
-        for node in policy.mobile_nodes:
-            for block in (node.home_network_prefix, node.ipv4_home_address):
-                if block is None:
-                    continue
-                key = canonical_block(block)
-                other = self._static_holders.setdefault(key, node.mn_id)
-                if other != node.mn_id:
-                    raise ValueError(f"{block} is assigned to two mobile nodes")
-                self.hold(key, node.mn_id)
+        self._static_holders = static_blocks(policy.mobile_nodes)
+        for block, mn_id in self._static_holders.items():
+            self.hold(block, mn_id)
+
+    def static_conflicts(
+        self, nodes: Iterable[MobileNodePolicy], bound: Mapping[str, bytes]
+    ) -> list[str]:
+        """Why the profiles ``nodes`` cannot replace the current ones while the sessions in
+        ``bound`` (block -> MN-ID) hold their blocks: a static block in another node's session."""
+        return [
+            f"{block} is held by {bound[block].decode(errors='replace')!r}'s binding"
+            for block, mn_id in static_blocks(nodes).items()
+            if bound.get(block, mn_id) != mn_id
+        ]
+
+    def replace_statics(
+        self, nodes: Iterable[MobileNodePolicy], bound: Mapping[str, bytes]
+    ) -> None:
+        """New profiles (a reload; :meth:`static_conflicts` empty). A block no longer static is
+        back in its pool unless a session still holds it (then when that ends); a session keeps
+        the blocks it has, a changed profile applies from its node's next registration."""
+        new = static_blocks(nodes)
+        for block, mn_id in self._static_holders.items():
+            if new.get(block) != mn_id and bound.get(block) != mn_id:
+                self._release_from_pool(block, mn_id)
+        self._static_holders = new
+        for block, mn_id in new.items():
+            self.hold(block, mn_id)
 
     def assign(
         self, entry: BindingEntry, pbu: ReceivedPbu, node: MobileNodePolicy | None
@@ -208,6 +226,20 @@ class HomeAddresses:
         for block in (*entry.prefixes, entry.ipv4_home_address):
             if block is not None:
                 self.release(block, entry.mn_id)
+
+
+def static_blocks(nodes: Iterable[MobileNodePolicy]) -> dict[str, bytes]:
+    """The profiles' static prefixes and IPv4 home addresses (canonical) -> their node;
+    ValueError if two nodes have one block."""
+    holders: dict[str, bytes] = {}
+    for node in nodes:
+        for block in (node.home_network_prefix, node.ipv4_home_address):
+            if block is None:
+                continue
+            other = holders.setdefault(canonical_block(block), node.mn_id)
+            if other != node.mn_id:
+                raise ValueError(f"{block} is assigned to two mobile nodes")
+    return holders
 
 
 def check_prefix_set(entry: BindingEntry, pbu: ReceivedPbu) -> None:
