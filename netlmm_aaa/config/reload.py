@@ -5,13 +5,15 @@ reloadable parts, is refused with the reason and the running configuration stays
 old file's. Reloadable, because they change who may talk to us and how, never a binding:
 - MAG: the ``[[mag.nas]]`` tables (secrets, identities, rate limits, MAB), which LMA serves
   which realm (``[[mag.lma_selection]]``, ``lma_heartbeats``; a new LMA is decapsulated from
-  first, none may go) and the authentication relay's server secret and ``profile_ttl``;
-- LMA: new ``[[lma.mag]]`` peers (the data plane decapsulates from them first; the configured
-  ones unchanged), the ``[lma.timers]`` (but ``heartbeat_interval``) and ``[lma.policy]``
-  rules, the node profiles (``[[lma.mobile_node]]`` and the mobile_node_policies table, read
-  again; a static block another node's binding holds refuses the reload), the
-  ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (The pools shape the blocks sessions hold:
-  a restart.)
+  first; one leaves only while no station is registered there: the core refuses otherwise)
+  and the authentication relay's server secret and ``profile_ttl``;
+- LMA: the ``[[lma.mag]]`` peers (the data plane decapsulates from new ones first; a MAG's
+  rules may change at any time, its addresses or its entry only while it serves no node: the
+  core refuses the reload otherwise), the ``[lma.timers]`` (but ``heartbeat_interval``) and
+  ``[lma.policy]`` rules, the node profiles (``[[lma.mobile_node]]`` and the
+  mobile_node_policies table, read again; a static block another node's binding holds refuses
+  the reload), the ``[[lma.aaa.nas]]`` tables and ``lma.aaa.wait``. (The pools shape the
+  blocks sessions hold: a restart.)
 """
 
 from __future__ import annotations
@@ -44,9 +46,6 @@ def mag_restart_needed(old: MagConfig, new: MagConfig) -> list[str]:
     """The key paths whose change a running MAG cannot take (empty: the reload may go on)."""
     skip = _MAG_RELOADABLE | {"radius_relay"}
     fixed = [f"mag.{_MAG_TABLES.get(name, name)}" for name in _changed(old, new, skip)]
-    gone = {s.lma_address for s in old.lma_selection} - {s.lma_address for s in new.lma_selection}
-    if gone:  # its stations' uplinks lead there
-        fixed.append("mag.lma_selection (an LMA removed: " + ", ".join(sorted(gone)) + ")")
     if bool(old.nases) != bool(new.nases):
         fixed.append("mag.nas (the accounting listener starts with the MAG or not at all)")
     if (old.radius_relay is None) != (new.radius_relay is None):
@@ -73,10 +72,6 @@ def lma_restart_needed(old: LmaConfig, new: LmaConfig) -> list[str]:
             )
     skip = _LMA_POLICY_RELOADABLE | {"peers", "mobile_nodes"}
     fixed += [paths[name] for name in _changed(old.policy, new.policy, skip) if name in paths]
-    kept = {p.name: p for p in new.policy.peers}
-    for peer in old.policy.peers:  # MAGs may be added; the configured ones stay as they are
-        if kept.get(peer.name) != peer:
-            fixed.append(f"lma.mag {peer.name} (changed or removed; only new MAGs are taken)")
     if (old.aaa is None) != (new.aaa is None):
         fixed.append("lma.aaa")
     elif old.aaa is not None and new.aaa is not None:

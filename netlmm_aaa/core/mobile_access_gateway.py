@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from typing import assert_never
 
@@ -92,7 +92,7 @@ from netlmm_aaa.core.codes import (
 )
 from netlmm_aaa.core.dhcpv4_decisions import Lease
 from netlmm_aaa.core.early_downlink import EarlyDownlinks
-from netlmm_aaa.core.errors import InvalidTransition
+from netlmm_aaa.core.errors import ConfigError, InvalidTransition
 from netlmm_aaa.core.events import (
     AccessAcceptRelayed,
     AccountingReported,
@@ -204,8 +204,19 @@ class MobileAccessGateway(StationSteps):
     def reconfigure(self, policy: MagPolicy) -> None:
         """A configuration reload: take ``policy``, which may differ from the current one only
         in :attr:`RELOADABLE` fields (ConfigError otherwise). Registered stations, their
-        sequence numbers and timers stay; the new rules apply from the next event."""
+        sequence numbers and timers stay; the new rules apply from the next event. An LMA may
+        leave only once no station of ours is registered there (ConfigError otherwise)."""
         refuse_fixed_changes(self.policy, policy, self.RELOADABLE, "mag")
+        kept = {policy.lma_address, *(s.lma_address for s in policy.lma_selection)}
+        serving = Counter(e.lma for e in self._stations.values() if e.lma not in kept)
+        if serving:
+            raise ConfigError(
+                "mag.lma_selection: "
+                + "; ".join(
+                    f"LMA {lma} may not be removed while {n} stations are registered there"
+                    for lma, n in sorted(serving.items())
+                )
+            )
         self.policy = policy
         self._pbus.policy = policy
         self.intake.lma_selection = policy.lma_selection

@@ -333,35 +333,55 @@ class LmaService:
             engine.dispose()
 
     async def _apply_config(self, new: LmaConfig) -> dict[str, object]:
-        """A reload that config.reload accepted: the binding cache is not touched. New MAGs:
-        the data plane decapsulates from them before the core takes their PBUs."""
+        """A reload that config.reload accepted: the binding cache is not touched. The data
+        plane decapsulates from new MAG addresses before the core takes their PBUs, and from a
+        MAG's old addresses until the core no longer does. The core's checks run with no
+        ``await`` between them and the changes they allow, so no PBU can slip in between."""
         assert self.core is not None and self.store is not None
         sql_policies = await asyncio.to_thread(self.store.load_policies)
         profiles = _profiles(new.policy.mobile_nodes, sql_policies)
         self.core.check_mobile_nodes(profiles)
-        known = {p.name for p in self.core.policy.peers}
-        added = [p for p in new.policy.peers if p.name not in known]
-        if added:
+        self.core.check_peers(new.policy.peers)
+        old_peers = self.core.policy.peers
+        before, after = tunnel_peers(old_peers), tunnel_peers(new.policy.peers)
+        if set(after) - set(before):
             try:
-                await self.dataplane.set_peers(tunnel_peers(new.policy.peers))
+                await self.dataplane.set_peers((*before, *after))
             except DataPlaneError as exc:
                 raise ConfigError(
                     f"lma.mag: the data plane cannot take the new MAGs: {exc}"
                 ) from None
-            self.core.add_peers(added)
+        try:
+            self.core.check_peers(new.policy.peers)  # again: PBUs came in during the await
+            self.core.check_mobile_nodes(profiles)
+        except ConfigError:
+            if set(after) - set(before):
+                await self.dataplane.set_peers(before)
+            raise
+        self.core.replace_peers(new.policy.peers, self.clock())
         # The running policy keeps its node profiles from the database and its restart counter.
         reloaded = {f: getattr(new.policy, f) for f in LocalMobilityAnchor.RELOADABLE}
         self.core.reconfigure(replace(self.core.policy, **reloaded))
         changed = set(profiles) ^ set(self.core.policy.mobile_nodes)
         self.core.set_mobile_nodes(profiles)
+        details: dict[str, object] = {}
+        if set(before) - set(after):
+            try:
+                await self.dataplane.set_peers(after)
+            except DataPlaneError as exc:  # the core takes no PBU from them any more
+                log.error("LMA %s: the data plane still decapsulates from MAGs that left: %s",
+                          new.name, exc)  # fmt: skip
+                details["dataplane_error"] = str(exc)
         if self._aaa is not None and new.aaa is not None:
             # A NAS that left stays known for the records it sent before.
             self._aaa_mags.update({n.name: n.mag for n in new.aaa.nases})
             self._aaa.set_nases([Nas(n.name, n.address, n.secret) for n in new.aaa.nases])
         self.config = new
         return {
+            **details,
             "aaa_nases": len(new.aaa.nases) if new.aaa else 0,
-            "mags_added": len(added),
+            "mags": sorted(p.name for p in new.policy.peers),
+            "mags_changed": sorted({p.name for p in set(old_peers) ^ set(new.policy.peers)}),
             "mobile_node_profiles": len(profiles),
             "mobile_nodes_changed": len({p.mn_id for p in changed}),
         }

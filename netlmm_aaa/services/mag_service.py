@@ -343,15 +343,42 @@ class MagService:
 
     async def _apply_config(self, new: MagConfig) -> dict[str, object]:
         """A reload that config.reload accepted: registered stations are not touched. New
-        LMAs: the data plane decapsulates from them before a station is sent there."""
+        LMAs: the data plane decapsulates from them before a station is sent there; one that
+        left: once the core no longer sends stations there."""
         assert self.core is not None
         lmas = {s.lma_address for s in new.lma_selection}
-        if lmas - {s.lma_address for s in self.config.lma_selection}:
+        known = {s.lma_address for s in self.config.lma_selection}
+        if lmas - known:
             try:
-                await self.dataplane.set_peers(sorted(lmas))
+                await self.dataplane.set_peers(sorted(lmas | known))
             except DataPlaneError as exc:
                 why = f"mag.lma_selection: the data plane cannot take the new LMAs: {exc}"
                 raise ConfigError(why) from None
+        try:
+            self._reconfigure_core(new)
+        except ConfigError:
+            if lmas - known:
+                await self.dataplane.set_peers(sorted(known))
+            raise
+        details: dict[str, object] = {}
+        if known - lmas:
+            try:
+                await self.dataplane.set_peers(sorted(lmas))
+            except DataPlaneError as exc:  # the core sends no station there any more
+                log.error("MAG %s: the data plane still decapsulates from LMAs that left: %s",
+                          new.name, exc)  # fmt: skip
+                details["dataplane_error"] = str(exc)
+        if self._accounting is not None:
+            self._accounting.set_nases(new.nases)
+        if self._relay is not None and new.radius_relay is not None:
+            self._relay.set_secrets(
+                {n.address: n.secret for n in new.nases}, new.radius_relay.server_secret
+            )
+        self.config = new
+        return {**details, "nases": len(new.nases), "lmas": sorted(lmas)}
+
+    def _reconfigure_core(self, new: MagConfig) -> None:
+        assert self.core is not None
         self.core.reconfigure(
             dataclasses.replace(
                 self.core.policy,
@@ -361,14 +388,6 @@ class MagService:
                 profile_ttl=new.radius_relay.profile_ttl if new.radius_relay is not None else 60.0,
             )
         )
-        if self._accounting is not None:
-            self._accounting.set_nases(new.nases)
-        if self._relay is not None and new.radius_relay is not None:
-            self._relay.set_secrets(
-                {n.address: n.secret for n in new.nases}, new.radius_relay.server_secret
-            )
-        self.config = new
-        return {"nases": len(new.nases)}
 
     def stop(self) -> None:
         self._stopping.set()

@@ -198,8 +198,25 @@ def test_sighup_adds_a_mag_whose_node_is_then_reachable(tmp_path: Path) -> None:
         t.lma_proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: _audit(tmp_path / "lma.db", "config_reloaded"), 10), (
             (tmp_path / "lma.log").read_text()[-3000:])  # fmt: skip
-        assert '"mags_added": 1' in _audit(tmp_path / "lma.db", "config_reloaded")[0]
+        details = json.loads(_audit(tmp_path / "lma.db", "config_reloaded")[0])
+        assert details["mags_changed"] == ["mag2"], details
         assert _accounting(t.ns["mag2"], 1813, "s3cret", "Start", mac, "M2")
         assert wait_for(lambda: [b["mag"] for b in bindings()] == ["mag2"], 15), (
             (tmp_path / "mag2.log").read_text()[-3000:])  # fmt: skip
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "CN -> MN through MAG2"
+
+        # MAG2 serves the node: it may not leave. MAG1 serves none: it may, the node unmoved.
+        lma_config.write_text(full.replace(mag2.group(0), ""))
+        t.lma_proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: _audit(tmp_path / "lma.db", "config_reload_refused"), 10)
+        refused = _audit(tmp_path / "lma.db", "config_reload_refused")[0]
+        assert "mag2 may not leave while it serves 1 mobile nodes" in refused, refused
+        mag1 = re.search(r'\[\[lma\.mag\]\]\nname = "mag1"\naddresses = \[[^\]]*\]\n', full)
+        assert mag1 is not None
+        lma_config.write_text(full.replace(mag1.group(0), ""))
+        t.lma_proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: len(_audit(tmp_path / "lma.db", "config_reloaded")) == 2, 10)
+        details = json.loads(_audit(tmp_path / "lma.db", "config_reloaded")[1])
+        assert details["mags"] == ["mag2"] and details["mags_changed"] == ["mag1"], details
+        assert [b["mag"] for b in bindings()] == ["mag2"]
+        assert t.ping("cn", MN_V6, count=1), "CN -> MN through MAG2 after MAG1 left"

@@ -335,8 +335,9 @@ def test_ebpf_and_ip6tnl_ends_interoperate(
 def test_a_peer_added_at_run_time_is_decapsulated_from(
     backend: Backend, mode: TunnelMode, tunnel_backends: dict[str, object]
 ) -> None:
-    """A reload that adds an LMA (MagDataPlane.set_peers): the receiver drops its tunnelled
-    datagrams before and delivers them after, without a restart of the data plane."""
+    """A reload that adds a peer (MagDataPlane.set_peers; the LMA's receiver is the same
+    backend code): the receiver drops its tunnelled datagrams before and delivers them after,
+    without a restart of the data plane; a reload that removes it drops them again."""
     require_backend(tunnel_backends, backend.value)
     with lab() as L:
         pair = TunnelPair(L, mode, backend)
@@ -346,9 +347,8 @@ def test_a_peer_added_at_run_time_is_decapsulated_from(
             await pair.start()
             try:
                 assert pair.mag is not None
-                for added in (False, True):
-                    if added:
-                        await pair.mag.set_peers([UNKNOWN_PEER])
+                for added in (False, True, False):
+                    await pair.mag.set_peers([UNKNOWN_PEER] if added else [])
                     listener = pair.listen_udp(7777, seconds=120.0, last=b"genuine")
                     pair.inject_tunnelled_udp([(UNKNOWN_PEER, b"from the new peer", None),
                                                (LMAA, b"genuine", None)], 7777)  # fmt: skip

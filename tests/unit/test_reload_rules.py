@@ -17,6 +17,7 @@ from netlmm_aaa.core.options import HomeNetworkPrefixOption
 from netlmm_aaa.core.mobile_access_gateway import MobileAccessGateway
 from netlmm_aaa.core.lma_selection import LmaSelection
 from tests.conftest import REPO
+from tests.lma_support import T0
 
 MAG = REPO / "examples" / "mag-lab.toml"
 LMA = REPO / "examples" / "lma-lab.toml"
@@ -37,15 +38,27 @@ def test_mag_nas_tables_and_relay_secret_reload() -> None:
     assert mag_restart_needed(old, parse_mag_config(doc)) == []
 
 
-def test_an_lma_may_be_added_to_a_running_mag_but_not_removed() -> None:
+def test_an_lma_may_be_added_to_a_running_mag_or_removed_while_it_serves_none() -> None:
+    from netlmm_aaa.core.events import StationAttached
+
     guest = [{"realm": "guest.example", "lma_address": "2001:db8:ff::2"}]
     doc = _doc(MAG)
     without = parse_mag_config(doc)
     doc["mag"]["lma_selection"] = guest
     with_guest = parse_mag_config(doc)
     assert mag_restart_needed(without, with_guest) == []
-    assert mag_restart_needed(with_guest, without) == [
-        "mag.lma_selection (an LMA removed: 2001:db8:ff::2)"]  # fmt: skip
+    assert mag_restart_needed(with_guest, without) == []  # the core judges a removal
+    policy = MagPolicy(name="mag1", proxy_coa="2001:db8:ff::11", lma_address="2001:db8:ff::1")
+    selected = dataclasses.replace(policy, lma_selection=(
+        LmaSelection(realm="guest.example", lma_address="2001:db8:ff::2"),))  # fmt: skip
+    core = MobileAccessGateway(selected)
+    core.reconfigure(policy)  # nobody registered there: it may go
+    core.reconfigure(selected)
+    core.handle(StationAttached(mac="02:00:00:00:00:07", mn_id=b"eve@guest.example",
+                                interface="acc0", lma_address="2001:db8:ff::2"), T0)  # fmt: skip
+    with pytest.raises(ConfigError, match="LMA 2001:db8:ff::2 may not be removed while 1 "):
+        core.reconfigure(policy)
+    assert core.policy == selected  # refused: nothing taken
 
 
 @pytest.mark.parametrize(
@@ -85,14 +98,12 @@ def test_lma_aaa_nas_tables_reload_and_the_rest_is_named() -> None:
     fixed = lma_restart_needed(old, parse_lma_config(doc))
     assert sorted(fixed) == ["lma.aaa.port", "lma.pools.prefix",
                              "lma.timers.heartbeat_interval"], fixed  # fmt: skip
-    # A new MAG is taken; a configured one changed (or removed) is not.
+    # MAGs added, changed or removed pass here: the core judges them against its bindings.
     doc = _doc(LMA)
     doc["lma"]["mag"].append({"name": "mag3", "addresses": ["2001:db8:ff::13"]})
-    old_plain = parse_lma_config(_doc(LMA))
-    assert lma_restart_needed(old_plain, parse_lma_config(doc)) == []
     doc["lma"]["mag"][0]["allowed_prefixes"] = ["2001:db8:1::/48"]
-    assert lma_restart_needed(old_plain, parse_lma_config(doc)) == [
-        "lma.mag mag1 (changed or removed; only new MAGs are taken)"]  # fmt: skip
+    del doc["lma"]["mag"][1]
+    assert lma_restart_needed(parse_lma_config(_doc(LMA)), parse_lma_config(doc)) == []
 
 
 def test_the_lma_core_takes_only_reloadable_policy_changes() -> None:
@@ -120,12 +131,15 @@ def test_the_lma_core_takes_only_reloadable_policy_changes() -> None:
     assert before.status == BindingStatus.MAG_NOT_AUTHORIZED_FOR_PROXY_REG
     lma.reconfigure(dataclasses.replace(lma.policy,
                                         unknown_mobile_nodes=UnknownMobileNodes.ALLOCATE))  # fmt: skip
-    lma.add_peers([*lma.policy.peers, mag3])
+    lma.replace_peers([*lma.policy.peers, mag3], T0.after(12))
     after = pba(receive(lma, pbu(sequence=2, mn_id=b"carol@example.org"),
                         source="2001:db8:ff::13", now=T0.after(13)))  # fmt: skip
     assert after.status == BindingStatus.ACCEPTED
-    with pytest.raises(ConfigError, match="mag3"):
-        lma.add_peers([dataclasses.replace(mag3, tunnel_address="2001:db8:ff::99")])
+    with pytest.raises(ConfigError, match="mag3 may not change its addresses while it serves 1"):
+        lma.replace_peers([*lma.policy.peers[:2], dataclasses.replace(
+            mag3, tunnel_address="2001:db8:ff::99")], T0.after(13))  # fmt: skip
+    with pytest.raises(ConfigError, match="2001:db8:ff::13 is both mag3's and mag4's"):
+        lma.replace_peers([*lma.policy.peers, dataclasses.replace(mag3, name="mag4")], T0)
     with pytest.raises(ConfigError, match="prefix_pool cannot change while running"):
         lma.reconfigure(dataclasses.replace(lma.policy, prefix_pool="2001:db8:9::/48"))
     assert lma.policy.max_lifetime == 600  # refused: nothing taken
@@ -196,3 +210,53 @@ def test_the_lma_core_takes_new_node_profiles_and_keeps_the_blocks_bindings_hold
     assert pba(receive(lma, pbu(sequence=2, mn_id=carol, hnps=(
         HomeNetworkPrefixOption.from_network(static),)), now=T0.after(28))).status == 0  # fmt: skip
     assert prefix(carol) == static
+
+
+def test_the_lma_core_takes_changed_and_removed_mags_that_serve_no_node() -> None:
+    """A MAG's rules change under its bindings at once (the next PBU is judged by them); a MAG
+    that serves no node may leave, and then its PBUs are refused (154); one that serves a node
+    may neither leave nor change its addresses, and the refusal changes nothing."""
+    from netlmm_aaa.core.codes import BindingStatus
+    from netlmm_aaa.core.events import TimerFired
+    from tests.lma_support import BOB, MAG1, MAG2, MAG2_ADDR, T0, make_lma, pba, pbu, receive
+
+    lma = make_lma()
+    assert pba(receive(lma, pbu(sequence=1))).status == BindingStatus.ACCEPTED  # alice at mag1
+    narrowed = dataclasses.replace(MAG1, allowed_prefixes=("2001:db8:9999::/48",))
+    with pytest.raises(ConfigError, match="mag1 may not leave while it serves 1 mobile nodes"):
+        lma.replace_peers([MAG2], T0)
+    assert lma.policy.peers == (MAG1, MAG2)
+    lma.replace_peers([narrowed, MAG2], T0.after(1))
+    # The pool's prefixes are outside mag1's allowed ones now: Bob is refused there.
+    refused = pba(receive(lma, pbu(sequence=1, mn_id=BOB), now=T0.after(2)))
+    assert refused.status == BindingStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX
+    # mag2 serves nobody: it may leave, and its PBUs are refused from then on.
+    lma.replace_peers([narrowed], T0.after(3))
+    gone = pba(receive(lma, pbu(sequence=1, mn_id=BOB), source=MAG2_ADDR, now=T0.after(4)))
+    assert gone.status == BindingStatus.MAG_NOT_AUTHORIZED_FOR_PROXY_REG
+    # Once alice's binding has ended, mag1 may leave too.
+    receive(lma, pbu(sequence=2, lifetime=0), now=T0.after(5))
+    with pytest.raises(ConfigError, match="mag1 may not leave"):
+        lma.replace_peers([MAG2], T0.after(6))  # held after de-registration: still served
+    lma.handle(TimerFired(), T0.after(16))
+    lma.replace_peers([MAG2], T0.after(17))
+    assert lma.policy.peers == (MAG2,)
+
+
+def test_a_mags_heartbeat_switch_takes_effect_on_reload() -> None:
+    from netlmm_aaa.core.events import TimerFired
+    from netlmm_aaa.core.messages import Heartbeat
+    from tests.lma_support import MAG1, MAG2, T0, make_lma, pbu, receive, sent
+
+    def heartbeats(at: float) -> int:
+        return sum(type(s.message) is Heartbeat for s in sent(lma.handle(TimerFired(), T0.after(at))))
+
+    lma = make_lma(heartbeat_interval=5)
+    receive(lma, pbu(sequence=1))  # mag1 is monitored from its first PBU
+    assert heartbeats(5.1) == 1
+    silent = dataclasses.replace(MAG1, heartbeats=False)
+    lma.replace_peers([silent, MAG2], T0.after(6))
+    assert heartbeats(10.2) == 0 and heartbeats(20) == 0
+    lma.replace_peers([MAG1, MAG2], T0.after(21))
+    assert heartbeats(25) == 0
+    assert heartbeats(26.1) == 1

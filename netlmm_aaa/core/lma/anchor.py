@@ -70,7 +70,8 @@ import copy
 import functools
 import ipaddress
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
 from enum import Enum, auto
 from typing import assert_never
@@ -260,24 +261,62 @@ class LocalMobilityAnchor(BindingSteps):
         self._revocations.reconfigure(policy)
         self._addresses.honour_requested = policy.honour_requested_blocks
 
-    def add_peers(self, peers: Iterable[MagPeer]) -> None:
-        """A configuration reload: MAGs configured since the start may register nodes from now
-        on (the data plane decapsulates from them first). The peers already configured stay as
-        they are: ConfigError for a changed one or a new one whose name or address is taken."""
-        added = []
+    def check_peers(self, peers: Iterable[MagPeer]) -> None:
+        """ConfigError if :meth:`replace_peers` could not take ``peers`` now: a name or an
+        address twice, or a MAG that leaves or changes its addresses while it serves a node
+        (a binding, held ones included, or a PBU waiting to be processed)."""
+        problems: list[str] = []
+        by_name: dict[str, MagPeer] = {}
+        by_address: dict[str, str] = {}
         for peer in peers:
-            known = self._peers_by_name.get(peer.name)
-            if known == peer:
-                continue
-            taken = [a for a in peer.addresses if _canonical(a) in self._peers_by_address]
-            if known is not None or taken:
-                raise ConfigError(f"lma.mag {peer.name}: its name or an address is another MAG's")
-            added.append(peer)
-        for peer in added:
-            self._peers_by_name[peer.name] = peer
+            if by_name.setdefault(peer.name, peer) is not peer:
+                problems.append(f"{peer.name} is named twice")
             for address in peer.addresses:
-                self._peers_by_address[_canonical(address)] = peer
-        self.policy = replace(self.policy, peers=(*self.policy.peers, *added))
+                other = by_address.setdefault(_canonical(address), peer.name)
+                if other != peer.name:
+                    problems.append(f"{address} is both {other}'s and {peer.name}'s")
+        serving = self._nodes_per_peer()
+        for old in self._peers_by_name.values():
+            new = by_name.get(old.name)
+            moved = new is None or (new.addresses, new.tunnel_address) != (
+                old.addresses,
+                old.tunnel_address,
+            )
+            if moved and serving.get(old.name):
+                what = "leave" if new is None else "change its addresses"
+                problems.append(
+                    f"{old.name} may not {what} while it serves {serving[old.name]} mobile "
+                    "nodes (revoke their bindings first, or restart)"
+                )
+        if problems:
+            raise ConfigError("lma.mag: " + "; ".join(problems))
+
+    def replace_peers(self, peers: Sequence[MagPeer], now: Now) -> None:
+        """A configuration reload: the MAGs allowed to register nodes from now on (the data
+        plane decapsulates from new ones first). A MAG's rules (``allowed_prefixes``, the
+        heartbeat and revocation switches) apply from the next event; a MAG that serves no node
+        may change its addresses or leave. ConfigError, changing nothing, where
+        :meth:`check_peers` says."""
+        self.check_peers(peers)
+        self._peers_by_name = {p.name: p for p in peers}
+        self._peers_by_address = {_canonical(address): p for p in peers for address in p.addresses}
+        for entry in self._bindings.values():
+            if entry.peer is not None:
+                entry.peer = self._peers_by_name.get(entry.peer.name, entry.peer)
+        self._peer_monitor.replace_peers(self._peers_by_name, now)
+        self.policy = replace(self.policy, peers=tuple(peers))
+
+    def _nodes_per_peer(self) -> Counter[str]:
+        """How many nodes each MAG serves or asks for: bindings and PBUs yet to be processed."""
+        serving: Counter[str] = Counter()
+        for entry in self._bindings.values():
+            for peer in (entry.peer, entry.pending.peer if entry.pending else None):
+                if peer is not None:
+                    serving[peer.name] += 1
+        for waiting, _, _ in self._awaiting_aaa.values():
+            if waiting.peer is not None:
+                serving[waiting.peer.name] += 1
+        return serving
 
     def check_mobile_nodes(self, nodes: Iterable[MobileNodePolicy]) -> None:
         """ConfigError if :meth:`set_mobile_nodes` could not take ``nodes`` now: a static block

@@ -4,6 +4,7 @@ that a MAG restarted (its Restart Counter changed)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from netlmm_aaa.core.actions import LmaAction, RecordAudit, SendMessage
@@ -42,6 +43,20 @@ class PeerMonitor:
     def reconfigure(self, policy: LmaPolicy) -> None:
         """A reload: the timers and limits of ``policy`` from the next event on."""
         self._policy = policy
+
+    def replace_peers(self, peers: Mapping[str, MagPeer], now: Now) -> None:
+        """A reload: the MAGs by name from now on. A MAG that left, or an address it no longer
+        has, is no longer monitored; one whose heartbeats were switched on gets them from now
+        on (its Restart Counter, once known, is kept across the change)."""
+        for address, state in list(self._states.items()):
+            peer = peers.get(state.peer.name)
+            if peer is None or address not in peer.addresses:
+                del self._states[address]
+                continue
+            if peer.heartbeats and not state.peer.heartbeats and self._policy.heartbeat_interval:
+                state.next_heartbeat = now.monotonic + self._policy.heartbeat_interval
+                self._timers.push(state.next_heartbeat, Timer.HEARTBEAT, address)
+            state.peer = peer
 
     def track(self, peer: MagPeer, address: str, transport: Transport, now: Now) -> None:
         """Start heartbeats to ``address`` (a no-op when already tracked)."""
@@ -120,7 +135,10 @@ class PeerMonitor:
     def is_current(self, deadline: float, address: str) -> bool:
         state = self._states.get(address)
         return (
-            state is not None and state.next_heartbeat == deadline and not state.heartbeats_disabled
+            state is not None
+            and state.next_heartbeat == deadline
+            and state.peer.heartbeats
+            and not state.heartbeats_disabled
         )
 
     def tick(self, address: str, now: Now, actions: list[LmaAction]) -> None:
