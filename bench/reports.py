@@ -17,12 +17,13 @@ fifth between runs on a noisy machine); the samples are in ``*_samples``. Record
 in time order as the daemons write them: the samples continue one synthetic timeline and the
 filled month lies before it.
 
-Then it times ``report handovers`` (every handover of the month: percentiles overall, per MAG
-pair, per hour) against its baseline, one plain scan of the handover rows, and ``report trail``
-(the busiest node) — medians of ``--repeats`` runs — and, for information, ``aps``,
-``security`` and ``signaling``. Targets: each timed report <= 2 s at 10M
-rows, inserts >= 50,000 rows/s. PostgreSQL runs on a private server the bench starts (root).
-Final line: JSON.
+Then it times every report command — ``report handovers`` (every handover of the month:
+percentiles overall, per MAG pair, per hour, against its baseline, one plain scan of the
+handover rows), ``trail`` (the busiest node), ``aps``, ``security``, ``signaling`` and the
+``html`` document (all of them in one) — medians of ``--repeats`` runs. Targets: every report
+<= 2 s at 10M rows (``met`` is false when one is over, or skipped with
+``--skip-other-reports``), inserts >= 50,000 rows/s. PostgreSQL runs on a private server the
+bench starts (root). Final line: JSON.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from netlmm_aaa.persistence import migrate  # noqa: E402
 from netlmm_aaa.persistence.database import make_engine  # noqa: E402
 from netlmm_aaa.persistence.sample_site import FOLLOW_UP, Site, fill  # noqa: E402
 from netlmm_aaa.persistence.store import SqlStore  # noqa: E402
+from netlmm_aaa.reports.html import build  # noqa: E402
 from netlmm_aaa.reports.queries import Reports  # noqa: E402
 from testbed.netns import unwind_on_sigterm  # noqa: E402
 
@@ -144,7 +146,9 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     extra = {}
     if not args.skip_other_reports:
         for name in ("aps", "security", "signaling"):
-            extra[f"{name}_s"] = round(timed(getattr(reports, name), 1)[0], 3)
+            extra[f"{name}_report_s"] = round(timed(getattr(reports, name), args.repeats)[0], 3)
+        url_text = engine.url.render_as_string(hide_password=True)
+        extra["html_report_s"] = round(timed(lambda: build(reports, url_text), args.repeats)[0], 3)
     engine.dispose()
     # Again on the filled database, after the reports (its records would add to what they read).
     # Each sample of the store is followed by one of the raw baseline, so both see the same
@@ -198,8 +202,12 @@ def main() -> None:
     parser.add_argument("--aps-per-mag", type=int, default=4)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--insert-samples", type=int, default=3,
-                        help="samples of 500,000 records per insert figure (median reported)")
+    parser.add_argument(
+        "--insert-samples",
+        type=int,
+        default=3,
+        help="samples of 500,000 records per insert figure (median reported)",
+    )
     parser.add_argument("--skip-other-reports", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
@@ -211,10 +219,10 @@ def main() -> None:
         print(f"{kind}: {result[kind]}", file=sys.stderr, flush=True)
     result["targets"] = {"report_s": 2.0, "insert_rows_per_s": 50_000}
     result["met"] = all(
-        r["handovers_report_s"] <= 2.0 and r["trail_report_s"] <= 2.0
+        all(v <= 2.0 for k, v in r.items() if k.endswith("_report_s"))
         and min(r["insert_rows_per_s"], r["insert_rows_per_s_fresh"]) >= 50_000
         for k, r in result.items() if isinstance(r, dict) and "rows" in r
-    )  # fmt: skip
+    ) and not args.skip_other_reports  # fmt: skip
     print(json.dumps(result))
 
 

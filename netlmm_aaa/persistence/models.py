@@ -201,10 +201,18 @@ class StationEvent(Base):
     __table_args__ = (
         # Partial: only the events a location trail reads (an index with one insertion point
         # per node is paid for on every insert; ``attached`` alone is a third of the rows).
+        # The columns after (mn_id, at) are what ``report aps`` reads: its walk over every
+        # registration of a period then reads the index alone.
         Index(
             "ix_station_events_mn_id_at",
             "mn_id",
             "at",
+            "id",
+            "event",
+            "node",
+            "ap",
+            "interface",
+            "ssid",
             sqlite_where=text(TRAIL_EVENTS_SQL),
             postgresql_where=text(TRAIL_EVENTS_SQL),
         ),
