@@ -374,13 +374,8 @@ class Radacct(Base):
     __table_args__ = (
         Index("ix_radacct_acctstarttime_username", "acctstarttime", "username"),
         Index("ix_radacct_username_acctstarttime", "username", "acctstarttime"),
-        Index(
-            "ix_radacct_open_node_nasname",
-            "node",
-            "nasname",
-            sqlite_where=text(RADACCT_OPEN_SQL),
-            postgresql_where=text(RADACCT_OPEN_SQL),
-        ),
+        # The open sessions by MAG and station: the addresses a registration fills in, and a
+        # NAS's Accounting-On/Off by the leading column (one such index: see migration 0012).
         Index(
             "ix_radacct_open_node_callingstationid",
             "node",

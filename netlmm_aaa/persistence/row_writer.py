@@ -220,8 +220,18 @@ class RowWriter:
                 connection.exec_driver_sql(self.sql["spool_add"], spooled)
             if unspooled:
                 connection.exec_driver_sql(self.sql["spool_remove"], unspooled)
-            for sql, rows in radacct:
-                connection.exec_driver_sql(sql, rows)
+            if radacct and self.copy:
+                # The sessions' statements alternate (Start, addresses, Interim, Stop ...) and
+                # their order matters: one pipeline sends them all without a round trip each.
+                driver = connection.connection.driver_connection
+                cursor = driver.cursor()  # type: ignore[union-attr]
+                with driver.pipeline():  # type: ignore[union-attr]
+                    for sql, rows in radacct:
+                        for row in rows:
+                            cursor.execute(sql, row)
+            else:
+                for sql, rows in radacct:
+                    connection.exec_driver_sql(sql, rows)
 
     def write(self, items: list[Item]) -> None:
         """Prepare and commit ``items``."""
