@@ -81,6 +81,17 @@ def test_systemd_knows_every_directive_of_our_units() -> None:
     assert ours == [], ours
 
 
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+@pytest.mark.parametrize("unit", [u for u in UNITS if u.parent.name == "systemd"], ids=lambda p: p.name)
+def test_the_daemons_units_score_ok_in_systemd_analyze_security(unit: Path) -> None:
+    """Issue 24: `systemd-analyze security` rates each daemon's unit 4.0 or better ("OK")."""
+    run = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--threshold=40",
+                          str(unit)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    score = [line for line in run.stdout.splitlines() if "Overall exposure level" in line]
+    assert len(score) == 1, (run.stdout[-2000:], run.stderr[-2000:])
+    assert run.returncode == 0, score[0]  # over the threshold: systemd-analyze fails
+
+
 def test_sysctl_and_sysusers_files() -> None:
     sysctl = (REPO / "deploy" / "sysctl.d" / "90-netlmm-aaa.conf").read_text()
     settings = dict(
