@@ -51,6 +51,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.percentiles import percentile  # noqa: E402
 from bench.radius_load import accounting_starts, run_window  # noqa: E402
 from testbed.freeradius import accounting_server  # noqa: E402
 from testbed.netns import unwind_on_sigterm  # noqa: E402
@@ -171,11 +172,6 @@ def _freeradius_pid(directory: Path) -> int:
     raise RuntimeError("FreeRADIUS is not running")
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def _detail_sessions(directory: Path, prefix: str) -> list[str]:
     """The Acct-Session-Ids FreeRADIUS wrote to its detail files that start with ``prefix``."""
     found = []
@@ -244,8 +240,8 @@ def main() -> None:
                             servers = sum(_process_cpu(v) - cpu0[k] for k, v in pids.items())
                             answered[side] += run.answered
                             rates[side] = run.per_second
-                            per[f"{side}_p50"].append(_percentile(run.latencies, 0.5) * 1e3)
-                            per[f"{side}_p99"].append(_percentile(run.latencies, 0.99) * 1e3)
+                            per[f"{side}_p50"].append(percentile(run.latencies, 0.5) * 1e3)
+                            per[f"{side}_p99"].append(percentile(run.latencies, 0.99) * 1e3)
                             per[f"{side}_lost"].append(run.lost)
                             per["generator"].append(run.cpu_share)
                             per["other"].append((busy - servers - run.cpu_seconds) / run.seconds)

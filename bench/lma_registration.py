@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 from pyroute2 import netns as pr_netns  # noqa: E402
 
 from bench.ip_batch import baseline_lines, install  # noqa: E402
+from bench.percentiles import percentile  # noqa: E402
 from netlmm_aaa.dataplane.backend_probe import auto_choice, probe_backends  # noqa: E402
 from netlmm_aaa.wire.mobility_header import (  # noqa: E402
     IPPROTO_MH,
@@ -50,11 +51,6 @@ LMAA, MAG = "2001:db8:ff::1", "2001:db8:ff::11"
 
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def make_pbus(prefix: str, count: int) -> list[bytes]:
