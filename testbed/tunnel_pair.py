@@ -211,6 +211,17 @@ class TunnelPair:
                  for source, payload, key in packets]  # fmt: skip
         self.lab.exec(self.ns["lma"], sys.executable, "-c", code, mac, str(port), *specs)
 
+    def tunnelled_udp_received(
+        self, packets: list[tuple[str, bytes, int | None]], port: int, last: bytes
+    ) -> list[bytes]:
+        """:meth:`inject_tunnelled_udp` with the MN listening on ``port``: the payloads it
+        received, in order, up to ``last``. Generous time limits: the injector imports scapy,
+        slow under emulation (the QEMU lane)."""
+        listener = self.listen_udp(port, seconds=120.0, last=last)
+        self.inject_tunnelled_udp(packets, port)
+        out, _ = listener.communicate(timeout=150)
+        return [bytes.fromhex(line) for line in out.decode().split()]
+
     def listen_udp(self, port: int, seconds: float, last: bytes) -> subprocess.Popen[bytes]:
         """A UDP receiver on the MN's home address, until it receives ``last`` or ``seconds``
         pass; its output: one hex payload per line."""

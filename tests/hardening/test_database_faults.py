@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -28,8 +27,8 @@ from testbed.postgresql import (
     stop_server,
 )
 from tests.hardening.test_radius_input import start
-from tests.netns.pmip_lab import REPO, PmipLab
-from tests.netns.topology import lab, wait_for
+from tests.netns.pmip_lab import PmipLab
+from tests.netns.topology import lab
 
 pytestmark = [pytest.mark.netns, pytest.mark.postgresql, pytest.mark.hardening]
 
@@ -64,12 +63,7 @@ def test_database_down_nothing_acknowledged_is_lost_or_duplicated(tmp_path: Path
         t.start_lma()
         config = t.write_mag_config(database=url)
         log = tmp_path / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                         str(config)], stdout=out, stderr=out,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 30)
-        assert mag.poll() is None, log.read_text()[-3000:]
+        mag = t.start_mag(config, log=log)
         sock = pr_netns.create_socket(t.ns["mag1"], socket.AF_INET, socket.SOCK_DGRAM, 0)
         sock.bind(("127.0.0.1", 0))
         nas = ("127.0.0.1", 1813)

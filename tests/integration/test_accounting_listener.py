@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import shutil
 import socket
 import threading
@@ -17,6 +16,7 @@ from netlmm_aaa.adapters.radius_accounting_listener import (
     AccountingReceived,
     Nas,
 )
+from netlmm_aaa.wire.radius_accounting import verify_accounting_response
 from tests.unit.wire.test_radius_accounting import START, _u32, build
 
 pytestmark = pytest.mark.integration
@@ -280,10 +280,6 @@ def test_set_nases_takes_a_new_secret_and_forgets_a_removed_nas() -> None:
     """A reload: the new secret verifies from then on, the old one no longer, and a record
     taken before the change is answered with the secret it came with."""
 
-    def answered_with(answer: bytes, request: bytes, secret: bytes) -> bool:
-        expected = hashlib.md5(answer[:4] + request[4:20] + answer[20:] + secret).digest()
-        return answer[4:20] == expected
-
     async def run() -> None:
         received: list[AccountingReceived] = []
         rejected: list[tuple[str, str, str]] = []
@@ -303,7 +299,7 @@ def test_set_nases_takes_a_new_secret_and_forgets_a_removed_nas() -> None:
             listener.set_nases([Nas("mag1", "127.0.0.1", b"n3w")])
             assert listener.acknowledge(received[0].key) == 1
             answer = await asyncio.wait_for(loop.sock_recv(nas, 4096), 2)
-            assert answered_with(answer, first, b"s3cret")  # the secret it came with
+            assert verify_accounting_response(answer, first, b"s3cret")  # the secret it came with
             # From now on the old secret does not verify, the new one does.
             interim = [(40, _u32(3)), *START[1:]]
             assert await _exchange(port, build(interim, ident=2), wait=0.3) is None
@@ -314,7 +310,7 @@ def test_set_nases_takes_a_new_secret_and_forgets_a_removed_nas() -> None:
             listener.set_nases([])  # the NAS removed
             assert listener.acknowledge(received[1].key) == 1  # taken before it left
             answer = await asyncio.wait_for(loop.sock_recv(nas, 4096), 2)
-            assert answered_with(answer, second, b"n3w")
+            assert verify_accounting_response(answer, second, b"n3w")
             assert await _exchange(port, build(interim, secret=b"n3w", ident=4), wait=0.3) is None
             assert rejected[-1][1] == "unknown_nas", rejected
         finally:

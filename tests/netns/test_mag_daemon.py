@@ -4,16 +4,14 @@ named; a Stop ends it; a Start for a PSK session or with a wrong secret moves no
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.netns.pmip_lab import MN_V6, REPO, PmipLab
+from tests.netns.pmip_lab import MN_V6, PmipLab
 from tests.metrics_text import sample
 from tests.netns.topology import wait_for
 
@@ -42,12 +40,7 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         config = t.write_mag_config(keys='mtu = 1460\naccess_technology = 3\n'
                                          'metrics_listen = "127.0.0.1:9813"')  # fmt: skip
         log = tmp_path / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                         str(config)], stdout=out, stderr=out,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 20)
-        assert mag.poll() is None, log.read_text()[-3000:]
+        mag = t.start_mag(config, log=log, timeout=20)
 
         # A PSK (Acct-Authentic Local) session and a forged Start move nothing.
         psk = _radclient(t, "s3cret", f'Acct-Status-Type = Start\nAcct-Authentic = Local\n'

@@ -6,20 +6,18 @@ is in the audit trail."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from testbed.pmip import WLC_NAS
-from tests.netns.pmip_lab import MN_V6, REPO, PmipLab
+from tests.netns.pmip_lab import MN_V6, PmipLab
 from tests.netns.topology import lab, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
@@ -74,12 +72,7 @@ def test_sighup_takes_new_nas_secrets_and_keeps_every_binding(tmp_path: Path) ->
 
         config = write_mag("nas-old")
         log = tmp_path / "mag.log"
-        with log.open("ab") as out:
-            mag = L.spawn(t.ns["mag1"], [sys.executable, "-m", "netlmm_aaa", "mag", "--config",
-                                         str(config)], stdout=out, stderr=out,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))  # fmt: skip
-        assert wait_for(lambda: "ready" in log.read_text() or mag.poll() is not None, 30)
-        assert mag.poll() is None, log.read_text()[-3000:]
+        mag = t.start_mag(config, log=log)
         lma_ns, mag_ns = t.ns["lma"], t.ns["mag1"]
 
         # The AAA places alice at MAG1 (RFC 5213 §11 check), then MAG1's NAS says she is there.

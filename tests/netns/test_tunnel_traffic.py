@@ -248,14 +248,12 @@ def test_tunnel_packets_from_an_unknown_peer_are_dropped(
             try:
                 gre = mode is TunnelMode.GRE
                 key = DOWNLINK_KEY if gre else None
-                # Generous: the injector imports scapy, slow under emulation (the QEMU lane).
-                listener = pair.listen_udp(7777, seconds=120.0, last=b"genuine")
                 packets = [(UNKNOWN_PEER, b"forged", key)]
                 if gre:
                     packets += [(LMAA, b"wrong key", UPLINK_KEY), (LMAA, b"no key", None)]
-                pair.inject_tunnelled_udp([*packets, (LMAA, b"genuine", key)], 7777)
-                out, _ = listener.communicate(timeout=150)
-                received = [bytes.fromhex(line) for line in out.decode().split()]
+                received = pair.tunnelled_udp_received(
+                    [*packets, (LMAA, b"genuine", key)], 7777, last=b"genuine"
+                )
                 assert received == [b"genuine"], received
                 assert pair.mag is not None
                 tunnel = pair.mag.tunnel
@@ -349,11 +347,9 @@ def test_a_peer_added_at_run_time_is_decapsulated_from(
                 assert pair.mag is not None
                 for added in (False, True, False):
                     await pair.mag.set_peers([UNKNOWN_PEER] if added else [])
-                    listener = pair.listen_udp(7777, seconds=120.0, last=b"genuine")
-                    pair.inject_tunnelled_udp([(UNKNOWN_PEER, b"from the new peer", None),
-                                               (LMAA, b"genuine", None)], 7777)  # fmt: skip
-                    out, _ = listener.communicate(timeout=150)
-                    received = [bytes.fromhex(line) for line in out.decode().split()]
+                    received = pair.tunnelled_udp_received(
+                        [(UNKNOWN_PEER, b"from the new peer", None), (LMAA, b"genuine", None)],
+                        7777, last=b"genuine")  # fmt: skip
                     wanted = [b"from the new peer", b"genuine"] if added else [b"genuine"]
                     assert received == wanted, (added, received)
             finally:
