@@ -351,13 +351,12 @@ class LmaService:
                 raise ConfigError(
                     f"lma.mag: the data plane cannot take the new MAGs: {exc}"
                 ) from None
-        try:
-            self.core.check_peers(new.policy.peers)  # again: PBUs came in during the await
-            self.core.check_mobile_nodes(profiles)
-        except ConfigError:
-            if set(after) - set(before):
+            try:  # again: PBUs came in during the await
+                self.core.check_peers(new.policy.peers)
+                self.core.check_mobile_nodes(profiles)
+            except ConfigError:
                 await self.dataplane.set_peers(before)
-            raise
+                raise
         self.core.replace_peers(new.policy.peers, self.clock())
         # The running policy keeps its node profiles from the database and its restart counter.
         reloaded = {f: getattr(new.policy, f) for f in LocalMobilityAnchor.RELOADABLE}
