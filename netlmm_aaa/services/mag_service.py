@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import signal
@@ -102,6 +101,28 @@ def _confirmed(info: StationInfo) -> ConfirmedStation:
     return ConfirmedStation(mac=info.mac, authorized=info.authorized, identity=info.identity)
 
 
+def mag_policy(config: MagConfig, restart_counter: int) -> MagPolicy:
+    """What the MAG core decides with, from its configuration (at start and on a reload)."""
+    return MagPolicy(
+        name=config.name,
+        proxy_coa=config.proxy_coa,
+        ipv4_proxy_coa=config.ipv4_proxy_coa,
+        lma_address=config.lma_address,
+        lifetime=config.lifetime,
+        router_lifetime=config.router_lifetime,
+        home_prefix_lengths=config.home_prefix_lengths,
+        access_technology=config.access_technology,
+        ipv4=config.ipv4,
+        restart_counter=restart_counter,
+        gre=config.tunnel_mode is TunnelMode.GRE,
+        accounting_replay_window=config.accounting_replay_window,
+        profile_ttl=config.radius_relay.profile_ttl if config.radius_relay is not None else 60.0,
+        lma_selection=config.lma_selection,
+        quiet_lmas=config.quiet_lmas,
+        mab_nases=frozenset(n.name for n in config.nases if n.allow_mab),
+    )
+
+
 class MagService:
     """Runs one MAG until stopped."""
 
@@ -178,28 +199,7 @@ class MagService:
             else None
         )
         counter = await asyncio.to_thread(self.store.bump_restart_counter)
-        self.core = MobileAccessGateway(
-            MagPolicy(
-                name=config.name,
-                proxy_coa=config.proxy_coa,
-                ipv4_proxy_coa=config.ipv4_proxy_coa,
-                lma_address=config.lma_address,
-                lifetime=config.lifetime,
-                router_lifetime=config.router_lifetime,
-                home_prefix_lengths=config.home_prefix_lengths,
-                access_technology=config.access_technology,
-                ipv4=config.ipv4,
-                restart_counter=counter,
-                gre=config.tunnel_mode is TunnelMode.GRE,
-                accounting_replay_window=config.accounting_replay_window,
-                profile_ttl=(
-                    config.radius_relay.profile_ttl if config.radius_relay is not None else 60.0
-                ),
-                lma_selection=config.lma_selection,
-                quiet_lmas=config.quiet_lmas,
-                mab_nases=frozenset(n.name for n in config.nases if n.allow_mab),
-            )
-        )
+        self.core = MobileAccessGateway(mag_policy(config, counter))
         # The replay tombstones of the last window survive the restart (station_intake).
         now = self.clock()
         since = now.utc - config.accounting_replay_window
@@ -354,8 +354,8 @@ class MagService:
             except DataPlaneError as exc:
                 why = f"mag.lma_selection: the data plane cannot take the new LMAs: {exc}"
                 raise ConfigError(why) from None
-        try:
-            self._reconfigure_core(new)
+        try:  # the policy the new file gives; the core refuses it if more than rules differ
+            self.core.reconfigure(mag_policy(new, self.core.policy.restart_counter))
         except ConfigError:
             if lmas - known:
                 await self.dataplane.set_peers(sorted(known))
@@ -376,18 +376,6 @@ class MagService:
             )
         self.config = new
         return {**details, "nases": len(new.nases), "lmas": sorted(lmas)}
-
-    def _reconfigure_core(self, new: MagConfig) -> None:
-        assert self.core is not None
-        self.core.reconfigure(
-            dataclasses.replace(
-                self.core.policy,
-                lma_selection=new.lma_selection,
-                quiet_lmas=new.quiet_lmas,
-                mab_nases=frozenset(n.name for n in new.nases if n.allow_mab),
-                profile_ttl=new.radius_relay.profile_ttl if new.radius_relay is not None else 60.0,
-            )
-        )
 
     def stop(self) -> None:
         self._stopping.set()
