@@ -17,6 +17,7 @@ the netdev family (Linux 5.6+ for concatenated intervals).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from netlmm_aaa.core.actions import StationBinding
 from netlmm_aaa.dataplane.nftables import Nftables
@@ -58,24 +59,41 @@ class IngressFilter:
         )
 
     @staticmethod
-    def _elements(station: StationBinding) -> str:
+    def _elements(station: StationBinding) -> list[str]:
         lines = [f"element netdev {TABLE} stations6 {{ {station.mac} . {prefix} }}"
                  for prefix in station.home_network_prefixes]  # fmt: skip
         if station.ipv4_home_address:
             lines.append(f"element netdev {TABLE} stations4 "
                          f"{{ {station.mac} . {station.ipv4_home_address} }}")  # fmt: skip
-        return "\n".join(lines)
+        return lines
 
-    def allow(self, station: StationBinding) -> None:
-        """The station's own addresses pass from its MAC."""
-        elements = self._elements(station)
-        if elements:
-            self._nft.run("\n".join("add " + line for line in elements.splitlines()) + "\n")
+    def update(self, changes: Sequence[tuple[StationBinding, bool]]) -> list[str | None]:
+        """Allow (True) or revoke (False) each station's pairs, in order, in one nftables
+        transaction; returns each change's error (None: done). Revoking missing pairs is fine:
+        the station may never have been allowed.
 
-    def revoke(self, station: StationBinding) -> None:
-        """No longer (missing pairs are fine: the station may never have been allowed)."""
-        for line in self._elements(station).splitlines():
-            self._nft.run(f"delete {line}\n", check=False)
+        One transaction for many stations because nft fetches the sets it touches on every
+        run: a run per station costs more the more stations are registered. A transaction is
+        all or nothing, so when it fails the changes are made one by one, and only the failing
+        ones report an error."""
+        script = "".join(self._script(station, allow) for station, allow in changes)
+        if not script or self._nft.run(script, check=False):
+            return [None] * len(changes)
+        return [self._one(station, allow) for station, allow in changes]
+
+    def _script(self, station: StationBinding, allow: bool) -> str:
+        verb = "add" if allow else "delete"
+        return "".join(f"{verb} {line}\n" for line in self._elements(station))
+
+    def _one(self, station: StationBinding, allow: bool) -> str | None:
+        if not allow:
+            for line in self._elements(station):
+                self._nft.run(f"delete {line}\n", check=False)
+            return None
+        script = self._script(station, True)
+        if not script or self._nft.run(script, check=False):
+            return None
+        return f"nft: {self._nft.last_error or 'failed'}"
 
     def dropped(self, interface: str) -> int:
         """Packets dropped on ``interface`` so far (both rules)."""

@@ -28,6 +28,7 @@ import os
 import socket
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from pyroute2 import IPRoute
@@ -108,6 +109,9 @@ class MagLinuxDataPlane:
         self._lma_tables: dict[str, int] = {lma_address: uplink_table}
         """Other modes: each LMA's uplink table (default routes toward it)."""
         self._free_tables: list[int] = []
+        self._changes: list[_StationChange] = []
+        """Station changes waiting for the worker, in arrival order."""
+        self._drainer: asyncio.Task[None] | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -131,10 +135,10 @@ class MagLinuxDataPlane:
         await self._run(self._prepare, interface)
 
     async def install(self, station: StationBinding) -> None:
-        await self._run(self._station, station, True)
+        await self._queue(_StationChange(station, install=True, rules=True))
 
     async def remove(self, station: StationBinding) -> None:
-        await self._run(self._station, station, False)
+        await self._queue(_StationChange(station, install=False, rules=True))
 
     async def prepare_downlink(self, station: StationBinding) -> None:
         """Ahead of the PBA, for a station whose addresses the AAA profile already gave: its
@@ -142,11 +146,39 @@ class MagLinuxDataPlane:
         this MAG for the station only once the LMA has moved the binding (just before it sends
         the PBA), so the first redirected packet finds its way without waiting for the PBA to
         be processed; the station's own traffic still goes nowhere until :meth:`install`."""
-        await self._run(self._station, station, True, False)
+        await self._queue(_StationChange(station, install=True, rules=False))
 
     async def withdraw_downlink(self, station: StationBinding) -> None:
         """Undo :meth:`prepare_downlink` (the registration failed or got other addresses)."""
-        await self._run(self._station, station, False, False)
+        await self._queue(_StationChange(station, install=False, rules=False))
+
+    async def _queue(self, change: _StationChange) -> None:
+        """Carry out ``change`` together with the others queued meanwhile: while the worker
+        applies one batch, the changes that arrive wait for the next, so a lone station's
+        change goes at once and a burst shares one nftables transaction and one netlink
+        batch. Each change's own outcome (its DataPlaneError) reaches its caller."""
+        loop = asyncio.get_running_loop()
+        change.future = loop.create_future()
+        self._changes.append(change)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
+        await change.future
+
+    async def _drain(self) -> None:
+        while self._changes:
+            batch = _take_batch(self._changes)
+            try:
+                errors = await self._run(self._apply, batch)
+            except Exception as exc:  # the worker itself failed: every change in the batch
+                errors = [exc] * len(batch)
+            for change, error in zip(batch, errors, strict=True):
+                assert change.future is not None
+                if change.future.done():  # its caller was cancelled
+                    continue
+                if error is None:
+                    change.future.set_result(None)
+                else:
+                    change.future.set_exception(error)
 
     async def close(self) -> None:
         if self._ipr is not None:
@@ -270,73 +302,134 @@ class MagLinuxDataPlane:
             if exc.code != errno.EEXIST:
                 raise
 
-    def _station(self, station: StationBinding, install: bool, rules: bool = True) -> None:
-        ipr = self._ipr
-        # The access interfaces' indexes, looked up once (a lookup dumps every link); looked up
-        # again whenever an operation on the cached index fails.
+    def _link_index(self, station: StationBinding, install: bool) -> int | None:
+        """The access interface's index, looked up once (a lookup dumps every link) and again
+        whenever an operation on the cached index failed; None when a removal finds the link
+        gone (the station moved away: its routes went with it, and the rules, which match the
+        interface by name, are still removed)."""
         index = self._links.get(station.interface)
         if index is None:
-            links = ipr.link_lookup(ifname=station.interface)
+            links = self._ipr.link_lookup(ifname=station.interface)
             if install and not links:
                 raise DataPlaneError(f"access interface {station.interface!r} does not exist")
-            # On removal the link may already be gone (the station moved away): its routes went
-            # with it, and the rules, which match the interface by name, are removed below.
             index = links[0] if links else None
             if index is not None:
                 self._links[station.interface] = index
+        return index
+
+    def _apply(self, batch: list[_StationChange]) -> list[Exception | None]:
+        """Carry out ``batch`` (no MAC twice) in order; returns each change's error."""
+        errors: list[Exception | None] = [None] * len(batch)
+        indexes: dict[int, int | None] = {}
+        for i, change in enumerate(batch):
+            try:
+                indexes[i] = self._link_index(change.station, change.install)
+            except DataPlaneError as exc:
+                errors[i] = exc
         if self.ingress is not None:
             # Before the routes: the station's first answer (its Neighbor Advertisement to the
             # downlink's solicitation) comes from its home address and must pass.
-            if install:
-                self.ingress.allow(station)
-            else:
-                self.ingress.revoke(station)
+            live = list(indexes)
+            refused = self.ingress.update([(batch[i].station, batch[i].install) for i in live])
+            for i, reason in zip(live, refused, strict=True):
+                if reason is not None:
+                    errors[i] = DataPlaneError(f"station {batch[i].station.mac}: {reason}")
+                    del indexes[i]
+        # Every station's routes and rules in one netlink batch, acknowledged per message: a
+        # registering station's downlink waits for them, and one pyroute2 call per route is
+        # slow.
+        messages: list[bytes] = []
+        what: list[tuple[int, str, str]] = []  # (change, kind, block) of each message
+        tables: dict[int, int] = {}
+        for i, index in indexes.items():
+            change = batch[i]
+            try:
+                tables[i] = table = (self._station_table(change.station)
+                                     if change.rules else self.table)  # fmt: skip
+                if change.rules and change.install and self.mode is TunnelMode.GRE:
+                    self._gre_uplink(change.station, table, True)  # before a rule leads there
+                own = self._messages(change, index, table, self._seq + len(messages))
+            except (DataPlaneError, ValueError) as exc:  # this station's, not the batch's
+                errors[i] = exc
+                continue
+            for kind, block, message in own:
+                messages.append(message)
+                what.append((i, kind, block))
+        seq = self._seq
+        self._seq = (seq + len(messages)) & 0x7FFF_FFFF or 1
+        assert self._nl is not None
+        for (i, kind, block), code in zip(what, transact(self._nl, messages, seq), strict=True):
+            change = batch[i]
+            # Harmless: a rule already there (install), anything already gone (removal).
+            if (
+                not code
+                or errors[i] is not None
+                or ((kind, code) in _HARMLESS_INSTALL if change.install else code in _GONE)
+            ):
+                continue
+            self._links.pop(change.station.interface, None)  # the interface may be another now
+            errors[i] = DataPlaneError(
+                f"{'installing' if change.install else 'removing'} {kind} {block} on "
+                f"{change.station.interface}: {os.strerror(code)} (errno {code})"
+            )
+        for i, table in tables.items():
+            change = batch[i]
+            if change.rules and not change.install and self.mode is TunnelMode.GRE:
+                try:
+                    self._gre_uplink(change.station, table, False)
+                except DataPlaneError as exc:
+                    errors[i] = errors[i] or exc
+        return errors
+
+    def _messages(self, change: _StationChange, index: int | None, table: int,
+                  seq: int) -> list[tuple[str, str, bytes]]:  # fmt: skip
+        """The station's downlink routes (and, with ``rules``, its source rules), numbered
+        from ``seq``: on install the route before the rule, on removal the rule first."""
+        station = change.station
         blocks = list(station.home_network_prefixes)
         if station.ipv4_home_address:
             blocks.append(f"{station.ipv4_home_address}/32")
-        # Routes and rules in one netlink batch, acknowledged per message: a registering
-        # station's downlink waits for them, and one pyroute2 call per route is slow.
-        table = self._station_table(station) if rules else self.table
-        gre = rules and self.mode is TunnelMode.GRE
-        if gre and install:  # the table is filled before any rule leads into it
-            self._gre_uplink(station, table, True)
-        messages: list[bytes] = []
-        what: list[tuple[str, str]] = []
-        seq = self._seq
+        out: list[tuple[str, str, bytes]] = []
         for block in blocks:
             prefsrc = self.ipv4_router if ":" not in block else None
-            route = (install, block, index or 0, ROUTE_PROTOCOL)
-            rule = (install, block, station.interface, table, UPLINK_RULE_PRIORITY)
-            if install:
-                messages.append(station_route_message(*route, seq + len(messages), prefsrc))
-                what.append(("route", block))
-                if rules:
-                    messages.append(source_rule_message(*rule, seq + len(messages)))
-                    what.append(("rule", block))
-            else:
-                if rules:
-                    messages.append(source_rule_message(*rule, seq + len(messages)))
-                    what.append(("rule", block))
-                if index is not None:
-                    messages.append(station_route_message(*route, seq + len(messages)))
-                    what.append(("route", block))
-        self._seq = (seq + len(messages)) & 0x7FFF_FFFF or 1
-        assert self._nl is not None
-        errors = transact(self._nl, messages, seq)
-        # Harmless: a rule already there (install), anything already gone (removal).
-        harmless = (
-            {("rule", errno.EEXIST)}
-            if install
-            else {(k, e) for k in ("rule", "route") for e in (errno.ENOENT, errno.ESRCH)}
-        )
-        failed = [(w, code) for w, code in zip(what, errors, strict=True)
-                  if code and (w[0], code) not in harmless]  # fmt: skip
-        if gre and not install:
-            self._gre_uplink(station, table, False)
-        if failed:
-            self._links.pop(station.interface, None)  # the interface may be another now
-            (kind, block), code = failed[0]
-            raise DataPlaneError(
-                f"{'installing' if install else 'removing'} {kind} {block} on "
-                f"{station.interface}: {os.strerror(code)} (errno {code})"
-            )
+            route = (change.install, block, index or 0, ROUTE_PROTOCOL)
+            rule = (change.install, block, station.interface, table, UPLINK_RULE_PRIORITY)
+            for kind in ("route", "rule") if change.install else ("rule", "route"):
+                number = seq + len(out)
+                if kind == "rule":
+                    if change.rules:
+                        out.append((kind, block, source_rule_message(*rule, number)))
+                elif change.install or index is not None:
+                    out.append((kind, block, station_route_message(*route, number, prefsrc)))
+        return out
+
+
+_HARMLESS_INSTALL = {("rule", errno.EEXIST)}
+_GONE = {errno.ENOENT, errno.ESRCH}
+
+
+@dataclass
+class _StationChange:
+    """One station's install or removal (``rules``: with its uplink source rules)."""
+
+    station: StationBinding
+    install: bool
+    rules: bool
+    future: asyncio.Future[None] | None = None
+
+
+def _take_batch(changes: list[_StationChange], limit: int = 256) -> list[_StationChange]:
+    """The oldest queued changes (removed from ``changes``) up to the first that names a MAC
+    already in the batch, at most ``limit``: within a batch the nftables and netlink steps each
+    run for every station in turn, which keeps one station's changes in order only if it has
+    one change there."""
+    macs: set[str] = set()
+    count = 0
+    for change in changes[:limit]:
+        if change.station.mac in macs:
+            break
+        macs.add(change.station.mac)
+        count += 1
+    batch = changes[:count]
+    del changes[:count]
+    return batch

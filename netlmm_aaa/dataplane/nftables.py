@@ -23,6 +23,8 @@ class Nftables:
         self._lib: Any = None
         self._ctx: Any = None
         self._opened = False
+        self.last_error = ""
+        """What nft said about the last script that failed."""
 
     def _open(self, missing: str) -> None:
         if self._opened:
@@ -59,6 +61,8 @@ class Nftables:
                 argv = ["ip", "netns", "exec", self.netns, *argv]
             run = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=30)
             ok, error = run.returncode == 0, run.stderr.strip()
+        if not ok:
+            self.last_error = error
         if not ok and check:
             raise DataPlaneError(f"nft: {error or 'failed'}")
         return bool(ok)

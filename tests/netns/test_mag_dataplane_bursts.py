@@ -1,0 +1,84 @@
+"""The MAG data plane under a burst of station changes: the changes that queue while one batch
+is applied go together (one nftables transaction, one netlink batch), and each caller still
+gets its own station's outcome, in the kernel as well as in the exception it sees."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from netlmm_aaa.core.actions import StationBinding
+from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.dataplane.mag_linux import MagLinuxDataPlane
+from netlmm_aaa.dataplane.port import DataPlaneError
+from tests.netns.pmip_lab import LMAA, MAG_ADDR, ROUTER_V4, PmipLab
+from tests.netns.topology import lab
+
+pytestmark = [pytest.mark.netns, pytest.mark.integration]
+
+COUNT = 60
+
+
+def _station(i: int, *, interface: str = "acc0", prefix: str | None = None) -> StationBinding:
+    return StationBinding(
+        mac=f"02:20:00:00:{i >> 8:02x}:{i & 0xFF:02x}", mn_id=f"mn{i}@example.org".encode(),
+        interface=interface, home_network_prefixes=(prefix or f"2001:db8:{0x100 + i:x}::/64",),
+        ipv4_home_address=f"10.77.{i >> 8}.{i & 0xFF}", lma_address=LMAA,
+    )  # fmt: skip
+
+
+def test_a_burst_of_station_changes_reports_each_stations_own_outcome(tmp_path: Path) -> None:
+    with lab() as L:
+        t = PmipLab(L, tmp_path)
+        t.build(mag_dataplane=True)
+        ns = t.ns["mag1"]
+
+        def kernel() -> tuple[str, str, str, str]:
+            return (L.ip(ns, "-6", "route", "show", "dev", "acc0"),
+                    L.ip(ns, "-6", "rule", "show"), L.ip(ns, "rule", "show"),
+                    L.exec(ns, "nft", "list", "set", "netdev", "netlmm_mag", "stations6"))  # fmt: skip
+
+        async def scenario() -> None:
+            dp = MagLinuxDataPlane(mode=TunnelMode.ROUTING, proxy_coa=MAG_ADDR["mag1"],
+                                   lma_address=LMAA, device="tr0", ipv4_router=ROUTER_V4,
+                                   netns=ns)  # fmt: skip
+            await dp.start()
+            try:
+                await dp.prepare_access_interface("acc0")
+                # Registered before the burst: a second entry for its MAC with an overlapping
+                # prefix is refused by nftables, which fails the burst's shared transaction.
+                await dp.install(_station(0))
+                good = [_station(i) for i in range(1, COUNT)]
+                overlapping = _station(0, prefix=f"2001:db8:{0x100:x}::/48")
+                elsewhere = _station(COUNT, interface="nosuch0")
+                wanted = [*good[: COUNT // 2], overlapping, elsewhere, *good[COUNT // 2 :]]
+                outcomes = await asyncio.gather(*(dp.install(s) for s in wanted),
+                                                return_exceptions=True)  # fmt: skip
+                failed = {s.mac: o for s, o in zip(wanted, outcomes, strict=True) if o is not None}
+                assert set(failed) == {overlapping.mac, elsewhere.mac}, failed
+                assert "nft" in str(failed[overlapping.mac]), failed
+                assert "nosuch0" in str(failed[elsewhere.mac]), failed
+                assert all(isinstance(o, DataPlaneError) for o in failed.values()), failed
+                routes, rules6, rules4, elements = kernel()
+                for s in [_station(0), *good]:
+                    prefix = s.home_network_prefixes[0]
+                    assert f"{prefix} " in routes and f"from {prefix} iif acc0" in rules6, prefix
+                    assert f"from {s.ipv4_home_address} iif acc0" in rules4, s
+                    assert f"{s.mac} . {prefix}" in elements, s.mac
+                assert "::/48" not in routes and "::/48" not in rules6 and "::/48" not in elements
+                assert elsewhere.home_network_prefixes[0] not in routes + rules6
+
+                # Removals in a burst, a station never installed among them: nothing remains.
+                leaving = [_station(0), *good, elsewhere]
+                outcomes = await asyncio.gather(*(dp.remove(s) for s in leaving),
+                                                return_exceptions=True)  # fmt: skip
+                assert outcomes == [None] * len(leaving), outcomes
+                routes, rules6, rules4, elements = kernel()
+                assert "2001:db8:1" not in routes + rules6 + elements, (routes, rules6, elements)
+                assert "10.77." not in rules4, rules4
+            finally:
+                await dp.close()
+
+        asyncio.run(scenario())
