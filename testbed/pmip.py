@@ -11,6 +11,7 @@ namespaces, with this project's codec. Addresses are documentation ranges only.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -512,3 +513,25 @@ ipv4_home_address = "{MN_V4}"
             timeout=30,
         )
         return result.returncode == 0
+
+    def uplink_marks(self, role: str) -> dict[str, int]:
+        """What a MAG's ingress filter lets through and marks: ``"<mac> . <prefix or IPv4
+        address>"`` -> the mark (the uplink table; 0 for a downlink only prepared), read
+        from nftables in ``role``'s namespace."""
+        return uplink_marks(self.ns[role])
+
+
+def uplink_marks(namespace: str) -> dict[str, int]:
+    """:meth:`PmipLab.uplink_marks` of the MAG in ``namespace``."""
+    marks: dict[str, int] = {}
+    for name in ("stations6", "stations4"):
+        argv = ["ip", "netns", "exec", namespace, "nft", "-j", "list", "map", "netdev",
+                "netlmm_mag", name]  # fmt: skip
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+        for item in json.loads(out)["nftables"]:
+            for key, mark in item.get("map", {}).get("elem", []):
+                mac, address = key["concat"]
+                if isinstance(address, dict):
+                    address = f"{address['prefix']['addr']}/{address['prefix']['len']}"
+                marks[f"{mac} . {address}"] = int(mark)
+    return marks

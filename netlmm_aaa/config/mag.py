@@ -177,7 +177,9 @@ class MagConfig:
     accounting_replay_window: int = setting(check.integer(1, 86400), 300)
     """Seconds an accounting Start/Interim may be away from our clock (replay defence)."""
     ingress_filter: bool = setting(check.boolean, True)
-    """Drop access-link packets not sourced from the sender's own registered addresses."""
+    """Drop access-link packets not sourced from the sender's own registered addresses, and
+    lead what passes into the tunnel by packet mark (false: by a source rule per station, which
+    costs the kernel more the more stations are registered)."""
     dhcpv4: bool = setting(check.boolean, True)
     """Serve DHCPv4 on the access interfaces (with ``ipv4_router`` as the server address)."""
     dhcpv4_lease_time: int = setting(check.integer(60, 7 * 86400), 3600)

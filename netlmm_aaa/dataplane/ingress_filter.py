@@ -1,4 +1,5 @@
-"""Source-address validation on the MAG's access links (BCP 38; RFC 5213 §6.10.5), on nftables.
+"""Source-address validation and uplink marking on the MAG's access links (BCP 38; RFC 5213
+§6.10.5), on nftables.
 
 Per access interface, a ``netdev`` ingress chain drops every packet whose source address is not
 its sender's own: an IPv6 source other than ``::`` / link-local must be in a home network prefix
@@ -6,8 +7,14 @@ registered for that very MAC, an IPv4 source other than 0.0.0.0 must be the IPv4
 registered for that MAC. So an authenticated station cannot send from another station's prefix
 (prefix theft), an unauthenticated one (hostapd ``driver=wired`` forwards its frames) cannot
 send from any routable address, and neither reaches the tunnel or the MAG's routing. ND, RS,
-DHCP and ARP keep working. The pairs live in two sets (``ether_addr . ipv6_addr`` with prefix
-intervals, ``ether_addr . ipv4_addr``) updated per registered station.
+DHCP and ARP keep working.
+
+The pairs live in two maps (``ether_addr . ipv6_addr`` with prefix intervals,
+``ether_addr . ipv4_addr``) whose value is the packet mark the chain sets: the number of the
+uplink table the station's traffic takes (one ``iif <link> fwmark <table> lookup <table>`` rule
+per link and table leads there), or 0 while its downlink is only prepared (no uplink yet). One
+map lookup per packet replaces a source rule per station, which the kernel walks in a list on
+every routing decision and on every rule added.
 
 Programmed through :class:`~netlmm_aaa.dataplane.nftables.Nftables` (libnftables in-process, so
 a registering station does not wait for a program to start). The kernel needs nf_tables with
@@ -35,65 +42,95 @@ class IngressFilter:
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
         self._nft = Nftables(netns)
+        self._marks: dict[tuple[str, str], int] = {}
+        """What the maps hold: (map, ``mac . address``) -> mark. We are their only writer and
+        a transaction changes all or nothing, so this follows every one that succeeded."""
 
     def start(self) -> None:
         """A fresh, empty table (a previous run's pairs are gone: stations register again)."""
         self._nft.run(f"table netdev {TABLE} {{}}\ndelete table netdev {TABLE}\n"
                       f"table netdev {TABLE} {{\n"
-                      "  set stations6 { type ether_addr . ipv6_addr; flags interval; }\n"
-                      "  set stations4 { type ether_addr . ipv4_addr; }\n"
+                      "  map stations6 { type ether_addr . ipv6_addr : mark; flags interval; }\n"
+                      "  map stations4 { type ether_addr . ipv4_addr : mark; }\n"
                       "}\n",
                       missing="ingress filtering needs the nft program (Debian package "
                       "nftables); install it or set [mag] ingress_filter = false")  # fmt: skip
+        self._marks.clear()
 
     def prepare(self, interface: str) -> None:
-        """Validate sources on ``interface`` from now on."""
+        """Validate and mark sources on ``interface`` from now on."""
         chain = _chain(interface)
+        v6 = "ip6 saddr != { ::, fe80::/10 }"
+        v4 = "ip saddr != 0.0.0.0"
         self._nft.run(
             f"add chain netdev {TABLE} {chain} {{ type filter hook ingress device "
             f'"{interface}" priority 0; policy accept; }}\n'
-            f"add rule netdev {TABLE} {chain} ip6 saddr != {{ ::, fe80::/10 }} "
+            f"add rule netdev {TABLE} {chain} {v6} "
             "ether saddr . ip6 saddr != @stations6 counter drop\n"
-            f"add rule netdev {TABLE} {chain} ip saddr != 0.0.0.0 "
+            f"add rule netdev {TABLE} {chain} {v4} "
             "ether saddr . ip saddr != @stations4 counter drop\n"
+            f"add rule netdev {TABLE} {chain} {v6} "
+            "meta mark set ether saddr . ip6 saddr map @stations6\n"
+            f"add rule netdev {TABLE} {chain} {v4} "
+            "meta mark set ether saddr . ip saddr map @stations4\n"
         )
 
     @staticmethod
-    def _elements(station: StationBinding) -> list[str]:
-        lines = [f"element netdev {TABLE} stations6 {{ {station.mac} . {prefix} }}"
+    def _elements(station: StationBinding) -> list[tuple[str, str]]:
+        pairs = [("stations6", f"{station.mac} . {prefix}")
                  for prefix in station.home_network_prefixes]  # fmt: skip
         if station.ipv4_home_address:
-            lines.append(f"element netdev {TABLE} stations4 "
-                         f"{{ {station.mac} . {station.ipv4_home_address} }}")  # fmt: skip
-        return lines
+            pairs.append(("stations4", f"{station.mac} . {station.ipv4_home_address}"))
+        return pairs
 
-    def update(self, changes: Sequence[tuple[StationBinding, bool]]) -> list[str | None]:
-        """Allow (True) or revoke (False) each station's pairs, in order, in one nftables
-        transaction; returns each change's error (None: done). Revoking missing pairs is fine:
-        the station may never have been allowed.
+    def update(self, changes: Sequence[tuple[StationBinding, int | None]]) -> list[str | None]:
+        """Give each station's pairs its mark (an int) or remove them (None), in order, in one
+        nftables transaction; returns each change's error (None: done). No MAC may appear
+        twice. Removing pairs that are not there is fine: the station may never have been
+        allowed.
 
-        One transaction for many stations because nft fetches the sets it touches on every
+        One transaction for many stations because nft fetches the maps it touches on every
         run: a run per station costs more the more stations are registered. A transaction is
         all or nothing, so when it fails the changes are made one by one, and only the failing
         ones report an error."""
-        script = "".join(self._script(station, allow) for station, allow in changes)
+        plans = [self._plan(station, mark) for station, mark in changes]
+        script = "".join(lines for lines, _ in plans)
         if not script or self._nft.run(script, check=False):
+            for _, after in plans:
+                self._settle(after)
             return [None] * len(changes)
-        return [self._one(station, allow) for station, allow in changes]
+        errors: list[str | None] = []
+        for lines, after in plans:
+            if not lines or self._nft.run(lines, check=False):
+                self._settle(after)
+                errors.append(None)
+            else:
+                errors.append(f"nft: {self._nft.last_error or 'failed'}")
+        return errors
 
-    def _script(self, station: StationBinding, allow: bool) -> str:
-        verb = "add" if allow else "delete"
-        return "".join(f"{verb} {line}\n" for line in self._elements(station))
+    def _plan(self, station: StationBinding,
+              mark: int | None) -> tuple[str, dict[tuple[str, str], int | None]]:  # fmt: skip
+        """The script that brings the station's pairs to ``mark``, and what they hold after
+        it. A map element's value cannot be changed by adding it again: it is replaced."""
+        lines: list[str] = []
+        after: dict[tuple[str, str], int | None] = {}
+        for element in self._elements(station):
+            name, pair = element
+            held = self._marks.get(element)
+            if held is not None and held != mark:
+                lines.append(f"delete element netdev {TABLE} {name} {{ {pair} }}\n")
+                after[element] = None
+            if mark is not None and held != mark:
+                lines.append(f"add element netdev {TABLE} {name} {{ {pair} : {mark} }}\n")
+                after[element] = mark
+        return "".join(lines), after
 
-    def _one(self, station: StationBinding, allow: bool) -> str | None:
-        if not allow:
-            for line in self._elements(station):
-                self._nft.run(f"delete {line}\n", check=False)
-            return None
-        script = self._script(station, True)
-        if not script or self._nft.run(script, check=False):
-            return None
-        return f"nft: {self._nft.last_error or 'failed'}"
+    def _settle(self, after: dict[tuple[str, str], int | None]) -> None:
+        for element, mark in after.items():
+            if mark is None:
+                self._marks.pop(element, None)
+            else:
+                self._marks[element] = mark
 
     def dropped(self, interface: str) -> int:
         """Packets dropped on ``interface`` so far (both rules)."""

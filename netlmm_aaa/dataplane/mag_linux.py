@@ -6,18 +6,23 @@ Once, at start-up:
   receiver decapsulates at our Proxy-CoA what our LMAs send, exactly as at the LMA;
 - the uplink tunnel: a table (100 by default) whose default routes, IPv6 and IPv4, go to the LMA
   (IPv6-in-IPv6 / IPv4-in-IPv6 through the backend; or plain routes via the LMAA in ``routing``
-  mode); a station whose LMA is another one (its realm's, its profile's) has its source rules
-  lead to that LMA's own table (101, 102, ..., made when its first station registers), so each
+  mode); a station whose LMA is another one (its realm's, its profile's) has its uplink lead to
+  that LMA's own table (101, 102, ..., made when its first station registers), so each
   station's uplink goes to the LMA that anchors it;
 - per access interface: the same router on every MAG (RFC 6543): MAC 00:00:5e:00:52:13 and
   link-local fe80::200:5eff:fe00:5213, plus the IPv4 default router, configured *before* the link
   comes up (an MN's first neighbour solicitation must not go unanswered).
 
-Per registered station: the downlink routes (home prefixes, IPv4 HoA /32) on its access link, and
-source rules ``from <prefix|HoA> iif <access link> lookup 100`` so that only the station's own
-addresses, and only while it is registered, reach the tunnel (hostapd ``driver=wired`` does not
-block unauthorized traffic; this does), and its (MAC, prefix) pairs in the ingress source filter
-(:mod:`netlmm_aaa.dataplane.ingress_filter`), so that no station sends from another's prefix.
+Per registered station: the downlink routes (home prefixes, IPv4 HoA /32) on its access link,
+and its (MAC, prefix) pairs in the ingress source filter
+(:mod:`netlmm_aaa.dataplane.ingress_filter`), so that no station sends from another's prefix;
+the filter marks what passes with the station's uplink table, and one rule per access link and
+table, ``iif <link> fwmark <table> lookup <table>``, leads only registered stations' own
+addresses into the tunnel (hostapd ``driver=wired`` does not block unauthorized traffic; this
+does). Without the filter (``ingress_filter = false``) each station has source rules ``from
+<prefix|HoA> iif <link> lookup <table>`` instead: the kernel walks rules as a list, on every
+routing decision and on every rule added, so those cost more the more stations are registered.
+In GRE mode each station's uplink table is its own (its uplink key), and so is its rule.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from netlmm_aaa.dataplane.ingress_filter import IngressFilter
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
+    mark_rule_message,
     open_route_socket,
     source_rule_message,
     station_route_message,
@@ -112,6 +118,9 @@ class MagLinuxDataPlane:
         self._changes: list[_StationChange] = []
         """Station changes waiting for the worker, in arrival order."""
         self._drainer: asyncio.Task[None] | None = None
+        self._mark_rules: set[_LinkTable] = set()
+        """With the ingress filter: the (access link, uplink table) pairs whose rule
+        ``iif <link> fwmark <table> lookup <table>`` is in place (both families)."""
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -321,75 +330,117 @@ class MagLinuxDataPlane:
         """Carry out ``batch`` (no MAC twice) in order; returns each change's error."""
         errors: list[Exception | None] = [None] * len(batch)
         indexes: dict[int, int | None] = {}
+        tables: dict[int, int] = {}  # the uplink table of each change with rules
         for i, change in enumerate(batch):
             try:
                 indexes[i] = self._link_index(change.station, change.install)
+                if change.rules:
+                    tables[i] = self._station_table(change.station)
             except DataPlaneError as exc:
                 errors[i] = exc
         if self.ingress is not None:
             # Before the routes: the station's first answer (its Neighbor Advertisement to the
-            # downlink's solicitation) comes from its home address and must pass.
+            # downlink's solicitation) comes from its home address and must pass. The mark is
+            # its uplink table; 0 (no uplink) while only the downlink is prepared.
             live = list(indexes)
-            refused = self.ingress.update([(batch[i].station, batch[i].install) for i in live])
-            for i, reason in zip(live, refused, strict=True):
+            marks = [(batch[i].station, tables.get(i, 0) if batch[i].install else None)
+                     for i in live]  # fmt: skip
+            for i, reason in zip(live, self.ingress.update(marks), strict=True):
                 if reason is not None:
                     errors[i] = DataPlaneError(f"station {batch[i].station.mac}: {reason}")
                     del indexes[i]
-        # Every station's routes and rules in one netlink batch, acknowledged per message: a
+        # Every station's routes (and rules) in one netlink batch, acknowledged per message: a
         # registering station's downlink waits for them, and one pyroute2 call per route is
         # slow.
         messages: list[bytes] = []
-        what: list[tuple[int, str, str]] = []  # (change, kind, block) of each message
-        tables: dict[int, int] = {}
+        # Per message: the changes it serves, its kind and block for an error, its rule's pair.
+        what: list[tuple[tuple[int, ...], str, str, _LinkTable | None]] = []
+        new_marks = self._new_mark_rules(batch, indexes, tables)
+        for (interface, table), owners in new_marks.items():
+            for family in (socket.AF_INET6, socket.AF_INET):
+                messages.append(mark_rule_message(True, family, interface, table, table,
+                                                  UPLINK_RULE_PRIORITY,
+                                                  self._seq + len(messages)))  # fmt: skip
+                what.append((owners, "rule", f"fwmark {table}", (interface, table)))
         for i, index in indexes.items():
             change = batch[i]
             try:
-                tables[i] = table = (self._station_table(change.station)
-                                     if change.rules else self.table)  # fmt: skip
                 if change.rules and change.install and self.mode is TunnelMode.GRE:
-                    self._gre_uplink(change.station, table, True)  # before a rule leads there
-                own = self._messages(change, index, table, self._seq + len(messages))
+                    self._gre_uplink(change.station, tables[i], True)  # before a rule leads there
+                own = self._messages(change, index, tables.get(i, self.table),
+                                     self._seq + len(messages))  # fmt: skip
             except (DataPlaneError, ValueError) as exc:  # this station's, not the batch's
                 errors[i] = exc
                 continue
             for kind, block, message in own:
                 messages.append(message)
-                what.append((i, kind, block))
+                what.append(((i,), kind, block, None))
         seq = self._seq
         self._seq = (seq + len(messages)) & 0x7FFF_FFFF or 1
         assert self._nl is not None
-        for (i, kind, block), code in zip(what, transact(self._nl, messages, seq), strict=True):
-            change = batch[i]
+        refused: set[_LinkTable | None] = set()
+        for (owners, kind, block, pair), code in zip(what, transact(self._nl, messages, seq),
+                                                     strict=True):  # fmt: skip
+            install = batch[owners[0]].install
             # Harmless: a rule already there (install), anything already gone (removal).
-            if (
-                not code
-                or errors[i] is not None
-                or ((kind, code) in _HARMLESS_INSTALL if change.install else code in _GONE)
-            ):
+            if not code or ((kind, code) in _HARMLESS_INSTALL if install else code in _GONE):
                 continue
-            self._links.pop(change.station.interface, None)  # the interface may be another now
-            errors[i] = DataPlaneError(
-                f"{'installing' if change.install else 'removing'} {kind} {block} on "
-                f"{change.station.interface}: {os.strerror(code)} (errno {code})"
-            )
+            refused.add(pair)
+            for i in owners:
+                if errors[i] is not None:
+                    continue
+                self._links.pop(batch[i].station.interface, None)  # the link may be another now
+                errors[i] = DataPlaneError(
+                    f"{'installing' if install else 'removing'} {kind} {block} on "
+                    f"{batch[i].station.interface}: {os.strerror(code)} (errno {code})"
+                )
+        self._mark_rules.update(pair for pair in new_marks if pair not in refused)
         for i, table in tables.items():
             change = batch[i]
-            if change.rules and not change.install and self.mode is TunnelMode.GRE:
+            if not change.install and self.mode is TunnelMode.GRE:
+                self._mark_rules.discard((change.station.interface, table))
                 try:
                     self._gre_uplink(change.station, table, False)
                 except DataPlaneError as exc:
                     errors[i] = errors[i] or exc
         return errors
 
+    def _new_mark_rules(self, batch: list[_StationChange], indexes: Collection[int],
+                        tables: dict[int, int]) -> dict[_LinkTable, tuple[int, ...]]:  # fmt: skip
+        """The (access link, uplink table) pairs whose fwmark rule the batch's installs need
+        and which do not exist yet, each with the changes that need it."""
+        if self.ingress is None:
+            return {}
+        wanted: dict[_LinkTable, tuple[int, ...]] = {}
+        for i in indexes:
+            change = batch[i]
+            pair = (change.station.interface, tables.get(i, 0))
+            if change.install and change.rules and pair not in self._mark_rules:
+                wanted[pair] = (*wanted.get(pair, ()), i)
+        return wanted
+
     def _messages(self, change: _StationChange, index: int | None, table: int,
                   seq: int) -> list[tuple[str, str, bytes]]:  # fmt: skip
-        """The station's downlink routes (and, with ``rules``, its source rules), numbered
-        from ``seq``: on install the route before the rule, on removal the rule first."""
+        """The station's own netlink messages, numbered from ``seq``: its downlink routes;
+        without the ingress filter its source rules ``from <block> iif <link> lookup <table>``
+        (route before rule on install, rule first on removal); with it, in GRE mode, the
+        removal of its own table's fwmark rule."""
         station = change.station
         blocks = list(station.home_network_prefixes)
         if station.ipv4_home_address:
             blocks.append(f"{station.ipv4_home_address}/32")
+        source_rules = change.rules and self.ingress is None
         out: list[tuple[str, str, bytes]] = []
+        if (
+            change.rules
+            and not change.install
+            and self.ingress is not None
+            and (self.mode is TunnelMode.GRE)
+        ):
+            for family in (socket.AF_INET6, socket.AF_INET):
+                out.append(("rule", f"fwmark {table}",
+                            mark_rule_message(False, family, station.interface, table, table,
+                                              UPLINK_RULE_PRIORITY, seq + len(out))))  # fmt: skip
         for block in blocks:
             prefsrc = self.ipv4_router if ":" not in block else None
             route = (change.install, block, index or 0, ROUTE_PROTOCOL)
@@ -397,13 +448,15 @@ class MagLinuxDataPlane:
             for kind in ("route", "rule") if change.install else ("rule", "route"):
                 number = seq + len(out)
                 if kind == "rule":
-                    if change.rules:
+                    if source_rules:
                         out.append((kind, block, source_rule_message(*rule, number)))
                 elif change.install or index is not None:
                     out.append((kind, block, station_route_message(*route, number, prefsrc)))
         return out
 
 
+#: An access link and an uplink table: the pair one fwmark rule (each family) joins.
+_LinkTable = tuple[str, int]
 _HARMLESS_INSTALL = {("rule", errno.EEXIST)}
 _GONE = {errno.ENOENT, errno.ESRCH}
 

@@ -51,7 +51,9 @@ RT_TABLE_MAIN = 254
 FRA_SRC = 2
 FRA_IIFNAME = 3
 FRA_PRIORITY = 6
+FRA_FWMARK = 10
 FRA_TABLE = 15
+FRA_FWMASK = 16
 FR_ACT_TO_TBL = 1
 
 _NLMSGHDR = struct.Struct("=IHHII")
@@ -210,6 +212,26 @@ def source_rule_message(
     attrs = (
         nla(FRA_SRC, address)
         + nla(FRA_IIFNAME, iifname.encode() + b"\x00")
+        + nla(FRA_PRIORITY, struct.pack("=I", priority))
+        + nla(FRA_TABLE, struct.pack("=I", table))
+    )
+    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | 0x200 if install else 0)  # 0x200 EXCL
+    payload = body + attrs
+    kind = RTM_NEWRULE if install else RTM_DELRULE
+    return _NLMSGHDR.pack(16 + len(payload), kind, flags, seq, 0) + payload
+
+
+def mark_rule_message(
+    install: bool, family: int, iifname: str, mark: int, table: int, priority: int, seq: int
+) -> bytes:
+    """RTM_NEWRULE / RTM_DELRULE ``iif <iifname> fwmark <mark> lookup <table>`` (address
+    ``family``) at ``priority`` (adding an existing rule fails with EEXIST)."""
+    body = _FIB_RULE_HDR.pack(family, 0, 0, 0, table if table < 256 else 252, 0, 0,
+                              FR_ACT_TO_TBL, 0)  # fmt: skip
+    attrs = (
+        nla(FRA_IIFNAME, iifname.encode() + b"\x00")
+        + nla(FRA_FWMARK, struct.pack("=I", mark))
+        + nla(FRA_FWMASK, struct.pack("=I", 0xFFFF_FFFF))
         + nla(FRA_PRIORITY, struct.pack("=I", priority))
         + nla(FRA_TABLE, struct.pack("=I", table))
     )

@@ -88,12 +88,12 @@ def test_many_nodes_register_and_a_storm_moves_them_all(tmp_path: Path) -> None:
         count = "SELECT COUNT(*) FROM handovers"
         assert wait_for(lambda: ll.lma_rows(count) == [(STORM,)], 30), ll.lma_rows(count)
         # MAG1 was told (revocation) and withdrew the movers' rules; MAG2 holds theirs.
-        assert wait_for(lambda: len([r for r in ll.routes("mag1", "rule")
-                                     if "lookup 100" in r and "from 2001:db8:1000:" in r])
-                        == MNS - STORM, 30)  # fmt: skip
-        assert wait_for(lambda: len([r for r in ll.routes("mag2", "rule")
-                                     if "lookup 100" in r and "from 2001:db8:1000:" in r])
-                        == STORM, 30)  # fmt: skip
+        def uplinks(mag: str) -> int:
+            return sum(1 for pair, mark in ll.pmip.uplink_marks(mag).items()
+                       if mark == 100 and " . 2001:db8:1000:" in pair)  # fmt: skip
+
+        assert wait_for(lambda: uplinks("mag1") == MNS - STORM, 30), uplinks("mag1")
+        assert wait_for(lambda: uplinks("mag2") == STORM, 30), uplinks("mag2")
         print(f"L2: {STORM} handovers sent in {sent_in:.2f} s, all settled at MAG2 after "
               f"{settled:.2f} s")  # fmt: skip
 

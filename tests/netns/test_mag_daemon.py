@@ -75,14 +75,16 @@ def test_accounting_start_registers_the_station_through_both_daemons(tmp_path: P
         assert sample(mag_metrics, "netlmm_registration_latency_seconds_count", **at_mag) == 1
         assert sample(lma_metrics, "netlmm_bindings", **at_lma) == 1
         assert sample(lma_metrics, "netlmm_pbu_total", **at_lma, role="lma", status="0") == 1
-        assert "from 2001:db8:1:1::/64 iif acc0 lookup 100" in L.ip(t.ns["mag1"], "-6", "rule")
+        assert t.uplink_marks("mag1")[f"{mac} . 2001:db8:1:1::/64"] == 100
+        assert "fwmark 0x64 iif acc0 lookup 100" in L.ip(t.ns["mag1"], "-6", "rule")
 
         # Stop: de-registration, routes and rules withdrawn at the MAG.
         stop = _radclient(t, "s3cret", f'Acct-Status-Type = Stop\nAcct-Authentic = RADIUS\n'
                           f'Calling-Station-Id = "{mac}"\nUser-Name = "alice@example.org"\n'
                           f'Acct-Session-Id = "S1"\nEvent-Timestamp = {int(time.time())}\n')  # fmt: skip
         assert stop.returncode == 0
-        assert wait_for(lambda: "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "rule"), 10)
+        assert wait_for(lambda: t.uplink_marks("mag1") == {}, 10)
+        assert "2001:db8:1:1::/64" not in L.ip(t.ns["mag1"], "-6", "route")
         assert wait_for(
             lambda: (
                 t.lma_control({"command": "bindings"})["bindings"][0]["state"] == "deregistered"

@@ -38,7 +38,8 @@ def test_a_burst_of_station_changes_reports_each_stations_own_outcome(tmp_path: 
         def kernel() -> tuple[str, str, str, str]:
             return (L.ip(ns, "-6", "route", "show", "dev", "acc0"),
                     L.ip(ns, "-6", "rule", "show"), L.ip(ns, "rule", "show"),
-                    L.exec(ns, "nft", "list", "set", "netdev", "netlmm_mag", "stations6"))  # fmt: skip
+                    L.exec(ns, "nft", "list", "map", "netdev", "netlmm_mag", "stations6")
+                    + L.exec(ns, "nft", "list", "map", "netdev", "netlmm_mag", "stations4"))  # fmt: skip
 
         async def scenario() -> None:
             dp = MagLinuxDataPlane(mode=TunnelMode.ROUTING, proxy_coa=MAG_ADDR["mag1"],
@@ -62,13 +63,17 @@ def test_a_burst_of_station_changes_reports_each_stations_own_outcome(tmp_path: 
                 assert "nosuch0" in str(failed[elsewhere.mac]), failed
                 assert all(isinstance(o, DataPlaneError) for o in failed.values()), failed
                 routes, rules6, rules4, elements = kernel()
+                # Their traffic is marked with the uplink table (100), which one rule per
+                # family and access link leads to.
+                uplink = "fwmark 0x64 iif acc0 lookup 100"
+                assert uplink in rules6 and uplink in rules4, (rules6, rules4)
                 for s in [_station(0), *good]:
                     prefix = s.home_network_prefixes[0]
-                    assert f"{prefix} " in routes and f"from {prefix} iif acc0" in rules6, prefix
-                    assert f"from {s.ipv4_home_address} iif acc0" in rules4, s
-                    assert f"{s.mac} . {prefix}" in elements, s.mac
-                assert "::/48" not in routes and "::/48" not in rules6 and "::/48" not in elements
-                assert elsewhere.home_network_prefixes[0] not in routes + rules6
+                    assert f"{prefix} " in routes, prefix
+                    assert f"{s.mac} . {prefix} : 0x00000064" in elements, s.mac
+                    assert f"{s.mac} . {s.ipv4_home_address} : 0x00000064" in elements, s.mac
+                assert "::/48" not in routes and "::/48" not in elements
+                assert elsewhere.mac not in elements and "2001:db8:13c:" not in routes
 
                 # Removals in a burst, a station never installed among them: nothing remains.
                 leaving = [_station(0), *good, elsewhere]
@@ -76,8 +81,8 @@ def test_a_burst_of_station_changes_reports_each_stations_own_outcome(tmp_path: 
                                                 return_exceptions=True)  # fmt: skip
                 assert outcomes == [None] * len(leaving), outcomes
                 routes, rules6, rules4, elements = kernel()
-                assert "2001:db8:1" not in routes + rules6 + elements, (routes, rules6, elements)
-                assert "10.77." not in rules4, rules4
+                assert "2001:db8:1" not in routes + elements, (routes, elements)
+                assert "10.77." not in elements, elements
             finally:
                 await dp.close()
 

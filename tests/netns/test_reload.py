@@ -106,7 +106,7 @@ def test_sighup_takes_new_nas_secrets_and_keeps_every_binding(tmp_path: Path) ->
         assert mag.poll() is None and t.lma_proc.poll() is None
         # Nothing moved: the same binding, registered at the same moment, still forwarding.
         assert binding() == before
-        assert "from 2001:db8:1:1::/64 iif acc0 lookup 100" in L.ip(mag_ns, "-6", "rule")
+        assert t.uplink_marks("mag1")[f"{mac} . 2001:db8:1:1::/64"] == 100
         assert t.ping("cn", MN_V6, count=1)
         # The old secrets are refused from now on, the new ones answered.
         assert not _accounting(mag_ns, 1813, "nas-old", "Interim-Update", mac, "S1")
