@@ -516,7 +516,7 @@ ipv4_home_address = "{MN_V4}"
 
     def uplink_marks(self, role: str) -> dict[str, int]:
         """What a MAG's ingress filter lets through and marks: ``"<mac> . <prefix or IPv4
-        address>"`` -> the mark (the uplink table; 0 for a downlink only prepared), read
+        address>"`` -> the mark (the uplink table; ``NO_UPLINK`` for a downlink only prepared), read
         from nftables in ``role``'s namespace."""
         return uplink_marks(self.ns[role])
 

@@ -12,7 +12,7 @@ DHCP and ARP keep working.
 The pairs live in two maps (``ether_addr . ipv6_addr`` with prefix intervals,
 ``ether_addr . ipv4_addr``) whose value is the packet mark the chain sets: the number of the
 uplink table the station's traffic takes (one ``iif <link> fwmark <table> lookup <table>`` rule
-per link and table leads there), or 0 while its downlink is only prepared (no uplink yet). One
+per link and table leads there), or :data:`NO_UPLINK` while its downlink is only prepared. One
 map lookup per packet replaces a source rule per station, which the kernel walks in a list on
 every routing decision and on every rule added.
 
@@ -30,6 +30,11 @@ from netlmm_aaa.core.actions import StationBinding
 from netlmm_aaa.dataplane.nftables import Nftables
 
 TABLE = "netlmm_mag"
+#: The mark of a station whose downlink is only prepared: its packets pass (its first answer
+#: comes from its home address) but no rule leads them into the tunnel. Not 0 (the mark of a
+#: packet no map names, which is dropped), not a table number we use (100 and up for the LMAs,
+#: 0x4E4C0000 and up for GRE stations).
+NO_UPLINK = 0x4E4D_0000
 
 
 def _chain(interface: str) -> str:
@@ -58,22 +63,22 @@ class IngressFilter:
         self._marks.clear()
 
     def prepare(self, interface: str) -> None:
-        """Validate and mark sources on ``interface`` from now on."""
+        """Validate and mark sources on ``interface`` from now on. A packet from a routable
+        source is marked from the maps; one no map names keeps mark 0 and is dropped. (The
+        drop tests the mark rather than looking the pair up again: Linux 6.1 refuses a map
+        as the set of a membership test.)"""
         chain = _chain(interface)
-        v6 = "ip6 saddr != { ::, fe80::/10 }"
-        v4 = "ip saddr != 0.0.0.0"
-        self._nft.run(
-            f"add chain netdev {TABLE} {chain} {{ type filter hook ingress device "
-            f'"{interface}" priority 0; policy accept; }}\n'
-            f"add rule netdev {TABLE} {chain} {v6} "
-            "ether saddr . ip6 saddr != @stations6 counter drop\n"
-            f"add rule netdev {TABLE} {chain} {v4} "
-            "ether saddr . ip saddr != @stations4 counter drop\n"
-            f"add rule netdev {TABLE} {chain} {v6} "
-            "meta mark set ether saddr . ip6 saddr map @stations6\n"
-            f"add rule netdev {TABLE} {chain} {v4} "
-            "meta mark set ether saddr . ip saddr map @stations4\n"
-        )
+        routable = {"ip6": "ip6 saddr != { ::, fe80::/10 }", "ip": "ip saddr != 0.0.0.0"}
+        rules = [f"add chain netdev {TABLE} {chain} {{ type filter hook ingress device "
+                 f'"{interface}" priority 0; policy accept; }}']  # fmt: skip
+        for family, name in (("ip6", "stations6"), ("ip", "stations4")):
+            match = f"add rule netdev {TABLE} {chain} {routable[family]}"
+            rules += [
+                f"{match} meta mark set 0",
+                f"{match} meta mark set ether saddr . {family} saddr map @{name}",
+                f"{match} meta mark 0 counter drop",
+            ]
+        self._nft.run("\n".join(rules) + "\n")
 
     @staticmethod
     def _elements(station: StationBinding) -> list[tuple[str, str]]:

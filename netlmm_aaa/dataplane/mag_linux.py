@@ -42,7 +42,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from netlmm_aaa.core.actions import StationBinding, tunnel_endpoint
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.dataplane.backend_probe import open_backend
-from netlmm_aaa.dataplane.ingress_filter import IngressFilter
+from netlmm_aaa.dataplane.ingress_filter import NO_UPLINK, IngressFilter
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
     NetlinkRouteWriter,
@@ -341,9 +341,9 @@ class MagLinuxDataPlane:
         if self.ingress is not None:
             # Before the routes: the station's first answer (its Neighbor Advertisement to the
             # downlink's solicitation) comes from its home address and must pass. The mark is
-            # its uplink table; 0 (no uplink) while only the downlink is prepared.
+            # its uplink table, NO_UPLINK while only the downlink is prepared.
             live = list(indexes)
-            marks = [(batch[i].station, tables.get(i, 0) if batch[i].install else None)
+            marks = [(batch[i].station, tables.get(i, NO_UPLINK) if batch[i].install else None)
                      for i in live]  # fmt: skip
             for i, reason in zip(live, self.ingress.update(marks), strict=True):
                 if reason is not None:

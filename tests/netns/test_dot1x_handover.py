@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.freeradius import make_raddb
+from netlmm_aaa.dataplane.ingress_filter import NO_UPLINK
 from testbed.pmip import HNP
+from tests.netns.freeradius import make_raddb
 from tests.netns.pmip_lab import LMA_V4, LMAA, MAG_ADDR, MN_V4, ROUTER_V4, PmipLab
 from tests.netns.test_dot1x_end_to_end import HOSTAPD, MAG, SUPPLICANT
 from tests.netns.topology import lab, wait_for
@@ -161,7 +162,8 @@ def test_8021x_handover_keeps_the_address(tmp_path: Path) -> None:
         assert "SUCCESS" in ghost.stdout, ghost.stdout[-3000:] + ghost.stderr
         assert wait_for(lambda: "dev acc0" in L.ip(t.ns["mag1"], "-6", "route", "show", HNP), 5)
         # Its downlink only: its traffic passes the ingress filter unmarked, with no uplink.
-        assert t.uplink_marks("mag1").get(f"02:00:00:00:99:99 . {HNP}", 0) == 0
+        mark = t.uplink_marks("mag1").get(f"02:00:00:00:99:99 . {HNP}", NO_UPLINK)
+        assert mark == NO_UPLINK, mark
         assert wait_for(lambda: L.ip(t.ns["mag1"], "-6", "route", "show", HNP) == "", 10)
         assert serving() == "mag2"
         # The MN sent no mobility header and nothing to UDP 5436.

@@ -28,6 +28,7 @@ from netlmm_aaa.core.codes import AccessTechnologyType
 from netlmm_aaa.core.events import MobilityMessageReceived, StationAttached
 from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway, StationState
+from netlmm_aaa.dataplane.ingress_filter import NO_UPLINK
 from netlmm_aaa.dataplane.mag_linux import GRE_TABLE_BASE, MagLinuxDataPlane
 from netlmm_aaa.wire.mobility_header import (
     IPPROTO_MH,
@@ -157,7 +158,8 @@ def test_mag_core_and_dataplane_with_the_lma(
                                        lma_address=LMAA)  # fmt: skip
                 await mag2.dp.prepare_downlink(early)
                 assert "dev acc0" in L.ip(t.ns["mag2"], "-6", "route", "show", HNP)
-                assert t.uplink_marks("mag2") == {f"{mac} . {HNP}": 0, f"{mac} . {MN_V4}": 0}
+                assert t.uplink_marks("mag2") == {f"{mac} . {HNP}": NO_UPLINK,
+                                                  f"{mac} . {MN_V4}": NO_UPLINK}  # fmt: skip
                 # One prepared for a station that never registers leaves no trace once withdrawn.
                 ghost = StationBinding(mac="02:00:00:00:99:99", mn_id=b"ghost@example.org",
                                        interface="acc0", home_network_prefixes=(GHOST_HNP,),
