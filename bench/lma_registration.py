@@ -64,6 +64,17 @@ def make_pbus(prefix: str, count: int) -> list[bytes]:
     ]
 
 
+def namespaces(lab: Lab) -> tuple[str, str]:
+    """The LMA's namespace (forwarding on, as the daemon requires) and the MAG driver's, one
+    link between them; returns (lma, mag)."""
+    lma_ns, mag_ns = lab.ns("blma"), lab.ns("bmag")
+    lab.veth(lma_ns, "tr0", mag_ns, "tr0")
+    lab.ip(lma_ns, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
+    lab.ip(mag_ns, "-6", "addr", "add", f"{MAG}/64", "dev", "tr0", "nodad")
+    lab.sysctl(lma_ns, "ipv6/conf/all/forwarding", "1")
+    return lma_ns, mag_ns
+
+
 def start_lma(lab: Lab, ns: str, tmp: Path, pool: str) -> tuple[subprocess.Popen[bytes], Path]:
     config = tmp / "lma.toml"
     sock = tmp / "lma.sock"
@@ -226,10 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     lab = Lab()
     tmp = Path(tempfile.mkdtemp(prefix="netlmm-bench-"))
     try:
-        lma_ns, mag_ns = lab.ns("blma"), lab.ns("bmag")
-        lab.veth(lma_ns, "tr0", mag_ns, "tr0")
-        lab.ip(lma_ns, "-6", "addr", "add", f"{LMAA}/64", "dev", "tr0", "nodad")
-        lab.ip(mag_ns, "-6", "addr", "add", f"{MAG}/64", "dev", "tr0", "nodad")
+        lma_ns, mag_ns = namespaces(lab)
         proc, sock_path = start_lma(lab, lma_ns, tmp, "2001:db8::/32")
         control(sock_path, {"command": "status"}, timeout=30)
         mag = pr_netns.create_socket(mag_ns, socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)

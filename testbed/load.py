@@ -27,7 +27,7 @@ from pyroute2 import netns as pr_netns
 
 from netlmm_aaa.wire.radius_accounting import encode_accounting_request
 from testbed.netns import Lab, lab
-from testbed.pmip import LMAA, MAG_ADDR, REPO, PmipLab
+from testbed.pmip import LMAA, MAG_ADDR, REPO, WLC_NAS, PmipLab
 
 SECRET = b"s3cret"
 
@@ -98,8 +98,10 @@ class LoadLab:
 
 
 @contextlib.contextmanager
-def load_lab(tmp: Path, mags: tuple[str, ...] = ("mag1",)) -> Iterator[LoadLab]:
-    """The LMA and the MAG daemons ``mags``, ready; everything stopped and removed afterwards."""
+def load_lab(tmp: Path, mags: tuple[str, ...] = ("mag1",), *,
+             tables: str = WLC_NAS) -> Iterator[LoadLab]:  # fmt: skip
+    """The LMA and the MAG daemons ``mags`` (their NAS tables ``tables``), ready; everything
+    stopped and removed afterwards."""
     with lab() as L:
         t = PmipLab(L, tmp)
         t.build(mag_dataplane=True, patch_panel=True)
@@ -107,7 +109,8 @@ def load_lab(tmp: Path, mags: tuple[str, ...] = ("mag1",)) -> Iterator[LoadLab]:
         t.start_lma()
         ll = LoadLab(L, t, tmp)
         for mag in mags:
-            config = t.write_mag_config(mag, keys='ipv4 = false\nmetrics_listen = "127.0.0.1:9813"')
+            config = t.write_mag_config(mag, keys='ipv4 = false\nmetrics_listen = "127.0.0.1:9813"',
+                                        tables=tables)  # fmt: skip
             log = tmp / f"{mag}.log"
             with log.open("ab") as out:
                 ll.mags[mag] = L.spawn(
