@@ -7,8 +7,8 @@ encoded and signed before the clock starts, 16 connected sockets, exactly W outs
 answer verified, nothing retransmitted, its own CPU share reported (radclient -p 128 is itself
 the bottleneck on two cores: it walks its whole request list between sends). The servers:
 
-* ours: the MAG's accounting path (``AccountingListener`` + ``SqlStore`` committing on a
-  thread, exactly as ``netlmm-aaa mag`` runs them): verify, de-duplicate, commit the audit
+* ours: the MAG's accounting path (``AccountingListener`` + ``SqlStore`` committing in a
+  writer process, exactly as ``netlmm-aaa mag`` runs them): verify, de-duplicate, commit the audit
   record and the radacct row, and only then send the Accounting-Response;
 * FreeRADIUS 3.2, started by the bench on loopback with its own configuration directory and
   non-default ports, with its default accounting (the ``detail`` file).
@@ -104,7 +104,7 @@ def radclient(port: int, path: Path, parallel: int) -> tuple[float, float]:
 
 
 def _ours(url: str, port: int, ready: Any) -> None:
-    """The MAG's accounting path, in its own process (its own event loop and store thread)."""
+    """The MAG's accounting path, in its own process (its own event loop and store writer)."""
     from netlmm_aaa.adapters.radius_accounting_listener import (
         AccountingListener,
         AccountingReceived,
@@ -118,7 +118,7 @@ def _ours(url: str, port: int, ready: Any) -> None:
 
     quick_thread_switches()  # as the MAG daemon does
     migrate.upgrade(url)
-    store = SqlStore(make_engine(url), "mag-bench")  # a thread, as in the MAG daemon
+    store = SqlStore(make_engine(url), "mag-bench", process=True)  # as in the MAG daemon
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -187,10 +187,11 @@ class MagService:
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)
-        # Commits on a thread of this process, not in a writer process as the LMA's: a MAG
-        # writes hundreds of records a second, not tens of thousands, and each accounting
-        # answer then skips two pipe hops (docs/benchmarks.md, accounting ingest).
-        self.store = SqlStore(engine, config.name)
+        # Commits in a writer process, as the LMA's: after a controller's reboot every
+        # station registers at once, and the store's work (several rows per station) would
+        # otherwise hold this process's GIL against the signalling (docs/benchmarks.md, the
+        # MAG path).
+        self.store = SqlStore(engine, config.name, process=True)
         self.store.observers.append(self.metrics.observe)
         self.store.observers.append(log_audit)
         metrics_server = (
