@@ -112,6 +112,7 @@ class Metrics:
         self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self.histograms: dict[str, _Histogram] = defaultdict(_Histogram)
         self.callbacks: dict[str, Callable[[], float]] = {}
+        self._keys: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...]]] = {}
         self.gauges[("netlmm_ready", ())] = 0
         self.gauges[("netlmm_start_time_seconds", ())] = time.time()
         build = (("python", platform.python_version()), ("version", _version()))
@@ -124,8 +125,13 @@ class Metrics:
             self.registry.register(standard)
 
     def _inc(self, name: str, amount: float = 1, **labels: Any) -> None:
-        key = tuple(sorted((k, str(v)) for k, v in labels.items()))
-        self.counters[(name, key)] += amount
+        # The counter's key (its labels sorted, as text) is made once per distinct call:
+        # every audit record counts here, and building it each time was most of the cost.
+        raw = (name, *labels.items())
+        key = self._keys.get(raw)
+        if key is None:
+            key = self._keys[raw] = (name, tuple(sorted((k, str(v)) for k, v in labels.items())))
+        self.counters[key] += amount
 
     def set_ready(self) -> None:
         self.gauges[("netlmm_ready", ())] = 1

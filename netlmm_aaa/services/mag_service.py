@@ -164,6 +164,8 @@ class MagService:
         self._stopping = asyncio.Event()
         self._dataplane_tasks: set[asyncio.Future[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline = 0.0
+        """The core's deadline ``_timer`` is armed for (monotonic seconds)."""
         self._answer: asyncio.Future[None] | None = None
         """Resolved by the next signalling message from the LMA (see ``_hold_for_answer``)."""
         self._answer_until = 0.0
@@ -590,14 +592,24 @@ class MagService:
                                    station.home_network_prefixes, withdraw=withdraw)  # fmt: skip
 
     def _arm_timer(self) -> None:
+        """Wake the core at its next deadline. Called after every event: when that deadline
+        did not move (the usual case) the armed timer stays, rather than a handle being
+        cancelled and another scheduled per event."""
         assert self.core is not None
+        deadline = self.core.next_deadline()
         if self._timer is not None:
+            if deadline == self._timer_deadline:
+                return
             self._timer.cancel()
             self._timer = None
-        deadline = self.core.next_deadline()
         if deadline is not None:
             delay = max(0.0, deadline - self.clock().monotonic)
-            self._timer = asyncio.get_running_loop().call_later(delay, self._put, TimerFired())
+            self._timer_deadline = deadline
+            self._timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._put(TimerFired())
 
     # ------------------------------------------------------------------ waiting for the PBA
 
