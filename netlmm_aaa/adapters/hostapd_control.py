@@ -81,6 +81,9 @@ class HostapdControl:
         self._command: asyncio.DatagramTransport | None = None
         self._replies: asyncio.Queue[bytes] = asyncio.Queue()
         self._lock = asyncio.Lock()
+        self._event_lock = asyncio.Lock()
+        """One request at a time on the monitor socket: a reply names no request, so a second
+        one sent before the first's reply would take that reply and leave the first none."""
         self._task: asyncio.Task[None] | None = None
         self.attached = asyncio.Event()
         self._started = asyncio.Event()
@@ -181,16 +184,17 @@ class HostapdControl:
     _pending_event_reply: asyncio.Future[bytes] | None = None
 
     async def _event_request(self, command: bytes) -> str:
-        assert self._events is not None
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._pending_event_reply = future
-        self._events.sendto(command)
-        try:
-            return (await asyncio.wait_for(future, self.timeout)).decode().strip()
-        except TimeoutError as exc:
-            raise HostapdUnavailable(f"{self.path}: no answer to {command.decode()}") from exc
-        finally:
-            self._pending_event_reply = None
+        async with self._event_lock:
+            assert self._events is not None
+            future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            self._pending_event_reply = future
+            self._events.sendto(command)
+            try:
+                return (await asyncio.wait_for(future, self.timeout)).decode().strip()
+            except TimeoutError as exc:
+                raise HostapdUnavailable(f"{self.path}: no answer to {command.decode()}") from exc
+            finally:
+                self._pending_event_reply = None
 
     # ------------------------------------------------------------------ requests
 
