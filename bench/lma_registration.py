@@ -75,6 +75,15 @@ def namespaces(lab: Lab) -> tuple[str, str]:
     return lma_ns, mag_ns
 
 
+def mag_socket(ns: str) -> socket.socket:
+    """The driver's raw Mobility Header socket at the MAG's address in ``ns``, with a receive
+    buffer for a window's worth of PBAs."""
+    sock = pr_netns.create_socket(ns, socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
+    sock.bind((MAG, 0))
+    sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
+    return sock  # type: ignore[no-any-return]
+
+
 def start_lma(lab: Lab, ns: str, tmp: Path, pool: str) -> tuple[subprocess.Popen[bytes], Path]:
     config = tmp / "lma.toml"
     sock = tmp / "lma.sock"
@@ -240,9 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         lma_ns, mag_ns = namespaces(lab)
         proc, sock_path = start_lma(lab, lma_ns, tmp, "2001:db8::/32")
         control(sock_path, {"command": "status"}, timeout=30)
-        mag = pr_netns.create_socket(mag_ns, socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
-        mag.bind((MAG, 0))
-        mag.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
+        mag = mag_socket(mag_ns)
 
         progress(f"single registrations: {args.rtt_samples}")
         _, ok1, rtts, _ = drive(mag, make_pbus("rtt", args.rtt_samples), 1, "rtt")

@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,12 +44,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pyroute2 import netns as pr_netns  # noqa: E402
-
 from bench.lma_registration import (  # noqa: E402
-    MAG,
     control,
     drive,
+    mag_socket,
     make_pbus,
     namespaces,
     start_lma,
@@ -155,9 +152,7 @@ def lma_alone(count: int, window: int) -> float:
         lma_ns, mag_ns = namespaces(lab)
         _, sock_path = start_lma(lab, lma_ns, tmp, "2001:db8::/32")
         control(sock_path, {"command": "status"}, timeout=60)
-        sock = pr_netns.create_socket(mag_ns, socket.AF_INET6, socket.SOCK_RAW, IPPROTO_MH)
-        sock.bind((MAG, 0))
-        sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
+        sock = mag_socket(mag_ns)
         seconds, accepted, _, _ = drive(sock, make_pbus("user", count), window, "user")
         sock.close()
         if accepted != count:

@@ -207,18 +207,8 @@ def source_rule_message(
     """RTM_NEWRULE / RTM_DELRULE ``from <source> iif <iifname> lookup <table>`` at
     ``priority`` (adding an existing rule fails with EEXIST, as ``ip rule add`` does)."""
     family, address, length = parse_destination(source)
-    body = _FIB_RULE_HDR.pack(family, 0, length, 0, table if table < 256 else 252, 0, 0,
-                              FR_ACT_TO_TBL, 0)  # fmt: skip
-    attrs = (
-        nla(FRA_SRC, address)
-        + nla(FRA_IIFNAME, iifname.encode() + b"\x00")
-        + nla(FRA_PRIORITY, struct.pack("=I", priority))
-        + nla(FRA_TABLE, struct.pack("=I", table))
-    )
-    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | 0x200 if install else 0)  # 0x200 EXCL
-    payload = body + attrs
-    kind = RTM_NEWRULE if install else RTM_DELRULE
-    return _NLMSGHDR.pack(16 + len(payload), kind, flags, seq, 0) + payload
+    matches = nla(FRA_SRC, address) + nla(FRA_IIFNAME, iifname.encode() + b"\x00")
+    return _rule_message(install, family, length, matches, table, priority, seq)
 
 
 def mark_rule_message(
@@ -226,17 +216,22 @@ def mark_rule_message(
 ) -> bytes:
     """RTM_NEWRULE / RTM_DELRULE ``iif <iifname> fwmark <mark> lookup <table>`` (address
     ``family``) at ``priority`` (adding an existing rule fails with EEXIST)."""
-    body = _FIB_RULE_HDR.pack(family, 0, 0, 0, table if table < 256 else 252, 0, 0,
-                              FR_ACT_TO_TBL, 0)  # fmt: skip
-    attrs = (
+    matches = (
         nla(FRA_IIFNAME, iifname.encode() + b"\x00")
         + nla(FRA_FWMARK, struct.pack("=I", mark))
         + nla(FRA_FWMASK, struct.pack("=I", 0xFFFF_FFFF))
-        + nla(FRA_PRIORITY, struct.pack("=I", priority))
-        + nla(FRA_TABLE, struct.pack("=I", table))
     )
+    return _rule_message(install, family, 0, matches, table, priority, seq)
+
+
+def _rule_message(install: bool, family: int, source_length: int, matches: bytes, table: int,
+                  priority: int, seq: int) -> bytes:  # fmt: skip
+    """A rule whose selectors are the attributes ``matches``: ``lookup <table>``."""
+    body = _FIB_RULE_HDR.pack(family, 0, source_length, 0, table if table < 256 else 252, 0, 0,
+                              FR_ACT_TO_TBL, 0)  # fmt: skip
+    payload = (body + matches + nla(FRA_PRIORITY, struct.pack("=I", priority))
+               + nla(FRA_TABLE, struct.pack("=I", table)))  # fmt: skip
     flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | 0x200 if install else 0)  # 0x200 EXCL
-    payload = body + attrs
     kind = RTM_NEWRULE if install else RTM_DELRULE
     return _NLMSGHDR.pack(16 + len(payload), kind, flags, seq, 0) + payload
 
