@@ -229,12 +229,42 @@ class MagLinuxDataPlane:
         self._uplink = NetlinkRouteWriter.open(netns=self.netns, oif=self._oif,
                                           table=self.table, protocol=ROUTE_PROTOCOL,
                                           tunnel=self.tunnel)  # fmt: skip
+        self._sweep_source_rules()
         if self.mode is TunnelMode.GRE:
             return  # each station's uplink table carries its own key (see _station)
         failures = self._uplink.replace([("::/0", self.lma_address),
                                          ("0.0.0.0/0", self.lma_address)])  # fmt: skip
         if failures:
             raise DataPlaneError(f"the uplink table's default routes: {failures[0]}")
+
+    def _sweep_source_rules(self) -> None:
+        """Remove the per-station source rules a previous run left (``from <block> iif <link>
+        lookup <one of our uplink tables>`` at our priority): its stations register again and
+        bring back what they need, and a MAG that now marks its uplink (or was upgraded to)
+        would otherwise keep them, each one more entry the kernel walks for every packet it
+        routes. Only rules of exactly that shape go; an operator's other rules stay."""
+        messages: list[bytes] = []
+        for family in (socket.AF_INET6, socket.AF_INET):
+            for rule in self._ipr.get_rules(family=family):
+                table = rule.get_attr("FRA_TABLE") or rule["table"]
+                ours = (self.table <= table < self.table + 256
+                        or GRE_TABLE_BASE <= table < GRE_TABLE_BASE + 0x1_0000)  # fmt: skip
+                source = rule.get_attr("FRA_SRC")
+                iifname = rule.get_attr("FRA_IIFNAME")
+                if (not ours or rule.get_attr("FRA_PRIORITY") != UPLINK_RULE_PRIORITY
+                        or not source or not iifname or rule.get_attr("FRA_FWMARK")):  # fmt: skip
+                    continue
+                block = f"{source}/{rule['src_len']}"
+                messages.append(source_rule_message(False, block, iifname, table,
+                                                    UPLINK_RULE_PRIORITY,
+                                                    self._seq + len(messages)))  # fmt: skip
+        if messages:
+            assert self._nl is not None
+            seq = self._seq
+            self._seq = (seq + len(messages)) & 0x7FFF_FFFF or 1
+            failed = [code for code in transact(self._nl, messages, seq) if code not in _GONE_OK]
+            if failed:
+                raise DataPlaneError(f"removing stale source rules: {os.strerror(failed[0])}")
 
     def _station_table(self, station: StationBinding) -> int:
         """The uplink table of ``station``'s source rules: its LMA's, or in GRE mode one of its
@@ -459,6 +489,7 @@ class MagLinuxDataPlane:
 _LinkTable = tuple[str, int]
 _HARMLESS_INSTALL = {("rule", errno.EEXIST)}
 _GONE = {errno.ENOENT, errno.ESRCH}
+_GONE_OK = {0, *_GONE}
 
 
 @dataclass
