@@ -75,6 +75,15 @@ def namespaces(lab: Lab) -> tuple[str, str]:
     return lma_ns, mag_ns
 
 
+def bench_bed(lab: Lab, tmp: Path) -> tuple[str, subprocess.Popen[bytes], Path, socket.socket]:
+    """The LMA daemon answering in its namespace (pool 2001:db8::/32, files in ``tmp``) and the
+    driver's socket in the MAG's: (LMA namespace, LMA process, control socket, driver socket)."""
+    lma_ns, mag_ns = namespaces(lab)
+    proc, sock_path = start_lma(lab, lma_ns, tmp, "2001:db8::/32")
+    control(sock_path, {"command": "status"}, timeout=60)
+    return lma_ns, proc, sock_path, mag_socket(mag_ns)
+
+
 def mag_socket(ns: str) -> socket.socket:
     """The driver's raw Mobility Header socket at the MAG's address in ``ns``, with a receive
     buffer for a window's worth of PBAs."""
@@ -246,10 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     lab = Lab()
     tmp = Path(tempfile.mkdtemp(prefix="netlmm-bench-"))
     try:
-        lma_ns, mag_ns = namespaces(lab)
-        proc, sock_path = start_lma(lab, lma_ns, tmp, "2001:db8::/32")
-        control(sock_path, {"command": "status"}, timeout=30)
-        mag = mag_socket(mag_ns)
+        lma_ns, proc, sock_path, mag = bench_bed(lab, tmp)
 
         progress(f"single registrations: {args.rtt_samples}")
         _, ok1, rtts, _ = drive(mag, make_pbus("rtt", args.rtt_samples), 1, "rtt")

@@ -47,14 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.lma_registration import (  # noqa: E402
-    control,
-    drive,
-    mag_socket,
-    make_pbus,
-    namespaces,
-    start_lma,
-)
+from bench.lma_registration import bench_bed, drive, make_pbus  # noqa: E402
 from bench.percentiles import percentile  # noqa: E402
 from netlmm_aaa.dataplane.netlink_routes import ROUTE_PROTOCOL  # noqa: E402
 from netlmm_aaa.wire.mobility_header import IPPROTO_MH  # noqa: E402
@@ -152,10 +145,7 @@ def lma_alone(count: int, window: int) -> float:
     lab = Lab()
     tmp = Path(tempfile.mkdtemp(prefix="netlmm-magreg-lma-"))
     try:
-        lma_ns, mag_ns = namespaces(lab)
-        _, sock_path = start_lma(lab, lma_ns, tmp, "2001:db8::/32")
-        control(sock_path, {"command": "status"}, timeout=60)
-        sock = mag_socket(mag_ns)
+        _, _, _, sock = bench_bed(lab, tmp)
         seconds, accepted, _, _ = drive(sock, make_pbus("user", count), window, "user")
         sock.close()
         if accepted != count:
