@@ -230,14 +230,15 @@ class PmipLab:
         """The MAC of ``device`` in ``role``'s namespace, read from the kernel."""
         return self.lab.ip(self.ns[role], "link", "show", device).split("link/ether ")[1].split()[0]
 
-    def nas_says(self, packet: bytes, *, mag: str = "mag1", source: str = "127.0.0.1") -> bytes:
+    def nas_says(self, packet: bytes, *, mag: str = "mag1", source: str = "127.0.0.1",
+                 timeout: float = 5.0) -> bytes:  # fmt: skip
         """Send a RADIUS Accounting-Request as a NAS at ``source`` in ``mag``'s namespace to the
         MAG's accounting listener (127.0.0.1:1813); returns the answer (socket.timeout if none
-        comes within 5 s)."""
+        comes within ``timeout`` seconds)."""
         sock = pr_netns.create_socket(self.ns[mag], socket.AF_INET, socket.SOCK_DGRAM, 0)
         try:
             sock.bind((source, 0))
-            sock.settimeout(5)
+            sock.settimeout(timeout)
             sock.sendto(packet, ("127.0.0.1", 1813))
             return sock.recv(4096)  # type: ignore[no-any-return]
         finally:

@@ -48,7 +48,10 @@ def test_a_station_cannot_send_from_another_stations_addresses(tmp_path: Path) -
         L.ip(evil, "route", "add", "default", "via", ROUTER_V4, "dev", "evil0", "onlink")
         config = t.write_mag_config()
         mag = t.start_mag(config, log=tmp_path / "mag.log")
-        assert t.nas_says(accounting_request(t.mac(), "alice@example.org", "W7"))[0] == 5
+        # Generous: the first answer waits for the MAG's store writer, a process that takes
+        # many seconds to start under software emulation (the stock-kernel lane runs this).
+        start = accounting_request(t.mac(), "alice@example.org", "W7")
+        assert t.nas_says(start, timeout=60)[0] == 5
         assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 15), "Alice is not reachable"
 
         sinks = {}
