@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 from netlmm_aaa.core.actions import StationBinding
 from netlmm_aaa.dataplane.nftables import Nftables
+from netlmm_aaa.dataplane.port import DataPlaneError
 
 TABLE = "netlmm_mag"
 #: The mark of a station whose downlink is only prepared: its packets pass (its first answer
@@ -99,19 +100,22 @@ class IngressFilter:
         all or nothing, so when it fails the changes are made one by one, and only the failing
         ones report an error."""
         plans = [self._plan(station, mark) for station, mark in changes]
-        script = "".join(lines for lines, _ in plans)
-        if not script or self._nft.run(script, check=False):
-            for _, after in plans:
-                self._settle(after)
+        if self._apply(plans) is None:
             return [None] * len(changes)
-        errors: list[str | None] = []
-        for lines, after in plans:
-            if not lines or self._nft.run(lines, check=False):
-                self._settle(after)
-                errors.append(None)
-            else:
-                errors.append(f"nft: {self._nft.last_error or 'failed'}")
-        return errors
+        return [self._apply([plan]) for plan in plans]
+
+    def _apply(self, plans: list[tuple[str, dict[tuple[str, str], int | None]]]) -> str | None:
+        """Run the plans' scripts as one transaction; nft's error, or None once done (and
+        recorded in what the maps hold)."""
+        script = "".join(lines for lines, _ in plans)
+        if script:
+            try:
+                self._nft.run(script)
+            except DataPlaneError as exc:
+                return str(exc)
+        for _, after in plans:
+            self._settle(after)
+        return None
 
     def _plan(self, station: StationBinding,
               mark: int | None) -> tuple[str, dict[tuple[str, str], int | None]]:  # fmt: skip

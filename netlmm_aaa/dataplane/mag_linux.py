@@ -444,8 +444,10 @@ class MagLinuxDataPlane:
         wanted: dict[_LinkTable, tuple[int, ...]] = {}
         for i in indexes:
             change = batch[i]
-            pair = (change.station.interface, tables.get(i, 0))
-            if change.install and change.rules and pair not in self._mark_rules:
+            if not (change.install and change.rules):
+                continue
+            pair = (change.station.interface, tables[i])
+            if pair not in self._mark_rules:
                 wanted[pair] = (*wanted.get(pair, ()), i)
         return wanted
 

@@ -23,8 +23,6 @@ class Nftables:
         self._lib: Any = None
         self._ctx: Any = None
         self._opened = False
-        self.last_error = ""
-        """What nft said about the last script that failed."""
 
     def _open(self, missing: str) -> None:
         if self._opened:
@@ -48,9 +46,9 @@ class Nftables:
         elif shutil.which("nft") is None:
             raise DataPlaneError(missing)
 
-    def run(self, script: str, *, check: bool = True, missing: str = _MISSING) -> bool:
-        """Run ``script``; a failure raises DataPlaneError (``check``) or returns False;
-        ``missing``: the error when nftables is not installed."""
+    def run(self, script: str, *, missing: str = _MISSING) -> None:
+        """Run ``script``; a failure raises DataPlaneError with what nft said; ``missing``: the
+        error when nftables is not installed."""
         self._open(missing)
         if self._lib is not None:
             ok = self._lib.nft_run_cmd_from_buffer(self._ctx, script.encode()) == 0
@@ -62,10 +60,7 @@ class Nftables:
             run = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=30)
             ok, error = run.returncode == 0, run.stderr.strip()
         if not ok:
-            self.last_error = error
-        if not ok and check:
             raise DataPlaneError(f"nft: {error or 'failed'}")
-        return bool(ok)
 
     def output(self, *argv: str) -> str:
         """What ``nft ARGV`` prints (the program, in the namespace)."""
