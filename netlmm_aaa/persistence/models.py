@@ -174,6 +174,13 @@ TRAIL_EVENTS_SQL = "event IN (" + ", ".join(f"'{e}'" for e in TRAIL_EVENTS) + ")
 """The condition of ``ix_station_events_mn_id_at``; a query that names it, verbatim, can use
 that index (SQLite matches a partial index's condition term by term)."""
 
+REFUSED_STATION_SQL = "event IN ('rejected', 'conflict', 'registration_rejected')"
+"""The condition of ``ix_station_events_refused`` (the station refusals the security report and
+the ``rejections`` view read); queries name it verbatim to use that index."""
+
+REJECTED_PBU_SQL = "message = 'PBU' AND direction = 'received' AND status >= 128"
+"""The condition of ``ix_signaling_rejected_pbu`` (the PBUs an LMA refused, in ``rejections``)."""
+
 MAG_PBU_SQL = "message = 'PBU' AND direction = 'sent'"
 """The condition of ``ix_signaling_node_sequence``: the PBUs a MAG sent and got answered, the
 rows ``handover_timings`` joins; a query that names it verbatim can use that index."""
@@ -217,6 +224,13 @@ class StationEvent(Base):
             postgresql_where=text(TRAIL_EVENTS_SQL),
         ),
         Index("ix_station_events_at", "at"),
+        # Partial: refusals are rare, and the security report reads all of them.
+        Index(
+            "ix_station_events_refused",
+            "at",
+            sqlite_where=text(REFUSED_STATION_SQL),
+            postgresql_where=text(REFUSED_STATION_SQL),
+        ),
     )
 
 
@@ -251,6 +265,12 @@ class SignalingRecord(Base):
             "sequence",
             sqlite_where=text(MAG_PBU_SQL),
             postgresql_where=text(MAG_PBU_SQL),
+        ),
+        Index(
+            "ix_signaling_rejected_pbu",
+            "at",
+            sqlite_where=text(REJECTED_PBU_SQL),
+            postgresql_where=text(REJECTED_PBU_SQL),
         ),
     )
 

@@ -106,12 +106,13 @@ def latency_bins(histogram: Histogram, bins: int = 30) -> tuple[list[str], list[
 
 def build(reports: Reports, database: str) -> str:
     """The whole report as one HTML document."""
-    overall, by_pair, by_hour, by_mag = reports.handovers()
+    latency = reports.latency()  # read once: the handover tables and the histogram share it
+    overall, by_pair, by_hour, by_mag = reports.handovers(latency)
     security = reports.security()
     signaling = reports.signaling()
     aps = reports.aps()[0]
     count = overall.rows[0][0]
-    measured, histogram = reports.registration_histogram()
+    measured, histogram = reports.registration_histogram(latency)
     _, p50, p90, p99, worst = histogram.summary()
     hours = [r[0] for r in by_hour.rows]
     latency_labels, latency_counts = latency_bins(histogram)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from netlmm_aaa.durations import parse_duration
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
-from netlmm_aaa.persistence.models import TRAIL_EVENTS_SQL
+from netlmm_aaa.persistence.models import REFUSED_STATION_SQL, TRAIL_EVENTS_SQL
 
 
 class ReportError(Exception):
@@ -32,6 +32,10 @@ class Table:
     title: str
     columns: list[str]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+Latency: TypeAlias = dict[str, dict[tuple[Any, ...], "Histogram"]]
+""":meth:`Reports.latency`'s histograms by name, then by key."""
 
 
 @dataclass(frozen=True)
@@ -261,11 +265,11 @@ class Reports:
             params,
         )
 
-    def latency(self) -> dict[str, dict[tuple[Any, ...], Histogram]]:
+    def latency(self) -> Latency:
         """Histograms over the window: ``hours`` (hour,) of the LMA's route switch (0.1 ms),
         ``pairs`` (from, to) of the same in 1 ms buckets, ``mags`` (mag,) of the event -> PBA
         latency and ``rtts`` (mag,) of PBU -> PBA (0.1 ms)."""
-        out: dict[str, dict[tuple[Any, ...], Histogram]] = {
+        out: Latency = {
             "hours": defaultdict(Histogram),
             "pairs": defaultdict(lambda: Histogram(1)),
             "mags": defaultdict(Histogram),
@@ -304,12 +308,12 @@ class Reports:
                     out[name][(mag,)].add(bucket, n, worst)
         return out
 
-    def handovers(self) -> list[Table]:
+    def handovers(self, data: Latency | None = None) -> list[Table]:
         """Handovers (the LMA's record: count and its route-switch time) overall, per MAG pair and
         per hour, and the registration latency the MAGs measured (authenticated event -> PBA).
         Whole hours come from the hourly rollup, the partial hours at the window's edges from
-        the rows."""
-        data = self.latency()
+        the rows; ``data``: :meth:`latency`'s result when the caller has it already."""
+        data = self.latency() if data is None else data
         pairs, hours, at_mags, rtts = data["pairs"], data["hours"], data["mags"], data["rtts"]
         overall_switch = Histogram.merged(hours.values())
         overall_mag = Histogram.merged(at_mags.values())
@@ -345,10 +349,10 @@ class Reports:
         ]
         return [overall, by_pair, by_hour, by_mag]
 
-    def registration_histogram(self) -> tuple[str, Histogram]:
+    def registration_histogram(self, data: Latency | None = None) -> tuple[str, Histogram]:
         """The histogram the HTML report draws: the MAGs' event -> PBA latency when recorded,
-        else the LMA's route-switch time."""
-        data = self.latency()
+        else the LMA's route-switch time (``data`` as for :meth:`handovers`)."""
+        data = self.latency() if data is None else data
         at_mags = Histogram.merged(data["mags"].values())
         if at_mags.count:
             return "authenticated event at the MAG to PBA", at_mags
@@ -437,7 +441,8 @@ class Reports:
         """Station refusals (identities the MAGs would not register) by reason and NAS, and
         the identities refused most, ``top`` rows each."""
         where, params = self._range()
-        refused = "event IN ('rejected', 'conflict')"
+        # (the partial index's condition, verbatim, lets SQLite read that index alone)
+        refused = f"{REFUSED_STATION_SQL} AND event IN ('rejected', 'conflict')"
         by_reason = Table(
             "Station refusals by reason and NAS",
             ["reason", "nas", "count", "identities", "macs", "first", "last"],
