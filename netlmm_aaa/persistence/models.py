@@ -174,6 +174,11 @@ TRAIL_EVENTS_SQL = "event IN (" + ", ".join(f"'{e}'" for e in TRAIL_EVENTS) + ")
 """The condition of ``ix_station_events_mn_id_at``; a query that names it, verbatim, can use
 that index (SQLite matches a partial index's condition term by term)."""
 
+AP_KEY_SQL = "COALESCE(NULLIF(COALESCE(ap, interface), ''), '?')"
+"""What an AP is called in ``report aps``: its address, else the MAG's access interface."""
+
+SSID_KEY_SQL = "COALESCE(ssid, '')"
+
 REFUSED_STATION_SQL = "event IN ('rejected', 'conflict', 'registration_rejected')"
 """The condition of ``ix_station_events_refused`` (the station refusals the security report and
 the ``rejections`` view read); queries name it verbatim to use that index."""
@@ -224,6 +229,19 @@ class StationEvent(Base):
             postgresql_where=text(TRAIL_EVENTS_SQL),
         ),
         Index("ix_station_events_at", "at"),
+        # Partial: a node's registrations at one AP, in time order (the ``report_ap_rollup``
+        # trigger finds the previous and next visit there).
+        Index(
+            "ix_station_events_visit",
+            "mn_id",
+            "node",
+            text(AP_KEY_SQL),
+            text(SSID_KEY_SQL),
+            "at",
+            "id",
+            sqlite_where=text("event = 'registered'"),
+            postgresql_where=text("event = 'registered'"),
+        ),
         # Partial: refusals are rare, and the security report reads all of them.
         Index(
             "ix_station_events_refused",
@@ -332,6 +350,35 @@ class ReportRollup(Base):
     n: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[float] = mapped_column(Float)
     maximum: Mapped[float | None] = mapped_column(Float)
+
+
+class ReportApRollup(Base):
+    """What ``report aps`` reads for whole UTC days, kept by a trigger on ``station_events`` in
+    the transaction that inserts each ``registered`` row (migration 0014), in the time order of
+    the registrations whatever order they are inserted in.
+
+    Per ``day`` and AP (``node`` = its MAG, ``ap`` = :data:`AP_KEY_SQL`, ``ssid`` =
+    :data:`SSID_KEY_SQL`): ``attachments`` (registrations there), ``handovers_in``
+    (registrations there of a node whose previous registration was at another AP) and
+    ``handovers_out`` (registrations elsewhere of a node whose previous one was here). The
+    handovers are on rows with ``since = ''``, under ``by_node`` = the MAG of the later
+    registration, so that each MAG's writer updates rows of its own (the rows of the node's
+    previous AP too) and writers of several MAGs on one database do not wait for each other.
+    ``since``: the day the same node was last registered at this AP before (``''``: never), so
+    the distinct nodes of days [a, b) are the attachments of those days with ``since < a``.
+    """
+
+    __tablename__ = "report_ap_rollup"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ap: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ssid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[str] = mapped_column(String(10), primary_key=True)
+    by_node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attachments: Mapped[int] = mapped_column(BigInteger)
+    handovers_in: Mapped[int] = mapped_column(BigInteger)
+    handovers_out: Mapped[int] = mapped_column(BigInteger)
 
 
 def _inet() -> Any:

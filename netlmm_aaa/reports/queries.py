@@ -19,7 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from netlmm_aaa.durations import parse_duration
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
-from netlmm_aaa.persistence.models import REFUSED_STATION_SQL, TRAIL_EVENTS_SQL
+from netlmm_aaa.persistence.models import (
+    AP_KEY_SQL,
+    REFUSED_STATION_SQL,
+    SSID_KEY_SQL,
+    TRAIL_EVENTS_SQL,
+)
 
 
 class ReportError(Exception):
@@ -363,17 +368,138 @@ class Reports:
     # ------------------------------------------------------------------ aps
 
     def aps(self) -> list[Table]:
-        """Per AP (and MAG): registrations, handovers in and out, distinct MNs."""
-        where, params = self._range()
+        """Per AP (and MAG): registrations, handovers in and out, distinct MNs.
+
+        A handover into an AP is a registration there of a node whose previous registration
+        (in the window or before it) was at another AP, and a handover out of that one. Whole
+        UTC days come from ``report_ap_rollup``, the partial days at the window's edges from
+        the registrations."""
+        periods, raw = self._pieces(_DAY)
+        if periods is None:
+            stats = self._ap_rows(self.window.since, self.window.until)
+        else:
+            stats = self._ap_days(periods, raw)
+        table = Table(
+            "Load per access point",
+            ["mag", "ap", "ssid", "attachments", "handovers_in", "handovers_out", "mobile_nodes"],
+        )
+        table.rows = [(node, ap, ssid or None, *e) for (node, ap, ssid), e in sorted(stats.items())]
+        return [table]
+
+    def _ap_days(
+        self, periods: tuple[str | None, str | None], raw: list[tuple[Any, Any]]
+    ) -> dict[tuple[Any, ...], list[int]]:
+        """Whole days from the rollup, the edges from the rows. A node counts once at an AP:
+        at its first registration there in the window, the one whose previous visit to that
+        AP was before the window's start (or never)."""
+        since, until = self.window.since, self.window.until
+        low = _ceil(since, _DAY) if since is not None else None
+        high = _floor(until, _DAY) if until is not None else None
+        # Rollup rows count a node when its previous visit was on a day before ``cut``; those
+        # whose previous visit was on the start's own (partial) day are counted below.
+        cut = "" if since is None else _floor(since, _DAY).strftime("%Y-%m-%d")
+        clauses, params = ["(since = '' OR since < :cut)"], {"cut": cut}
+        if periods[0] is not None:
+            clauses.append("day >= :low")
+            params["low"] = periods[0]
+        if periods[1] is not None:
+            clauses.append("day < :high")
+            params["high"] = periods[1]
+        distinct_of_days = clauses.pop(0)
+        rows = self._plain_rows(
+            "SELECT node, ap, ssid, SUM(attachments), SUM(handovers_in), SUM(handovers_out),"
+            f" SUM(CASE WHEN {distinct_of_days} THEN attachments ELSE 0 END)"
+            f" FROM report_ap_rollup WHERE {' AND '.join(clauses) or '1 = 1'}"
+            " GROUP BY node, ap, ssid",
+            params,
+        )
+        stats = {(node, ap, ssid): [int(v) for v in values] for node, ap, ssid, *values in rows}
+        zero = [0, 0, 0, 0]
+        for lo, hi in raw:
+            edge = self._ap_rows(lo, hi)
+            for key, (attachments, into, out, nodes) in edge.items():
+                entry = stats.setdefault(key, list(zero))
+                entry[0] += attachments
+                entry[1] += into
+                entry[2] += out
+                if lo == since:  # the first edge: its nodes are first seen there
+                    entry[3] += nodes
+        extra: list[Sequence[Any]] = []
+        if since is not None and low is not None and since < low:
+            # Previous visit earlier on the start's day, before the window: first seen in the
+            # whole days if the node was not back before them.
+            extra += self._ap_pairs(
+                (_floor(since, _DAY), since), absent=(since, low), present=(low, high)
+            )
+        if high is not None and until is not None and high < until:
+            # The last edge: nodes not at that AP in the rest of the window.
+            extra += self._ap_pairs((high, until), absent=(since, high))
+        for node, ap, ssid, count in extra:
+            stats.setdefault((node, ap, ssid), list(zero))[3] += int(count)
+        return stats
+
+    def _ap_pairs(
+        self,
+        visits: tuple[Any, Any],
+        *,
+        absent: tuple[Any, Any],
+        present: tuple[Any, Any] | None = None,
+    ) -> Sequence[Any]:
+        """Per AP, the nodes registered there in ``visits`` that were not there in ``absent``
+        (and were in ``present``): (node, ap, ssid, count)."""
+        params: dict[str, Any] = {}
+
+        def between(prefix: str, span: tuple[Any, Any]) -> str:
+            clauses = []
+            for name, moment, op in (("lo", span[0], ">="), ("hi", span[1], "<")):
+                if moment is not None:
+                    params[f"{prefix}_{name}"] = self._bound(moment)
+                    clauses.append(f"at {op} :{prefix}_{name}")
+            return " AND ".join(clauses) or "1 = 1"
+
+        def visited(prefix: str, span: tuple[Any, Any]) -> str:
+            # (unqualified columns: the inner station_events, through ix_station_events_visit)
+            return (
+                "EXISTS (SELECT 1 FROM station_events WHERE event = 'registered'"
+                f" AND mn_id = c.mn_id AND node = c.node AND {AP_KEY_SQL} = c.ap"
+                f" AND {SSID_KEY_SQL} = c.ssid AND {between(prefix, span)})"
+            )
+
+        conditions = [f"NOT {visited('a', absent)}"]
+        if present is not None:
+            conditions.append(visited("p", present))
+        return self._plain_rows(
+            "SELECT node, ap, ssid, COUNT(*) FROM (SELECT DISTINCT mn_id, node,"
+            f" {AP_KEY_SQL} AS ap, {SSID_KEY_SQL} AS ssid FROM station_events"
+            f" WHERE event = 'registered' AND mn_id IS NOT NULL AND {between('v', visits)}) c"
+            f" WHERE {' AND '.join(conditions)} GROUP BY node, ap, ssid",
+            params,
+        )
+
+    def _ap_rows(self, low: Any, high: Any) -> dict[tuple[Any, ...], list[int]]:
+        """:meth:`aps` of the registrations in [low, high) (either end open), walked in
+        (mn_id, at) order; a node's first one there is compared with its registration before."""
+        where, params = self._between(low, high)
+        registered = f"event = 'registered' AND {TRAIL_EVENTS_SQL} AND mn_id IS NOT NULL"
         rows = self._plain_rows(
             "SELECT mn_id, node, COALESCE(ap, interface), ssid FROM station_events"
             # (naming the trail's events lets the per-node partial index give the order, and
             # it holds these columns: the walk reads the index alone)
-            f" WHERE event = 'registered' AND {TRAIL_EVENTS_SQL} AND {where}"
-            " ORDER BY mn_id, at, id",
+            f" WHERE {registered} AND {where} ORDER BY mn_id, at, id",
             params,
         )
-        stats: dict[tuple[str, str, str], list[Any]] = {}
+        before: dict[Any, tuple[Any, Any, Any]] = {}
+        if low is not None:  # where each node was registered when the span began
+            for mn_id, node, ap, ssid in self._plain_rows(
+                "SELECT m.mn_id, p.node, COALESCE(p.ap, p.interface), p.ssid FROM"
+                f" (SELECT DISTINCT mn_id FROM station_events WHERE {registered} AND {where}) m"
+                " JOIN station_events p ON p.id = (SELECT q.id FROM station_events q"
+                f" WHERE q.mn_id = m.mn_id AND q.event = 'registered' AND q.{TRAIL_EVENTS_SQL}"
+                " AND q.at < :low ORDER BY q.at DESC, q.id DESC LIMIT 1)",
+                params,
+            ):
+                before[mn_id] = (node, ap or "?", ssid or "")
+        stats: dict[tuple[Any, ...], list[Any]] = {}
         previous: tuple[Any, Any, Any] | None = None
         previous_mn: Any = object()
         for mn_id, node, ap, ssid in rows:
@@ -381,19 +507,13 @@ class Reports:
             entry = stats.setdefault(key, [0, 0, 0, set()])
             entry[0] += 1
             entry[3].add(mn_id)
-            if mn_id == previous_mn and previous is not None and previous[:2] != key[:2]:
+            if mn_id != previous_mn:
+                previous = before.get(mn_id)
+            if previous is not None and previous[:2] != key[:2]:
                 entry[1] += 1  # handover in
-                stats[previous][2] += 1  # handover out of the previous AP
+                stats.setdefault(previous, [0, 0, 0, set()])[2] += 1  # and out of the previous AP
             previous, previous_mn = key, mn_id
-        table = Table(
-            "Load per access point",
-            ["mag", "ap", "ssid", "attachments", "handovers_in", "handovers_out", "mobile_nodes"],
-        )
-        table.rows = [
-            (node, ap, ssid or None, e[0], e[1], e[2], len(e[3]))
-            for (node, ap, ssid), e in sorted(stats.items())
-        ]
-        return [table]
+        return {k: [e[0], e[1], e[2], len(e[3])] for k, e in stats.items()}
 
     # ------------------------------------------------------------------ security
 
