@@ -71,40 +71,50 @@ def _sqlite_trigger() -> str:
     today = _day("NEW.at", False)
     previous, following = _neighbour(False, False, False), _neighbour(True, False, False)
     visited, revisit = _neighbour(False, True, False), _neighbour(True, True, False)
-    new = f"NEW.node, {_NEW_AP}, {_NEW_SSID}"
     since = f"COALESCE((SELECT day FROM ({visited})), '')"
-
-    def moved(a: str, b: str) -> str:
-        return f"({a}.node <> {b}.node OR {a}.ap <> {b}.ap)"
-
-    me = f"(SELECT NEW.node AS node, {_NEW_AP} AS ap)"
     add = (
         " ON CONFLICT {_ROLLUP_KEY} DO UPDATE SET attachments = attachments + excluded.attachments,"
         " handovers_in = handovers_in + excluded.handovers_in,"
         " handovers_out = handovers_out + excluded.handovers_out;"
     ).replace("{_ROLLUP_KEY}", _ROLLUP_KEY)
-    into = "INSERT INTO report_ap_rollup SELECT"
+
+    def rows(first: tuple[str, ...], second: tuple[str, ...], source: str, where: str) -> str:
+        """One statement writing two rows per row of ``source``: each neighbour is looked up
+        once, and (CROSS JOIN fixes SQLite's loop order) the next registration first, which
+        is usually absent."""
+        picked = ", ".join(
+            a if a == b else f"CASE k.x WHEN 0 THEN {a} ELSE {b} END"
+            for a, b in zip(first, second, strict=True)
+        )
+        return (
+            f"INSERT INTO report_ap_rollup SELECT {picked} FROM {source}"
+            f" CROSS JOIN (SELECT 0 AS x UNION ALL SELECT 1) AS k WHERE {where}{add}"
+        )
+
+    new = ("NEW.node", _NEW_AP, _NEW_SSID)
+    moved_pn = "(p.node <> n.node OR p.ap <> n.ap)"
+    moved_p = f"(p.node <> NEW.node OR p.ap <> {_NEW_AP})"
+    moved_n = f"(n.node <> NEW.node OR n.ap <> {_NEW_AP})"
     steps = [
         # The node's previous and next registrations were a handover; NEW now sits between.
-        f"{into} n.day, p.node, p.ap, p.ssid, '', n.node, 0, 0, -1"
-        f" FROM ({previous}) AS p, ({following}) AS n WHERE {moved('p', 'n')}{add}",
-        f"{into} n.day, n.node, n.ap, n.ssid, '', n.node, 0, -1, 0"
-        f" FROM ({previous}) AS p, ({following}) AS n WHERE {moved('p', 'n')}{add}",
+        rows(("n.day", "p.node", "p.ap", "p.ssid", "''", "n.node", "0", "0", "-1"),
+             ("n.day", "n.node", "n.ap", "n.ssid", "''", "n.node", "0", "-1", "0"),
+             f"({following}) AS n CROSS JOIN ({previous}) AS p", moved_pn),
         # From the previous registration to NEW, from NEW to the next one.
-        f"{into} {today}, p.node, p.ap, p.ssid, '', NEW.node, 0, 0, 1"
-        f" FROM ({previous}) AS p, {me} AS m WHERE {moved('p', 'm')}{add}",
-        f"{into} {today}, {new}, '', NEW.node, 0, 1, 0"
-        f" FROM ({previous}) AS p, {me} AS m WHERE {moved('p', 'm')}{add}",
-        f"{into} n.day, {new}, '', n.node, 0, 0, 1"
-        f" FROM ({following}) AS n, {me} AS m WHERE {moved('m', 'n')}{add}",
-        f"{into} n.day, n.node, n.ap, n.ssid, '', n.node, 0, 1, 0"
-        f" FROM ({following}) AS n, {me} AS m WHERE {moved('m', 'n')}{add}",
+        rows((today, "p.node", "p.ap", "p.ssid", "''", "NEW.node", "0", "0", "1"),
+             (today, *new, "''", "NEW.node", "0", "1", "0"),
+             f"({previous}) AS p", moved_p),
+        rows(("n.day", *new, "''", "n.node", "0", "0", "1"),
+             ("n.day", "n.node", "n.ap", "n.ssid", "''", "n.node", "0", "1", "0"),
+             f"({following}) AS n", moved_n),
         # NEW's attachment, under the day of the node's previous visit to this AP; its next
         # visit there, if any, now follows NEW.
-        f"{into} {today}, {new}, {since}, NEW.node, 1, 0, 0 WHERE true{add}",
-        f"{into} v.day, {new}, {since}, NEW.node, -1, 0, 0 FROM ({revisit}) AS v WHERE true{add}",
-        f"{into} v.day, {new}, {today}, NEW.node, 1, 0, 0 FROM ({revisit}) AS v WHERE true{add}",
-    ]
+        f"INSERT INTO report_ap_rollup SELECT {today}, {', '.join(new)}, {since}, NEW.node,"
+        f" 1, 0, 0 WHERE true{add}",
+        rows(("v.day", *new, since, "NEW.node", "-1", "0", "0"),
+             ("v.day", *new, today, "NEW.node", "1", "0", "0"),
+             f"({revisit}) AS v", "true"),
+    ]  # fmt: skip
     body = "\n  ".join(steps)
     return (
         "CREATE TRIGGER tr_station_events_ap_rollup AFTER INSERT ON station_events\n"
@@ -148,6 +158,9 @@ DECLARE
   key_ssid text := {_NEW_SSID};
   today text := {_day("NEW.at", True)};
 BEGIN
+  -- One transaction at a time per node: another MAG's writer may be inserting a registration
+  -- of the same node; after its commit, this statement's snapshot holds it as a neighbour.
+  PERFORM pg_advisory_xact_lock(hashtext('report_ap_rollup'), hashtext(NEW.mn_id));
   WITH p AS ({previous}), n AS ({following}), pv AS ({visited}), nv AS ({revisit}),
   changes (day, node, ap, ssid, since, by_node, a, i, o) AS ({changes})
   INSERT INTO report_ap_rollup

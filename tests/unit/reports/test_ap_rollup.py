@@ -44,7 +44,8 @@ def story(seed: int = 3, moves: int = 160) -> list[Registration]:
 
 def write(url: str, registrations: list[Registration], seed: int = 5) -> None:
     """Each MAG's registrations through its own store, in batches of a few, the MAGs' batches
-    interleaved at random: rows arrive out of time order."""
+    interleaved at random: rows arrive out of time order (on PostgreSQL, the stores' commits
+    also overlap)."""
     rng = random.Random(seed)
     by_node: dict[str, list[RecordAudit]] = defaultdict(list)
     for at, mn, mac, (node, ap, _ssid) in registrations:
@@ -62,8 +63,16 @@ def write(url: str, registrations: list[Registration], seed: int = 5) -> None:
     rng.shuffle(batches)
     engine = make_engine(url)
     stores = {node: SqlStore(engine, node) for node in by_node}
+    # PostgreSQL: the MAGs' stores commit at the same time, as they do on a shared server (one
+    # node's registrations in two open transactions); SQLite has one writer at a time.
+    concurrent = engine.dialect.name == "postgresql"
+    futures = []
     for node, batch in batches:
-        stores[node].submit(audit=batch).result(30)
+        futures.append(stores[node].submit(audit=batch))
+        if not concurrent:
+            futures[-1].result(30)
+    for future in futures:
+        future.result(60)
     for store in stores.values():
         store.close()
     engine.dispose()
