@@ -221,6 +221,21 @@ class Reports:
             params["high"] = self._bound(high)
         return (" AND ".join(clauses) or "1 = 1"), params
 
+    @staticmethod
+    def _period_range(
+        column: str, periods: tuple[str | None, str | None], params: dict[str, Any]
+    ) -> list[str]:
+        """Conditions on a period-key ``column`` in [low, high) (either end open); the keys go
+        into ``params``."""
+        clauses = []
+        if periods[0] is not None:
+            clauses.append(f"{column} >= :p_low")
+            params["p_low"] = periods[0]
+        if periods[1] is not None:
+            clauses.append(f"{column} < :p_high")
+            params["p_high"] = periods[1]
+        return clauses
+
     def _rollup(
         self,
         metrics: tuple[str, ...],
@@ -230,14 +245,11 @@ class Reports:
     ) -> list[Any]:
         """Rollup rows (period, metric, key1, key2, bucket, n, total, maximum) in the period
         range; summed over the periods (period '') unless ``by_period``."""
-        clauses = ["metric IN (" + ", ".join(f"'{m}'" for m in metrics) + ")"]
         params: dict[str, Any] = {}
-        if periods[0] is not None:
-            clauses.append("period >= :p_low")
-            params["p_low"] = periods[0]
-        if periods[1] is not None:
-            clauses.append("period < :p_high")
-            params["p_high"] = periods[1]
+        clauses = [
+            "metric IN (" + ", ".join(f"'{m}'" for m in metrics) + ")",
+            *self._period_range("period", periods, params),
+        ]
         where = " AND ".join(clauses)
         if by_period:
             return self._rows(
@@ -398,18 +410,12 @@ class Reports:
         # Rollup rows count a node when its previous visit was on a day before ``cut``; those
         # whose previous visit was on the start's own (partial) day are counted below.
         cut = "" if since is None else _floor(since, _DAY).strftime("%Y-%m-%d")
-        clauses, params = ["(since = '' OR since < :cut)"], {"cut": cut}
-        if periods[0] is not None:
-            clauses.append("day >= :low")
-            params["low"] = periods[0]
-        if periods[1] is not None:
-            clauses.append("day < :high")
-            params["high"] = periods[1]
-        distinct_of_days = clauses.pop(0)
+        params: dict[str, Any] = {"cut": cut}
+        days = self._period_range("day", periods, params)
         rows = self._plain_rows(
             "SELECT node, ap, ssid, SUM(attachments), SUM(handovers_in), SUM(handovers_out),"
-            f" SUM(CASE WHEN {distinct_of_days} THEN attachments ELSE 0 END)"
-            f" FROM report_ap_rollup WHERE {' AND '.join(clauses) or '1 = 1'}"
+            " SUM(CASE WHEN since = '' OR since < :cut THEN attachments ELSE 0 END)"
+            f" FROM report_ap_rollup WHERE {' AND '.join(days) or '1 = 1'}"
             " GROUP BY node, ap, ssid",
             params,
         )
