@@ -97,15 +97,15 @@ def _sqlite_trigger() -> str:
     moved_n = f"(n.node <> NEW.node OR n.ap <> {_NEW_AP})"
     steps = [
         # The node's previous and next registrations were a handover; NEW now sits between.
-        rows(("n.day", "p.node", "p.ap", "p.ssid", "''", "n.node", "0", "0", "-1"),
-             ("n.day", "n.node", "n.ap", "n.ssid", "''", "n.node", "0", "-1", "0"),
+        rows(("n.day", "p.node", "p.ap", "p.ssid", "''", "NEW.node", "0", "0", "-1"),
+             ("n.day", "n.node", "n.ap", "n.ssid", "''", "NEW.node", "0", "-1", "0"),
              f"({following}) AS n CROSS JOIN ({previous}) AS p", moved_pn),
         # From the previous registration to NEW, from NEW to the next one.
         rows((today, "p.node", "p.ap", "p.ssid", "''", "NEW.node", "0", "0", "1"),
              (today, *new, "''", "NEW.node", "0", "1", "0"),
              f"({previous}) AS p", moved_p),
-        rows(("n.day", *new, "''", "n.node", "0", "0", "1"),
-             ("n.day", "n.node", "n.ap", "n.ssid", "''", "n.node", "0", "1", "0"),
+        rows(("n.day", *new, "''", "NEW.node", "0", "0", "1"),
+             ("n.day", "n.node", "n.ap", "n.ssid", "''", "NEW.node", "0", "1", "0"),
              f"({following}) AS n", moved_n),
         # NEW's attachment, under the day of the node's previous visit to this AP; its next
         # visit there, if any, now follows NEW.
@@ -135,13 +135,15 @@ def _postgresql_function() -> str:
     }
     changes = " UNION ALL ".join([
         # The node's previous and next registrations were a handover; NEW now sits between.
-        f"SELECT n.day, p.node, p.ap, p.ssid, '', n.node, 0, 0, -1 FROM p, n WHERE {moved['pn']}",
-        f"SELECT n.day, n.node, n.ap, n.ssid, '', n.node, 0, -1, 0 FROM p, n WHERE {moved['pn']}",
+        f"SELECT n.day, p.node, p.ap, p.ssid, '', NEW.node, 0, 0, -1 FROM p, n"
+        f" WHERE {moved['pn']}",
+        f"SELECT n.day, n.node, n.ap, n.ssid, '', NEW.node, 0, -1, 0 FROM p, n"
+        f" WHERE {moved['pn']}",
         # From the previous registration to NEW, from NEW to the next one.
         f"SELECT today, p.node, p.ap, p.ssid, '', NEW.node, 0, 0, 1 FROM p WHERE {moved['pm']}",
         f"SELECT today, {new}, '', NEW.node, 0, 1, 0 FROM p WHERE {moved['pm']}",
-        f"SELECT n.day, {new}, '', n.node, 0, 0, 1 FROM n WHERE {moved['mn']}",
-        f"SELECT n.day, n.node, n.ap, n.ssid, '', n.node, 0, 1, 0 FROM n WHERE {moved['mn']}",
+        f"SELECT n.day, {new}, '', NEW.node, 0, 0, 1 FROM n WHERE {moved['mn']}",
+        f"SELECT n.day, n.node, n.ap, n.ssid, '', NEW.node, 0, 1, 0 FROM n WHERE {moved['mn']}",
         # NEW's attachment, under the day of the node's previous visit to this AP; its next
         # visit there, if any, now follows NEW.
         f"SELECT today, {new}, {since}, NEW.node, 1, 0, 0",
@@ -160,6 +162,7 @@ DECLARE
 BEGIN
   -- One transaction at a time per node: another MAG's writer may be inserting a registration
   -- of the same node; after its commit, this statement's snapshot holds it as a neighbour.
+  -- (The daemons' writers take these locks for a whole batch first, in order: no deadlock.)
   PERFORM pg_advisory_xact_lock(hashtext('report_ap_rollup'), hashtext(NEW.mn_id));
   WITH p AS ({previous}), n AS ({following}), pv AS ({visited}), nv AS ({revisit}),
   changes (day, node, ap, ssid, since, by_node, a, i, o) AS ({changes})

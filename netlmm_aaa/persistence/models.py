@@ -361,9 +361,9 @@ class ReportApRollup(Base):
     :data:`SSID_KEY_SQL`): ``attachments`` (registrations there), ``handovers_in``
     (registrations there of a node whose previous registration was at another AP) and
     ``handovers_out`` (registrations elsewhere of a node whose previous one was here). The
-    handovers are on rows with ``since = ''``, under ``by_node`` = the MAG of the later
-    registration, so that each MAG's writer updates rows of its own (the rows of the node's
-    previous AP too) and writers of several MAGs on one database do not wait for each other.
+    handovers are on rows with ``since = ''``. ``by_node``: the MAG whose registration's insert
+    made the change, so that each MAG's writer updates rows of its own only (those of another
+    MAG's AP too) and writers of several MAGs on one database never wait for each other's rows.
     ``since``: the day the same node was last registered at this AP before (``''``: never), so
     the distinct nodes of days [a, b) are the attachments of those days with ``since < a``.
     """

@@ -56,6 +56,9 @@ class Prepared(NamedTuple):
     radacct: list[tuple[str, list[tuple[Any, ...]]]] = []
     """``radacct`` statements in the order of their accounting records (consecutive records
     of one statement together), each with its parameter rows."""
+    registered: list[str] = []
+    """PostgreSQL: the nodes registered in the batch, sorted: the commit takes the AP rollup
+    trigger's per-node locks for all of them first, in this order (see migration 0014)."""
 
 
 class Pipeline:
@@ -125,6 +128,7 @@ class RowWriter:
         spooled: dict[int, tuple[Any, ...]] = {}
         unspooled: list[tuple[str, int]] = []
         radacct: list[tuple[str, list[tuple[Any, ...]]]] = []
+        registered: set[str] = set()
         for item in items:
             if item[0] == "a":
                 _, utc, kind, mn_id, peer, fields = item
@@ -144,6 +148,8 @@ class RowWriter:
                     operation = radacct_operation(node, utc, peer or "?", mn, fields, when)
                 elif kind == "station_registered":  # its addresses into its session
                     operation = addresses_operation(node, fields)
+                    if mn is not None:
+                        registered.add(mn)
                 if operation is not None:
                     sql = self.radacct_sql[operation[0]]
                     if radacct and radacct[-1][0] == sql:
@@ -181,18 +187,33 @@ class RowWriter:
             )
         return Prepared(
             deletes, upserts, audits, typed, sorted(rollup.items()), inserts,
-            list(spooled.values()), unspooled, radacct,
+            list(spooled.values()), unspooled, radacct, sorted(registered),
         )  # fmt: skip
 
     def commit(self, prepared: Prepared) -> None:
         """Write one prepared batch in one transaction."""
-        deletes, upserts, audits, typed, rollup, inserts, spooled, unspooled, radacct = prepared
+        (
+            deletes,
+            upserts,
+            audits,
+            typed,
+            rollup,
+            inserts,
+            spooled,
+            unspooled,
+            radacct,
+            registered,
+        ) = prepared
         if not (deletes or upserts or audits or typed or rollup or inserts or spooled or unspooled
                 or radacct):  # fmt: skip
             return
         # Plain DBAPI executemany with SQL prepared once: SQLAlchemy's row processing would cost
         # more than the database at these rates.
         with self.engine.begin() as connection:
+            if registered:
+                # The AP rollup trigger locks each registered node; taken here for the whole
+                # batch in one order, two MAGs' writers cannot wait for each other in a cycle.
+                connection.exec_driver_sql(self.sql["lock_registered"], (registered,))
             if deletes:
                 connection.exec_driver_sql(self.sql["delete"], deletes)
             if upserts:

@@ -161,6 +161,11 @@ def statements(dialect: str) -> dict[str, str]:
             f"ON CONFLICT (lma, mn_id_raw) DO UPDATE SET {updates}"
         ),
         "delete": f"DELETE FROM lma_bindings WHERE lma = {mark} AND mn_id_raw = {mark}",
+        # PostgreSQL: the AP rollup trigger's per-node locks (migration 0014), in array order.
+        "lock_registered": (
+            "SELECT pg_advisory_xact_lock(hashtext('report_ap_rollup'), hashtext(m))"
+            f" FROM unnest(CAST({mark} AS text[])) AS m"
+        ),
         "spool_add": (
             "INSERT INTO upstream_spool (node, seq, enqueued_at, datagram)"
             f" VALUES ({mark}, {mark}, {mark}, {mark})"
