@@ -13,7 +13,10 @@ inserts each ``registered`` row: it looks up the row's neighbours in time (the n
 and next registration, the previous and next at the same AP) and moves the counts they imply.
 Rows may arrive out of time order (each MAG's store commits on its own, and catches up after an
 outage): the counts are those of the time order all the same. A trigger, not the daemons'
-writer, because the neighbours may have been written by another MAG's store.
+writer, because the neighbours may have been written by another MAG's store. On PostgreSQL
+the trigger takes a per-node advisory lock, so that two MAGs' transactions registering one node
+see each other's row (the daemons' writers take the locks of a batch first, sorted), and each
+change is keyed by the MAG whose insert made it, so that writers never share rollup rows.
 
 ``ix_station_events_visit`` (registrations by node, MAG, AP key and time) finds the visits to
 one AP. The upgrade computes the rollup from the registrations already stored.
