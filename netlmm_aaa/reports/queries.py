@@ -211,14 +211,18 @@ class Reports:
         )
         return keys, raw
 
-    def _between(self, low: Any, high: Any, column: str = "at") -> tuple[str, dict[str, Any]]:
+    def _between(
+        self, low: Any, high: Any, column: str = "at", name: str = ""
+    ) -> tuple[str, dict[str, Any]]:
+        """``column`` in [low, high) (either end open), its bounds as parameters ``:low`` and
+        ``:high`` (prefixed by ``name``, for several ranges in one query)."""
         clauses, params = [], {}
         if low is not None:
-            clauses.append(f"{column} >= :low")
-            params["low"] = self._bound(low)
+            clauses.append(f"{column} >= :{name}low")
+            params[f"{name}low"] = self._bound(low)
         if high is not None:
-            clauses.append(f"{column} < :high")
-            params["high"] = self._bound(high)
+            clauses.append(f"{column} < :{name}high")
+            params[f"{name}high"] = self._bound(high)
         return (" AND ".join(clauses) or "1 = 1"), params
 
     @staticmethod
@@ -455,13 +459,10 @@ class Reports:
         (and were in ``present``): (node, ap, ssid, count)."""
         params: dict[str, Any] = {}
 
-        def between(prefix: str, span: tuple[Any, Any]) -> str:
-            clauses = []
-            for name, moment, op in (("lo", span[0], ">="), ("hi", span[1], "<")):
-                if moment is not None:
-                    params[f"{prefix}_{name}"] = self._bound(moment)
-                    clauses.append(f"at {op} :{prefix}_{name}")
-            return " AND ".join(clauses) or "1 = 1"
+        def between(name: str, span: tuple[Any, Any]) -> str:
+            where, bounds = self._between(*span, name=name)
+            params.update(bounds)
+            return where
 
         def visited(prefix: str, span: tuple[Any, Any]) -> str:
             # (unqualified columns: the inner station_events, through ix_station_events_visit)
@@ -471,13 +472,13 @@ class Reports:
                 f" AND {SSID_KEY_SQL} = c.ssid AND {between(prefix, span)})"
             )
 
-        conditions = [f"NOT {visited('a', absent)}"]
+        conditions = [f"NOT {visited('a_', absent)}"]
         if present is not None:
-            conditions.append(visited("p", present))
+            conditions.append(visited("p_", present))
         return self._plain_rows(
             "SELECT node, ap, ssid, COUNT(*) FROM (SELECT DISTINCT mn_id, node,"
             f" {AP_KEY_SQL} AS ap, {SSID_KEY_SQL} AS ssid FROM station_events"
-            f" WHERE event = 'registered' AND mn_id IS NOT NULL AND {between('v', visits)}) c"
+            f" WHERE event = 'registered' AND mn_id IS NOT NULL AND {between('v_', visits)}) c"
             f" WHERE {' AND '.join(conditions)} GROUP BY node, ap, ssid",
             params,
         )
