@@ -12,10 +12,11 @@ in); :func:`router_advertisement_frame` computes it.
 
 from __future__ import annotations
 
-import ipaddress
+import functools
 import struct
 from collections.abc import Sequence
 
+from netlmm_aaa.core.addresses import ipv6_network, pack_ipv6
 from netlmm_aaa.core.errors import WireFormatError
 from netlmm_aaa.wire.mobility_header import internet_checksum_sum
 
@@ -51,22 +52,21 @@ def encode_router_advertisement(
     preferred 0 (the prefix deprecated at once, RFC 4862 §5.5.3)."""
     if not 0 <= router_lifetime <= 9000:
         raise ValueError(f"router lifetime {router_lifetime} is outside 0-9000 s")
-    mac = _mac(source_mac)
+    mac = _fixed_mac(source_mac)
     body = struct.pack("!BBHBBHII", ICMPV6_ROUTER_ADVERTISEMENT, 0, 0, hop_limit, 0,
                        router_lifetime, 0, 0)  # fmt: skip
     body += bytes((_OPT_SOURCE_LINK_LAYER, 1)) + mac
     if mtu is not None:
         body += struct.pack("!BBHI", _OPT_MTU, 1, 0, mtu)
     for prefix in prefixes:
-        network = ipaddress.IPv6Network(prefix)
+        network, length = ipv6_network(prefix)
         body += struct.pack(
-            "!BBBBIII16s", _OPT_PREFIX_INFORMATION, 4, network.prefixlen,
-            _PIO_FLAGS_ON_LINK_AUTONOMOUS, valid_lifetime, preferred_lifetime, 0,
-            network.network_address.packed,
+            "!BBBBIII16s", _OPT_PREFIX_INFORMATION, 4, length,
+            _PIO_FLAGS_ON_LINK_AUTONOMOUS, valid_lifetime, preferred_lifetime, 0, network,
         )  # fmt: skip
     lifetime = router_lifetime if dns_lifetime is None else dns_lifetime
     if dns_servers:
-        servers = b"".join(ipaddress.IPv6Address(a).packed for a in dns_servers)
+        servers = b"".join(_fixed_address(a) for a in dns_servers)
         body += struct.pack("!BBHI", _OPT_RDNSS, 1 + 2 * len(dns_servers), 0, lifetime) + servers
     if search_domains:
         names = b"".join(_dns_name(d) for d in search_domains)
@@ -96,14 +96,22 @@ def router_advertisement_frame(
 ) -> bytes:
     """The Ethernet frame of ``ra`` (from :func:`encode_router_advertisement`): IPv6 hop limit
     255 (RFC 4861 §6.1.2), the ICMPv6 checksum filled in over the pseudo-header."""
-    src = ipaddress.IPv6Address(source).packed
-    dst = ipaddress.IPv6Address(destination).packed
+    src = _fixed_address(source)
+    dst = _fixed_address(destination)
     pseudo = src + dst + struct.pack("!I3xB", len(ra), _ICMPV6)
     total = internet_checksum_sum(pseudo + ra)
     checksum = 0xFFFF - total if total else 0xFFFF
     icmp = ra[:2] + struct.pack("!H", checksum) + ra[4:]
     ipv6 = struct.pack("!IHBB", 6 << 28, len(icmp), _ICMPV6, 255) + src + dst
-    return _mac(destination_mac) + _mac(source_mac) + struct.pack("!H", _ETH_P_IPV6) + ipv6 + icmp
+    ethernet = _mac(destination_mac) + _fixed_mac(source_mac) + struct.pack("!H", _ETH_P_IPV6)
+    return ethernet + ipv6 + icmp
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_address(text: str) -> bytes:
+    """The octets of an address that every RA of a MAG repeats (its link-local source,
+    all-nodes, the DNS servers): converted once, not per station."""
+    return pack_ipv6(text)
 
 
 def _mac(text: str) -> bytes:
@@ -111,6 +119,10 @@ def _mac(text: str) -> bytes:
     if len(mac) != 6:
         raise ValueError(f"{text!r} is not a MAC address")
     return mac
+
+
+_fixed_mac = functools.lru_cache(maxsize=16)(_mac)
+"""The octets of the MAG's own MAC (the same in every RA)."""
 
 
 def decode_router_solicitation(data: bytes, hop_limit: int) -> str | None:
