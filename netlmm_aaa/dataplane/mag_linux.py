@@ -143,35 +143,36 @@ class MagLinuxDataPlane:
         """Give ``interface`` the fixed MAG router identity, then bring it up."""
         await self._run(self._prepare, interface)
 
-    async def install(self, station: StationBinding) -> None:
-        await self._queue(_StationChange(station, install=True, rules=True))
+    def install(self, station: StationBinding) -> asyncio.Future[None]:
+        return self._queue(_StationChange(station, install=True, rules=True))
 
-    async def remove(self, station: StationBinding) -> None:
-        await self._queue(_StationChange(station, install=False, rules=True))
+    def remove(self, station: StationBinding) -> asyncio.Future[None]:
+        return self._queue(_StationChange(station, install=False, rules=True))
 
-    async def prepare_downlink(self, station: StationBinding) -> None:
+    def prepare_downlink(self, station: StationBinding) -> asyncio.Future[None]:
         """Ahead of the PBA, for a station whose addresses the AAA profile already gave: its
         downlink routes and its ingress-filter entries, not the uplink rules. Traffic reaches
         this MAG for the station only once the LMA has moved the binding (just before it sends
         the PBA), so the first redirected packet finds its way without waiting for the PBA to
         be processed; the station's own traffic still goes nowhere until :meth:`install`."""
-        await self._queue(_StationChange(station, install=True, rules=False))
+        return self._queue(_StationChange(station, install=True, rules=False))
 
-    async def withdraw_downlink(self, station: StationBinding) -> None:
+    def withdraw_downlink(self, station: StationBinding) -> asyncio.Future[None]:
         """Undo :meth:`prepare_downlink` (the registration failed or got other addresses)."""
-        await self._queue(_StationChange(station, install=False, rules=False))
+        return self._queue(_StationChange(station, install=False, rules=False))
 
-    async def _queue(self, change: _StationChange) -> None:
+    def _queue(self, change: _StationChange) -> asyncio.Future[None]:
         """Carry out ``change`` together with the others queued meanwhile: while the worker
         applies one batch, the changes that arrive wait for the next, so a lone station's
         change goes at once and a burst shares one nftables transaction and one netlink
-        batch. Each change's own outcome (its DataPlaneError) reaches its caller."""
+        batch. Each change's own outcome (its DataPlaneError) reaches its caller through the
+        returned future (call on the event loop)."""
         loop = asyncio.get_running_loop()
-        change.future = loop.create_future()
+        change.future = future = loop.create_future()
         self._changes.append(change)
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
-        await change.future
+        return future
 
     async def _drain(self) -> None:
         while self._changes:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -97,16 +97,20 @@ class MagDataPlane(Protocol):
     async def prepare_access_interface(self, interface: str) -> None:
         """Make ``interface`` an access link (forwarding, no address of the node's prefixes)."""
 
-    async def install(self, station: StationBinding) -> None:
+    # The station operations return an awaitable rather than being coroutines, so that an
+    # implementation can hand back a plain future: a MAG registering thousands of stations a
+    # second then creates no task per station.
+
+    def install(self, station: StationBinding) -> Awaitable[None]:
         """Downlink and uplink of a registered station (replacing what was there)."""
 
-    async def remove(self, station: StationBinding) -> None:
+    def remove(self, station: StationBinding) -> Awaitable[None]:
         """Undo :meth:`install`."""
 
-    async def prepare_downlink(self, station: StationBinding) -> None:
+    def prepare_downlink(self, station: StationBinding) -> Awaitable[None]:
         """The downlink only, ahead of the station's registration."""
 
-    async def withdraw_downlink(self, station: StationBinding) -> None:
+    def withdraw_downlink(self, station: StationBinding) -> Awaitable[None]:
         """Undo :meth:`prepare_downlink` (or the part of it given)."""
 
     async def close(self) -> None:

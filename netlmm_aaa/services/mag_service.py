@@ -17,8 +17,8 @@ import functools
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, assert_never
+from collections.abc import Awaitable, Callable, Sequence
+from typing import assert_never
 
 from netlmm_aaa.adapters.dhcpv4_server import Dhcpv4Server
 from netlmm_aaa.adapters.hostapd_control import HostapdControl, HostapdUnavailable
@@ -88,7 +88,7 @@ _HOLD_LIMIT = 0.005
 _HOLD_SPACING = 0.05
 """Shortest time between two such pauses: under load, nothing pauses more than 10% of the time."""
 _AUDIT_DELAY = 0.005
-"""Audit records of a step that sent a PBU follow this much later (see ``_carry_out``)."""
+"""Audit records of a step that sent a PBU follow this much later (see ``_submit_audits``)."""
 
 QueueItem = MagEvent | AccountingReceived
 
@@ -121,6 +121,15 @@ def mag_policy(config: MagConfig, restart_counter: int) -> MagPolicy:
         quiet_lmas=config.quiet_lmas,
         mab_nases=frozenset(n.name for n in config.nases if n.allow_mab),
     )
+
+
+def _awaits(actions: Sequence[MagAction]) -> bool:
+    """Whether carrying out ``actions`` waits for something (hostapd answering a query or a
+    deauthentication); the others are carried out without a coroutine or a task."""
+    for action in actions:
+        if type(action) is QueryStation or type(action) is DeauthenticateStation:
+            return True
+    return False
 
 
 class MagService:
@@ -430,7 +439,11 @@ class MagService:
             event: MagEvent = self._accounting.reported(item, now)
         else:
             event = item
-        await self._carry_out(self.core.handle(event, now), now)
+        actions = self.core.handle(event, now)
+        if _awaits(actions):
+            await self._carry_out(actions, now)
+        else:
+            self._carry_out_now(actions)
 
     def _signalling(self, event: MagEvent) -> None:
         self._handle_now(event, signalling=True)
@@ -438,52 +451,42 @@ class MagService:
     def _handle_now(self, event: MagEvent, *, signalling: bool = False) -> None:
         """Signalling from the LMA and relayed Access-Accepts skip the station queue: a PBA must
         not wait behind a hostapd ``STA`` query or an accounting record (it ends the
-        handover). The core decides at once; the actions are carried out in a task."""
+        handover). The core decides at once; its actions are carried out at once too, or in a
+        task when one of them waits (a hostapd query)."""
         if self.core is None:
             self._put(event)
             return
         now = self.clock()
-        task = asyncio.ensure_future(self._carry_out(self.core.handle(event, now), now))
+        actions = self.core.handle(event, now)
+        if not _awaits(actions):
+            try:
+                self._carry_out_now(actions)
+            except Exception as exc:  # as the task's failure below: logged, the loop goes on
+                log.error("%s: %s", type(event).__name__, exc)
+            self._arm_timer()  # a PBA sets the refresh timer, an Accept a deadline
+            if signalling:
+                self._answered()
+            return
+        task = asyncio.ensure_future(self._carry_out(actions, now))
         self._dataplane_tasks.add(task)
 
         def done(finished: asyncio.Future[None]) -> None:
             self._dataplane_tasks.discard(finished)
             if not finished.cancelled() and finished.exception() is not None:
                 log.error("%s: %s", type(event).__name__, finished.exception())
-            self._arm_timer()  # a PBA sets the refresh timer, an Accept a deadline
+            self._arm_timer()
             if signalling:
                 self._answered()
 
         task.add_done_callback(done)
 
     async def _carry_out(self, actions: Sequence[MagAction], now: Now) -> None:
-        """The core's actions, in order. Audit records go to the store last; when a PBU left in
-        this step they follow ``_AUDIT_DELAY`` later, so that its answer finds this thread free
-        rather than waiting for the GIL while the store's thread takes them."""
-        assert self.core is not None and self.store is not None
+        """The core's actions, in order, waiting where one waits (see :func:`_awaits`)."""
+        assert self.core is not None
         audits: list[RecordAudit] = []
         signalled = False
         for action in actions:
             match action:
-                case SendMessage():
-                    self._send(action)
-                    signalled = True
-                    if type(action.message) is ProxyBindingUpdate:
-                        self._expect_answer()
-                case InstallStationRoutes():
-                    station = action.station
-                    advertise = functools.partial(self._advertise, station)
-                    self._in_background(self.dataplane.install(station), advertise)
-                case RemoveStationRoutes():
-                    station = action.station
-                    withdraw = functools.partial(self._advertise, station, withdraw=True)
-                    self._in_background(self.dataplane.remove(station), withdraw)
-                case AdvertiseRouter():
-                    self._advertise(action.station)
-                case PrepareDownlink():
-                    self._in_background(self.dataplane.prepare_downlink(action.station))
-                case WithdrawDownlink():
-                    self._in_background(self.dataplane.withdraw_downlink(action.station))
                 case DeauthenticateStation():
                     client = self._hostapd.get(action.interface)
                     if client is not None:
@@ -500,12 +503,56 @@ class MagService:
                     )
                     # Decided with the report's time: its event-to-PBA latency includes the query.
                     await self._carry_out(self.core.handle(answer, now), now)
-                case RefuseHookLine():
-                    self._hook_rejected(action.line, action.reason)
-                case RecordAudit():
-                    audits.append(action)
                 case _:
-                    assert_never(action)
+                    signalled |= self._carry_out_one(action, audits)
+        self._submit_audits(audits, signalled)
+
+    def _carry_out_now(self, actions: Sequence[MagAction]) -> None:
+        """:meth:`_carry_out` of actions none of which waits: no coroutine, no task."""
+        audits: list[RecordAudit] = []
+        signalled = False
+        for action in actions:
+            signalled |= self._carry_out_one(action, audits)
+        self._submit_audits(audits, signalled)
+
+    def _carry_out_one(self, action: MagAction, audits: list[RecordAudit]) -> bool:
+        """One action that does not wait (audit records are collected in ``audits``); True if
+        it sent signalling."""
+        match action:
+            case SendMessage():
+                self._send(action)
+                if type(action.message) is ProxyBindingUpdate:
+                    self._expect_answer()
+                return True
+            case InstallStationRoutes():
+                station = action.station
+                advertise = functools.partial(self._advertise, station)
+                self._in_background(self.dataplane.install(station), advertise)
+            case RemoveStationRoutes():
+                station = action.station
+                withdraw = functools.partial(self._advertise, station, withdraw=True)
+                self._in_background(self.dataplane.remove(station), withdraw)
+            case AdvertiseRouter():
+                self._advertise(action.station)
+            case PrepareDownlink():
+                self._in_background(self.dataplane.prepare_downlink(action.station))
+            case WithdrawDownlink():
+                self._in_background(self.dataplane.withdraw_downlink(action.station))
+            case RefuseHookLine():
+                self._hook_rejected(action.line, action.reason)
+            case RecordAudit():
+                audits.append(action)
+            case DeauthenticateStation() | QueryStation():
+                raise AssertionError(f"{type(action).__name__} waits: carried out by _carry_out")
+            case _:
+                assert_never(action)
+        return False
+
+    def _submit_audits(self, audits: list[RecordAudit], signalled: bool) -> None:
+        """Audit records go to the store after the step's other actions; when a PBU left in
+        the step they follow ``_AUDIT_DELAY`` later, so that its answer finds this thread free
+        rather than waiting for the GIL while the store's thread takes them."""
+        assert self.store is not None
         if audits and signalled:
             self._defer_audits(audits)
         elif audits:
@@ -561,12 +608,11 @@ class MagService:
                 return _confirmed(info)
         return None
 
-    def _in_background(
-        self, work: Coroutine[Any, Any, None], then: Callable[[], None] | None = None
-    ) -> None:
+    def _in_background(self, work: Awaitable[None], then: Callable[[], None] | None = None) -> None:
         """Run data-plane work without holding up the event queue (accounting answers, other
         stations); the data plane's worker is one thread, so a station's operations keep their
-        order. ``then`` (the Router Advertisement) follows the work's success."""
+        order. ``then`` (the Router Advertisement) follows the work's success. The data plane
+        hands back a future (a coroutine would get a task of its own here)."""
         task = asyncio.ensure_future(work)
         self._dataplane_tasks.add(task)
 
