@@ -113,10 +113,11 @@ def unusable_grant(
     low, high = prefix_lengths
     prefixes = [o for o in pba.options if type(o) is HomeNetworkPrefixOption]
     for option in prefixes:
-        shown = format_ipv6_network(option.prefix, option.prefix_length)
         if option.prefix_length == 0 or not any(option.prefix):
+            shown = format_ipv6_network(option.prefix, option.prefix_length)
             return f"no usable home network prefix: {shown}"
         if not low <= option.prefix_length <= high:
+            shown = format_ipv6_network(option.prefix, option.prefix_length)
             return f"home network prefix {shown}: length outside {low}..{high}"
     if not prefixes and read_grant(pba).ipv4 is None:
         return "neither a home network prefix nor an IPv4 home address"
