@@ -85,8 +85,10 @@ log = logging.getLogger(__name__)
 
 _HOLD_LIMIT = 0.005
 """Longest pause of the station queue while a PBU's answer is awaited (seconds)."""
-_HOLD_SPACING = 0.05
-"""Shortest time between two such pauses: under load, nothing pauses more than 10% of the time."""
+_QUIET = 0.05
+"""Only a PBU sent this long or longer after the PBU before it pauses the queue (an isolated
+PBU: a handover). Under steady load nothing pauses: there a pause only delays the next
+stations' PBUs behind this one's round trip."""
 _AUDIT_DELAY = 0.005
 """Audit records of a step that sent a PBU follow this much later (see ``_submit_audits``)."""
 
@@ -178,7 +180,8 @@ class MagService:
         self._answer: asyncio.Future[None] | None = None
         """Resolved by the next signalling message from the LMA (see ``_hold_for_answer``)."""
         self._answer_until = 0.0
-        self._held_at = -_HOLD_SPACING
+        self._pbu_at = -_QUIET
+        """When the last PBU left (monotonic seconds)."""
         self.ready = asyncio.Event()
         self.security = SecurityEvents()
         """Dropped input (forged/malformed accounting, rejected hook lines), aggregated."""
@@ -663,12 +666,13 @@ class MagService:
         """A PBU just left: the station queue pauses until the LMA's answer has been handled
         (at most ``_HOLD_LIMIT``), so that the PBA finds this process idle rather than in the
         middle of an accounting record or a hostapd query that arrived meanwhile (their
-        answers only wait a few milliseconds more). Only an isolated PBU holds the queue: at
-        most one hold per ``_HOLD_SPACING``, so a busy MAG never waits."""
+        answers only wait a few milliseconds more). Only an isolated PBU holds the queue (see
+        ``_QUIET``), so a busy MAG never waits."""
         now = time.monotonic()
-        if self._answer is not None or now - self._held_at < _HOLD_SPACING:
+        isolated = now - self._pbu_at >= _QUIET
+        self._pbu_at = now
+        if self._answer is not None or not isolated:
             return
-        self._held_at = now
         self._answer_until = now + _HOLD_LIMIT
         self._answer = asyncio.get_running_loop().create_future()
 
