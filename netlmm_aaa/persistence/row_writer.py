@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from netlmm_aaa.background_priority import lower_this_thread
 from netlmm_aaa.persistence.binding_rows import Item, binding_row
 from netlmm_aaa.persistence.postgres_copy import BinaryCopyRefused, copy_rows
 from netlmm_aaa.persistence.radacct_rows import addresses_operation, radacct_operation
@@ -281,6 +283,7 @@ def checkpoints(path: str, stop: threading.Event, every: float = 0.5) -> None:
     that commits append to the WAL and never wait for checkpoint I/O."""
     import sqlite3
 
+    lower_this_thread()
     try:
         connection = sqlite3.connect(path, timeout=1, check_same_thread=False)
     except sqlite3.Error:
@@ -322,6 +325,7 @@ def writer_process(url: str, node: str, conn: Any, lma: bool = False) -> None:
 
     from netlmm_aaa.persistence.database import make_engine
 
+    lower_this_thread(os.getppid())  # before the commit thread starts: it inherits it
     engine = make_engine(url)
     writer = RowWriter(engine, node, lma=lma)
     # Batches are hundreds of thousands of fresh tuples that form no cycles, so the generational

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from netlmm_aaa.background_priority import lower_this_thread
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.lma_policy import MobileNodePolicy
 from netlmm_aaa.persistence.binding_rows import (
@@ -295,6 +296,7 @@ class SqlStore:
     # ------------------------------------------------------------------ writer thread
 
     def _writer(self) -> None:
+        lower_this_thread()
         if self._conn is not None:
             self._send_batches()
             return
@@ -346,6 +348,7 @@ class SqlStore:
         pending: dict[int, tuple[list[tuple[list[Item], Future[None]]], list[Item]]] = {}
 
         def receive_acks() -> None:
+            lower_this_thread()
             while True:
                 try:
                     message = self._conn.recv()
