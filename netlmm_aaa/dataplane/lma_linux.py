@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyroute2 import IPRoute
 
-from netlmm_aaa.background_priority import lower_this_thread
 from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.cpu_priority import background_executor
 from netlmm_aaa.dataplane.backend_probe import open_backend
 from netlmm_aaa.dataplane.netlink_routes import (
     ROUTE_PROTOCOL,
@@ -80,9 +79,7 @@ class LmaLinuxDataPlane:
         self.device = device
         self.netns = netns
         self.table = table
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="netlink", initializer=lower_this_thread
-        )
+        self._executor = background_executor("netlink", 1)
         self._ipr: Any = None
         self._writer: NetlinkRouteWriter | None = None
         self._busy = 0

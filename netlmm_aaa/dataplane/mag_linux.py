@@ -32,16 +32,15 @@ import errno
 import os
 import socket
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netlmm_aaa.background_priority import lower_this_thread
 from netlmm_aaa.core.actions import StationBinding, tunnel_endpoint
 from netlmm_aaa.core.lma_policy import TunnelMode
+from netlmm_aaa.cpu_priority import background_executor
 from netlmm_aaa.dataplane.backend_probe import open_backend
 from netlmm_aaa.dataplane.ingress_filter import NO_UPLINK, IngressFilter
 from netlmm_aaa.dataplane.netlink_routes import (
@@ -105,9 +104,7 @@ class MagLinuxDataPlane:
         self.netns = netns
         self.table = uplink_table
         self.ingress = IngressFilter(netns) if ingress_filter else None
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="mag-netlink", initializer=lower_this_thread
-        )
+        self._executor = background_executor("mag-netlink", 1)
         self._ipr: Any = None
         self._nl: socket.socket | None = None
         self._seq = 1

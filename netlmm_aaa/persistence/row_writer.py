@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from netlmm_aaa.background_priority import lower_this_thread
+from netlmm_aaa.cpu_priority import lower_this_thread
 from netlmm_aaa.persistence.binding_rows import Item, binding_row
 from netlmm_aaa.persistence.postgres_copy import BinaryCopyRefused, copy_rows
 from netlmm_aaa.persistence.radacct_rows import addresses_operation, radacct_operation

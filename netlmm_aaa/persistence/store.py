@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from netlmm_aaa.background_priority import lower_this_thread
 from netlmm_aaa.core.actions import BindingSnapshot, RecordAudit
 from netlmm_aaa.core.lma_policy import MobileNodePolicy
+from netlmm_aaa.cpu_priority import lower_this_thread
 from netlmm_aaa.persistence.binding_rows import (
     BINDING_COLUMNS,
     Item,

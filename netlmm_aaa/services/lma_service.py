@@ -58,6 +58,7 @@ from netlmm_aaa.core.messages import MobilityMessage, find_option
 from netlmm_aaa.core.options import MobileNodeIdentifierOption
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
+from netlmm_aaa.cpu_priority import BACKGROUND_NICE, background_executor, raise_event_loop
 from netlmm_aaa.dataplane.port import (
     DataPlaneError,
     LmaDataPlane,
@@ -208,6 +209,9 @@ class LmaService:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         quick_thread_switches()
+        log.info("event loop at nice %d, store and netlink threads %d below", raise_event_loop(),
+                 BACKGROUND_NICE)  # fmt: skip
+        loop.set_default_executor(background_executor("asyncio"))
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)

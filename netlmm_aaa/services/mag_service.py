@@ -67,6 +67,7 @@ from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.messages import ProxyBindingUpdate
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.security_events import SecurityEvents
+from netlmm_aaa.cpu_priority import BACKGROUND_NICE, background_executor, raise_event_loop
 from netlmm_aaa.dataplane.port import DataPlaneError, MagDataPlane
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
@@ -198,6 +199,9 @@ class MagService:
 
     async def run(self) -> None:
         quick_thread_switches()
+        log.info("event loop at nice %d, store and netlink threads %d below", raise_event_loop(),
+                 BACKGROUND_NICE)  # fmt: skip
+        asyncio.get_running_loop().set_default_executor(background_executor("asyncio"))
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)

@@ -1,15 +1,19 @@
-"""Background work runs below the daemon's CPU priority: threads that call
-``lower_this_thread`` (once or again, or started by one that did), and the store's threads and
-writer process, read back from ``/proc``; the caller's own thread keeps its priority."""
+"""A daemon's event loop runs above its background work, read back from ``/proc``: the loop rises
+where it may (a fresh interpreter, root or not), threads that call ``lower_this_thread`` (once
+or again, or started by one that did) and the store's threads and writer process run
+``BACKGROUND_NICE`` below it, and the caller's own thread keeps its priority."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
-from netlmm_aaa.background_priority import BACKGROUND_NICE, lower_this_thread
 from netlmm_aaa.core.actions import RecordAudit
+from netlmm_aaa.cpu_priority import BACKGROUND_NICE, EVENT_LOOP_NICE, lower_this_thread
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
 from netlmm_aaa.persistence.store import SqlStore
@@ -71,3 +75,37 @@ def test_the_stores_threads_and_writer_process_run_below_the_daemon(tmp_path: Pa
     finally:
         store.close()
         engine.dispose()
+
+
+_DAEMON = """
+import json, os, threading
+from netlmm_aaa.cpu_priority import background_executor, raise_event_loop
+
+def nice(tid):
+    stat = open(f"/proc/{os.getpid()}/task/{tid}/stat").read()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+loop = raise_event_loop()
+pool = background_executor("test")
+worker = pool.submit(lambda: nice(threading.get_native_id())).result()
+print(json.dumps({"loop": loop, "main": nice(os.getpid()), "worker": worker}))
+"""
+
+
+def test_the_event_loop_rises_where_it_may_and_background_work_stays_below_it() -> None:
+    def run(*prefix: str) -> dict[str, int]:
+        out = subprocess.run([*prefix, sys.executable, "-c", _DAEMON], capture_output=True,
+                             text=True, check=True, timeout=60).stdout  # fmt: skip
+        return json.loads(out.splitlines()[-1])  # type: ignore[no-any-return]
+
+    started = _nice(os.getpid(), threading.get_native_id())
+    # Not permitted (no CAP_SYS_NICE): the loop stays, the pool goes below it.
+    no_sys_nice = ["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]
+    got = run(*no_sys_nice) if os.geteuid() == 0 else run()
+    assert got == {"loop": started, "main": started,
+                   "worker": min(started + BACKGROUND_NICE, 19)}  # fmt: skip
+    if os.geteuid() != 0:
+        return
+    # Permitted: the loop at EVENT_LOOP_NICE (at most 10 above where it was), the pool below it.
+    rose = max(EVENT_LOOP_NICE, started - BACKGROUND_NICE) if started > EVENT_LOOP_NICE else started
+    assert run() == {"loop": rose, "main": rose, "worker": rose + BACKGROUND_NICE}
