@@ -110,13 +110,15 @@ def _ours(url: str, port: int, ready: Any) -> None:
         AccountingReceived,
         Nas,
     )
+    from netlmm_aaa.cpu_priority import raise_event_loop
     from netlmm_aaa.persistence import migrate
     from netlmm_aaa.persistence.database import make_engine
     from netlmm_aaa.persistence.store import SqlStore
     from netlmm_aaa.services.accounting import StoreThenAcknowledge
     from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
 
-    quick_thread_switches()  # as the MAG daemon does
+    quick_thread_switches()  # as the MAG daemon does, and its priorities
+    raise_event_loop()
     migrate.upgrade(url)
     store = SqlStore(make_engine(url), "mag-bench", process=True)  # as in the MAG daemon
 

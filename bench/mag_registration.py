@@ -17,13 +17,14 @@ ratio says what the MAG path costs over the anchor's own pace on this machine. T
 per-NAS rate limit here (the default, 5,000/s, would drop the excess of a controller's reboot
 storm played from one address).
 
-Start -> PBU: in a last fresh test bed, ``--warmup`` then ``--paced`` Starts in one stream at
-``--rate`` per second; tcpdump in the MAG's namespace captures the Starts arriving (loopback)
-and the PBUs leaving (tr0); tshark reads both, and per station the PBU's timestamp less its
-Start's (User-Name against the PBU's MN-ID option) is the delay. The warm-up's delays are
-reported apart (``warmup_start_to_pbu_p99_ms``): a daemon's first few hundred Starts after it
-started meet cold caches and a writer process still settling (8-11 ms seen), which is not the
-steady state of a MAG at 1,000 Starts/s.
+Start -> PBU: after each pair, in a fresh test bed, ``--warmup`` then ``--paced`` Starts in one
+stream at ``--rate`` per second; tcpdump in the MAG's namespace captures the Starts arriving
+(loopback) and the PBUs leaving (tr0); tshark reads both, and per station the PBU's timestamp
+less its Start's (User-Name against the PBU's MN-ID option) is the delay; the pairs' p50 and p99
+are reported as medians with each run's. The warm-up's delays are reported apart
+(``warmup_start_to_pbu_p99_ms``): a daemon's first few hundred Starts after it started meet
+cold caches and a writer process still settling (8-11 ms seen), which is not the steady state
+of a MAG at 1,000 Starts/s.
 
 Reported: medians of the rates and the pairs' ratios with their spread, accounting answer
 latency, the cores the MAG (with its children) and the LMA used, the generator's CPU share, and
@@ -203,9 +204,12 @@ def paced(count: int, rate: float, warmup: int) -> dict[str, float]:
         sock.close()
         wait_until("every binding at the LMA", lambda: ll.binding_count() >= total)
         time.sleep(0.2)
+        said = []  # tcpdump's own count: "N packets dropped by kernel"
         for proc in captures:
             proc.terminate()
             proc.wait(timeout=10)
+            assert proc.stderr is not None
+            said.append(proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:])
         sent: dict[str, float] = {}
         for stamp, user in tshark(tmp / "starts.pcap", "radius.code == 4", "radius.User_Name"):
             sent.setdefault(user, stamp)
@@ -216,7 +220,8 @@ def paced(count: int, rate: float, warmup: int) -> dict[str, float]:
                 index = int(mn_id.removeprefix("mn").partition("@")[0])
                 (early if index < warmup else delays).append((stamp - sent.pop(mn_id)) * 1000)
         if len(delays) != count or len(early) != warmup:
-            raise RuntimeError(f"{len(early) + len(delays)} PBUs matched to {total} Starts")
+            raise RuntimeError(f"{len(early) + len(delays)} PBUs matched to {total} Starts "
+                               f"(tcpdump on lo / tr0: {said})")  # fmt: skip
     return {
         "offered_per_s": offered,
         "start_to_pbu_p50_ms": statistics.median(delays),
@@ -242,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runs: list[dict[str, float]] = []
     baselines: list[float] = []
+    paces: list[dict[str, float]] = []
     for pair in range(args.pairs):
         sides = ("mag", "lma") if pair % 2 == 0 else ("lma", "mag")
         for side in sides:
@@ -253,12 +259,20 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 baselines.append(lma_alone(args.stations, args.window))
                 progress(f"pair {pair + 1}: LMA alone {baselines[-1]:,.0f} registrations/s")
+        progress(f"pair {pair + 1}: paced, {args.warmup} + {args.paced} Starts at {args.rate:g}/s")
+        paces.append(paced(args.paced, args.rate, args.warmup))
+        progress(f"pair {pair + 1}: Start -> PBU p50 {paces[-1]['start_to_pbu_p50_ms']:.2f} ms, "
+                 f"p99 {paces[-1]['start_to_pbu_p99_ms']:.2f} ms")  # fmt: skip
     ratios = [run["per_s"] / base for run, base in zip(runs, baselines, strict=True)]
-    progress(f"paced: {args.warmup} + {args.paced} Starts at {args.rate:g}/s")
-    pace = paced(args.paced, args.rate, args.warmup)
 
     def med(key: str) -> float:
         return statistics.median(run[key] for run in runs)
+
+    def paced_median(key: str) -> float:
+        return statistics.median(pace[key] for pace in paces)
+
+    def paced_runs(key: str) -> list[float]:
+        return [round(pace[key], 2) for pace in paces]
 
     result: dict[str, object] = {
         "bench": "mag_registration",
@@ -278,17 +292,19 @@ def main(argv: list[str] | None = None) -> int:
         "generator_cpu_share": round(max(run["generator_cpu_share"] for run in runs), 3),
         "paced_starts": args.paced,
         "paced_warmup_starts": args.warmup,
-        "warmup_start_to_pbu_p99_ms": round(pace["warmup_p99_ms"], 2),
-        "paced_offered_per_s": round(pace["offered_per_s"]),
-        "start_to_pbu_p50_ms": round(pace["start_to_pbu_p50_ms"], 2),
-        "start_to_pbu_p99_ms": round(pace["start_to_pbu_p99_ms"], 2),
-        "start_to_pbu_max_ms": round(pace["start_to_pbu_max_ms"], 2),
+        "warmup_start_to_pbu_p99_ms": round(paced_median("warmup_p99_ms"), 2),
+        "paced_offered_per_s": round(paced_median("offered_per_s")),
+        "start_to_pbu_p50_ms": round(paced_median("start_to_pbu_p50_ms"), 2),
+        "start_to_pbu_p99_ms": round(paced_median("start_to_pbu_p99_ms"), 2),
+        "start_to_pbu_max_ms": round(max(pace["start_to_pbu_max_ms"] for pace in paces), 2),
+        "start_to_pbu_p50_ms_runs": paced_runs("start_to_pbu_p50_ms"),
+        "start_to_pbu_p99_ms_runs": paced_runs("start_to_pbu_p99_ms"),
         "targets": {"stations_per_s": 5000, "start_to_pbu_p99_ms": 5.0},
     }
     # Met only as the target is stated: N = 10,000 stations, 1,000 Starts/s.
     result["met"] = {
         "stations_per_s": args.stations >= 10_000 and med("per_s") >= 5000,
-        "start_to_pbu_p99_ms": args.rate >= 1000 and pace["start_to_pbu_p99_ms"] <= 5.0,
+        "start_to_pbu_p99_ms": args.rate >= 1000 and paced_median("start_to_pbu_p99_ms") <= 5.0,
     }
     print(json.dumps(result))
     return 0
