@@ -7,11 +7,12 @@ batch work it does not wait for: most of a PBU's delay at 1,000 accounting Start
 cores was time the MAG's event loop spent runnable but not running.
 
 So the event loop runs ``BACKGROUND_NICE`` nice levels above its background threads and writer
-process. Where the daemon may raise its priority (root, ``CAP_SYS_NICE``, or a unit's
-``Nice=``), the event loop runs at ``EVENT_LOOP_NICE`` and the background work at the nice value
-it started with, level with every other process on the machine (hostapd, FreeRADIUS): the
-background work is on the handover's path too (the LMA commits and installs routes before its
-PBA). Where it may not, the background work goes below instead. When a core is free, all of it
+process. Where the daemon may raise its priority (root, or ``CAP_SYS_NICE``), the event loop
+rises by that much (to ``EVENT_LOOP_NICE`` at most) and the background work stays at the nice
+value the daemon started with, level with the other processes on the machine (hostapd,
+FreeRADIUS): the background work is on the handover's path too (the LMA commits and installs
+routes before its PBA). A unit's ``Nice=-10`` does the same without the capability. Where the
+daemon may not rise, the background work goes below instead. When a core is free, all of it
 runs at once as before; only under contention does the event loop go first."""
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ BACKGROUND_NICE = 10
 """Nice levels between the event loop and its background threads and writer process."""
 
 EVENT_LOOP_NICE = -10
-"""The event loop's nice value where the daemon may raise its priority."""
+"""The highest priority (lowest nice value) the event loop raises itself to."""
 
 
 def raise_event_loop() -> int:
-    """Raise the calling thread (the daemon's event loop, before it starts any thread) to
-    ``EVENT_LOOP_NICE`` if it runs below that and may rise; returns its nice value."""
+    """Raise the calling thread (the daemon's event loop, before it starts any thread) by
+    ``BACKGROUND_NICE`` levels, to ``EVENT_LOOP_NICE`` at most, if it may; returns its nice
+    value."""
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if current > EVENT_LOOP_NICE:
         with contextlib.suppress(OSError):  # not permitted: background work goes below instead
