@@ -347,8 +347,7 @@ class SqlStore:
         in_flight = threading.Semaphore(2)
         pending: dict[int, tuple[list[tuple[list[Item], Future[None]]], list[Item]]] = {}
 
-        def receive_acks() -> None:
-            lower_this_thread()
+        def receive_acks() -> None:  # started by the writer thread: its priority inherited
             while True:
                 try:
                     message = self._conn.recv()

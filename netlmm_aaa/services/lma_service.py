@@ -58,7 +58,6 @@ from netlmm_aaa.core.messages import MobilityMessage, find_option
 from netlmm_aaa.core.options import MobileNodeIdentifierOption
 from netlmm_aaa.core.security_events import SecurityEvents
 from netlmm_aaa.core.station_intake import accounting_mn_id
-from netlmm_aaa.cpu_priority import BACKGROUND_NICE, background_executor, raise_event_loop
 from netlmm_aaa.dataplane.port import (
     DataPlaneError,
     LmaDataPlane,
@@ -75,7 +74,7 @@ from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.accounting import StoreThenAcknowledge
 from netlmm_aaa.services.config_reload import ConfigReloads
 from netlmm_aaa.services.retention_task import prune_periodically
-from netlmm_aaa.services.runtime import bulk_loading, quick_thread_switches, settle_heap
+from netlmm_aaa.services.runtime import bulk_loading, schedule_as_daemon, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.radius_accounting import AcctStatusType
 
@@ -208,10 +207,7 @@ class LmaService:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        quick_thread_switches()
-        log.info("event loop at nice %d, store and netlink threads %d below", raise_event_loop(),
-                 BACKGROUND_NICE)  # fmt: skip
-        loop.set_default_executor(background_executor("asyncio"))
+        schedule_as_daemon(loop)
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)

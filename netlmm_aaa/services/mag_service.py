@@ -67,7 +67,6 @@ from netlmm_aaa.core.lma_policy import TunnelMode
 from netlmm_aaa.core.messages import ProxyBindingUpdate
 from netlmm_aaa.core.mobile_access_gateway import MagPolicy, MobileAccessGateway
 from netlmm_aaa.core.security_events import SecurityEvents
-from netlmm_aaa.cpu_priority import BACKGROUND_NICE, background_executor, raise_event_loop
 from netlmm_aaa.dataplane.port import DataPlaneError, MagDataPlane
 from netlmm_aaa.logs import log_audit
 from netlmm_aaa.metrics import Metrics, serve_metrics
@@ -77,7 +76,7 @@ from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.services.config_reload import ConfigReloads
 from netlmm_aaa.services.mag_accounting import MagAccounting
 from netlmm_aaa.services.retention_task import prune_periodically
-from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
+from netlmm_aaa.services.runtime import schedule_as_daemon, settle_heap
 from netlmm_aaa.services.security_flush import flush_security_events
 from netlmm_aaa.wire.hostapd_events import StationInfo
 from netlmm_aaa.wire.radius_auth import MobilityProfile
@@ -198,10 +197,7 @@ class MagService:
         )
 
     async def run(self) -> None:
-        quick_thread_switches()
-        log.info("event loop at nice %d, store and netlink threads %d below", raise_event_loop(),
-                 BACKGROUND_NICE)  # fmt: skip
-        asyncio.get_running_loop().set_default_executor(background_executor("asyncio"))
+        schedule_as_daemon(asyncio.get_running_loop())
         config = self.config
         migrate.upgrade(config.database)
         engine = make_engine(config.database)

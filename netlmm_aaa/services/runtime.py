@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+import logging
 import sys
 from collections.abc import Iterator
+
+from netlmm_aaa.cpu_priority import BACKGROUND_NICE, background_executor, raise_event_loop
+
+log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL = 0.0005
 """Seconds a thread may keep the GIL while another waits (Python's default is 5 ms)."""
@@ -16,6 +22,16 @@ def quick_thread_switches() -> None:
     default 5 ms while a PBU or an accounting request waits: switch every 0.5 ms, so that
     signalling and accounting answers stay at a millisecond or two."""
     sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def schedule_as_daemon(loop: asyncio.AbstractEventLoop) -> None:
+    """First thing in a daemon's ``run``, before it starts any thread: quick thread switches,
+    the event loop above its background work (``netlmm_aaa.cpu_priority``), and ``loop``'s
+    default executor (``asyncio.to_thread``) among that background work."""
+    quick_thread_switches()
+    log.info("event loop at nice %d, store and netlink threads %d below", raise_event_loop(),
+             BACKGROUND_NICE)  # fmt: skip
+    loop.set_default_executor(background_executor("asyncio"))
 
 
 def settle_heap(young: int = 20_000) -> None:
