@@ -4,6 +4,11 @@ One writer thread takes everything queued since its last commit and writes it in
 (group commit): per MN-ID only the latest binding write survives the batch, audit records are
 inserted in one executemany. Callers get a future that completes when their write is committed.
 A failing database is retried with back-off; nothing queued is dropped.
+
+A write that finds the writer idle is committed at once; writes that arrive while earlier
+batches are on their way (a bounded number in flight) wait and leave together as the next
+batch. So batches grow with the load by themselves, and a lone write (an accounting answer
+waits for it) never waits for a timer.
 """
 
 from __future__ import annotations
@@ -43,7 +48,6 @@ log = logging.getLogger(__name__)
 
 _BATCH_LIMIT = 20_000  # submissions per transaction
 _BATCH_ROWS = 50_000  # rows per transaction (a submission is never split)
-_LINGER = 0.001
 
 
 class SqlStore:
@@ -313,11 +317,11 @@ class SqlStore:
             pipeline.close()
 
     def _next_batch(self) -> tuple[list[tuple[list[Item], Future[None]]], bool]:
-        """Everything queued (after a short linger), and whether the store is closing."""
+        """Everything queued now (waiting for the first write), and whether the store is
+        closing."""
         item = self._queue.get()
         if item is None:
             return [], True
-        time.sleep(_LINGER)  # let a burst accumulate: fewer, larger transactions
         batch = [item]
         rows = len(item[0])
         # Bounded in rows too, so a backlog flows through the pipeline in overlapping batches.
@@ -362,8 +366,10 @@ class SqlStore:
                 with self._conn_lock:
                     entry = pending.pop(message, None)
                 if entry is not None:
-                    self._batch_done(entry[0])
+                    # The slot first: the next batch leaves while this one's callers (answers
+                    # to send) are served.
                     in_flight.release()
+                    self._batch_done(entry[0])
 
         self._acks = threading.Thread(target=receive_acks, name="store-acks", daemon=True)
         self._acks.start()
