@@ -108,7 +108,10 @@ class Lab:
         missed (end it with ``terminate()`` and ``wait()``)."""
         # Immediate mode: with TPACKET_V3 libpcap holds frames in a ring block until it fills or
         # times out, and the frames of a block still open when tcpdump is terminated are lost.
-        argv = ["tcpdump", "-i", device, "--immediate-mode", "-U", "-n", "-w", str(path)]
+        # A 16 MiB ring (-B, KiB; the default is 2 MiB): under a bench's load the daemons' event
+        # loops run above tcpdump, which then falls behind by bursts and dropped frames.
+        argv = ["tcpdump", "-i", device, "--immediate-mode", "-U", "-B", "16384", "-n",
+                "-w", str(path)]  # fmt: skip
         proc = self.spawn(ns, [*argv, *expression], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)  # fmt: skip
         assert proc.stderr is not None

@@ -537,3 +537,46 @@ def test_recent_stops_are_the_accepted_stops_of_the_window(database_url: str) ->
         store.close()
         other.close()
         engine.dispose()
+
+
+def test_a_write_to_an_idle_store_leaves_at_once_one_right_after_a_batch_waits_the_spacing(
+    tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """Group commit without a timer for a lone write (an accounting answer waits for its
+    commit), and at most one batch per ``_SPACING`` for a steady trickle of writes. The
+    store's clock is a fake one here: what it is asked to wait is exact."""
+    import netlmm_aaa.persistence.store as store_module
+
+    class Clock:
+        def __init__(self) -> None:
+            self.now = 1_000.0
+            self.waits: list[float] = []
+
+        def monotonic(self) -> float:
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.waits.append(seconds)
+
+    from netlmm_aaa.persistence import migrate
+
+    url = f"sqlite:///{tmp_path / 'spacing.db'}"
+    migrate.upgrade(url)
+    clock = Clock()
+    monkeypatch.setattr(store_module, "time", clock)
+    engine = make_engine(url)
+    store = SqlStore(engine, "mag1", checkpoints=False)  # thread mode: no restart clock used
+    record = RecordAudit(kind="peer_reachable", utc=1_700_000_000.0, peer="lma1", fields={})
+    try:
+        store.submit(audit=[record]).result(10)
+        assert clock.waits == []  # the store's first batch: at once
+        clock.now += 0.0004  # 0.4 ms after that batch was taken
+        store.submit(audit=[record]).result(10)
+        assert clock.waits == [pytest.approx(0.0006)]  # the rest of the millisecond
+        clock.now += 5.0  # idle for five seconds
+        store.submit(audit=[record]).result(10)
+        assert clock.waits == [pytest.approx(0.0006)]  # no wait again
+        assert store.commits == 3
+    finally:
+        store.close()
+        engine.dispose()
