@@ -5,12 +5,11 @@ One writer thread takes everything queued since its last commit and writes it in
 inserted in one executemany. Callers get a future that completes when their write is committed.
 A failing database is retried with back-off; nothing queued is dropped.
 
-Batches are taken at most once per millisecond (``_SPACING``): a write to a store that took
-none in the last millisecond leaves at once, so a lone write (an accounting answer waits for
-it) never waits for a timer; writes that arrive sooner, or while earlier batches are on their
-way (a bounded number in flight), leave together as the next batch. Batches grow with the load
-by themselves, and a steady trickle of writes (a MAG's station events at a thousand stations a
-second) costs at most a thousand transactions a second, not one per write.
+The writer waits ``_LINGER`` after the first write of a batch: a burst becomes one transaction,
+and a lone write is committed just after the instant in which its daemon's event loop sends
+what the write's event caused (a MAG's PBU for a Start), not on the other core at that moment.
+Committing at once answers accounting sooner but lengthens the Start -> PBU tail under load
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _BATCH_LIMIT = 20_000  # submissions per transaction
 _BATCH_ROWS = 50_000  # rows per transaction (a submission is never split)
-_SPACING = 0.001  # seconds from one batch to the next, at least
+_LINGER = 0.001
 
 
 class SqlStore:
@@ -84,7 +83,6 @@ class SqlStore:
         """How often the writer process died and was restarted (process mode)."""
         self._last_restart = float("-inf")
         self._restart_delay = 0.0
-        self._last_batch = float("-inf")  # when the writer last took a batch (monotonic)
         if process:
             self._start_process()
         self._thread = threading.Thread(target=self._writer, name=f"store-{node}", daemon=True)
@@ -321,14 +319,11 @@ class SqlStore:
             pipeline.close()
 
     def _next_batch(self) -> tuple[list[tuple[list[Item], Future[None]]], bool]:
-        """Everything queued (waiting for the first write, then until ``_SPACING`` after the
-        previous batch), and whether the store is closing."""
+        """Everything queued (after a short linger), and whether the store is closing."""
         item = self._queue.get()
         if item is None:
             return [], True
-        wait = self._last_batch + _SPACING - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        time.sleep(_LINGER)  # let a burst accumulate: fewer, larger transactions
         batch = [item]
         rows = len(item[0])
         # Bounded in rows too, so a backlog flows through the pipeline in overlapping batches.
@@ -339,10 +334,9 @@ class SqlStore:
                 break
             if more is None:
                 self._queue.put(None)  # seen again once this batch is on its way
-                break
+                return batch, False
             batch.append(more)
             rows += len(more[0])
-        self._last_batch = time.monotonic()
         return batch, False
 
     def _batch_done(self, batch: list[tuple[list[Item], Future[None]]]) -> None:

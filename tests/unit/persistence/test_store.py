@@ -539,44 +539,57 @@ def test_recent_stops_are_the_accepted_stops_of_the_window(database_url: str) ->
         engine.dispose()
 
 
-def test_a_write_to_an_idle_store_leaves_at_once_one_right_after_a_batch_waits_the_spacing(
-    tmp_path, monkeypatch  # type: ignore[no-untyped-def]
-) -> None:
-    """Group commit without a timer for a lone write (an accounting answer waits for its
-    commit), and at most one batch per ``_SPACING`` for a steady trickle of writes. The
-    store's clock is a fake one here: what it is asked to wait is exact."""
-    import netlmm_aaa.persistence.store as store_module
-
-    class Clock:
-        def __init__(self) -> None:
-            self.now = 1_000.0
-            self.waits: list[float] = []
-
-        def monotonic(self) -> float:
-            return self.now
-
-        def sleep(self, seconds: float) -> None:
-            self.waits.append(seconds)
+def test_a_slow_caller_of_one_batch_does_not_hold_back_the_next_batches(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Process mode: a batch's in-flight slot is free once the writer acknowledged it, before
+    its callers are served (the accounting answers leave from their futures' callbacks), so
+    the next two batches are committed while one caller is still busy."""
+    import sqlite3
+    import threading
+    import time
 
     from netlmm_aaa.persistence import migrate
 
-    url = f"sqlite:///{tmp_path / 'spacing.db'}"
+    url = f"sqlite:///{tmp_path / 'slots.db'}"
     migrate.upgrade(url)
-    clock = Clock()
-    monkeypatch.setattr(store_module, "time", clock)
     engine = make_engine(url)
-    store = SqlStore(engine, "mag1", checkpoints=False)  # thread mode: no restart clock used
-    record = RecordAudit(kind="peer_reachable", utc=1_700_000_000.0, peer="lma1", fields={})
+    store = SqlStore(engine, "mag1", process=True, checkpoints=False)
+    gate, entered = threading.Event(), threading.Event()
+    served_on: list[str] = []
+
+    def slow_caller(_future: object) -> None:
+        served_on.append(threading.current_thread().name)
+        entered.set()
+        gate.wait(30)
+
+    def record(n: int) -> RecordAudit:
+        return RecordAudit(kind="peer_reachable", utc=1_700_000_000.0 + n, peer=f"lma{n}",
+                           fields={})  # fmt: skip
+
+    def committed(n: int, within: float = 10.0) -> bool:
+        deadline = time.monotonic() + within
+        with sqlite3.connect(tmp_path / "slots.db") as connection:
+            while time.monotonic() < deadline:
+                found = connection.execute(
+                    "SELECT COUNT(*) FROM audit_events WHERE peer = ?", (f"lma{n}",)
+                ).fetchone()[0]
+                if found:
+                    return True
+                time.sleep(0.01)
+        return False
+
     try:
-        store.submit(audit=[record]).result(10)
-        assert clock.waits == []  # the store's first batch: at once
-        clock.now += 0.0004  # 0.4 ms after that batch was taken
-        store.submit(audit=[record]).result(10)
-        assert clock.waits == [pytest.approx(0.0006)]  # the rest of the millisecond
-        clock.now += 5.0  # idle for five seconds
-        store.submit(audit=[record]).result(10)
-        assert clock.waits == [pytest.approx(0.0006)]  # no wait again
-        assert store.commits == 3
+        first = store.submit(audit=[record(0)])
+        first.add_done_callback(slow_caller)
+        assert entered.wait(10)
+        assert served_on == ["store-acks"]  # the callback runs where answers are sent from
+        later = [store.submit(audit=[record(1)])]
+        assert committed(1)
+        later.append(store.submit(audit=[record(2)]))
+        assert committed(2)  # both slots were free: the first batch's caller still holds on
+        gate.set()
+        for future in later:
+            future.result(10)
     finally:
+        gate.set()
         store.close()
         engine.dispose()
