@@ -161,8 +161,10 @@ def drive(
     sock.setblocking(False)
     while received < len(messages):
         while next_index < len(messages) and next_index - received < window:
-            sock.sendto(messages[next_index], (LMAA, 0))
+            # The clock before the send: the LMA's loop runs above this driver and may answer
+            # while the driver is still inside sendto (the PBU's delivery wakes it on this CPU).
             sent_at[next_index] = first_sent[next_index] = time.perf_counter()
+            sock.sendto(messages[next_index], (LMAA, 0))
             next_index += 1
         ready, _, _ = select.select([sock], [], [], 1.0)
         if not ready:

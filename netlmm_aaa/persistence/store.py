@@ -368,10 +368,11 @@ class SqlStore:
                 with self._conn_lock:
                     entry = pending.pop(message, None)
                 if entry is not None:
-                    # The slot first: the next batch leaves while this one's callers (answers
-                    # to send) are served.
-                    in_flight.release()
                     self._batch_done(entry[0])
+                    # Only then the slot: freeing it before the callers are served sent
+                    # batches sooner and smaller, which cost the LMA's registration tail more
+                    # than it gained the accounting answers (docs/benchmarks.md).
+                    in_flight.release()
 
         self._acks = threading.Thread(target=receive_acks, name="store-acks", daemon=True)
         self._acks.start()
