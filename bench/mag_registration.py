@@ -209,7 +209,7 @@ def paced(count: int, rate: float, warmup: int) -> dict[str, float]:
             proc.terminate()
             proc.wait(timeout=10)
             assert proc.stderr is not None
-            said.append(proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:])
+            said.extend(proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:])
         sent: dict[str, float] = {}
         for stamp, user in tshark(tmp / "starts.pcap", "radius.code == 4", "radius.User_Name"):
             sent.setdefault(user, stamp)
