@@ -110,19 +110,19 @@ def _ours(url: str, port: int, ready: Any) -> None:
         AccountingReceived,
         Nas,
     )
-    from netlmm_aaa.cpu_priority import raise_event_loop
     from netlmm_aaa.persistence import migrate
     from netlmm_aaa.persistence.database import make_engine
     from netlmm_aaa.persistence.store import SqlStore
     from netlmm_aaa.services.accounting import StoreThenAcknowledge
-    from netlmm_aaa.services.runtime import quick_thread_switches, settle_heap
+    from netlmm_aaa.services.runtime import schedule_as_daemon, settle_heap
 
-    quick_thread_switches()  # as the MAG daemon does, and its priorities
-    raise_event_loop()
-    migrate.upgrade(url)
-    store = SqlStore(make_engine(url), "mag-bench", process=True)  # as in the MAG daemon
+    store: SqlStore | None = None
 
     async def main() -> None:
+        nonlocal store
+        schedule_as_daemon(asyncio.get_running_loop())  # first, as the MAG daemon does
+        migrate.upgrade(url)
+        store = SqlStore(make_engine(url), "mag-bench", process=True)  # as in the MAG daemon
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
 
@@ -146,7 +146,8 @@ def _ours(url: str, port: int, ready: Any) -> None:
     try:
         asyncio.run(main())
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def _process_cpu(pid: int) -> float:
