@@ -354,8 +354,9 @@ class ReportRollup(Base):
 
 class ReportApRollup(Base):
     """What ``report aps`` reads for whole UTC days, kept by a trigger on ``station_events`` in
-    the transaction that inserts each ``registered`` row (migration 0014), in the time order of
-    the registrations whatever order they are inserted in.
+    the transaction that inserts each ``registered`` row (migration 0014; on PostgreSQL once
+    per statement, 0015), in the time order of the registrations whatever order they are
+    inserted in.
 
     Per ``day`` and AP (``node`` = its MAG, ``ap`` = :data:`AP_KEY_SQL`, ``ssid`` =
     :data:`SSID_KEY_SQL`): ``attachments`` (registrations there), ``handovers_in``

@@ -60,7 +60,7 @@ class Prepared(NamedTuple):
     of one statement together), each with its parameter rows."""
     registered: list[str] = []
     """PostgreSQL: the nodes registered in the batch, sorted: the commit takes the AP rollup
-    trigger's per-node locks for all of them first, in this order (see migration 0014)."""
+    trigger's per-node locks for all of them first, in this order (see migrations 0014 and 0015)."""
 
 
 class Pipeline:

@@ -161,7 +161,7 @@ def statements(dialect: str) -> dict[str, str]:
             f"ON CONFLICT (lma, mn_id_raw) DO UPDATE SET {updates}"
         ),
         "delete": f"DELETE FROM lma_bindings WHERE lma = {mark} AND mn_id_raw = {mark}",
-        # PostgreSQL: the AP rollup trigger's per-node locks (migration 0014), in array order.
+        # PostgreSQL: the AP rollup trigger's per-node locks (migrations 0014, 0015), in order.
         "lock_registered": (
             "SELECT pg_advisory_xact_lock(hashtext('report_ap_rollup'), hashtext(m))"
             f" FROM unnest(CAST({mark} AS text[])) AS m"

@@ -13,6 +13,7 @@ from typing import Any
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
+from netlmm_aaa.persistence.sql_text import sqlite_time
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.reports.queries import Reports, Window
 from tests.databases import database_url, postgresql_server  # noqa: F401
@@ -26,6 +27,7 @@ PLACES = [
     ("mag2", None, "acc1", "Guest"),
     ("mag3", "aa:00:00:00:03:01", "acc0", "Corp"),
 ]
+AP_KEY = "COALESCE(NULLIF(COALESCE(ap, interface), ''), '?')"  # as migration 0014's
 Registration = tuple[datetime, str, str, tuple[str, str, str]]  # at, mn, mac, (mag, ap, ssid)
 
 
@@ -155,3 +157,90 @@ def test_upgrade_computes_the_rollup_of_stored_registrations(database_url: str) 
     more = story(seed=12)  # and the trigger carries on from there
     write(database_url, more, seed=13)
     check(database_url, sorted(registrations + more))
+
+
+def walk(rows: list[tuple[Any, ...]]) -> dict[tuple[str, ...], list[int]]:
+    """The rollup of registrations ``(at, id, mn_id, node, ap, ssid)`` walked in time order,
+    summed over the writers (``by_node``), rows of zeros left out."""
+    rollup: dict[tuple[str, ...], list[int]] = {}
+    last: dict[str, tuple[str, str, str]] = {}
+    visits: dict[tuple[str, ...], str] = {}
+    for at, _id, mn, node, ap, ssid in sorted(rows, key=lambda r: (r[0], r[1])):
+        day = at.astimezone(UTC).strftime("%Y-%m-%d")
+        previous = last.get(mn)
+        if previous is not None and previous[:2] != (node, ap):
+            rollup.setdefault((day, *previous, ""), [0, 0, 0])[2] += 1
+            rollup.setdefault((day, node, ap, ssid, ""), [0, 0, 0])[1] += 1
+        since = visits.get((node, ap, ssid, mn), "")
+        rollup.setdefault((day, node, ap, ssid, since), [0, 0, 0])[0] += 1
+        visits[(node, ap, ssid, mn)] = day
+        last[mn] = (node, ap, ssid)
+    return {k: v for k, v in rollup.items() if any(v)}
+
+
+def test_rollup_is_that_of_the_time_order_whatever_the_statements(database_url: str) -> None:  # noqa: F811
+    """Rows of any kind inserted out of time order, in statements of 1 to 60 rows (COPY too on
+    PostgreSQL, whose trigger runs once per statement), several statements per transaction,
+    some at the same instant: the rollup is the time-ordered walk's."""
+    engine = make_engine(database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    mark = "%s" if postgresql else "?"
+    columns = "(at, node, event, mn_id, interface, ap, ssid)"
+    places = [("mag1", "acc0", "aa:01", "Corp"), ("mag1", "acc0", "aa:02", "Corp"),
+              ("mag2", "acc0", "aa:03", None), ("mag2", "acc0", "aa:03", "Guest"),
+              ("mag2", "acc1", None, None), ("mag3", "acc0", "aa:04", "Corp")]  # fmt: skip
+    try:
+        for seed in range(6):
+            rng = random.Random(seed)
+            with engine.begin() as c:
+                c.exec_driver_sql("DELETE FROM station_events")
+                c.exec_driver_sql("DELETE FROM report_ap_rollup")
+            rows = []
+            for _ in range(rng.randint(50, 250)):
+                # A quarter of the events at two instants; a few nodes or many.
+                offset = (
+                    rng.choice([86400, 172800]) if rng.random() < 0.25 else rng.randrange(259200)
+                )
+                event = "registered" if rng.random() < 0.8 else rng.choice(["detached", "attached"])
+                node, interface, ap, ssid = rng.choice(places)
+                mn = f"mn{rng.randrange(rng.choice([2, 6, 40]))}@example.org"
+                at: Any = START + timedelta(seconds=offset)
+                if not postgresql:  # the text the store writes
+                    at = sqlite_time(at.timestamp())
+                rows.append((at, node, event, mn, interface, ap, ssid))
+            rng.shuffle(rows)
+            while rows:
+                with engine.begin() as c:
+                    cursor = c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                    for _ in range(rng.randint(1, 3)):
+                        size = rng.choice([1, 2, 7, 60])
+                        chunk, rows = rows[:size], rows[size:]
+                        if not chunk:
+                            break
+                        if postgresql and rng.random() < 0.5:
+                            with cursor.copy(f"COPY station_events {columns} FROM STDIN") as copy:
+                                for row in chunk:
+                                    copy.write_row(row)
+                        else:
+                            values = ", ".join([f"({', '.join([mark] * 7)})"] * len(chunk))
+                            cursor.execute(
+                                f"INSERT INTO station_events {columns} VALUES {values}",
+                                [v for row in chunk for v in row],
+                            )
+            with engine.connect() as c:
+                stored = c.exec_driver_sql(
+                    f"SELECT at, id, mn_id, node, {AP_KEY}, COALESCE(ssid, '') FROM station_events"
+                    " WHERE event = 'registered'"
+                ).all()
+                kept = c.exec_driver_sql(
+                    "SELECT day, node, ap, ssid, since, SUM(attachments), SUM(handovers_in),"
+                    " SUM(handovers_out) FROM report_ap_rollup GROUP BY day, node, ap, ssid, since"
+                ).all()
+            if not postgresql:  # SQLite returns the time as its text
+                stored = [(datetime.fromisoformat(r[0] + "+00:00"), *r[1:]) for r in stored]
+            rollup = {tuple(r[:5]): [int(v) for v in r[5:]] for r in kept}
+            want = walk([tuple(r) for r in stored])
+            assert {k: v for k, v in rollup.items() if any(v)} == want, seed
+            assert sum(v[1] for v in want.values()) > 0, seed  # handovers were counted
+    finally:
+        engine.dispose()
