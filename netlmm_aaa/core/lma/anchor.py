@@ -467,7 +467,7 @@ class LocalMobilityAnchor(BindingSteps):
         if next_state is BindingState.ABSENT:
             self._bindings.pop(entry.mn_id, None)
         if previous is not next_state:
-            log.debug("%s -> %s", previous.name, next_state.name)
+            log.debug("binding %r: %s -> %s", entry.mn_id, previous, next_state)  # formatted lazily
         if follow_up is not None:
             self._process(entry, BindingInput.REGISTRATION, follow_up, now, actions)
 
