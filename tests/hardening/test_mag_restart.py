@@ -9,6 +9,8 @@ departed one has no binding left, the new one has one, the one that stayed has i
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,8 +25,16 @@ pytestmark = [pytest.mark.netns, pytest.mark.hardening]
 BOB, CAROL = "02:00:00:f5:00:02", "02:00:00:f5:00:03"
 
 
+def remove_control_sockets(pid: int) -> None:
+    """What a MAG killed with -9 left behind: the directory of its hostapd control client's
+    sockets (named ``<role>-<pid>-<n>``, netlmm_aaa/adapters/hostapd_control.py)."""
+    for socket in Path(tempfile.gettempdir()).glob(f"netlmm-hostapd-*/*-{pid}-*"):
+        shutil.rmtree(socket.parent, ignore_errors=True)
+
+
 def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path: Path) -> None:
     hostapd = FakeHostapd(tmp_path / "acc0")
+    killed: list[int] = []
     try:
         with lab() as L:
             t = PmipLab(L, tmp_path)
@@ -52,6 +62,7 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
                             15), log.read_text()[-2000:]  # fmt: skip
             alice_prefix = active()["alice@example.org"]
             assert wait_for(lambda: t.ping("cn", MN_V6, count=1), 10)
+            killed.append(mag.pid)
             mag.kill()  # kill -9
             mag.wait(timeout=10)
             del hostapd.stations[BOB]  # left while nobody listened
@@ -68,3 +79,5 @@ def test_a_killed_mag_comes_back_with_exactly_the_stations_hostapd_has(tmp_path:
             mag.wait(timeout=15)
     finally:
         hostapd.close()
+        for pid in killed:
+            remove_control_sockets(pid)

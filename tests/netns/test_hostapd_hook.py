@@ -97,8 +97,11 @@ def test_action_hook_drives_the_mag(tmp_path: Path) -> None:
             L.spawn(t.ns["mag1"], ["hostapd", str(hostapd_conf)], stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)  # fmt: skip
             assert wait_for(lambda: (ctrl / "acc0").exists(), 10)
+            # hostapd_cli's own socket in the test's directory (-s): stopped, it leaves it.
+            (tmp_path / "cli").mkdir()
             with (tmp_path / "hook.log").open("wb") as hook_log:
-                L.spawn(t.ns["mag1"], ["hostapd_cli", "-p", str(ctrl), "-i", "acc0", "-a",
+                L.spawn(t.ns["mag1"], ["hostapd_cli", "-p", str(ctrl), "-s", str(tmp_path / "cli"),
+                                       "-i", "acc0", "-a",
                                        str(ACTION)], stdout=hook_log, stderr=hook_log,
                         env=dict(os.environ, NETLMM_MAG_HOOK_SOCKET=str(hook)))  # fmt: skip
             # Forgeries first: nothing for them, each audited.
@@ -123,6 +126,7 @@ def test_action_hook_drives_the_mag(tmp_path: Path) -> None:
             assert wait_for(lambda: bool(bindings()), 30), (
                 mag_log.read_text()[-3000:] + (tmp_path / "hook.log").read_text()[-2000:]
             )
+            assert [p.name[:9] for p in (tmp_path / "cli").iterdir()] == ["wpa_ctrl_"]
             binding = bindings()[0]
             assert (binding["mn_id"], binding["mag"]) == ("mn1@example.org", "mag1")
             mac = L.ip(t.ns["mn"], "link", "show", "mn0").split("link/ether ")[1].split()[0]
