@@ -238,11 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stations", type=int, default=10_000)
     parser.add_argument("--window", type=int, default=256, help="at most 256 (identifiers)")
     parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--paced", type=int, default=3000, help="Starts in the paced run (0: none)")
+    parser.add_argument("--paced", type=int, default=3000,
+                        help="Starts in the paced run (0: none)")  # fmt: skip
     parser.add_argument("--rate", type=float, default=1000.0, help="Starts/s in the paced run")
     parser.add_argument("--warmup", type=int, default=500,
                         help="Starts first in the paced stream, reported apart")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.paced < 0:
+        parser.error("--paced: a count of Starts, 0 for none")
     if os.geteuid() != 0:
         print("mag_registration: needs root (network namespaces)", file=sys.stderr)
         return 2
@@ -294,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "lma_cores": round(med("lma_cores"), 2),
         "generator_cpu_share": round(max(run["generator_cpu_share"] for run in runs), 3),
         "paced_starts": args.paced,
-        "paced_warmup_starts": args.warmup,
+        "paced_warmup_starts": args.warmup if paces else 0,
         "warmup_start_to_pbu_p99_ms": paced_median("warmup_p99_ms"),
         "paced_offered_per_s": paced_median("offered_per_s"),
         "start_to_pbu_p50_ms": paced_median("start_to_pbu_p50_ms"),
