@@ -13,6 +13,7 @@ from typing import Any
 from netlmm_aaa.core.actions import RecordAudit
 from netlmm_aaa.persistence import migrate
 from netlmm_aaa.persistence.database import make_engine
+from netlmm_aaa.persistence.models import AP_KEY_SQL, SSID_KEY_SQL
 from netlmm_aaa.persistence.sql_text import sqlite_time
 from netlmm_aaa.persistence.store import SqlStore
 from netlmm_aaa.reports.queries import Reports, Window
@@ -27,7 +28,6 @@ PLACES = [
     ("mag2", None, "acc1", "Guest"),
     ("mag3", "aa:00:00:00:03:01", "acc0", "Corp"),
 ]
-AP_KEY = "COALESCE(NULLIF(COALESCE(ap, interface), ''), '?')"  # as migration 0014's
 Registration = tuple[datetime, str, str, tuple[str, str, str]]  # at, mn, mac, (mag, ap, ssid)
 
 
@@ -229,7 +229,7 @@ def test_rollup_is_that_of_the_time_order_whatever_the_statements(database_url: 
                             )
             with engine.connect() as c:
                 stored = c.exec_driver_sql(
-                    f"SELECT at, id, mn_id, node, {AP_KEY}, COALESCE(ssid, '') FROM station_events"
+                    f"SELECT at, id, mn_id, node, {AP_KEY_SQL}, {SSID_KEY_SQL} FROM station_events"
                     " WHERE event = 'registered'"
                 ).all()
                 kept = c.exec_driver_sql(
